@@ -1,0 +1,33 @@
+# Warnings and sanitizer flags travel through INTERFACE targets, never directory-wide flags.
+add_library(qg_warnings INTERFACE)
+target_compile_options(qg_warnings INTERFACE -Wall -Wextra -Wpedantic)
+if(QG_WERROR)
+  target_compile_options(qg_warnings INTERFACE -Werror)
+endif()
+if(QG_SANITIZE)
+  target_compile_options(qg_warnings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(qg_warnings INTERFACE -fsanitize=address,undefined)
+endif()
+
+# qg_component(<target> [EXECUTABLE <name>] PUBLIC_DEPS ... PRIVATE_DEPS ...)
+# One component folder = one static library built from src/*.cpp with public headers in
+# include/, plus optionally the executable built from main.cpp that links it.
+function(qg_component name)
+  cmake_parse_arguments(ARG "" "EXECUTABLE" "PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
+  if(NOT sources)
+    # A component with headers only so far.
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+    target_link_libraries(${name} INTERFACE ${ARG_PUBLIC_DEPS})
+    return()
+  endif()
+  add_library(${name} STATIC ${sources})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE qg_warnings ${ARG_PRIVATE_DEPS})
+  if(ARG_EXECUTABLE AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp)
+    add_executable(${ARG_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp)
+    target_link_libraries(${ARG_EXECUTABLE} PRIVATE ${name} qg_warnings)
+    target_compile_definitions(${ARG_EXECUTABLE} PRIVATE QG_VERSION="${PROJECT_VERSION}")
+  endif()
+endfunction()

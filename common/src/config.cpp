@@ -1,0 +1,87 @@
+#include "qg/common/config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+
+namespace qg {
+
+void add_log_options(po::options_description& options, LogSettings& settings) {
+  options.add_options()("log-level", po::value(&settings.level)->default_value(settings.level),
+                        "log verbosity: trace, debug, info, warn, error, critical, off")(
+      "log-json", po::bool_switch(&settings.json), "write logs as one JSON object per line");
+}
+
+namespace {
+
+std::string env_name(const std::string& prefix, const std::string& option) {
+  std::string name = prefix;
+  for (char c : option) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+ParseOutcome parse_options(int argc, const char* const argv[], const po::options_description& options,
+                           const std::vector<std::string>& env_prefixes, const std::string& program,
+                           const std::string& summary, int usage_exit_code,
+                           const po::positional_options_description* positional) {
+  po::options_description all(program + " — " + summary + "\n\nOptions");
+  all.add(options);
+  all.add_options()("help,h", "show this help and exit");
+  po::variables_map vm;
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(all);
+    if (positional != nullptr) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help") != 0) {
+      std::cout << all << "\n";
+      if (!env_prefixes.empty()) {
+        std::cout << "Every option can also be set in the environment as " << env_prefixes.front()
+                  << "<OPTION_NAME> (for example " << env_name(env_prefixes.front(), "log-level") << ").\n";
+      }
+      return {false, 0};
+    }
+    po::store(po::parse_environment(all,
+                                    [&](const std::string& variable) -> std::string {
+                                      for (const auto& prefix : env_prefixes) {
+                                        if (variable.rfind(prefix, 0) != 0) continue;
+                                        for (const auto& option : all.options()) {
+                                          const auto& name = option->long_name();
+                                          if (name == "help") continue;
+                                          if (env_name(prefix, name) == variable) return name;
+                                        }
+                                      }
+                                      return {};
+                                    }),
+              vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
+    return {false, usage_exit_code};
+  }
+  return {true, 0};
+}
+
+std::vector<std::string> split_list(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  std::string item;
+  auto flush = [&] {
+    auto begin = item.find_first_not_of(" \t");
+    auto end = item.find_last_not_of(" \t");
+    if (begin != std::string::npos) out.push_back(item.substr(begin, end - begin + 1));
+    item.clear();
+  };
+  for (char c : text) {
+    if (c == separator) {
+      flush();
+    } else {
+      item += c;
+    }
+  }
+  flush();
+  return out;
+}
+
+}  // namespace qg

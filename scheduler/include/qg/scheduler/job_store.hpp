@@ -1,0 +1,217 @@
+#pragma once
+// JobStore: the domain operations on jobs, group queues, leases and workers. Two
+// implementations share one contract test suite: MemoryJobStore (embedded default, one mutex,
+// not durable) and RedisJobStore (every multi-key transition is one Lua script).
+//
+// Time is always passed in (`now_ms`, unix epoch milliseconds); no implementation reads a
+// clock. Every method may be called from any thread of the owning process, one call at a
+// time per RedisJobStore instance (it owns one connection); MemoryJobStore is thread-safe.
+//
+// Failures: StoreUnavailable (qg/common/errors.hpp) when the backing store cannot be reached;
+// expected outcomes (not found, stale report, nothing to claim) are values.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qg/proto/messages.hpp"
+
+namespace qg::sched {
+
+enum class OrgTier : std::uint8_t { standard = 0, premium = 1, enterprise = 2 };
+
+// Exponential back-off with jitter for infrastructure retries:
+// delay(attempt) = min(cap, base * factor^(attempt-1)) * (1 +- jitter).
+struct Backoff {
+  std::chrono::milliseconds base{1000};
+  double factor = 2.0;
+  std::chrono::milliseconds cap{60000};
+  double jitter = 0.2;  // fraction; 0 = exact delays
+};
+
+struct StoreSettings {
+  std::string key_prefix = "qg:";               // Redis key prefix; tests use one per test
+  std::chrono::milliseconds group_window{0};    // a group is claimable once its oldest job waited this; 0 = at once
+  std::uint32_t group_max = 50;                 // ... or once it holds this many jobs; also the claim size
+  std::chrono::milliseconds lease{10000};       // a lease not renewed for this long expires
+  std::uint32_t default_max_attempts = 3;
+  Backoff backoff{};
+  // Ranking across groups: a group's rank is the creation time of its first job minus head
+  // starts for its priority and its org's tier; lower goes first. Waiting longer than the
+  // head-start difference lifts any group above a fresher one (ageing).
+  std::chrono::milliseconds high_head_start{10 * 60 * 1000};
+  std::chrono::milliseconds medium_head_start{5 * 60 * 1000};
+  std::chrono::milliseconds premium_head_start{30 * 60 * 1000};
+  std::chrono::milliseconds enterprise_head_start{60 * 60 * 1000};
+  std::map<std::string, OrgTier> org_tiers;     // orgs not listed are standard
+  // Among groups whose ranks differ by no more than this, one whose build the worker has
+  // installed wins. 0 = exact ties only.
+  std::chrono::milliseconds affinity_slack{2000};
+};
+
+// A submit request after validation, with ids chosen by the broker.
+struct NewSubmission {
+  std::string submission_id;
+  std::string org_id;
+  std::string app_version_id;
+  proto::Priority priority = proto::Priority::medium;
+  proto::Target target = proto::Target::emulator;
+  std::string idempotency_key;           // empty = none
+  std::uint32_t retries = 0;
+  std::uint32_t max_attempts = 0;        // 0 = StoreSettings::default_max_attempts
+  std::vector<std::string> job_ids;      // one per test, same order
+  std::vector<std::string> test_paths;
+};
+
+struct SubmitOutcome {
+  std::string submission_id;
+  std::vector<std::string> job_ids;
+  bool duplicate = false;                // the idempotency key was known: nothing was written
+};
+
+struct ListQuery {
+  std::string org_id;
+  std::string app_version_id;
+  std::optional<proto::JobStatus> status;
+  std::optional<proto::Target> target;
+  std::string cursor;                    // opaque, from ListPage::next_cursor
+  std::uint32_t limit = 50;
+};
+struct ListPage {
+  std::vector<proto::Job> jobs;          // newest first
+  std::string next_cursor;               // empty = last page
+};
+
+struct ClaimRequest {
+  std::string worker_id;
+  std::vector<proto::Target> targets;
+  std::vector<std::string> installed;    // "<org_id>/<app_version_id>"
+};
+struct Claim {
+  std::string lease_id;
+  std::string group_key;                 // "<org_id>/<app_version_id>/<target>"
+  std::string org_id;
+  std::string app_version_id;
+  proto::Target target = proto::Target::emulator;
+  std::vector<proto::Job> jobs;          // status assigned, attempt raised, in run order
+};
+
+// What happened to a report. accepted=false leaves the store unchanged.
+struct ReportOutcome {
+  bool accepted = false;
+  std::string reason;                    // "stale_attempt", "lost_lease", "already_final", "not_found"
+  std::optional<proto::Job> job;         // the job after the report, when accepted
+  bool requeued = false;                 // accepted, and the job went back to its queue (retry)
+};
+
+// A lease that expired, and what became of each of its unfinished jobs.
+struct ExpiredLease {
+  std::string lease_id;
+  std::string worker_id;
+  std::vector<proto::Job> jobs;          // queued again (attempt kept until next claim) or dead/error
+};
+
+struct QueuePage {
+  std::vector<proto::GroupInfo> groups;
+  std::map<std::string, std::uint64_t> by_status;
+  std::map<std::string, std::uint64_t> by_priority;
+  std::string next_cursor;
+};
+
+struct StatsSnapshot {
+  std::map<std::string, std::uint64_t> by_status;
+  std::map<std::string, std::uint64_t> by_org;
+  double jobs_per_sec = 0;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Writes the jobs and queues them in their group in one atomic step (a worker never sees
+  // half a submission). With an idempotency key already used by this org, writes nothing and
+  // returns the first submission's ids with duplicate=true.
+  virtual SubmitOutcome submit(const NewSubmission& submission, std::int64_t now_ms) = 0;
+
+  // One entry per id, empty optional when there is no such job.
+  virtual std::vector<std::optional<proto::Job>> get(std::span<const std::string> job_ids) = 0;
+
+  virtual ListPage list(const ListQuery& query) = 0;
+
+  // Cancels one job: a queued job ends cancelled at once; an assigned/running one is marked
+  // cancel_requested (outcome "cancel_requested", the worker is told by the caller); a final
+  // job is left alone ("already_final").
+  virtual proto::CancelResult cancel_job(const std::string& job_id, std::int64_t now_ms) = 0;
+  // Cancels every non-final job of one build (org + app version), as cancel_job does.
+  virtual std::vector<proto::CancelResult> cancel_build(const std::string& org_id, const std::string& app_version_id,
+                                                        std::int64_t now_ms) = 0;
+
+  // Puts a dead job back in its queue with a fresh attempt budget. Empty optional when there
+  // is no such job; the job's status (unchanged) when it is not dead.
+  virtual std::optional<proto::JobStatus> retry_dead(const std::string& job_id, std::int64_t now_ms) = 0;
+
+  // Claims the best-ranked claimable group for one of the worker's targets, whole (up to
+  // group_max jobs), under a new lease. Empty optional when nothing is claimable.
+  virtual std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) = 0;
+
+  // Records a final result. Ignored (accepted=false) unless the job is held under this lease
+  // at this attempt. A failure with retries left, or an infrastructure error with attempts
+  // left, requeues the job (with back-off for infrastructure errors).
+  virtual ReportOutcome report(const proto::Report& report, std::int64_t now_ms) = 0;
+
+  // Records a non-final status (installing, running) of a held job; false when stale.
+  virtual bool progress(const proto::Progress& progress, std::int64_t now_ms) = 0;
+
+  // Renews the worker's lease; false when the lease is unknown or not the worker's.
+  virtual bool renew_lease(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) = 0;
+
+  // Hands jobs of a lease that have not started back to their queue at once (drain).
+  // Returns how many were released.
+  virtual std::uint32_t release(const std::string& worker_id, const std::string& lease_id,
+                                std::span<const std::string> job_ids, std::int64_t now_ms) = 0;
+
+  // Scheduler: expires up to `max` leases whose time is up, requeueing their unfinished jobs
+  // with back-off (or ending them when out of attempts). Each lease is expired by exactly one
+  // caller even when several schedulers race.
+  virtual std::vector<ExpiredLease> expire_leases(std::int64_t now_ms, std::size_t max) = 0;
+
+  // Scheduler: makes due work claimable (retries whose back-off has passed, groups whose
+  // batching window closed). Returns how many jobs or groups it moved.
+  virtual std::size_t promote_due(std::int64_t now_ms, std::size_t max) = 0;
+
+  // Earliest time promote_due or expire_leases has work, if any (lets the scheduler sleep).
+  virtual std::optional<std::int64_t> next_due_ms() = 0;
+
+  virtual QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) = 0;
+  virtual StatsSnapshot stats(std::int64_t now_ms) = 0;
+  virtual std::uint64_t queue_depth() = 0;
+
+  // Worker registry, for `qgjob workers`.
+  virtual void upsert_worker(const proto::WorkerInfo& worker) = 0;
+  virtual void remove_worker(const std::string& worker_id) = 0;
+  virtual std::vector<proto::WorkerInfo> workers() = 0;
+
+  // True when the backing store answers.
+  virtual bool ping() = 0;
+
+  // A file descriptor that becomes readable when work may have become claimable (a submit,
+  // a promotion, a requeue, from this process or another). The broker polls it and calls
+  // drain_wakeups() before retrying held pulls. Owned by the store.
+  virtual int wakeup_fd() = 0;
+  virtual void drain_wakeups() = 0;
+};
+
+// The embedded default: every structure in memory behind one mutex. Not durable.
+std::unique_ptr<JobStore> make_memory_store(const StoreSettings& settings);
+
+// Redis-backed store. `url` is redis://host:port[/db]. Connects at once; throws
+// StoreUnavailable when Redis cannot be reached. Loads its scripts and reloads them after
+// NOSCRIPT (Redis restart or failover).
+std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings);
+
+}  // namespace qg::sched
