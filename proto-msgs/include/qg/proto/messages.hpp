@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "qg/proto/expected.hpp"
+
 namespace qg::proto {
 
 inline constexpr std::string_view kClientProtocol = "QGC1";  // clients <-> broker :5555

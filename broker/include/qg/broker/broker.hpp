@@ -1,0 +1,152 @@
+#pragma once
+// qg-broker: the hub. One event loop (zmq::poll) serves
+//   - clients on a ROUTER (submit, status, list, cancel, retry, queue, workers, health, stats),
+//   - workers on a ROUTER (hello, pull with long poll, report/confirm, progress, heartbeat,
+//     release, bye; the broker sends CANCEL),
+//   - the event stream: an XSUB that workers and schedulers publish to, proxied to an XPUB
+//     that dashboards subscribe to; heartbeats passing through renew leases.
+// It keeps no job state of its own: everything is in the JobStore, so several brokers may
+// serve one Redis. In the embedded mode it also runs the Scheduler in its loop.
+//
+// Thread contract: construct, bind() and run() on one thread; request_stop() may be called
+// from any thread or a signal handler.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <spdlog/logger.h>
+#include <zmq.hpp>
+
+#include "qg/common/clock.hpp"
+#include "qg/common/ids.hpp"
+#include "qg/proto/codec.hpp"
+#include "qg/scheduler/events.hpp"
+#include "qg/scheduler/job_store.hpp"
+#include "qg/scheduler/scheduler.hpp"
+
+namespace qg::broker {
+
+struct BrokerSettings {
+  std::string client_endpoint = "tcp://*:5555";
+  std::string worker_endpoint = "tcp://*:5556";
+  std::string events_in_endpoint = "tcp://*:5557";   // XSUB: workers and schedulers publish here
+  std::string events_out_endpoint = "tcp://*:5558";  // XPUB: subscribers connect here
+  std::string broker_id;                              // empty = "broker-<pid>"
+  std::string store_kind = "redis";                   // "memory" or "redis", reported by HEALTH
+  std::string version = "0.0.0";
+  std::chrono::milliseconds heartbeat{1000};          // told to workers in the HELLO reply
+  std::chrono::milliseconds lease{10000};             // told to workers; the store enforces it
+  std::chrono::milliseconds max_pull_wait{30000};     // longest long poll honoured
+  std::chrono::milliseconds poll_interval{100};       // longest loop pause with nothing to do
+  proto::Limits limits{};
+  bool embedded_scheduler = false;                    // run the Scheduler in this loop (memory store)
+  sched::SchedulerSettings scheduler{};
+};
+
+// Counters for tests, `health` and logs. Read on the loop thread, or after run() returns.
+struct BrokerCounters {
+  std::uint64_t client_requests = 0;
+  std::uint64_t worker_messages = 0;
+  std::uint64_t rejected = 0;            // malformed, oversize, unknown or invalid
+  std::uint64_t jobs_submitted = 0;
+  std::uint64_t groups_assigned = 0;
+  std::uint64_t reports_accepted = 0;
+  std::uint64_t reports_stale = 0;       // older attempt, lost lease or already final: ignored
+  std::uint64_t events_forwarded = 0;
+  std::uint64_t lease_renewals = 0;
+  std::uint64_t store_unavailable = 0;
+  std::uint64_t unroutable = 0;          // reply to a peer that had gone
+};
+
+class Broker {
+ public:
+  Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clock, BrokerSettings settings,
+         std::shared_ptr<spdlog::logger> logger);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Binds all four endpoints. Throws zmq::error_t when an endpoint cannot be bound.
+  void bind();
+  // Ports actually bound (useful with "tcp://127.0.0.1:*").
+  int client_port();
+  int worker_port();
+  int events_in_port();
+  int events_out_port();
+
+  // Serves until request_stop(). Never throws for bad input or an unreachable store.
+  void run();
+  // One loop iteration, waiting at most `timeout` for traffic.
+  void poll_once(std::chrono::milliseconds timeout);
+  void request_stop() noexcept { stop_ = true; }
+
+  const BrokerCounters& counters() const { return counters_; }
+
+ private:
+  struct HeldPull {
+    std::string identity;
+    proto::Pull pull;
+    std::int64_t deadline_steady_ms = 0;
+  };
+
+  void on_client_message();
+  void on_worker_message();
+  void on_events_in();
+  void on_events_out();
+  void on_wakeup();
+
+  void handle_client(const std::string& identity, const proto::Envelope& envelope);
+  void handle_worker(const std::string& identity, const proto::Envelope& envelope);
+
+  template <class Reply>
+  void reply_client(const std::string& identity, const Reply& reply);
+  template <class Reply>
+  void reply_worker(const std::string& identity, const Reply& reply);
+  void error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity,
+                const std::string& rid, std::string_view code, std::string message, std::string field = {});
+
+  // Tries to satisfy a pull now; true when it was answered with ASSIGN.
+  bool try_assign(const std::string& identity, const proto::Pull& pull);
+  void serve_held_pulls();
+  void expire_held_pulls();
+  void renew_lease(const std::string& worker_id, const std::string& lease_id);
+  void flush_renewals();
+  void note_worker(const std::string& worker_id, const std::string& identity);
+  void send_cancel(const proto::Job& job);
+  std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
+
+  zmq::context_t& context_;
+  sched::JobStore& store_;
+  const Clock& clock_;
+  BrokerSettings settings_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  zmq::socket_t clients_;
+  zmq::socket_t workers_;
+  zmq::socket_t events_in_;
+  zmq::socket_t events_out_;
+
+  std::unique_ptr<sched::ZmqEventSink> sink_;
+  std::unique_ptr<sched::EventPublisher> events_;
+  std::unique_ptr<sched::Scheduler> scheduler_;
+  std::int64_t next_scheduler_tick_ = 0;
+
+  IdGenerator ids_;
+  std::deque<HeldPull> held_pulls_;
+  bool work_maybe_available_ = false;
+  std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
+  std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
+  std::int64_t started_steady_ms_ = 0;
+  std::atomic<bool> stop_{false};
+  BrokerCounters counters_;
+  bool store_down_ = false;
+};
+
+}  // namespace qg::broker

@@ -1,0 +1,123 @@
+// qg-broker: the hub between clients, workers, the store and event subscribers.
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "qg/broker/broker.hpp"
+#include "qg/common/clock.hpp"
+#include "qg/common/config.hpp"
+#include "qg/common/errors.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/scheduler/options.hpp"
+
+#ifndef QG_VERSION
+#define QG_VERSION "0.0.0"
+#endif
+
+namespace {
+qg::broker::Broker* g_broker = nullptr;
+void on_signal(int) {
+  if (g_broker != nullptr) g_broker->request_stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  qg::LogSettings log_settings;
+  qg::sched::StoreOptions store_options;
+  qg::broker::BrokerSettings settings;
+  std::string store_kind;
+  std::string redis_url;
+  long heartbeat_ms = 1000;
+  long max_pull_wait_ms = 30000;
+
+  qg::po::options_description options;
+  options.add_options()("store", qg::po::value(&store_kind),
+                        "where jobs live: 'redis' (durable; needs --redis-url) or 'memory' (embedded: broker and "
+                        "scheduler in this process, NOT durable, for trials and tests). --redis-url alone "
+                        "implies redis. There is no default: a broker never picks memory by itself.")(
+      "redis-url", qg::po::value(&redis_url), "Redis to use, redis://host:port[/db]")(
+      "client-endpoint", qg::po::value(&settings.client_endpoint)->default_value(settings.client_endpoint),
+      "ROUTER endpoint for clients (qgjob, CI, SDKs)")(
+      "worker-endpoint", qg::po::value(&settings.worker_endpoint)->default_value(settings.worker_endpoint),
+      "ROUTER endpoint for workers")(
+      "events-in", qg::po::value(&settings.events_in_endpoint)->default_value(settings.events_in_endpoint),
+      "XSUB endpoint workers and schedulers publish events to")(
+      "events-out", qg::po::value(&settings.events_out_endpoint)->default_value(settings.events_out_endpoint),
+      "XPUB endpoint dashboards, `qgjob watch` and `qgjob wait` subscribe to")(
+      "broker-id", qg::po::value(&settings.broker_id), "name in logs, events and health (default: broker-<pid>)")(
+      "heartbeat-ms", qg::po::value(&heartbeat_ms)->default_value(heartbeat_ms),
+      "how often workers are told to send heartbeats")(
+      "max-pull-wait-ms", qg::po::value(&max_pull_wait_ms)->default_value(max_pull_wait_ms),
+      "longest a worker's pull is held waiting for work");
+  qg::sched::add_store_options(options, store_options);
+  qg::add_log_options(options, log_settings);
+  auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-broker",
+                                  "accepts jobs from clients, hands whole groups to workers, relays status events");
+  if (!parsed.run) return parsed.exit_code;
+
+  try {
+    auto log = qg::make_logger("qg-broker", log_settings);
+    if (store_kind.empty() && !redis_url.empty()) store_kind = "redis";
+    if (store_kind.empty()) {
+      throw qg::ConfigError(
+          "choose a store: --redis-url redis://host:port (durable) or --store memory (embedded, not durable)");
+    }
+    if (store_kind != "redis" && store_kind != "memory") {
+      throw qg::ConfigError("--store must be 'redis' or 'memory', not '" + store_kind + "'");
+    }
+    if (store_kind == "redis" && redis_url.empty()) throw qg::ConfigError("--store redis needs --redis-url");
+    if (store_kind == "memory" && !redis_url.empty()) {
+      throw qg::ConfigError("--store memory and --redis-url contradict each other; pick one");
+    }
+    auto store_settings = store_options.apply();
+    settings.store_kind = store_kind;
+    settings.version = QG_VERSION;
+    settings.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    settings.lease = store_settings.lease;
+    settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
+
+    std::unique_ptr<qg::sched::JobStore> store;
+    if (store_kind == "memory") {
+      log->warn("embedded mode: jobs are kept in this process's memory and are LOST when it stops; "
+                "the scheduler runs in-process. Use --redis-url for anything that matters.");
+      store = qg::sched::make_memory_store(store_settings);
+      settings.embedded_scheduler = true;
+    } else {
+      // A broker configured for Redis never falls back to memory: it waits for Redis.
+      auto backoff = std::chrono::milliseconds(100);
+      while (!store) {
+        try {
+          store = qg::sched::make_redis_store(redis_url, store_settings);
+        } catch (const qg::StoreUnavailable& e) {
+          log->warn("cannot reach Redis at {} ({}); retrying in {} ms", redis_url, e.what(), backoff.count());
+          std::this_thread::sleep_for(backoff);
+          backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        }
+      }
+      log->info("store: Redis at {}", redis_url);
+    }
+
+    zmq::context_t context(1);
+    qg::broker::Broker broker(context, *store, qg::SystemClock::instance(), settings, log);
+    broker.bind();
+    g_broker = &broker;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    broker.run();
+    g_broker = nullptr;
+    return 0;
+  } catch (const qg::ConfigError& e) {
+    std::cerr << "qg-broker: " << e.what() << "\n";
+    return 3;
+  } catch (const zmq::error_t& e) {
+    std::cerr << "qg-broker: cannot serve: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "qg-broker: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

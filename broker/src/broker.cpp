@@ -1,0 +1,755 @@
+#include "qg/broker/broker.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+
+#include "qg/common/errors.hpp"
+#include "qg/common/zmq_util.hpp"
+
+namespace qg::broker {
+
+namespace {
+
+constexpr std::size_t kMaxRenewalBatch = 4096;
+
+}  // namespace
+
+Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clock, BrokerSettings settings,
+               std::shared_ptr<spdlog::logger> logger)
+    : context_(context),
+      store_(store),
+      clock_(clock),
+      settings_(std::move(settings)),
+      log_(std::move(logger)),
+      clients_(context_, zmq::socket_type::router),
+      workers_(context_, zmq::socket_type::router),
+      events_in_(context_, zmq::socket_type::xsub),
+      events_out_(context_, zmq::socket_type::xpub) {
+  if (settings_.broker_id.empty()) settings_.broker_id = "broker-" + std::to_string(::getpid());
+  for (auto* socket : {&clients_, &workers_, &events_in_, &events_out_}) set_common_options(*socket);
+  for (auto* socket : {&clients_, &workers_}) {
+    socket->set(zmq::sockopt::router_mandatory, 1);
+    socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.limits.max_frame_bytes));
+    set_zmq_heartbeats(*socket, std::chrono::milliseconds(2000), std::chrono::milliseconds(6000));
+  }
+  // Subscribers must not be able to stall the loop: drop at the high-water mark.
+  events_out_.set(zmq::sockopt::sndhwm, 100000);
+  events_in_.set(zmq::sockopt::rcvhwm, 100000);
+  sink_ = std::make_unique<sched::ZmqEventSink>(events_out_);
+  events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
+  if (settings_.embedded_scheduler) {
+    scheduler_ = std::make_unique<sched::Scheduler>(store_, clock_, *events_, settings_.scheduler, log_);
+  }
+  started_steady_ms_ = steady_ms();
+}
+
+Broker::~Broker() = default;
+
+void Broker::bind() {
+  clients_.bind(settings_.client_endpoint);
+  workers_.bind(settings_.worker_endpoint);
+  events_in_.bind(settings_.events_in_endpoint);
+  events_out_.bind(settings_.events_out_endpoint);
+  // The proxy subscribes upstream to everything; subscribers' filters apply at the XPUB.
+  const std::array<char, 1> subscribe_all = {1};
+  events_in_.send(zmq::buffer(subscribe_all), zmq::send_flags::none);
+  log_->info("{} serving clients on {}, workers on {}, events in {} out {}", settings_.broker_id,
+             clients_.get(zmq::sockopt::last_endpoint), workers_.get(zmq::sockopt::last_endpoint),
+             events_in_.get(zmq::sockopt::last_endpoint), events_out_.get(zmq::sockopt::last_endpoint));
+}
+
+int Broker::client_port() { return bound_port(clients_); }
+int Broker::worker_port() { return bound_port(workers_); }
+int Broker::events_in_port() { return bound_port(events_in_); }
+int Broker::events_out_port() { return bound_port(events_out_); }
+
+void Broker::run() {
+  while (!stop_) poll_once(settings_.poll_interval);
+  log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted",
+             settings_.broker_id, counters_.client_requests, counters_.worker_messages, counters_.rejected,
+             counters_.jobs_submitted);
+}
+
+std::chrono::milliseconds Broker::next_timeout(std::chrono::milliseconds cap) {
+  auto timeout = cap;
+  const auto now = steady_ms();
+  for (const auto& held : held_pulls_) {
+    timeout = std::min(timeout, std::chrono::milliseconds(std::max<std::int64_t>(0, held.deadline_steady_ms - now)));
+  }
+  if (scheduler_) {
+    timeout = std::min(timeout, std::chrono::milliseconds(std::max<std::int64_t>(0, next_scheduler_tick_ - now)));
+  }
+  if (work_maybe_available_ || !pending_renewals_.empty()) timeout = std::chrono::milliseconds(0);
+  return timeout;
+}
+
+void Broker::poll_once(std::chrono::milliseconds cap) {
+  std::array<zmq::pollitem_t, 5> items = {{
+      {clients_.handle(), 0, ZMQ_POLLIN, 0},
+      {workers_.handle(), 0, ZMQ_POLLIN, 0},
+      {events_in_.handle(), 0, ZMQ_POLLIN, 0},
+      {events_out_.handle(), 0, ZMQ_POLLIN, 0},
+      {nullptr, store_.wakeup_fd(), ZMQ_POLLIN, 0},
+  }};
+  const std::size_t count = items[4].fd >= 0 ? 5 : 4;
+  try {
+    zmq::poll(items.data(), count, next_timeout(cap));
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return;
+    throw;
+  }
+  // Bounded batches per socket so no one socket starves the others.
+  for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN) != 0; ++i) {
+    if (!(clients_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    on_client_message();
+  }
+  for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN) != 0; ++i) {
+    if (!(workers_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    on_worker_message();
+  }
+  for (int i = 0; i < 1024 && (items[2].revents & ZMQ_POLLIN) != 0; ++i) {
+    if (!(events_in_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    on_events_in();
+  }
+  for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN) != 0; ++i) {
+    if (!(events_out_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
+    on_events_out();
+  }
+  if (count == 5 && (items[4].revents & ZMQ_POLLIN) != 0) on_wakeup();
+
+  flush_renewals();
+  if (scheduler_ && steady_ms() >= next_scheduler_tick_) {
+    auto wait = scheduler_->tick();
+    next_scheduler_tick_ = steady_ms() + wait.count();
+    work_maybe_available_ = true;  // the round may have promoted or requeued work
+  }
+  if (work_maybe_available_) {
+    work_maybe_available_ = false;
+    serve_held_pulls();
+  }
+  expire_held_pulls();
+}
+
+void Broker::on_wakeup() {
+  try {
+    store_.drain_wakeups();
+  } catch (const std::exception& e) {
+    log_->warn("draining store wakeups failed: {}", e.what());
+  }
+  work_maybe_available_ = true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients
+
+void Broker::on_client_message() {
+  auto message = recv_multipart(clients_, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
+  if (!message || message->frames.empty()) return;
+  ++counters_.client_requests;
+  const std::string identity = message->frames.front();
+  if (message->oversize) {
+    error_to(clients_, proto::kClientProtocol, identity, "", proto::errc::too_large,
+             "message exceeds " + std::to_string(settings_.limits.max_message_bytes) + " bytes or " +
+                 std::to_string(settings_.limits.max_frames) + " frames");
+    return;
+  }
+  std::span<const std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
+  auto envelope = proto::parse_envelope(rest, proto::kClientProtocol, settings_.limits);
+  if (!envelope) {
+    error_to(clients_, proto::kClientProtocol, identity, "", envelope.error().code, envelope.error().message,
+             envelope.error().field);
+    return;
+  }
+  try {
+    handle_client(identity, *envelope);
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
+             proto::errc::unavailable, std::string("store unreachable, retry later: ") + e.what());
+  } catch (const std::exception& e) {
+    log_->error("internal error serving {}: {}", envelope->command, e.what());
+    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
+             proto::errc::internal, std::string("internal error: ") + e.what());
+  }
+}
+
+namespace {
+
+// Decodes a body or answers with the structured error; empty optional when answered.
+template <class T, class OnError>
+std::optional<T> decode_or(const proto::Envelope& envelope, const proto::Limits& limits, OnError&& on_error) {
+  auto decoded = proto::decode<T>(envelope.body, limits);
+  if (!decoded) {
+    on_error(decoded.error());
+    return std::nullopt;
+  }
+  return std::move(decoded).value();
+}
+
+}  // namespace
+
+void Broker::handle_client(const std::string& identity, const proto::Envelope& envelope) {
+  const auto& cmd = envelope.command;
+  auto reject = [&](const proto::Error& error) {
+    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope.body, settings_.limits),
+             error.code, error.message, error.field);
+  };
+  const auto now = clock_.now_ms();
+
+  if (cmd == proto::SubmitRequest::command) {
+    auto request = decode_or<proto::SubmitRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    sched::NewSubmission submission;
+    submission.submission_id = ids_.next(now);
+    submission.org_id = request->org_id;
+    submission.app_version_id = request->app_version_id;
+    submission.priority = request->priority;
+    submission.target = request->target;
+    submission.idempotency_key = request->idempotency_key;
+    submission.retries = request->retries;
+    submission.max_attempts = request->max_attempts;
+    submission.test_paths = request->tests;
+    submission.job_ids.reserve(request->tests.size());
+    for (std::size_t i = 0; i < request->tests.size(); ++i) submission.job_ids.push_back(ids_.next(now));
+    // The reply goes out only after the store made the jobs durable (promise 1).
+    auto outcome = store_.submit(submission, now);
+    proto::SubmitReply reply;
+    reply.rid = request->rid;
+    reply.submission_id = outcome.submission_id;
+    reply.job_ids = outcome.job_ids;
+    reply.duplicate = outcome.duplicate;
+    reply_client(identity, reply);
+    if (!outcome.duplicate) {
+      counters_.jobs_submitted += outcome.job_ids.size();
+      for (std::size_t i = 0; i < outcome.job_ids.size(); ++i) {
+        proto::JobEvent event;
+        event.job_id = outcome.job_ids[i];
+        event.org_id = request->org_id;
+        event.app_version_id = request->app_version_id;
+        event.status = proto::JobStatus::queued;
+        event.at_ms = now;
+        events_->job(std::move(event));
+      }
+      work_maybe_available_ = true;
+    }
+    return;
+  }
+  if (cmd == proto::StatusRequest::command) {
+    auto request = decode_or<proto::StatusRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    auto found = store_.get(request->job_ids);
+    proto::StatusReply reply;
+    reply.rid = request->rid;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      if (found[i]) {
+        reply.jobs.push_back(std::move(*found[i]));
+      } else {
+        reply.missing.push_back(request->job_ids[i]);
+      }
+    }
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::ListRequest::command) {
+    auto request = decode_or<proto::ListRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    sched::ListQuery query;
+    query.org_id = request->org_id;
+    query.app_version_id = request->app_version_id;
+    query.status = request->status;
+    query.target = request->target;
+    query.cursor = request->cursor;
+    query.limit = request->limit;
+    auto page = store_.list(query);
+    proto::ListReply reply;
+    reply.rid = request->rid;
+    reply.jobs = std::move(page.jobs);
+    reply.next_cursor = std::move(page.next_cursor);
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::CancelRequest::command) {
+    auto request = decode_or<proto::CancelRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    proto::CancelReply reply;
+    reply.rid = request->rid;
+    if (!request->job_id.empty()) {
+      reply.results.push_back(store_.cancel_job(request->job_id, now));
+    } else {
+      reply.results = store_.cancel_build(request->org_id, request->app_version_id, now);
+    }
+    std::vector<std::string> running;
+    for (const auto& result : reply.results) {
+      if (result.outcome == "cancel_requested") running.push_back(result.job_id);
+    }
+    if (!running.empty()) {
+      for (const auto& job : store_.get(running)) {
+        if (job) send_cancel(*job);
+      }
+    }
+    std::vector<std::string> cancelled;
+    for (const auto& result : reply.results) {
+      if (result.outcome == "cancelled") cancelled.push_back(result.job_id);
+    }
+    if (!cancelled.empty()) {
+      for (const auto& job : store_.get(cancelled)) {
+        if (job) events_->job_status(*job, now, "cancelled");
+      }
+    }
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::RetryRequest::command) {
+    auto request = decode_or<proto::RetryRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    auto status = store_.retry_dead(request->job_id, now);
+    if (!status) {
+      reject({std::string(proto::errc::not_found), "no job " + request->job_id, "job_id"});
+      return;
+    }
+    if (*status != proto::JobStatus::queued) {
+      reject({std::string(proto::errc::conflict),
+              "job " + request->job_id + " is " + std::string(proto::to_string(*status)) + ", not dead", "job_id"});
+      return;
+    }
+    proto::RetryReply reply;
+    reply.rid = request->rid;
+    reply.job_id = request->job_id;
+    reply.status = *status;
+    reply_client(identity, reply);
+    work_maybe_available_ = true;
+    return;
+  }
+  if (cmd == proto::QueueRequest::command) {
+    auto request = decode_or<proto::QueueRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    auto page = store_.queue(request->cursor, request->limit, now);
+    proto::QueueReply reply;
+    reply.rid = request->rid;
+    reply.groups = std::move(page.groups);
+    reply.by_status = std::move(page.by_status);
+    reply.by_priority = std::move(page.by_priority);
+    reply.next_cursor = std::move(page.next_cursor);
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::WorkersRequest::command) {
+    auto request = decode_or<proto::WorkersRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    proto::WorkersReply reply;
+    reply.rid = request->rid;
+    reply.workers = store_.workers();
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::HealthRequest::command) {
+    auto request = decode_or<proto::HealthRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    proto::HealthReply reply;
+    reply.rid = request->rid;
+    reply.store = settings_.store_kind;
+    reply.version = settings_.version;
+    reply.broker_id = settings_.broker_id;
+    reply.uptime_ms = steady_ms() - started_steady_ms_;
+    try {
+      reply.store_reachable = store_.ping();
+      if (reply.store_reachable) reply.queue_depth = store_.queue_depth();
+    } catch (const StoreUnavailable& e) {
+      reply.store_reachable = false;
+      reply.detail = std::string("store unreachable: ") + e.what();
+    }
+    reply.ok = reply.store_reachable;
+    if (!reply.ok && reply.detail.empty()) reply.detail = "store unreachable";
+    reply_client(identity, reply);
+    return;
+  }
+  if (cmd == proto::StatsRequest::command) {
+    auto request = decode_or<proto::StatsRequest>(envelope, settings_.limits, reject);
+    if (!request) return;
+    auto stats = store_.stats(now);
+    proto::StatsReply reply;
+    reply.rid = request->rid;
+    reply.by_status = std::move(stats.by_status);
+    reply.by_org = std::move(stats.by_org);
+    reply.jobs_per_sec = stats.jobs_per_sec;
+    reply.rejected_requests = counters_.rejected;
+    reply_client(identity, reply);
+    return;
+  }
+  reject({std::string(proto::errc::unknown_command), "unknown client command '" + cmd + "'", ""});
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers
+
+void Broker::on_worker_message() {
+  auto message = recv_multipart(workers_, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
+  if (!message || message->frames.empty()) return;
+  ++counters_.worker_messages;
+  const std::string identity = message->frames.front();
+  if (message->oversize) {
+    error_to(workers_, proto::kWorkerProtocol, identity, "", proto::errc::too_large, "message too large");
+    return;
+  }
+  std::span<const std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
+  auto envelope = proto::parse_envelope(rest, proto::kWorkerProtocol, settings_.limits);
+  if (!envelope) {
+    error_to(workers_, proto::kWorkerProtocol, identity, "", envelope.error().code, envelope.error().message,
+             envelope.error().field);
+    return;
+  }
+  try {
+    handle_worker(identity, *envelope);
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    // Workers resend reports and pulls; an UNAVAILABLE error tells them to back off.
+    if (envelope->command != proto::Heartbeat::command && envelope->command != proto::Progress::command) {
+      error_to(workers_, proto::kWorkerProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
+               proto::errc::unavailable, std::string("store unreachable: ") + e.what());
+    }
+  } catch (const std::exception& e) {
+    log_->error("internal error serving worker {}: {}", envelope->command, e.what());
+    error_to(workers_, proto::kWorkerProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
+             proto::errc::internal, std::string("internal error: ") + e.what());
+  }
+}
+
+void Broker::note_worker(const std::string& worker_id, const std::string& identity) {
+  worker_identity_[worker_id] = identity;
+}
+
+void Broker::handle_worker(const std::string& identity, const proto::Envelope& envelope) {
+  const auto& cmd = envelope.command;
+  auto reject = [&](const proto::Error& error) {
+    error_to(workers_, proto::kWorkerProtocol, identity, proto::peek_rid(envelope.body, settings_.limits), error.code,
+             error.message, error.field);
+  };
+  const auto now = clock_.now_ms();
+
+  if (cmd == proto::Heartbeat::command) {
+    auto hb = decode_or<proto::Heartbeat>(envelope, settings_.limits, reject);
+    if (!hb) return;
+    note_worker(hb->worker_id, identity);
+    if (!hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
+    return;
+  }
+  if (cmd == proto::Pull::command) {
+    auto pull = decode_or<proto::Pull>(envelope, settings_.limits, reject);
+    if (!pull) return;
+    note_worker(pull->worker_id, identity);
+    // A pull from a worker replaces any pull it still had held.
+    std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
+    if (try_assign(identity, *pull)) return;
+    if (pull->wait_ms == 0) {
+      proto::NoWork none;
+      none.rid = pull->rid;
+      reply_worker(identity, none);
+      return;
+    }
+    auto wait = std::min<std::int64_t>(pull->wait_ms, settings_.max_pull_wait.count());
+    held_pulls_.push_back({identity, std::move(*pull), steady_ms() + wait});
+    return;
+  }
+  if (cmd == proto::Report::command) {
+    auto report = decode_or<proto::Report>(envelope, settings_.limits, reject);
+    if (!report) return;
+    note_worker(report->worker_id, identity);
+    auto outcome = store_.report(*report, now);
+    proto::Confirm confirm;
+    confirm.rid = report->rid;
+    confirm.job_id = report->job_id;
+    confirm.attempt = report->attempt;
+    confirm.accepted = outcome.accepted;
+    confirm.reason = outcome.reason;
+    reply_worker(identity, confirm);
+    if (outcome.accepted) {
+      ++counters_.reports_accepted;
+      if (outcome.job) events_->job_status(*outcome.job, now);
+      if (outcome.requeued) work_maybe_available_ = true;
+    } else {
+      ++counters_.reports_stale;
+      log_->info("ignored report of job {} attempt {} from {}: {}", report->job_id, report->attempt,
+                 report->worker_id, outcome.reason);
+    }
+    return;
+  }
+  if (cmd == proto::Progress::command) {
+    auto progress = decode_or<proto::Progress>(envelope, settings_.limits, reject);
+    if (!progress) return;
+    note_worker(progress->worker_id, identity);
+    renew_lease(progress->worker_id, progress->lease_id);
+    (void)store_.progress(*progress, now);
+    return;
+  }
+  if (cmd == proto::Hello::command) {
+    auto hello = decode_or<proto::Hello>(envelope, settings_.limits, reject);
+    if (!hello) return;
+    note_worker(hello->worker_id, identity);
+    proto::WorkerInfo info;
+    info.worker_id = hello->worker_id;
+    info.device_id = hello->device_id;
+    info.targets = hello->targets;
+    info.labels = hello->labels;
+    info.installed = hello->installed;
+    info.state = "idle";
+    info.last_seen_ms = now;
+    store_.upsert_worker(info);
+    proto::HelloReply reply;
+    reply.rid = hello->rid;
+    reply.heartbeat_ms = static_cast<std::uint32_t>(settings_.heartbeat.count());
+    reply.lease_ms = static_cast<std::uint32_t>(settings_.lease.count());
+    reply_worker(identity, reply);
+    proto::WorkerEvent joined;
+    joined.worker_id = hello->worker_id;
+    joined.state = "joined";
+    joined.at_ms = now;
+    events_->worker(std::move(joined));
+    log_->info("worker {} joined (device {}, {} target(s), {} build(s) installed)", hello->worker_id,
+               hello->device_id, hello->targets.size(), hello->installed.size());
+    return;
+  }
+  if (cmd == proto::Release::command) {
+    auto release = decode_or<proto::Release>(envelope, settings_.limits, reject);
+    if (!release) return;
+    auto released = store_.release(release->worker_id, release->lease_id, release->job_ids, now);
+    proto::ReleaseReply reply;
+    reply.rid = release->rid;
+    reply.released = released;
+    reply_worker(identity, reply);
+    if (released > 0) work_maybe_available_ = true;
+    log_->info("worker {} released {} job(s) of lease {}", release->worker_id, released, release->lease_id);
+    return;
+  }
+  if (cmd == proto::Bye::command) {
+    auto bye = decode_or<proto::Bye>(envelope, settings_.limits, reject);
+    if (!bye) return;
+    std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
+    worker_identity_.erase(bye->worker_id);
+    store_.remove_worker(bye->worker_id);
+    proto::ByeReply reply;
+    reply.rid = bye->rid;
+    reply_worker(identity, reply);
+    proto::WorkerEvent left;
+    left.worker_id = bye->worker_id;
+    left.state = "left";
+    left.at_ms = now;
+    events_->worker(std::move(left));
+    log_->info("worker {} left", bye->worker_id);
+    return;
+  }
+  reject({std::string(proto::errc::unknown_command), "unknown worker command '" + cmd + "'", ""});
+}
+
+bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
+  sched::ClaimRequest request;
+  request.worker_id = pull.worker_id;
+  request.targets = pull.targets;
+  request.installed = pull.installed;
+  const auto now = clock_.now_ms();
+  auto claim = store_.claim_group(request, now);
+  if (!claim) return false;
+  proto::Assign assign;
+  assign.rid = pull.rid;
+  assign.lease_id = claim->lease_id;
+  assign.group_key = claim->group_key;
+  assign.org_id = claim->org_id;
+  assign.app_version_id = claim->app_version_id;
+  assign.target = claim->target;
+  assign.reinstall = false;
+  for (const auto& job : claim->jobs) {
+    proto::AssignedJob assigned;
+    assigned.job_id = job.id;
+    assigned.test_path = job.test_path;
+    assigned.attempt = job.attempt;
+    assigned.priority = job.priority;
+    assign.jobs.push_back(std::move(assigned));
+  }
+  ++counters_.groups_assigned;
+  if (!send_multipart(workers_, [&] {
+        auto frames = proto::frames_of(proto::kWorkerProtocol, assign);
+        frames.insert(frames.begin(), identity);
+        return frames;
+      }())) {
+    // The worker went away between its pull and this answer. Its lease will expire and the
+    // scheduler will requeue the jobs; hand them back now instead of waiting.
+    ++counters_.unroutable;
+    std::vector<std::string> ids;
+    for (const auto& job : claim->jobs) ids.push_back(job.id);
+    store_.release(pull.worker_id, claim->lease_id, ids, now);
+    work_maybe_available_ = true;
+    log_->warn("worker {} vanished before its group {} was delivered; released it", pull.worker_id, claim->group_key);
+    return true;
+  }
+  log_->debug("assigned group {} ({} job(s)) to {} under lease {}", claim->group_key, claim->jobs.size(),
+              pull.worker_id, claim->lease_id);
+  for (const auto& job : claim->jobs) events_->job_status(job, now);
+  return true;
+}
+
+void Broker::serve_held_pulls() {
+  // One claim attempt per held pull per wakeup, oldest first; stop early once claims come
+  // back empty for every target combination already tried.
+  std::deque<HeldPull> still_waiting;
+  std::vector<std::vector<proto::Target>> exhausted;
+  while (!held_pulls_.empty()) {
+    auto held = std::move(held_pulls_.front());
+    held_pulls_.pop_front();
+    bool known_empty = std::any_of(exhausted.begin(), exhausted.end(), [&](const auto& targets) {
+      return std::all_of(held.pull.targets.begin(), held.pull.targets.end(), [&](proto::Target t) {
+        return std::find(targets.begin(), targets.end(), t) != targets.end();
+      });
+    });
+    if (!known_empty) {
+      try {
+        if (try_assign(held.identity, held.pull)) continue;
+      } catch (const StoreUnavailable& e) {
+        ++counters_.store_unavailable;
+        still_waiting.push_back(std::move(held));
+        continue;
+      }
+      exhausted.push_back(held.pull.targets);
+    }
+    still_waiting.push_back(std::move(held));
+  }
+  held_pulls_ = std::move(still_waiting);
+}
+
+void Broker::expire_held_pulls() {
+  const auto now = steady_ms();
+  while (!held_pulls_.empty()) {
+    auto it = std::find_if(held_pulls_.begin(), held_pulls_.end(),
+                           [&](const HeldPull& held) { return held.deadline_steady_ms <= now; });
+    if (it == held_pulls_.end()) break;
+    proto::NoWork none;
+    none.rid = it->pull.rid;
+    reply_worker(it->identity, none);
+    held_pulls_.erase(it);
+  }
+}
+
+void Broker::renew_lease(const std::string& worker_id, const std::string& lease_id) {
+  if (worker_id.empty() || lease_id.empty()) return;
+  pending_renewals_[worker_id] = lease_id;
+}
+
+void Broker::flush_renewals() {
+  if (pending_renewals_.empty()) return;
+  const auto now = clock_.now_ms();
+  // Renewals are coalesced per loop iteration: a flood of heartbeats costs one store call
+  // per worker per iteration, not one per message.
+  std::size_t done = 0;
+  for (auto it = pending_renewals_.begin(); it != pending_renewals_.end() && done < kMaxRenewalBatch; ++done) {
+    try {
+      if (store_.renew_lease(it->first, it->second, now)) ++counters_.lease_renewals;
+    } catch (const StoreUnavailable&) {
+      ++counters_.store_unavailable;
+      return;  // keep the rest for the next iteration
+    }
+    it = pending_renewals_.erase(it);
+  }
+}
+
+void Broker::send_cancel(const proto::Job& job) {
+  auto it = worker_identity_.find(job.worker_id);
+  if (it == worker_identity_.end()) {
+    log_->warn("job {} is held by worker {}, which is not connected to this broker; it stops at its next heartbeat",
+               job.id, job.worker_id);
+    return;
+  }
+  proto::CancelJob cancel;
+  cancel.job_id = job.id;
+  cancel.attempt = job.attempt;
+  auto frames = proto::frames_of(proto::kWorkerProtocol, cancel);
+  frames.insert(frames.begin(), it->second);
+  if (!send_multipart(workers_, frames)) ++counters_.unroutable;
+}
+
+// ---------------------------------------------------------------------------------------
+// Event proxy
+
+void Broker::on_events_in() {
+  zmq::message_t frame;
+  std::vector<zmq::message_t> frames;
+  std::size_t total = 0;
+  bool more = true;
+  if (!events_in_.recv(frame, zmq::recv_flags::dontwait)) return;
+  while (true) {
+    total += frame.size();
+    more = frame.more();
+    frames.push_back(std::move(frame));
+    if (!more) break;
+    (void)events_in_.recv(frame, zmq::recv_flags::none);
+  }
+  if (frames.size() != 4 || total > settings_.limits.max_message_bytes) {
+    ++counters_.rejected;
+    return;  // not an event of ours: not forwarded
+  }
+  // Heartbeats passing through renew leases: any traffic from a worker keeps its lease.
+  const auto topic = frames[0].to_string_view();
+  if (topic.substr(0, 3) == "hb." && frames[2].to_string_view() == proto::Heartbeat::command) {
+    auto hb = proto::decode<proto::Heartbeat>(frames[3].to_string_view(), settings_.limits);
+    if (hb && !hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
+  }
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    auto flags = zmq::send_flags::dontwait;
+    if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
+    try {
+      (void)events_out_.send(frames[i], flags);
+    } catch (const zmq::error_t&) {
+      break;
+    }
+  }
+  ++counters_.events_forwarded;
+}
+
+void Broker::on_events_out() {
+  // Subscription changes from subscribers. The upstream XSUB already subscribes to
+  // everything, so they need not be forwarded; read them to keep the socket drained.
+  zmq::message_t frame;
+  while (events_out_.recv(frame, zmq::recv_flags::dontwait)) {
+    if (!frame.more()) break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Replies
+
+template <class Reply>
+void Broker::reply_client(const std::string& identity, const Reply& reply) {
+  auto frames = proto::frames_of(proto::kClientProtocol, reply);
+  frames.insert(frames.begin(), identity);
+  if (!send_multipart(clients_, frames)) ++counters_.unroutable;
+}
+
+template <class Reply>
+void Broker::reply_worker(const std::string& identity, const Reply& reply) {
+  auto frames = proto::frames_of(proto::kWorkerProtocol, reply);
+  frames.insert(frames.begin(), identity);
+  if (!send_multipart(workers_, frames)) ++counters_.unroutable;
+}
+
+void Broker::error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity,
+                      const std::string& rid, std::string_view code, std::string message, std::string field) {
+  ++counters_.rejected;
+  proto::ErrorReply reply;
+  reply.rid = rid;
+  reply.error.code = std::string(code);
+  reply.error.message = std::move(message);
+  reply.error.field = std::move(field);
+  auto frames = proto::frames_of(protocol, reply);
+  frames.insert(frames.begin(), identity);
+  if (!send_multipart(socket, frames)) ++counters_.unroutable;
+  log_->debug("rejected request: {} {}", reply.error.code, reply.error.message);
+}
+
+}  // namespace qg::broker

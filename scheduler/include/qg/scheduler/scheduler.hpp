@@ -1,0 +1,58 @@
+#pragma once
+// The Scheduler owns time: it expires leases of workers that stopped renewing them (their
+// unfinished jobs go back to their queue, or end when out of attempts), and makes due work
+// claimable (retries whose back-off passed, groups whose batching window closed). Every
+// transition is one atomic store operation, so several schedulers may run against one
+// Redis: each lease is expired by exactly one of them.
+//
+// Time is injected; tick() does one round and returns. Not thread-safe: one owner thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <spdlog/logger.h>
+
+#include "qg/common/clock.hpp"
+#include "qg/scheduler/events.hpp"
+#include "qg/scheduler/job_store.hpp"
+
+namespace qg::sched {
+
+struct SchedulerSettings {
+  std::chrono::milliseconds max_idle{50};  // longest pause between rounds when nothing is due
+  std::size_t batch = 256;                 // leases expired / items promoted per store call
+};
+
+struct SchedulerCounters {
+  std::uint64_t rounds = 0;
+  std::uint64_t leases_expired = 0;
+  std::uint64_t jobs_requeued = 0;
+  std::uint64_t jobs_ended = 0;  // out of attempts after a lost worker
+  std::uint64_t promoted = 0;
+  std::uint64_t store_failures = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(JobStore& store, const Clock& clock, EventPublisher& events, SchedulerSettings settings,
+            std::shared_ptr<spdlog::logger> logger);
+
+  // One round. Returns how long the caller may wait before the next round. Never throws for
+  // an unreachable store: counts it, logs it once per outage and returns max_idle.
+  std::chrono::milliseconds tick();
+
+  const SchedulerCounters& counters() const { return counters_; }
+
+ private:
+  JobStore& store_;
+  const Clock& clock_;
+  EventPublisher& events_;
+  SchedulerSettings settings_;
+  std::shared_ptr<spdlog::logger> log_;
+  SchedulerCounters counters_;
+  bool store_down_ = false;
+};
+
+}  // namespace qg::sched

@@ -1,0 +1,100 @@
+// qg-scheduler: owns time for a Redis-backed qgjob (lease expiry, retry back-off, batching
+// windows). Several may run against one Redis.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "qg/common/clock.hpp"
+#include "qg/common/config.hpp"
+#include "qg/common/errors.hpp"
+#include "qg/common/ids.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/common/zmq_util.hpp"
+#include "qg/scheduler/events.hpp"
+#include "qg/scheduler/options.hpp"
+#include "qg/scheduler/scheduler.hpp"
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  qg::LogSettings log_settings;
+  qg::sched::StoreOptions store_options;
+  std::string redis_url;
+  std::string events_endpoint;
+  long max_idle_ms = 50;
+  std::string scheduler_id;
+
+  qg::po::options_description options;
+  options.add_options()("redis-url", qg::po::value(&redis_url)->required(),
+                        "Redis to schedule, redis://host:port[/db] (required)")(
+      "events", qg::po::value(&events_endpoint)->default_value("tcp://127.0.0.1:5557"),
+      "broker's events-in endpoint to publish lease expiries and requeues on (empty = do not publish)")(
+      "max-idle-ms", qg::po::value(&max_idle_ms)->default_value(max_idle_ms),
+      "longest pause between scheduling rounds when nothing is due")(
+      "scheduler-id", qg::po::value(&scheduler_id), "name in logs and events (default: scheduler-<pid>)");
+  qg::sched::add_store_options(options, store_options);
+  qg::add_log_options(options, log_settings);
+  auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-scheduler",
+                                  "moves due work into claimable group queues and requeues the jobs of lost workers");
+  if (!parsed.run) return parsed.exit_code;
+
+  try {
+    auto log = qg::make_logger("qg-scheduler", log_settings);
+    if (scheduler_id.empty()) scheduler_id = "scheduler-" + std::to_string(::getpid());
+    auto settings = store_options.apply();
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    zmq::context_t context(1);
+    zmq::socket_t pub(context, zmq::socket_type::pub);
+    qg::set_common_options(pub);
+    std::unique_ptr<qg::sched::EventSink> sink;
+    if (events_endpoint.empty()) {
+      sink = std::make_unique<qg::sched::NullEventSink>();
+    } else {
+      pub.connect(events_endpoint);
+      sink = std::make_unique<qg::sched::ZmqEventSink>(pub);
+    }
+    qg::sched::EventPublisher events(*sink, scheduler_id);
+
+    std::unique_ptr<qg::sched::JobStore> store;
+    auto backoff = std::chrono::milliseconds(100);
+    while (!store && g_stop == 0) {
+      try {
+        store = qg::sched::make_redis_store(redis_url, settings);
+      } catch (const qg::StoreUnavailable& e) {
+        log->warn("cannot reach Redis at {} ({}); retrying in {} ms", redis_url, e.what(), backoff.count());
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      }
+    }
+    if (!store) return 0;
+    log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {})", scheduler_id, redis_url,
+              settings.lease.count(), settings.group_window.count(), settings.group_max);
+
+    qg::sched::SchedulerSettings scheduler_settings;
+    scheduler_settings.max_idle = std::chrono::milliseconds(max_idle_ms);
+    qg::sched::Scheduler scheduler(*store, qg::SystemClock::instance(), events, scheduler_settings, log);
+    while (g_stop == 0) {
+      auto wait = scheduler.tick();
+      // Waiting for the next due time is the scheduler's job: it owns time. A new pending
+      // group or lease is at most max_idle away from being looked at.
+      if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    }
+    const auto& c = scheduler.counters();
+    log->info("stopping: {} rounds, {} leases expired, {} jobs requeued, {} promoted", c.rounds, c.leases_expired,
+              c.jobs_requeued, c.promoted);
+    return 0;
+  } catch (const qg::ConfigError& e) {
+    std::cerr << "qg-scheduler: " << e.what() << "\n";
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "qg-scheduler: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,71 @@
+#include "qg/scheduler/options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include "qg/common/errors.hpp"
+
+namespace qg::sched {
+
+namespace po = boost::program_options;
+
+void add_store_options(po::options_description& options, StoreOptions& v) {
+  options.add_options()("group-window-ms", po::value(&v.group_window_ms)->default_value(v.group_window_ms),
+                        "a group becomes claimable once its oldest job has waited this long (0 = at once)")(
+      "group-max", po::value(&v.group_max)->default_value(v.group_max),
+      "... or once it holds this many jobs; also the most jobs one worker claims at a time")(
+      "lease-ms", po::value(&v.lease_ms)->default_value(v.lease_ms),
+      "a claimed group whose worker sends nothing for this long is requeued")(
+      "max-attempts", po::value(&v.max_attempts)->default_value(v.max_attempts),
+      "infrastructure failures (install failed, worker lost) are retried until this many attempts")(
+      "backoff-base-ms", po::value(&v.backoff_base_ms)->default_value(v.backoff_base_ms),
+      "first retry delay after an infrastructure failure")(
+      "backoff-factor", po::value(&v.backoff_factor)->default_value(v.backoff_factor),
+      "each further retry waits this many times longer")(
+      "backoff-cap-ms", po::value(&v.backoff_cap_ms)->default_value(v.backoff_cap_ms), "longest retry delay")(
+      "backoff-jitter", po::value(&v.backoff_jitter)->default_value(v.backoff_jitter),
+      "random spread of retry delays, as a fraction (0.2 = +-20%)")(
+      "org-tier", po::value(&v.org_tiers)->composing(),
+      "ORG=premium|enterprise|standard; repeatable. Higher tiers go first; unlisted orgs are standard")(
+      "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key");
+}
+
+StoreSettings StoreOptions::apply() const {
+  StoreSettings s;
+  auto positive = [](long value, const char* name) {
+    if (value < 0) throw ConfigError(std::string("--") + name + " must not be negative");
+    return std::chrono::milliseconds(value);
+  };
+  s.group_window = positive(group_window_ms, "group-window-ms");
+  if (group_max == 0 || group_max > 10000) throw ConfigError("--group-max must be 1..10000");
+  s.group_max = group_max;
+  s.lease = positive(lease_ms, "lease-ms");
+  if (s.lease.count() < 100) throw ConfigError("--lease-ms must be at least 100");
+  if (max_attempts == 0 || max_attempts > 20) throw ConfigError("--max-attempts must be 1..20");
+  s.default_max_attempts = max_attempts;
+  s.backoff.base = positive(backoff_base_ms, "backoff-base-ms");
+  if (backoff_factor < 1.0) throw ConfigError("--backoff-factor must be at least 1");
+  s.backoff.factor = backoff_factor;
+  s.backoff.cap = positive(backoff_cap_ms, "backoff-cap-ms");
+  if (backoff_jitter < 0 || backoff_jitter > 1) throw ConfigError("--backoff-jitter must be 0..1");
+  s.backoff.jitter = backoff_jitter;
+  if (key_prefix.empty()) throw ConfigError("--key-prefix must not be empty");
+  s.key_prefix = key_prefix;
+  for (const auto& entry : org_tiers) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) throw ConfigError("--org-tier takes ORG=TIER, got '" + entry + "'");
+    auto org = entry.substr(0, eq);
+    auto tier = entry.substr(eq + 1);
+    if (tier == "standard") {
+      s.org_tiers[org] = OrgTier::standard;
+    } else if (tier == "premium") {
+      s.org_tiers[org] = OrgTier::premium;
+    } else if (tier == "enterprise") {
+      s.org_tiers[org] = OrgTier::enterprise;
+    } else {
+      throw ConfigError("--org-tier: unknown tier '" + tier + "' (standard, premium, enterprise)");
+    }
+  }
+  return s;
+}
+
+}  // namespace qg::sched

@@ -1,0 +1,62 @@
+#include "qg/scheduler/scheduler.hpp"
+
+#include <algorithm>
+
+#include "qg/common/errors.hpp"
+
+namespace qg::sched {
+
+Scheduler::Scheduler(JobStore& store, const Clock& clock, EventPublisher& events, SchedulerSettings settings,
+                     std::shared_ptr<spdlog::logger> logger)
+    : store_(store), clock_(clock), events_(events), settings_(settings), log_(std::move(logger)) {}
+
+std::chrono::milliseconds Scheduler::tick() {
+  ++counters_.rounds;
+  try {
+    const auto now = clock_.now_ms();
+    bool more = false;
+
+    auto expired = store_.expire_leases(now, settings_.batch);
+    more |= expired.size() >= settings_.batch;
+    for (const auto& lease : expired) {
+      ++counters_.leases_expired;
+      log_->warn("lease {} of worker {} expired: {} unfinished job(s) handled", lease.lease_id, lease.worker_id,
+                 lease.jobs.size());
+      proto::WorkerEvent lost;
+      lost.worker_id = lease.worker_id;
+      lost.state = "lost";
+      lost.lease_id = lease.lease_id;
+      lost.at_ms = now;
+      events_.worker(std::move(lost));
+      for (const auto& job : lease.jobs) {
+        if (proto::is_final(job.status)) {
+          ++counters_.jobs_ended;
+        } else {
+          ++counters_.jobs_requeued;
+        }
+        events_.job_status(job, now, "worker " + lease.worker_id + " lost");
+      }
+    }
+
+    auto promoted = store_.promote_due(now, settings_.batch);
+    counters_.promoted += promoted;
+    more |= promoted >= settings_.batch;
+
+    if (store_down_) {
+      log_->info("store reachable again");
+      store_down_ = false;
+    }
+    if (more) return std::chrono::milliseconds(0);
+    auto next = store_.next_due_ms();
+    if (!next) return settings_.max_idle;
+    auto wait = std::chrono::milliseconds(std::max<std::int64_t>(0, *next - clock_.now_ms()));
+    return std::min(wait, settings_.max_idle);
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_failures;
+    if (!store_down_) log_->error("store unreachable, will keep retrying: {}", e.what());
+    store_down_ = true;
+    return settings_.max_idle;
+  }
+}
+
+}  // namespace qg::sched

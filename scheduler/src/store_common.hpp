@@ -1,0 +1,246 @@
+#pragma once
+// Private helpers shared by the memory and Redis JobStores, so both compute ranks, scores,
+// back-off delays, index entries and worker records the same way.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qg/proto/messages.hpp"
+#include "qg/scheduler/job_store.hpp"
+
+namespace qg::sched::detail {
+
+// How many candidate groups per target claim looks at.
+inline constexpr int kClaimCandidates = 16;
+// Finished jobs per second are counted for this many seconds; stats average over kRateWindow.
+inline constexpr std::int64_t kRateWindowSec = 60;
+// Back-off delays are precomputed for attempts 1..kMaxDelaySlots (later attempts use the last).
+inline constexpr std::uint32_t kMaxDelaySlots = 16;
+
+inline std::string group_key(std::string_view org, std::string_view app, proto::Target target) {
+  std::string key;
+  key.append(org).append("/").append(app).append("/").append(proto::to_string(target));
+  return key;
+}
+
+struct GroupParts {
+  std::string org_id;
+  std::string app_version_id;
+  proto::Target target = proto::Target::emulator;
+};
+inline GroupParts split_group_key(const std::string& key) {
+  GroupParts parts;
+  auto first = key.find('/');
+  auto last = key.rfind('/');
+  if (first == std::string::npos || last == first) return parts;
+  parts.org_id = key.substr(0, first);
+  parts.app_version_id = key.substr(first + 1, last - first - 1);
+  parts.target = proto::parse_target(key.substr(last + 1)).value_or(proto::Target::emulator);
+  return parts;
+}
+
+// Order inside a group: high before medium before low, then oldest first.
+inline double job_score(proto::Priority priority, std::int64_t created_ms) {
+  return static_cast<double>(2 - static_cast<int>(priority)) * 1e13 + static_cast<double>(created_ms);
+}
+
+inline std::int64_t tier_head_start(const StoreSettings& settings, const std::string& org) {
+  auto it = settings.org_tiers.find(org);
+  if (it == settings.org_tiers.end()) return 0;
+  switch (it->second) {
+    case OrgTier::enterprise:
+      return settings.enterprise_head_start.count();
+    case OrgTier::premium:
+      return settings.premium_head_start.count();
+    default:
+      return 0;
+  }
+}
+
+inline std::int64_t priority_head_start(const StoreSettings& settings, proto::Priority priority) {
+  switch (priority) {
+    case proto::Priority::high:
+      return settings.high_head_start.count();
+    case proto::Priority::medium:
+      return settings.medium_head_start.count();
+    default:
+      return 0;
+  }
+}
+
+// A job's contribution to its group's rank when it heads the group (lower goes first).
+inline std::int64_t rank_base(const StoreSettings& settings, const std::string& org, proto::Priority priority,
+                              std::int64_t created_ms) {
+  return created_ms - priority_head_start(settings, priority) - tier_head_start(settings, org);
+}
+
+// Back-off delay for an infrastructure retry after `attempt` (1-based), with jitter.
+inline std::int64_t backoff_delay(const Backoff& backoff, std::uint32_t attempt, std::mt19937_64& rng) {
+  double delay = static_cast<double>(backoff.base.count()) * std::pow(backoff.factor, attempt > 0 ? attempt - 1 : 0);
+  delay = std::min(delay, static_cast<double>(backoff.cap.count()));
+  if (backoff.jitter > 0) {
+    std::uniform_real_distribution<double> dist(-backoff.jitter, backoff.jitter);
+    delay *= 1.0 + dist(rng);
+  }
+  return std::max<std::int64_t>(0, static_cast<std::int64_t>(delay));
+}
+
+// Delays for attempts 1..kMaxDelaySlots.
+inline std::vector<std::int64_t> backoff_table(const Backoff& backoff, std::mt19937_64& rng) {
+  std::vector<std::int64_t> delays;
+  delays.reserve(kMaxDelaySlots);
+  for (std::uint32_t a = 1; a <= kMaxDelaySlots; ++a) delays.push_back(backoff_delay(backoff, a, rng));
+  return delays;
+}
+
+// Entry of the list indexes: zero-padded creation time then the id, so that reverse
+// lexicographic order is newest first with ties broken by id, stable under inserts.
+inline std::string index_member(std::int64_t created_ms, const std::string& job_id) {
+  std::string ms = std::to_string(std::max<std::int64_t>(0, created_ms));
+  std::string member(ms.size() < 13 ? 13 - ms.size() : 0, '0');
+  member += ms;
+  member += ':';
+  member += job_id;
+  return member;
+}
+inline std::string index_member_id(const std::string& member) {
+  auto colon = member.find(':');
+  return colon == std::string::npos ? member : member.substr(colon + 1);
+}
+
+// Length-prefixed strings ("<len>:<bytes>"), for the worker registry record.
+inline void put_string(std::string& out, std::string_view s) {
+  out += std::to_string(s.size());
+  out += ':';
+  out.append(s);
+}
+inline bool get_string(std::string_view& in, std::string& out) {
+  auto colon = in.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::size_t len = 0;
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (in[i] < '0' || in[i] > '9') return false;
+    len = len * 10 + static_cast<std::size_t>(in[i] - '0');
+  }
+  if (in.size() - colon - 1 < len) return false;
+  out.assign(in.substr(colon + 1, len));
+  in.remove_prefix(colon + 1 + len);
+  return true;
+}
+
+inline std::string encode_worker(const proto::WorkerInfo& w) {
+  std::string out;
+  put_string(out, w.worker_id);
+  put_string(out, w.device_id);
+  put_string(out, std::to_string(w.targets.size()));
+  for (auto t : w.targets) put_string(out, proto::to_string(t));
+  put_string(out, std::to_string(w.labels.size()));
+  for (const auto& [k, v] : w.labels) {
+    put_string(out, k);
+    put_string(out, v);
+  }
+  put_string(out, std::to_string(w.installed.size()));
+  for (const auto& i : w.installed) put_string(out, i);
+  put_string(out, w.state);
+  put_string(out, w.lease_id);
+  put_string(out, w.group_key);
+  put_string(out, std::to_string(w.last_seen_ms));
+  return out;
+}
+
+inline bool decode_worker(std::string_view in, proto::WorkerInfo& w) {
+  std::string n;
+  auto count = [&](std::size_t& c) {
+    if (!get_string(in, n)) return false;
+    c = static_cast<std::size_t>(std::strtoull(n.c_str(), nullptr, 10));
+    return c < 100000;
+  };
+  std::size_t c = 0;
+  if (!get_string(in, w.worker_id) || !get_string(in, w.device_id) || !count(c)) return false;
+  for (std::size_t i = 0; i < c; ++i) {
+    if (!get_string(in, n)) return false;
+    w.targets.push_back(proto::parse_target(n).value_or(proto::Target::emulator));
+  }
+  if (!count(c)) return false;
+  for (std::size_t i = 0; i < c; ++i) {
+    std::string k, v;
+    if (!get_string(in, k) || !get_string(in, v)) return false;
+    w.labels.emplace(std::move(k), std::move(v));
+  }
+  if (!count(c)) return false;
+  for (std::size_t i = 0; i < c; ++i) {
+    if (!get_string(in, n)) return false;
+    w.installed.push_back(n);
+  }
+  if (!get_string(in, w.state) || !get_string(in, w.lease_id) || !get_string(in, w.group_key) || !get_string(in, n)) {
+    return false;
+  }
+  w.last_seen_ms = std::strtoll(n.c_str(), nullptr, 10);
+  return true;
+}
+
+
+// Which list index a query walks: the narrowest one its org/app filters allow.
+struct IndexChoice {
+  enum Kind { all, org, app } kind = all;
+};
+inline IndexChoice choose_index(const ListQuery& q) {
+  if (!q.org_id.empty() && !q.app_version_id.empty()) return {IndexChoice::app};
+  if (!q.org_id.empty()) return {IndexChoice::org};
+  return {IndexChoice::all};
+}
+
+inline bool list_matches(const ListQuery& q, const proto::Job& job) {
+  if (!q.org_id.empty() && job.org_id != q.org_id) return false;
+  if (!q.app_version_id.empty() && job.app_version_id != q.app_version_id) return false;
+  if (q.status && job.status != *q.status) return false;
+  if (q.target && job.target != *q.target) return false;
+  return true;
+}
+
+// Pages through an index newest first. `fetch(after, n)` returns up to n index members that
+// sort strictly before `after` (all when `after` is empty), newest first; `load(ids)` the jobs.
+// Examines at most 10 * limit entries per call; the cursor is the last entry examined.
+template <class Fetch, class Load>
+ListPage page_index(const ListQuery& q, Fetch&& fetch, Load&& load) {
+  ListPage page;
+  const std::size_t limit = std::clamp<std::uint32_t>(q.limit, 1, 1000);
+  const std::size_t budget = 10 * limit;
+  std::string pos = q.cursor;
+  std::size_t examined = 0;
+  bool exhausted = false;
+  while (page.jobs.size() < limit && examined < budget) {
+    std::size_t n = std::min(limit - page.jobs.size() + (limit / 4), budget - examined);
+    std::vector<std::string> members = fetch(pos, n + 1);
+    bool more = members.size() > n;
+    if (more) members.pop_back();
+    if (members.empty()) {
+      exhausted = true;
+      break;
+    }
+    std::vector<std::string> ids;
+    ids.reserve(members.size());
+    for (const auto& m : members) ids.push_back(index_member_id(m));
+    std::vector<std::optional<proto::Job>> jobs = load(ids);
+    std::size_t i = 0;
+    for (; i < members.size() && page.jobs.size() < limit; ++i) {
+      ++examined;
+      pos = members[i];
+      if (jobs[i] && list_matches(q, *jobs[i])) page.jobs.push_back(std::move(*jobs[i]));
+    }
+    if (i == members.size() && !more) {
+      exhausted = true;
+      break;
+    }
+  }
+  if (!exhausted) page.next_cursor = pos;
+  return page;
+}
+
+}  // namespace qg::sched::detail

@@ -1,0 +1,295 @@
+// Broker behaviours, driven by fake clients and workers that send hand-built frames over
+// real ZeroMQ sockets to a Broker running on the embedded memory store.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "qg/broker/broker.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/common/zmq_util.hpp"
+#include "qg/proto/codec.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using qg::proto::kClientProtocol;
+using qg::proto::kWorkerProtocol;
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = qg::sched::make_memory_store(store_settings());
+    qg::broker::BrokerSettings settings;
+    settings.client_endpoint = "tcp://127.0.0.1:*";
+    settings.worker_endpoint = "tcp://127.0.0.1:*";
+    settings.events_in_endpoint = "tcp://127.0.0.1:*";
+    settings.events_out_endpoint = "tcp://127.0.0.1:*";
+    settings.store_kind = "memory";
+    settings.embedded_scheduler = true;
+    settings.poll_interval = 10ms;
+    settings.limits.max_message_bytes = 1 << 20;
+    settings.limits.max_frame_bytes = 1 << 20;
+    broker_ = std::make_unique<qg::broker::Broker>(context_, *store_, clock_, settings, qg::null_logger());
+    broker_->bind();
+    client_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->client_port());
+    worker_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->worker_port());
+    events_in_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->events_in_port());
+    events_out_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->events_out_port());
+    thread_ = std::thread([this] { broker_->run(); });
+  }
+
+  void TearDown() override {
+    broker_->request_stop();
+    thread_.join();
+  }
+
+  virtual qg::sched::StoreSettings store_settings() { return {}; }
+
+  zmq::socket_t dealer(const std::string& endpoint) {
+    zmq::socket_t socket(context_, zmq::socket_type::dealer);
+    qg::set_common_options(socket);
+    socket.connect(endpoint);
+    return socket;
+  }
+
+  static void send(zmq::socket_t& socket, const std::vector<std::string>& frames) {
+    ASSERT_TRUE(qg::send_multipart(socket, frames));
+  }
+
+  // Next message on `socket` within `timeout`, or empty frames.
+  static std::vector<std::string> receive(zmq::socket_t& socket, std::chrono::milliseconds timeout = 3000ms) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, timeout);
+    if ((item.revents & ZMQ_POLLIN) == 0) return {};
+    auto message = qg::recv_multipart(socket, 16, 16 << 20);
+    return message ? message->frames : std::vector<std::string>{};
+  }
+
+  template <class Reply, class Request>
+  Reply request(zmq::socket_t& socket, std::string_view protocol, const Request& req) {
+    send(socket, qg::proto::frames_of(protocol, req));
+    auto frames = receive(socket);
+    EXPECT_EQ(frames.size(), 3u);
+    if (frames.size() != 3) return {};
+    EXPECT_EQ(frames[1], Reply::command) << "body: " << qg::proto::to_hex(frames[2]);
+    auto decoded = qg::proto::decode<Reply>(frames[2]);
+    EXPECT_TRUE(decoded.ok());
+    return decoded.ok() ? decoded.value() : Reply{};
+  }
+
+  qg::proto::Error expect_error(zmq::socket_t& socket, const std::vector<std::string>& frames) {
+    send(socket, frames);
+    auto reply = receive(socket);
+    EXPECT_EQ(reply.size(), 3u);
+    if (reply.size() != 3) return {};
+    EXPECT_EQ(reply[1], "ERROR");
+    auto decoded = qg::proto::decode<qg::proto::ErrorReply>(reply[2]);
+    EXPECT_TRUE(decoded.ok());
+    return decoded.ok() ? decoded->error : qg::proto::Error{};
+  }
+
+  qg::proto::SubmitReply submit(zmq::socket_t& client, std::vector<std::string> tests,
+                                std::string app = "build-1") {
+    qg::proto::SubmitRequest req;
+    req.rid = "r-submit";
+    req.org_id = "acme";
+    req.app_version_id = std::move(app);
+    req.tests = std::move(tests);
+    return request<qg::proto::SubmitReply>(client, kClientProtocol, req);
+  }
+
+  qg::proto::Pull pull_request(std::uint32_t wait_ms) {
+    qg::proto::Pull pull;
+    pull.rid = "p1";
+    pull.worker_id = "w1";
+    pull.targets = {qg::proto::Target::emulator};
+    pull.wait_ms = wait_ms;
+    return pull;
+  }
+
+  zmq::context_t context_{1};
+  qg::SystemClock& clock_ = qg::SystemClock::instance();
+  std::unique_ptr<qg::sched::JobStore> store_;
+  std::unique_ptr<qg::broker::Broker> broker_;
+  std::thread thread_;
+  std::string client_endpoint_, worker_endpoint_, events_in_endpoint_, events_out_endpoint_;
+};
+
+TEST_F(BrokerTest, SubmitRepliesWithOneIdPerTestAndStatusShowsThemQueued) {
+  auto client = dealer(client_endpoint_);
+  auto reply = submit(client, {"a.spec.ts", "b.spec.ts", "c.spec.ts"});
+  EXPECT_EQ(reply.rid, "r-submit");
+  ASSERT_EQ(reply.job_ids.size(), 3u);
+  EXPECT_FALSE(reply.duplicate);
+
+  qg::proto::StatusRequest status;
+  status.rid = "r-status";
+  status.job_ids = reply.job_ids;
+  status.job_ids.push_back("no-such-job");
+  auto got = request<qg::proto::StatusReply>(client, kClientProtocol, status);
+  EXPECT_EQ(got.rid, "r-status");
+  ASSERT_EQ(got.jobs.size(), 3u);
+  for (const auto& job : got.jobs) EXPECT_EQ(job.status, qg::proto::JobStatus::queued);
+  EXPECT_EQ(got.jobs[1].test_path, "b.spec.ts");
+  EXPECT_EQ(got.missing, std::vector<std::string>{"no-such-job"});
+}
+
+TEST_F(BrokerTest, IdempotentSubmitReturnsTheSameIds) {
+  auto client = dealer(client_endpoint_);
+  qg::proto::SubmitRequest req;
+  req.rid = "1";
+  req.org_id = "acme";
+  req.app_version_id = "b1";
+  req.tests = {"x.spec.ts"};
+  req.idempotency_key = "ci-run-7";
+  auto first = request<qg::proto::SubmitReply>(client, kClientProtocol, req);
+  auto second = request<qg::proto::SubmitReply>(client, kClientProtocol, req);
+  EXPECT_EQ(first.job_ids, second.job_ids);
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_TRUE(second.duplicate);
+}
+
+TEST_F(BrokerTest, MalformedRequestsGetStructuredErrorsAndTheBrokerKeepsServing) {
+  auto client = dealer(client_endpoint_);
+  EXPECT_EQ(expect_error(client, {"XXXX", "SUBMIT", ""}).code, qg::proto::errc::bad_protocol);
+  EXPECT_EQ(expect_error(client, {std::string(kClientProtocol), "SUBMIT"}).code, qg::proto::errc::bad_frames);
+  EXPECT_EQ(expect_error(client, {std::string(kClientProtocol), "SUBMIT", "\xdd\xff\xff\xff\xff"}).code,
+            qg::proto::errc::bad_body);
+  EXPECT_EQ(expect_error(client, {std::string(kClientProtocol), "FROB", qg::proto::encode(qg::proto::HealthRequest{})})
+                .code,
+            qg::proto::errc::unknown_command);
+  qg::proto::SubmitRequest bad;
+  bad.rid = "bad-1";
+  bad.org_id = "acme";
+  bad.app_version_id = "b1";
+  bad.tests = {"../../etc/passwd"};
+  auto error = expect_error(client, qg::proto::frames_of(kClientProtocol, bad));
+  EXPECT_EQ(error.code, qg::proto::errc::invalid_field);
+  EXPECT_NE(error.field.find("tests"), std::string::npos);
+  EXPECT_EQ(submit(client, {"ok.spec.ts"}).job_ids.size(), 1u);
+  EXPECT_GE(broker_->counters().rejected, 5u);
+}
+
+TEST_F(BrokerTest, OversizeMessageIsRejectedWithoutDesynchronisingTheRouter) {
+  auto client = dealer(client_endpoint_);
+  std::vector<std::string> frames = {std::string(kClientProtocol), "SUBMIT", std::string(900 << 10, 'x'),
+                                     std::string(900 << 10, 'y')};
+  EXPECT_EQ(expect_error(client, frames).code, qg::proto::errc::too_large);
+  EXPECT_EQ(submit(client, {"after.spec.ts"}).job_ids.size(), 1u);
+}
+
+TEST_F(BrokerTest, PullWithNothingQueuedIsAnsweredNoWorkAfterItsWait) {
+  auto worker = dealer(worker_endpoint_);
+  send(worker, qg::proto::frames_of(kWorkerProtocol, pull_request(50)));
+  auto reply = receive(worker);
+  ASSERT_EQ(reply.size(), 3u);
+  EXPECT_EQ(reply[1], "NOWORK");
+}
+
+TEST_F(BrokerTest, HeldPullIsAnsweredAsSoonAsAGroupIsSubmitted) {
+  auto worker = dealer(worker_endpoint_);
+  send(worker, qg::proto::frames_of(kWorkerProtocol, pull_request(20000)));
+  EXPECT_TRUE(receive(worker, 100ms).empty());  // held, not answered
+
+  auto client = dealer(client_endpoint_);
+  auto submitted = submit(client, {"a.spec.ts", "b.spec.ts"});
+  auto reply = receive(worker, 2000ms);  // long before the 20 s wait runs out
+  ASSERT_EQ(reply.size(), 3u);
+  ASSERT_EQ(reply[1], "ASSIGN");
+  auto assign = qg::proto::decode<qg::proto::Assign>(reply[2]);
+  ASSERT_TRUE(assign.ok());
+  EXPECT_EQ(assign->group_key, "acme/build-1/emulator");
+  ASSERT_EQ(assign->jobs.size(), 2u);
+  EXPECT_EQ(assign->jobs[0].job_id, submitted.job_ids[0]);
+  EXPECT_EQ(assign->jobs[0].attempt, 1u);
+}
+
+TEST_F(BrokerTest, ReportIsConfirmedOnceAndAStaleRepeatIsIgnored) {
+  auto client = dealer(client_endpoint_);
+  auto submitted = submit(client, {"a.spec.ts"});
+  auto worker = dealer(worker_endpoint_);
+  auto assign = request<qg::proto::Assign>(worker, kWorkerProtocol, pull_request(1000));
+  ASSERT_EQ(assign.jobs.size(), 1u);
+
+  qg::proto::Report report;
+  report.rid = "rep";
+  report.worker_id = "w1";
+  report.lease_id = assign.lease_id;
+  report.job_id = assign.jobs[0].job_id;
+  report.attempt = assign.jobs[0].attempt;
+  report.status = qg::proto::JobStatus::passed;
+  auto first = request<qg::proto::Confirm>(worker, kWorkerProtocol, report);
+  EXPECT_TRUE(first.accepted);
+  report.status = qg::proto::JobStatus::failed;
+  auto second = request<qg::proto::Confirm>(worker, kWorkerProtocol, report);
+  EXPECT_FALSE(second.accepted);
+  EXPECT_EQ(broker_->counters().reports_stale, 1u);
+
+  qg::proto::StatusRequest status;
+  status.job_ids = submitted.job_ids;
+  auto got = request<qg::proto::StatusReply>(client, kClientProtocol, status);
+  ASSERT_EQ(got.jobs.size(), 1u);
+  EXPECT_EQ(got.jobs[0].status, qg::proto::JobStatus::passed);
+}
+
+TEST_F(BrokerTest, EventsPublishedByWorkersReachSubscribers) {
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  qg::set_common_options(sub);
+  sub.set(zmq::sockopt::subscribe, "hb.");
+  sub.connect(events_out_endpoint_);
+  zmq::socket_t pub(context_, zmq::socket_type::pub);
+  qg::set_common_options(pub);
+  pub.connect(events_in_endpoint_);
+
+  qg::proto::Heartbeat hb;
+  hb.worker_id = "w9";
+  hb.state = "idle";
+  // PUB drops while connecting, so publish until one arrives (bounded by the deadline).
+  std::vector<std::string> got;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    hb.seq = static_cast<std::uint64_t>(i);
+    qg::send_multipart(pub, {"hb.w9", std::string(qg::proto::kEventProtocol), "HEARTBEAT", qg::proto::encode(hb)});
+    got = receive(sub, 10ms);
+  }
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0], "hb.w9");
+  auto decoded = qg::proto::decode<qg::proto::Heartbeat>(got[3]);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->worker_id, "w9");
+}
+
+TEST_F(BrokerTest, CancelOfARunningJobIsSentToItsWorker) {
+  auto client = dealer(client_endpoint_);
+  auto submitted = submit(client, {"a.spec.ts", "b.spec.ts"});
+  auto worker = dealer(worker_endpoint_);
+  auto assign = request<qg::proto::Assign>(worker, kWorkerProtocol, pull_request(1000));
+  ASSERT_EQ(assign.jobs.size(), 2u);
+
+  qg::proto::CancelRequest cancel;
+  cancel.rid = "c1";
+  cancel.job_id = assign.jobs[0].job_id;
+  auto reply = request<qg::proto::CancelReply>(client, kClientProtocol, cancel);
+  ASSERT_EQ(reply.results.size(), 1u);
+  EXPECT_EQ(reply.results[0].outcome, "cancel_requested");
+
+  auto to_worker = receive(worker);
+  ASSERT_EQ(to_worker.size(), 3u);
+  EXPECT_EQ(to_worker[1], "CANCEL");
+  auto decoded = qg::proto::decode<qg::proto::CancelJob>(to_worker[2]);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->job_id, assign.jobs[0].job_id);
+}
+
+TEST_F(BrokerTest, HealthReportsTheStoreAndQueueDepth) {
+  auto client = dealer(client_endpoint_);
+  submit(client, {"a.spec.ts", "b.spec.ts"});
+  qg::proto::HealthRequest health;
+  health.rid = "h";
+  auto reply = request<qg::proto::HealthReply>(client, kClientProtocol, health);
+  EXPECT_TRUE(reply.ok);
+  EXPECT_EQ(reply.store, "memory");
+  EXPECT_TRUE(reply.store_reachable);
+  EXPECT_EQ(reply.queue_depth, 2u);
+}
+
+}  // namespace
