@@ -1,0 +1,80 @@
+#pragma once
+// A whole qgjob on one machine for end-to-end tests: a real redis-server, qg-broker,
+// qg-scheduler and qg-worker processes on free ports, and a way to run `qgjob` against them.
+// Everything is killed and cleaned up by the destructor.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "qg/testing/process.hpp"
+
+namespace qg::testing {
+
+struct ClusterOptions {
+  bool redis = true;             // false: broker --store memory, no scheduler
+  bool aof = false;
+  int brokers = 1;
+  int schedulers = 1;
+  std::vector<std::string> broker_args;     // extra flags for every broker
+  std::vector<std::string> scheduler_args;  // extra flags for every scheduler
+};
+
+struct WorkerOptions {
+  std::string worker_id;
+  std::string targets = "emulator";
+  std::string install_cmd;       // default: append "<app_version_id> <device_id>" to installs.log
+  std::string run_cmd;           // default: examples/fake-appwright
+  int job_timeout_s = 30;
+  int broker_index = 0;
+  std::vector<std::string> extra_args;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {});
+  ~Cluster();
+
+  // Starts a worker; returns its index.
+  std::size_t add_worker(WorkerOptions options);
+  ChildProcess& worker(std::size_t index) { return *workers_.at(index); }
+  ChildProcess& broker(std::size_t index = 0) { return *brokers_.at(index); }
+  void restart_broker(std::size_t index = 0);
+  RedisServer* redis() { return redis_.get(); }
+
+  // Runs `qgjob <args>` against broker `broker_index`. Adds --broker/--events.
+  CommandResult qgjob(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                      std::size_t broker_index = 0);
+
+  // Lines of installs.log ("<app_version_id> <device_id>").
+  std::vector<std::string> installs() const;
+  const std::string& dir() const { return dir_.path(); }
+  std::string client_endpoint(std::size_t broker_index = 0) const;
+  std::string worker_endpoint(std::size_t broker_index = 0) const;
+  std::string events_in_endpoint(std::size_t broker_index = 0) const;
+  std::string events_out_endpoint(std::size_t broker_index = 0) const;
+  // Text of a process's log file, for failure messages.
+  std::string log(const std::string& name) const;
+
+ private:
+  struct Ports {
+    int client, worker, events_in, events_out;
+  };
+  void start_broker(std::size_t index);
+  void wait_for_broker(std::size_t index);
+
+  ClusterOptions options_;
+  TempDir dir_;
+  std::unique_ptr<RedisServer> redis_;
+  std::vector<Ports> ports_;
+  std::vector<std::unique_ptr<ChildProcess>> brokers_;
+  std::vector<std::unique_ptr<ChildProcess>> schedulers_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+// The repository's source directory ($QG_SOURCE_DIR).
+std::string source_dir();
+
+}  // namespace qg::testing
