@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<qg::sched::JobStore> store;
     if (store_kind == "memory") {
-      log->warn("embedded mode: jobs are kept in this process's memory and are LOST when it stops; "
-                "the scheduler runs in-process. Use --redis-url for anything that matters.");
+      log->warn(
+          "embedded mode: jobs are kept in this process's memory and are LOST when it stops; "
+          "the scheduler runs in-process. Use --redis-url for anything that matters.");
       store = qg::sched::make_memory_store(store_settings);
       settings.embedded_scheduler = true;
     } else {

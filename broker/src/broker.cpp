@@ -67,9 +67,8 @@ int Broker::events_out_port() { return bound_port(events_out_); }
 
 void Broker::run() {
   while (!stop_) poll_once(settings_.poll_interval);
-  log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted",
-             settings_.broker_id, counters_.client_requests, counters_.worker_messages, counters_.rejected,
-             counters_.jobs_submitted);
+  log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted", settings_.broker_id,
+             counters_.client_requests, counters_.worker_messages, counters_.rejected, counters_.jobs_submitted);
 }
 
 std::chrono::milliseconds Broker::next_timeout(std::chrono::milliseconds cap) {
@@ -120,6 +119,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   if (count == 5 && (items[4].revents & ZMQ_POLLIN) != 0) on_wakeup();
 
   flush_renewals();
+  flush_worker_records(false);
   if (scheduler_ && steady_ms() >= next_scheduler_tick_) {
     auto wait = scheduler_->tick();
     next_scheduler_tick_ = steady_ms() + wait.count();
@@ -199,8 +199,8 @@ std::optional<T> decode_or(const proto::Envelope& envelope, const proto::Limits&
 void Broker::handle_client(const std::string& identity, const proto::Envelope& envelope) {
   const auto& cmd = envelope.command;
   auto reject = [&](const proto::Error& error) {
-    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope.body, settings_.limits),
-             error.code, error.message, error.field);
+    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope.body, settings_.limits), error.code,
+             error.message, error.field);
   };
   const auto now = clock_.now_ms();
 
@@ -426,6 +426,42 @@ void Broker::on_worker_message() {
 
 void Broker::note_worker(const std::string& worker_id, const std::string& identity) {
   worker_identity_[worker_id] = identity;
+  auto& record = worker_records_[worker_id];
+  record.info.worker_id = worker_id;
+  record.info.last_seen_ms = clock_.now_ms();
+  record.dirty = true;
+}
+
+proto::WorkerInfo& Broker::worker_record(const std::string& worker_id) {
+  auto& record = worker_records_[worker_id];
+  record.info.worker_id = worker_id;
+  record.dirty = true;
+  record.changed = true;
+  worker_changes_pending_ = true;
+  return record.info;
+}
+
+void Broker::flush_worker_records(bool all) {
+  const auto now = clock_.now_ms();
+  // Walking every record is O(workers): do it only when something changed or, for
+  // last_seen alone, every 200 ms.
+  if (!all && !worker_changes_pending_ && now < next_worker_flush_ms_) return;
+  worker_changes_pending_ = false;
+  next_worker_flush_ms_ = now + 200;
+  for (auto& [id, record] : worker_records_) {
+    if (!record.dirty) continue;
+    if (!all && !record.changed && now - record.written_ms < 1000) continue;
+    try {
+      store_.upsert_worker(record.info);
+    } catch (const StoreUnavailable&) {
+      ++counters_.store_unavailable;
+      worker_changes_pending_ = true;
+      return;
+    }
+    record.dirty = false;
+    record.changed = false;
+    record.written_ms = now;
+  }
 }
 
 void Broker::handle_worker(const std::string& identity, const proto::Envelope& envelope) {
@@ -441,12 +477,31 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     if (!hb) return;
     note_worker(hb->worker_id, identity);
     if (!hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
+    auto& info = worker_records_[hb->worker_id].info;
+    if (info.state != hb->state || info.lease_id != hb->lease_id || info.device_id != hb->device_id) {
+      auto& changed = worker_record(hb->worker_id);
+      changed.state = hb->state;
+      changed.lease_id = hb->lease_id;
+      changed.group_key = hb->group_key;
+      if (!hb->device_id.empty()) changed.device_id = hb->device_id;
+    }
     return;
   }
   if (cmd == proto::Pull::command) {
     auto pull = decode_or<proto::Pull>(envelope, settings_.limits, reject);
     if (!pull) return;
     note_worker(pull->worker_id, identity);
+    {
+      auto& info = worker_records_[pull->worker_id].info;
+      if (info.installed != pull->installed || info.targets != pull->targets || info.state != "idle") {
+        auto& changed = worker_record(pull->worker_id);
+        changed.installed = pull->installed;
+        changed.targets = pull->targets;
+        changed.state = "idle";
+        changed.lease_id.clear();
+        changed.group_key.clear();
+      }
+    }
     // A pull from a worker replaces any pull it still had held.
     std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
     if (try_assign(identity, *pull)) return;
@@ -464,6 +519,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     auto report = decode_or<proto::Report>(envelope, settings_.limits, reject);
     if (!report) return;
     note_worker(report->worker_id, identity);
+    renew_lease(report->worker_id, report->lease_id);
     auto outcome = store_.report(*report, now);
     proto::Confirm confirm;
     confirm.rid = report->rid;
@@ -471,16 +527,16 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     confirm.attempt = report->attempt;
     confirm.accepted = outcome.accepted;
     confirm.reason = outcome.reason;
-    reply_worker(identity, confirm);
     if (outcome.accepted) {
       ++counters_.reports_accepted;
       if (outcome.job) events_->job_status(*outcome.job, now);
       if (outcome.requeued) work_maybe_available_ = true;
     } else {
       ++counters_.reports_stale;
-      log_->info("ignored report of job {} attempt {} from {}: {}", report->job_id, report->attempt,
-                 report->worker_id, outcome.reason);
+      log_->info("ignored report of job {} attempt {} from {}: {}", report->job_id, report->attempt, report->worker_id,
+                 outcome.reason);
     }
+    reply_worker(identity, confirm);
     return;
   }
   if (cmd == proto::Progress::command) {
@@ -495,15 +551,14 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     auto hello = decode_or<proto::Hello>(envelope, settings_.limits, reject);
     if (!hello) return;
     note_worker(hello->worker_id, identity);
-    proto::WorkerInfo info;
-    info.worker_id = hello->worker_id;
+    auto& info = worker_record(hello->worker_id);
     info.device_id = hello->device_id;
     info.targets = hello->targets;
     info.labels = hello->labels;
     info.installed = hello->installed;
     info.state = "idle";
     info.last_seen_ms = now;
-    store_.upsert_worker(info);
+    flush_worker_records(false);
     proto::HelloReply reply;
     reply.rid = hello->rid;
     reply.heartbeat_ms = static_cast<std::uint32_t>(settings_.heartbeat.count());
@@ -514,8 +569,8 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     joined.state = "joined";
     joined.at_ms = now;
     events_->worker(std::move(joined));
-    log_->info("worker {} joined (device {}, {} target(s), {} build(s) installed)", hello->worker_id,
-               hello->device_id, hello->targets.size(), hello->installed.size());
+    log_->info("worker {} joined (device {}, {} target(s), {} build(s) installed)", hello->worker_id, hello->device_id,
+               hello->targets.size(), hello->installed.size());
     return;
   }
   if (cmd == proto::Release::command) {
@@ -535,6 +590,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     if (!bye) return;
     std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
     worker_identity_.erase(bye->worker_id);
+    worker_records_.erase(bye->worker_id);
     store_.remove_worker(bye->worker_id);
     proto::ByeReply reply;
     reply.rid = bye->rid;

@@ -7,8 +7,8 @@ namespace qg::proto {
 namespace {
 constexpr std::array<std::string_view, 3> kPriorities = {"low", "medium", "high"};
 constexpr std::array<std::string_view, 3> kTargets = {"emulator", "device", "browserstack"};
-constexpr std::array<std::string_view, 10> kStatuses = {"queued", "assigned", "installing", "running", "passed",
-                                                        "failed", "timed_out", "error",     "cancelled", "dead"};
+constexpr std::array<std::string_view, 10> kStatuses = {"queued", "assigned",  "installing", "running",   "passed",
+                                                        "failed", "timed_out", "error",      "cancelled", "dead"};
 
 template <class E, std::size_t N>
 std::optional<E> parse(const std::array<std::string_view, N>& names, std::string_view s) noexcept {

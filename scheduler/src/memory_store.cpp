@@ -352,8 +352,8 @@ class MemoryJobStore final : public JobStore {
     return true;
   }
 
-  std::uint32_t release(const std::string& worker_id, const std::string& lease_id,
-                        std::span<const std::string> job_ids, std::int64_t now_ms) override {
+  std::uint32_t release(const std::string& worker_id, const std::string& lease_id, std::span<const std::string> job_ids,
+                        std::int64_t now_ms) override {
     std::lock_guard lock(mutex_);
     auto it = leases_.find(lease_id);
     if (it == leases_.end() || it->second.worker_id != worker_id) return 0;

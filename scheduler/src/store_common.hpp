@@ -185,7 +185,6 @@ inline bool decode_worker(std::string_view in, proto::WorkerInfo& w) {
   return true;
 }
 
-
 // Which list index a query walks: the narrowest one its org/app filters allow.
 struct IndexChoice {
   enum Kind { all, org, app } kind = all;

@@ -9,11 +9,6 @@
 
 namespace qg::testing {
 
-std::string source_dir() {
-  const char* dir = std::getenv("QG_SOURCE_DIR");
-  return dir != nullptr ? dir : ".";
-}
-
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   if (options_.redis) redis_ = std::make_unique<RedisServer>(options_.aof);
   for (int i = 0; i < options_.brokers; ++i) {
@@ -23,9 +18,15 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   }
   if (options_.redis) {
     for (int i = 0; i < options_.schedulers; ++i) {
-      std::vector<std::string> argv = {bin_dir() + "/qg-scheduler", "--redis-url", redis_->url(), "--events",
-                                       events_in_endpoint(0), "--scheduler-id", "sched-" + std::to_string(i),
-                                       "--log-level", "debug"};
+      std::vector<std::string> argv = {bin_dir() + "/qg-scheduler",
+                                       "--redis-url",
+                                       redis_->url(),
+                                       "--events",
+                                       events_in_endpoint(0),
+                                       "--scheduler-id",
+                                       "sched-" + std::to_string(i),
+                                       "--log-level",
+                                       "debug"};
       argv.insert(argv.end(), options_.scheduler_args.begin(), options_.scheduler_args.end());
       schedulers_.push_back(
           std::make_unique<ChildProcess>(argv, dir_.path() + "/scheduler-" + std::to_string(i) + ".log"));
@@ -45,12 +46,18 @@ Cluster::~Cluster() {
 void Cluster::start_broker(std::size_t index) {
   const auto& p = ports_[index];
   std::vector<std::string> argv = {bin_dir() + "/qg-broker",
-                                   "--client-endpoint", "tcp://127.0.0.1:" + std::to_string(p.client),
-                                   "--worker-endpoint", "tcp://127.0.0.1:" + std::to_string(p.worker),
-                                   "--events-in", "tcp://127.0.0.1:" + std::to_string(p.events_in),
-                                   "--events-out", "tcp://127.0.0.1:" + std::to_string(p.events_out),
-                                   "--broker-id", "broker-" + std::to_string(index),
-                                   "--log-level", "debug"};
+                                   "--client-endpoint",
+                                   "tcp://127.0.0.1:" + std::to_string(p.client),
+                                   "--worker-endpoint",
+                                   "tcp://127.0.0.1:" + std::to_string(p.worker),
+                                   "--events-in",
+                                   "tcp://127.0.0.1:" + std::to_string(p.events_in),
+                                   "--events-out",
+                                   "tcp://127.0.0.1:" + std::to_string(p.events_out),
+                                   "--broker-id",
+                                   "broker-" + std::to_string(index),
+                                   "--log-level",
+                                   "debug"};
   if (options_.redis) {
     argv.insert(argv.end(), {"--redis-url", redis_->url()});
   } else {
@@ -62,7 +69,9 @@ void Cluster::start_broker(std::size_t index) {
 
 void Cluster::wait_for_broker(std::size_t index) {
   bool up = wait_until(
-      [&] { return qgjob({"health", "--request-timeout", "1"}, std::chrono::seconds(5), index).exit_code == 0; },
+      [&] {
+        return qgjob({"health", "--request-timeout", "1"}, std::chrono::seconds(5), index).exit_code == 0;
+      },
       std::chrono::seconds(20), std::chrono::milliseconds(20));
   if (!up) throw std::runtime_error("broker did not come up:\n" + log("broker-" + std::to_string(index)));
 }
@@ -80,16 +89,26 @@ std::size_t Cluster::add_worker(WorkerOptions o) {
   if (o.install_cmd.empty()) o.install_cmd = "echo {app_version_id} {device_id} >> " + dir_.path() + "/installs.log";
   if (o.run_cmd.empty()) o.run_cmd = source_dir() + "/examples/fake-appwright test {test_path} --project {target}";
   std::vector<std::string> argv = {bin_dir() + "/qg-worker",
-                                   "--broker", worker_endpoint(static_cast<std::size_t>(o.broker_index)),
-                                   "--events", events_in_endpoint(static_cast<std::size_t>(o.broker_index)),
-                                   "--worker-id", o.worker_id,
-                                   "--device-id", "dev-" + o.worker_id,
-                                   "--targets", o.targets,
-                                   "--workdir", dir_.path() + "/" + o.worker_id,
-                                   "--install-cmd", o.install_cmd,
-                                   "--run-cmd", o.run_cmd,
-                                   "--job-timeout", std::to_string(o.job_timeout_s),
-                                   "--log-level", "debug"};
+                                   "--broker",
+                                   worker_endpoint(static_cast<std::size_t>(o.broker_index)),
+                                   "--events",
+                                   events_in_endpoint(static_cast<std::size_t>(o.broker_index)),
+                                   "--worker-id",
+                                   o.worker_id,
+                                   "--device-id",
+                                   "dev-" + o.worker_id,
+                                   "--targets",
+                                   o.targets,
+                                   "--workdir",
+                                   dir_.path() + "/" + o.worker_id,
+                                   "--install-cmd",
+                                   o.install_cmd,
+                                   "--run-cmd",
+                                   o.run_cmd,
+                                   "--job-timeout",
+                                   std::to_string(o.job_timeout_s),
+                                   "--log-level",
+                                   "debug"};
   argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
   workers_.push_back(std::make_unique<ChildProcess>(argv, dir_.path() + "/" + o.worker_id + ".log",
                                                     std::map<std::string, std::string>{{"FAKE_APPWRIGHT_SLEEP", "0"}}));

@@ -14,7 +14,7 @@
 namespace qg::testing {
 
 struct ClusterOptions {
-  bool redis = true;             // false: broker --store memory, no scheduler
+  bool redis = true;  // false: broker --store memory, no scheduler
   bool aof = false;
   int brokers = 1;
   int schedulers = 1;
@@ -25,8 +25,8 @@ struct ClusterOptions {
 struct WorkerOptions {
   std::string worker_id;
   std::string targets = "emulator";
-  std::string install_cmd;       // default: append "<app_version_id> <device_id>" to installs.log
-  std::string run_cmd;           // default: examples/fake-appwright
+  std::string install_cmd;  // default: append "<app_version_id> <device_id>" to installs.log
+  std::string run_cmd;      // default: examples/fake-appwright
   int job_timeout_s = 30;
   int broker_index = 0;
   std::vector<std::string> extra_args;
@@ -73,8 +73,5 @@ class Cluster {
   std::vector<std::unique_ptr<ChildProcess>> schedulers_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
-
-// The repository's source directory ($QG_SOURCE_DIR).
-std::string source_dir();
 
 }  // namespace qg::testing

@@ -15,6 +15,13 @@ using namespace std::chrono_literals;
 using qg::testing::Cluster;
 using qg::testing::WorkerOptions;
 
+WorkerOptions worker_named(std::string id, int job_timeout_s = 30) {
+  WorkerOptions options;
+  options.worker_id = std::move(id);
+  options.job_timeout_s = job_timeout_s;
+  return options;
+}
+
 std::vector<std::string> job_ids_in(const std::string& text) {
   static const std::regex id_pattern("[0-9A-HJKMNP-TV-Z]{26}");
   std::vector<std::string> ids;
@@ -52,8 +59,8 @@ std::string read_file(const std::string& path) {
 
 TEST(EndToEnd, FourTestsOfTwoBuildsRunAsTwoGroupsWithTwoInstalls) {
   Cluster cluster;
-  cluster.add_worker({.worker_id = "w1"});
-  cluster.add_worker({.worker_id = "w2"});
+  cluster.add_worker(worker_named("w1"));
+  cluster.add_worker(worker_named("w2"));
   auto a = submit(cluster, "build-A", {"tests/login.spec.ts", "tests/cart.spec.ts", "tests/search.spec.ts"});
   auto b = submit(cluster, "build-B", {"tests/login.spec.ts"});
   std::vector<std::string> all = a;
@@ -85,7 +92,7 @@ TEST(EndToEnd, FourTestsOfTwoBuildsRunAsTwoGroupsWithTwoInstalls) {
 
 TEST(EndToEnd, AFailingTestMakesWaitExitOneAndLandsInJUnit) {
   Cluster cluster;
-  cluster.add_worker({.worker_id = "w1"});
+  cluster.add_worker(worker_named("w1"));
   auto ids = submit(cluster, "build-F", {"tests/ok.spec.ts", "tests/fail-payment.spec.ts"});
   const auto junit = cluster.dir() + "/report.xml";
   auto waited = cluster.qgjob(wait_args(ids, {"--timeout", "60", "--junit", junit}), 90s);
@@ -99,7 +106,7 @@ TEST(EndToEnd, AFailingTestMakesWaitExitOneAndLandsInJUnit) {
 
 TEST(EndToEnd, AHangingTestIsKilledAndEndsTimedOut) {
   Cluster cluster;
-  cluster.add_worker({.worker_id = "w1", .job_timeout_s = 2});
+  cluster.add_worker(worker_named("w1", 2));
   auto ids = submit(cluster, "build-H", {"tests/hang-forever.spec.ts"});
   auto waited = cluster.qgjob(wait_args(ids, {"--timeout", "60"}), 90s);
   EXPECT_EQ(waited.exit_code, 1) << waited.output << waited.error;
@@ -118,10 +125,10 @@ TEST(EndToEnd, WaitGivesUpWithExitTwoWhenNoWorkerTakesTheJob) {
 
 TEST(EndToEnd, NoBrokerMeansExitThreeWithAClearMessageWithinTheTimeout) {
   const auto port = qg::testing::free_port();
-  auto result = qg::testing::run_command({qg::testing::bin_dir() + "/qgjob", "--broker",
-                                          "tcp://127.0.0.1:" + std::to_string(port), "--request-timeout", "1",
-                                          "status", "--job-id", "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
-                                         30s);
+  auto result = qg::testing::run_command(
+      {qg::testing::bin_dir() + "/qgjob", "--broker", "tcp://127.0.0.1:" + std::to_string(port), "--request-timeout",
+       "1", "status", "--job-id", "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+      30s);
   EXPECT_EQ(result.exit_code, 3) << result.output << result.error;
   EXPECT_LT(result.elapsed, 5s);
   EXPECT_NE(result.error.find("broker"), std::string::npos) << result.error;

@@ -49,7 +49,10 @@ struct ClaimRecord {
 };
 
 TEST(MultiBroker, TenThousandJobsAreEachClaimedExactlyOnceInWholeGroupsByPriority) {
-  qg::testing::Cluster cluster({.brokers = 2, .schedulers = 2});
+  qg::testing::ClusterOptions options;
+  options.brokers = 2;
+  options.schedulers = 2;
+  qg::testing::Cluster cluster(options);
   zmq::context_t context(1);
 
   // Submit: 8 clients, alternating brokers, each suite one request of 200 tests of one app.

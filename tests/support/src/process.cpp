@@ -278,8 +278,8 @@ void RedisServer::start() {
                                    "no"};
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() + "/redis.log");
   if (!wait_until([&] { return redis_answers(port_); }, std::chrono::seconds(10), std::chrono::milliseconds(10))) {
-    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) + " (see " +
-                             dir_.path() + "/redis.log)");
+    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) + " (see " + dir_.path() +
+                             "/redis.log)");
   }
 }
 
@@ -298,7 +298,12 @@ void RedisServer::restart() {
 
 std::string bin_dir() {
   const char* dir = std::getenv("QG_BIN_DIR");
-  return dir != nullptr ? dir : "build/bin";
+  return dir != nullptr ? dir : QG_DEFAULT_BIN_DIR;
+}
+
+std::string source_dir() {
+  const char* dir = std::getenv("QG_SOURCE_DIR");
+  return dir != nullptr ? dir : QG_DEFAULT_SOURCE_DIR;
 }
 
 }  // namespace qg::testing

@@ -38,31 +38,33 @@ struct BrokerSettings {
   std::string worker_endpoint = "tcp://*:5556";
   std::string events_in_endpoint = "tcp://*:5557";   // XSUB: workers and schedulers publish here
   std::string events_out_endpoint = "tcp://*:5558";  // XPUB: subscribers connect here
-  std::string broker_id;                              // empty = "broker-<pid>"
-  std::string store_kind = "redis";                   // "memory" or "redis", reported by HEALTH
+  std::string broker_id;                             // empty = "broker-<pid>"
+  std::string store_kind = "redis";                  // "memory" or "redis", reported by HEALTH
   std::string version = "0.0.0";
-  std::chrono::milliseconds heartbeat{1000};          // told to workers in the HELLO reply
-  std::chrono::milliseconds lease{10000};             // told to workers; the store enforces it
-  std::chrono::milliseconds max_pull_wait{30000};     // longest long poll honoured
-  std::chrono::milliseconds poll_interval{100};       // longest loop pause with nothing to do
+  std::chrono::milliseconds heartbeat{1000};       // told to workers in the HELLO reply
+  std::chrono::milliseconds lease{10000};          // told to workers; the store enforces it
+  std::chrono::milliseconds max_pull_wait{30000};  // longest long poll honoured
+  std::chrono::milliseconds poll_interval{100};    // longest loop pause with nothing to do
   proto::Limits limits{};
-  bool embedded_scheduler = false;                    // run the Scheduler in this loop (memory store)
+  bool embedded_scheduler = false;  // run the Scheduler in this loop (memory store)
   sched::SchedulerSettings scheduler{};
 };
 
-// Counters for tests, `health` and logs. Read on the loop thread, or after run() returns.
+// Counters for tests, `health` and logs. Written by the loop thread; readable from any
+// thread (relaxed atomics: each value is exact, they are not a consistent snapshot).
 struct BrokerCounters {
-  std::uint64_t client_requests = 0;
-  std::uint64_t worker_messages = 0;
-  std::uint64_t rejected = 0;            // malformed, oversize, unknown or invalid
-  std::uint64_t jobs_submitted = 0;
-  std::uint64_t groups_assigned = 0;
-  std::uint64_t reports_accepted = 0;
-  std::uint64_t reports_stale = 0;       // older attempt, lost lease or already final: ignored
-  std::uint64_t events_forwarded = 0;
-  std::uint64_t lease_renewals = 0;
-  std::uint64_t store_unavailable = 0;
-  std::uint64_t unroutable = 0;          // reply to a peer that had gone
+  using Counter = std::atomic<std::uint64_t>;
+  Counter client_requests{0};
+  Counter worker_messages{0};
+  Counter rejected{0};  // malformed, oversize, unknown or invalid
+  Counter jobs_submitted{0};
+  Counter groups_assigned{0};
+  Counter reports_accepted{0};
+  Counter reports_stale{0};  // older attempt, lost lease or already final: ignored
+  Counter events_forwarded{0};
+  Counter lease_renewals{0};
+  Counter store_unavailable{0};
+  Counter unroutable{0};  // reply to a peer that had gone
 };
 
 class Broker {
@@ -109,8 +111,8 @@ class Broker {
   void reply_client(const std::string& identity, const Reply& reply);
   template <class Reply>
   void reply_worker(const std::string& identity, const Reply& reply);
-  void error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity,
-                const std::string& rid, std::string_view code, std::string message, std::string field = {});
+  void error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity, const std::string& rid,
+                std::string_view code, std::string message, std::string field = {});
 
   // Tries to satisfy a pull now; true when it was answered with ASSIGN.
   bool try_assign(const std::string& identity, const proto::Pull& pull);
@@ -119,6 +121,10 @@ class Broker {
   void renew_lease(const std::string& worker_id, const std::string& lease_id);
   void flush_renewals();
   void note_worker(const std::string& worker_id, const std::string& identity);
+  // The worker registry record this broker keeps for `qgjob workers`; written to the store
+  // when it changes, at most once a second per worker while only last_seen moves.
+  proto::WorkerInfo& worker_record(const std::string& worker_id);
+  void flush_worker_records(bool all);
   void send_cancel(const proto::Job& job);
   std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
 
@@ -143,6 +149,15 @@ class Broker {
   bool work_maybe_available_ = false;
   std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
   std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
+  struct WorkerRecord {
+    proto::WorkerInfo info;
+    bool dirty = false;
+    bool changed = false;  // more than last_seen changed: write at once
+    std::int64_t written_ms = 0;
+  };
+  std::unordered_map<std::string, WorkerRecord> worker_records_;
+  bool worker_changes_pending_ = false;    // some record has more than last_seen to write
+  std::int64_t next_worker_flush_ms_ = 0;  // last_seen-only updates wait until then
   std::int64_t started_steady_ms_ = 0;
   std::atomic<bool> stop_{false};
   BrokerCounters counters_;

@@ -14,8 +14,7 @@ namespace qg {
 // Options every socket gets: linger (libzmq's default blocks for ever on close) and, for
 // connection-oriented sockets, ZeroMQ heartbeats so idle connections that die are noticed.
 void set_common_options(zmq::socket_t& socket, std::chrono::milliseconds linger = std::chrono::milliseconds(0));
-void set_zmq_heartbeats(zmq::socket_t& socket, std::chrono::milliseconds interval,
-                        std::chrono::milliseconds timeout);
+void set_zmq_heartbeats(zmq::socket_t& socket, std::chrono::milliseconds interval, std::chrono::milliseconds timeout);
 
 // A received multipart message. `oversize` is set when the message broke max_frames or
 // max_bytes: every frame was still drained from the socket (so a ROUTER stays in step), but

@@ -18,13 +18,13 @@
 namespace qg::proto {
 
 struct Limits {
-  std::size_t max_frames = 8;                  // frames per message, after any ROUTER identity
-  std::size_t max_frame_bytes = 4u << 20;      // one frame
-  std::size_t max_message_bytes = 8u << 20;    // all frames together
-  std::size_t max_string_bytes = 64u << 10;    // one msgpack string or bin
-  std::size_t max_array_items = 10000;         // one msgpack array
-  std::size_t max_map_items = 256;             // one msgpack map
-  std::size_t max_depth = 8;                   // nesting of arrays and maps
+  std::size_t max_frames = 8;                // frames per message, after any ROUTER identity
+  std::size_t max_frame_bytes = 4u << 20;    // one frame
+  std::size_t max_message_bytes = 8u << 20;  // all frames together
+  std::size_t max_string_bytes = 64u << 10;  // one msgpack string or bin
+  std::size_t max_array_items = 10000;       // one msgpack array
+  std::size_t max_map_items = 256;           // one msgpack map
+  std::size_t max_depth = 8;                 // nesting of arrays and maps
 };
 
 // A received message stripped to its three parts, each checked against the limits.

@@ -29,13 +29,13 @@ inline constexpr std::string_view bad_frames = "BAD_FRAMES";            // wrong
 inline constexpr std::string_view bad_protocol = "BAD_PROTOCOL";        // unknown protocol header
 inline constexpr std::string_view unknown_command = "UNKNOWN_COMMAND";  // command not in this protocol
 inline constexpr std::string_view too_large = "TOO_LARGE";              // a frame, string or array over its limit
-inline constexpr std::string_view bad_body = "BAD_BODY";                // not msgpack, not a map, trailing bytes, too deep
-inline constexpr std::string_view missing_field = "MISSING_FIELD";      // a required field is absent
-inline constexpr std::string_view invalid_field = "INVALID_FIELD";      // wrong type or value out of range
-inline constexpr std::string_view not_found = "NOT_FOUND";              // no such job
-inline constexpr std::string_view conflict = "CONFLICT";                // state forbids it (e.g. retry of a live job)
-inline constexpr std::string_view unavailable = "UNAVAILABLE";          // store unreachable; safe to retry
-inline constexpr std::string_view internal = "INTERNAL";                // a bug; logged by the broker
+inline constexpr std::string_view bad_body = "BAD_BODY";            // not msgpack, not a map, trailing bytes, too deep
+inline constexpr std::string_view missing_field = "MISSING_FIELD";  // a required field is absent
+inline constexpr std::string_view invalid_field = "INVALID_FIELD";  // wrong type or value out of range
+inline constexpr std::string_view not_found = "NOT_FOUND";          // no such job
+inline constexpr std::string_view conflict = "CONFLICT";            // state forbids it (e.g. retry of a live job)
+inline constexpr std::string_view unavailable = "UNAVAILABLE";      // store unreachable; safe to retry
+inline constexpr std::string_view internal = "INTERNAL";            // a bug; logged by the broker
 }  // namespace errc
 
 enum class Priority : std::uint8_t { low = 0, medium = 1, high = 2 };
@@ -81,14 +81,14 @@ struct Job {
   std::uint32_t retries = 0;       // extra runs allowed after a test failure
   std::int64_t created_at_ms = 0;  // unix epoch milliseconds
   std::int64_t updated_at_ms = 0;
-  std::string submission_id;       // the submit request that created it
-  std::string worker_id;           // last worker to hold it; empty if never claimed
-  std::string lease_id;            // current lease; empty when not held
-  std::int32_t exit_code = 0;      // of the test command, when it ran
+  std::string submission_id;   // the submit request that created it
+  std::string worker_id;       // last worker to hold it; empty if never claimed
+  std::string lease_id;        // current lease; empty when not held
+  std::int32_t exit_code = 0;  // of the test command, when it ran
   std::int64_t duration_ms = 0;
-  std::string last_error;          // why the last attempt did not pass; empty otherwise
-  std::string log_tail;            // last lines of the job's log
-  bool flaky = false;              // passed after an earlier failed attempt
+  std::string last_error;  // why the last attempt did not pass; empty otherwise
+  std::string log_tail;    // last lines of the job's log
+  bool flaky = false;      // passed after an earlier failed attempt
 };
 
 // ---------------------------------------------------------------------------------------
@@ -97,62 +97,62 @@ struct Job {
 struct SubmitRequest {
   static constexpr std::string_view command = "SUBMIT";
   std::string rid;
-  std::string org_id;                 // required, 1..64 chars [A-Za-z0-9._-]
-  std::string app_version_id;         // required, 1..128 chars [A-Za-z0-9._-]
-  std::vector<std::string> tests;     // required, 1..10000 paths, each 1..1024 chars, no ".."
+  std::string org_id;              // required, 1..64 chars [A-Za-z0-9._-]
+  std::string app_version_id;      // required, 1..128 chars [A-Za-z0-9._-]
+  std::vector<std::string> tests;  // required, 1..10000 paths, each 1..1024 chars, no ".."
   Priority priority = Priority::medium;
   Target target = Target::emulator;
-  std::string idempotency_key;        // optional; same key + org => same job ids
-  std::uint32_t retries = 0;          // optional; reruns after a test failure (0..10)
-  std::uint32_t max_attempts = 0;     // optional; 0 = broker default (3)
+  std::string idempotency_key;     // optional; same key + org => same job ids
+  std::uint32_t retries = 0;       // optional; reruns after a test failure (0..10)
+  std::uint32_t max_attempts = 0;  // optional; 0 = broker default (3)
 };
 struct SubmitReply {
   static constexpr std::string_view command = "SUBMIT";
   std::string rid;
   std::string submission_id;
-  std::vector<std::string> job_ids;   // in the order of SubmitRequest::tests
-  bool duplicate = false;             // true when the idempotency key was seen before
+  std::vector<std::string> job_ids;  // in the order of SubmitRequest::tests
+  bool duplicate = false;            // true when the idempotency key was seen before
 };
 
 struct StatusRequest {
   static constexpr std::string_view command = "STATUS";
   std::string rid;
-  std::vector<std::string> job_ids;   // required, 1..1000
+  std::vector<std::string> job_ids;  // required, 1..1000
 };
 struct StatusReply {
   static constexpr std::string_view command = "STATUS";
   std::string rid;
-  std::vector<Job> jobs;              // the jobs found, in request order
-  std::vector<std::string> missing;   // ids with no job
+  std::vector<Job> jobs;             // the jobs found, in request order
+  std::vector<std::string> missing;  // ids with no job
 };
 
 struct ListRequest {
   static constexpr std::string_view command = "LIST";
   std::string rid;
-  std::string org_id;                 // optional filters; empty = any
+  std::string org_id;  // optional filters; empty = any
   std::string app_version_id;
   std::optional<JobStatus> status;
   std::optional<Target> target;
-  std::string cursor;                 // from the previous page's next_cursor; empty = newest first
-  std::uint32_t limit = 50;           // 1..1000
+  std::string cursor;        // from the previous page's next_cursor; empty = newest first
+  std::uint32_t limit = 50;  // 1..1000
 };
 struct ListReply {
   static constexpr std::string_view command = "LIST";
   std::string rid;
-  std::vector<Job> jobs;              // newest first
-  std::string next_cursor;            // empty when there is no further page
+  std::vector<Job> jobs;    // newest first
+  std::string next_cursor;  // empty when there is no further page
 };
 
 struct CancelRequest {
   static constexpr std::string_view command = "CANCEL";
   std::string rid;
-  std::string job_id;                 // either job_id, or org_id + app_version_id (a whole build)
+  std::string job_id;  // either job_id, or org_id + app_version_id (a whole build)
   std::string org_id;
   std::string app_version_id;
 };
 struct CancelResult {
   std::string job_id;
-  std::string outcome;                // "cancelled", "cancel_requested" (running), "already_final", "not_found"
+  std::string outcome;                      // "cancelled", "cancel_requested" (running), "already_final", "not_found"
   JobStatus status = JobStatus::cancelled;  // the job's status after the request
 };
 struct CancelReply {
@@ -164,7 +164,7 @@ struct CancelReply {
 struct RetryRequest {
   static constexpr std::string_view command = "RETRY";
   std::string rid;
-  std::string job_id;                 // required; the job must be dead
+  std::string job_id;  // required; the job must be dead
 };
 struct RetryReply {
   static constexpr std::string_view command = "RETRY";
@@ -177,22 +177,22 @@ struct QueueRequest {
   static constexpr std::string_view command = "QUEUE";
   std::string rid;
   std::string cursor;
-  std::uint32_t limit = 50;           // 1..1000 groups per page
+  std::uint32_t limit = 50;  // 1..1000 groups per page
 };
 struct GroupInfo {
-  std::string key;                    // "<org_id>/<app_version_id>/<target>"
+  std::string key;  // "<org_id>/<app_version_id>/<target>"
   std::string org_id;
   std::string app_version_id;
   Target target = Target::emulator;
-  std::uint64_t depth = 0;            // queued jobs in the group
+  std::uint64_t depth = 0;  // queued jobs in the group
   Priority highest_priority = Priority::low;
   std::int64_t oldest_age_ms = 0;
-  bool claimable = true;              // false while its batching window is open
+  bool claimable = true;  // false while its batching window is open
 };
 struct QueueReply {
   static constexpr std::string_view command = "QUEUE";
   std::string rid;
-  std::vector<GroupInfo> groups;      // in claim order
+  std::vector<GroupInfo> groups;                     // in claim order
   std::map<std::string, std::uint64_t> by_status;    // status name -> jobs
   std::map<std::string, std::uint64_t> by_priority;  // queued jobs per priority name
   std::string next_cursor;
@@ -211,7 +211,7 @@ struct WorkerInfo {
   std::string state;                   // "idle", "busy", "draining", "lost"
   std::string lease_id;
   std::string group_key;
-  std::int64_t last_seen_ms = 0;       // unix epoch milliseconds
+  std::int64_t last_seen_ms = 0;  // unix epoch milliseconds
 };
 struct WorkersReply {
   static constexpr std::string_view command = "WORKERS";
@@ -226,15 +226,15 @@ struct HealthRequest {
 struct HealthReply {
   static constexpr std::string_view command = "HEALTH";
   std::string rid;
-  bool ok = false;                    // store reachable and broker serving
-  std::string store;                  // "memory" or "redis"
+  bool ok = false;    // store reachable and broker serving
+  std::string store;  // "memory" or "redis"
   bool store_reachable = false;
-  std::string version;                // qgjob version
+  std::string version;  // qgjob version
   std::int32_t protocol = kProtocolVersion;
   std::int64_t uptime_ms = 0;
   std::uint64_t queue_depth = 0;
   std::string broker_id;
-  std::string detail;                 // why ok is false, else empty
+  std::string detail;  // why ok is false, else empty
 };
 
 struct StatsRequest {
@@ -245,9 +245,9 @@ struct StatsReply {
   static constexpr std::string_view command = "STATS";
   std::string rid;
   std::map<std::string, std::uint64_t> by_status;
-  std::map<std::string, std::uint64_t> by_org;   // jobs per org, all states
-  double jobs_per_sec = 0;                        // finished jobs/s over the last minute
-  std::uint64_t rejected_requests = 0;            // malformed or invalid requests seen by this broker
+  std::map<std::string, std::uint64_t> by_org;  // jobs per org, all states
+  double jobs_per_sec = 0;                      // finished jobs/s over the last minute
+  std::uint64_t rejected_requests = 0;          // malformed or invalid requests seen by this broker
 };
 
 // ---------------------------------------------------------------------------------------
@@ -256,17 +256,17 @@ struct StatsReply {
 struct Hello {
   static constexpr std::string_view command = "HELLO";
   std::string rid;
-  std::string worker_id;               // required, unique per device slot
+  std::string worker_id;  // required, unique per device slot
   std::string device_id;
-  std::vector<Target> targets;         // required, 1..3
+  std::vector<Target> targets;  // required, 1..3
   std::map<std::string, std::string> labels;
   std::vector<std::string> installed;  // app builds "<org_id>/<app_version_id>"
 };
 struct HelloReply {
   static constexpr std::string_view command = "HELLO";
   std::string rid;
-  std::uint32_t heartbeat_ms = 1000;   // send a heartbeat this often
-  std::uint32_t lease_ms = 10000;      // a lease not renewed for this long expires
+  std::uint32_t heartbeat_ms = 1000;  // send a heartbeat this often
+  std::uint32_t lease_ms = 10000;     // a lease not renewed for this long expires
 };
 
 struct Pull {
@@ -275,7 +275,7 @@ struct Pull {
   std::string worker_id;
   std::vector<Target> targets;
   std::vector<std::string> installed;
-  std::uint32_t wait_ms = 0;           // long poll: hold the pull this long if nothing is claimable
+  std::uint32_t wait_ms = 0;  // long poll: hold the pull this long if nothing is claimable
 };
 struct AssignedJob {
   std::string job_id;
@@ -285,18 +285,18 @@ struct AssignedJob {
 };
 struct Assign {
   static constexpr std::string_view command = "ASSIGN";
-  std::string rid;                     // of the pull it answers
+  std::string rid;  // of the pull it answers
   std::string lease_id;
   std::string group_key;
   std::string org_id;
   std::string app_version_id;
   Target target = Target::emulator;
-  bool reinstall = false;              // install even if the device has the build
-  std::vector<AssignedJob> jobs;       // run in this order
+  bool reinstall = false;         // install even if the device has the build
+  std::vector<AssignedJob> jobs;  // run in this order
 };
 struct NoWork {
   static constexpr std::string_view command = "NOWORK";
-  std::string rid;                     // of the pull it answers; pull again
+  std::string rid;  // of the pull it answers; pull again
 };
 
 struct Report {
@@ -309,8 +309,8 @@ struct Report {
   JobStatus status = JobStatus::passed;  // passed, failed, timed_out, error or cancelled
   std::int32_t exit_code = 0;
   std::int64_t duration_ms = 0;
-  std::string log_tail;                  // up to 64 KiB
-  std::string error;                     // infrastructure failure text (status error)
+  std::string log_tail;  // up to 64 KiB
+  std::string error;     // infrastructure failure text (status error)
 };
 struct Confirm {
   static constexpr std::string_view command = "CONFIRM";
@@ -318,7 +318,7 @@ struct Confirm {
   std::string job_id;
   std::uint32_t attempt = 0;
   bool accepted = false;
-  std::string reason;                    // when not accepted: "stale_attempt", "lost_lease", "already_final", "not_found"
+  std::string reason;  // when not accepted: "stale_attempt", "lost_lease", "already_final", "not_found"
 };
 
 // Non-final progress of one job (installing, running); fire and forget, no reply.
@@ -343,8 +343,8 @@ struct Heartbeat {
   static constexpr std::string_view command = "HEARTBEAT";  // same command on the event stream
   std::string worker_id;
   std::string device_id;
-  std::string state;                   // "idle", "busy", "draining"
-  std::string lease_id;                // empty when idle
+  std::string state;     // "idle", "busy", "draining"
+  std::string lease_id;  // empty when idle
   std::string group_key;
   std::vector<HeartbeatJob> jobs;
   std::uint64_t seq = 0;
@@ -418,8 +418,8 @@ struct WorkerEvent {
   std::string source;
   std::uint64_t seq = 0;
   std::string worker_id;
-  std::string state;                   // "joined", "lost", "left"
-  std::string lease_id;                // the lease it lost, if any
+  std::string state;     // "joined", "lost", "left"
+  std::string lease_id;  // the lease it lost, if any
   std::int64_t at_ms = 0;
 };
 

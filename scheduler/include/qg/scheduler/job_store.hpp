@@ -35,10 +35,10 @@ struct Backoff {
 };
 
 struct StoreSettings {
-  std::string key_prefix = "qg:";               // Redis key prefix; tests use one per test
-  std::chrono::milliseconds group_window{0};    // a group is claimable once its oldest job waited this; 0 = at once
-  std::uint32_t group_max = 50;                 // ... or once it holds this many jobs; also the claim size
-  std::chrono::milliseconds lease{10000};       // a lease not renewed for this long expires
+  std::string key_prefix = "qg:";             // Redis key prefix; tests use one per test
+  std::chrono::milliseconds group_window{0};  // a group is claimable once its oldest job waited this; 0 = at once
+  std::uint32_t group_max = 50;               // ... or once it holds this many jobs; also the claim size
+  std::chrono::milliseconds lease{10000};     // a lease not renewed for this long expires
   std::uint32_t default_max_attempts = 3;
   Backoff backoff{};
   // Ranking across groups: a group's rank is the creation time of its first job minus head
@@ -48,7 +48,7 @@ struct StoreSettings {
   std::chrono::milliseconds medium_head_start{5 * 60 * 1000};
   std::chrono::milliseconds premium_head_start{30 * 60 * 1000};
   std::chrono::milliseconds enterprise_head_start{60 * 60 * 1000};
-  std::map<std::string, OrgTier> org_tiers;     // orgs not listed are standard
+  std::map<std::string, OrgTier> org_tiers;  // orgs not listed are standard
   // Among groups whose ranks differ by no more than this, one whose build the worker has
   // installed wins. 0 = exact ties only.
   std::chrono::milliseconds affinity_slack{2000};
@@ -61,17 +61,17 @@ struct NewSubmission {
   std::string app_version_id;
   proto::Priority priority = proto::Priority::medium;
   proto::Target target = proto::Target::emulator;
-  std::string idempotency_key;           // empty = none
+  std::string idempotency_key;  // empty = none
   std::uint32_t retries = 0;
-  std::uint32_t max_attempts = 0;        // 0 = StoreSettings::default_max_attempts
-  std::vector<std::string> job_ids;      // one per test, same order
+  std::uint32_t max_attempts = 0;    // 0 = StoreSettings::default_max_attempts
+  std::vector<std::string> job_ids;  // one per test, same order
   std::vector<std::string> test_paths;
 };
 
 struct SubmitOutcome {
   std::string submission_id;
   std::vector<std::string> job_ids;
-  bool duplicate = false;                // the idempotency key was known: nothing was written
+  bool duplicate = false;  // the idempotency key was known: nothing was written
 };
 
 struct ListQuery {
@@ -79,41 +79,41 @@ struct ListQuery {
   std::string app_version_id;
   std::optional<proto::JobStatus> status;
   std::optional<proto::Target> target;
-  std::string cursor;                    // opaque, from ListPage::next_cursor
+  std::string cursor;  // opaque, from ListPage::next_cursor
   std::uint32_t limit = 50;
 };
 struct ListPage {
-  std::vector<proto::Job> jobs;          // newest first
-  std::string next_cursor;               // empty = last page
+  std::vector<proto::Job> jobs;  // newest first
+  std::string next_cursor;       // empty = last page
 };
 
 struct ClaimRequest {
   std::string worker_id;
   std::vector<proto::Target> targets;
-  std::vector<std::string> installed;    // "<org_id>/<app_version_id>"
+  std::vector<std::string> installed;  // "<org_id>/<app_version_id>"
 };
 struct Claim {
   std::string lease_id;
-  std::string group_key;                 // "<org_id>/<app_version_id>/<target>"
+  std::string group_key;  // "<org_id>/<app_version_id>/<target>"
   std::string org_id;
   std::string app_version_id;
   proto::Target target = proto::Target::emulator;
-  std::vector<proto::Job> jobs;          // status assigned, attempt raised, in run order
+  std::vector<proto::Job> jobs;  // status assigned, attempt raised, in run order
 };
 
 // What happened to a report. accepted=false leaves the store unchanged.
 struct ReportOutcome {
   bool accepted = false;
-  std::string reason;                    // "stale_attempt", "lost_lease", "already_final", "not_found"
-  std::optional<proto::Job> job;         // the job after the report, when accepted
-  bool requeued = false;                 // accepted, and the job went back to its queue (retry)
+  std::string reason;             // "stale_attempt", "lost_lease", "already_final", "not_found"
+  std::optional<proto::Job> job;  // the job after the report, when accepted
+  bool requeued = false;          // accepted, and the job went back to its queue (retry)
 };
 
 // A lease that expired, and what became of each of its unfinished jobs.
 struct ExpiredLease {
   std::string lease_id;
   std::string worker_id;
-  std::vector<proto::Job> jobs;          // queued again (attempt kept until next claim) or dead/error
+  std::vector<proto::Job> jobs;  // queued again (attempt kept until next claim) or dead/error
 };
 
 struct QueuePage {

@@ -94,5 +94,7 @@ class RedisServer {
 
 // Directory holding the built executables (build/bin), from $QG_BIN_DIR.
 std::string bin_dir();
+// The repository's source directory, from $QG_SOURCE_DIR.
+std::string source_dir();
 
 }  // namespace qg::testing

@@ -1,0 +1,250 @@
+// Scale:
+//   cpu     — Redis CPU per job over its whole life (submit, schedule, claim, report), from
+//             INFO cpu before the first submit and after the last confirmation, with the real
+//             qg-broker + qg-scheduler and in-process no-op workers (50). Two submit forms:
+//             single-job requests from 50 clients, and 100-test suites from one client.
+//   depth   — cost of submit, claim and report with 10^3, 10^4, 10^5 and 10^6 jobs queued,
+//             timed on the JobStore directly (make_redis_store, one connection), and Redis
+//             memory per queued job (used_memory delta / jobs). The queue is filled with
+//             1,000-test submissions across 1,000-job builds.
+//   workers — broker resident memory with 1,000 connected workers (each sent HELLO and has a
+//             PULL held at the broker).
+#include <thread>
+
+#include "harness/bench.hpp"
+#include "qg/common/clock.hpp"
+#include "qg/common/ids.hpp"
+#include "qg/common/zmq_util.hpp"
+#include "qg/scheduler/job_store.hpp"
+
+namespace qg::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+void cpu(const Args& args, const std::string& redis_url, Table& table) {
+  const std::size_t n = args.quick ? 1000 : 20000;
+  for (const bool suites : {false, true}) {
+    RedisAdmin admin(redis_url);
+    admin.flushall();
+    StackOptions so;
+    so.redis_url = redis_url;
+    Stack stack(so);
+    zmq::context_t context(1);
+    std::this_thread::sleep_for(200ms);
+    const double cpu0 = admin.cpu_seconds();
+    const double t0 = now_us();
+    if (suites) {
+      auto client = connect_dealer(context, stack.client_endpoint());
+      for (std::size_t b = 0; b < n / 100; ++b) {
+        submit(client, make_submit("c" + std::to_string(b), "org-" + std::to_string(b % 7),
+                                   "app-" + std::to_string(b), 100));
+      }
+    } else {
+      std::vector<std::string> bodies;
+      for (int app = 0; app < 200; ++app) {
+        bodies.push_back(proto::encode(make_submit("s", "org-" + std::to_string(app % 7),
+                                                   "app-" + std::to_string(app), 1)));
+      }
+      auto r = closed_loop(context, stack.client_endpoint(), 50, n,
+                           [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
+      if (r.errors > 0) throw BenchError("cpu: submits failed");
+    }
+    auto sim = run_sim_workers(context, stack.worker_endpoint(), 50, n, 120s);
+    if (sim.jobs < n) throw BenchError("cpu: only " + std::to_string(sim.jobs) + " jobs finished");
+    const double secs = (now_us() - t0) / 1e6;
+    const double cpu1 = admin.cpu_seconds();
+    const double per_job_us = (cpu1 - cpu0) * 1e6 / static_cast<double>(n);
+    const std::string form = suites ? "100-test suites, 1 client" : "single-job submits, 50 clients";
+    table.row({"Redis CPU per job, whole life (" + form + ", 50 workers)", fmt(per_job_us, 1) + " µs",
+               fmt(static_cast<double>(n)) + " jobs in " + fmt(secs, 2) + " s"});
+    record(std::string("qg.redis_cpu_per_job_us.") + (suites ? "suite" : "single"), per_job_us);
+  }
+}
+
+struct Timing {
+  Samples submit_us, claim_us, report_us;
+};
+
+void depth(const Args& args, Table& table) {
+  // A private Redis without persistence: filling 10^6 jobs with AOF on would mostly time the
+  // disk and AOF rewrites. Costs are per-call latencies on one connection.
+  testing::RedisServer redis(/*aof=*/false);
+  RedisAdmin admin(redis.url());
+  sched::StoreSettings settings;
+  settings.key_prefix = "qgscale:";
+  auto store = sched::make_redis_store(redis.url(), settings);
+  IdGenerator ids;
+  const double mem0 = admin.used_memory();
+  std::vector<std::size_t> levels = {1000, 10000, 100000, 1000000};
+  if (args.quick) levels = {1000, 10000};
+  constexpr std::size_t kBatch = 1000;  // tests per fill submission (= one build)
+  std::size_t queued = 0;
+  std::size_t builds = 0;
+  std::size_t sub = 0;
+  auto fill = [&](std::size_t jobs, const std::string& app) {
+    sched::NewSubmission s;
+    const auto now = SystemClock::instance().now_ms();
+    s.submission_id = ids.next(now);
+    s.org_id = "org-" + std::to_string(sub % 7);
+    s.app_version_id = app;
+    for (std::size_t t = 0; t < jobs; ++t) {
+      s.job_ids.push_back(ids.next(now));
+      s.test_paths.push_back("tests/t" + std::to_string(t) + ".spec.ts");
+    }
+    ++sub;
+    store->submit(s, now);
+  };
+  Samples baseline_claim;
+  double first_claim = 0, first_submit = 0;
+  const double deadline = now_us() + 300e6;
+  for (std::size_t level : levels) {
+    const double f0 = now_us();
+    while (queued < level) {
+      if (now_us() > deadline) throw BenchError("depth: fill deadline passed at " + std::to_string(queued));
+      const std::size_t jobs = std::min(kBatch, level - queued);
+      fill(jobs, "app-" + std::to_string(builds++));
+      queued += jobs;
+    }
+    const double fill_s = (now_us() - f0) / 1e6;
+    admin.wait_quiet();
+    const double mem = admin.used_memory();
+    Timing t;
+    for (int round = 0; round < 5; ++round) {
+      // Submit: 40 single-job submissions into existing builds.
+      for (int i = 0; i < 40; ++i) {
+        sched::NewSubmission s;
+        const auto now = SystemClock::instance().now_ms();
+        s.submission_id = ids.next(now);
+        s.org_id = "org-1";
+        s.app_version_id = "app-" + std::to_string((static_cast<std::size_t>(i) * 7919) % builds);
+        s.job_ids = {ids.next(now)};
+        s.test_paths = {"tests/extra.spec.ts"};
+        const double a = now_us();
+        store->submit(s, now);
+        t.submit_us.add(now_us() - a);
+        ++queued;
+      }
+      // Claim 10 groups (up to 50 jobs each) and report every claimed job passed.
+      std::size_t claimed = 0;
+      for (int i = 0; i < 10; ++i) {
+        sched::ClaimRequest req;
+        req.worker_id = "w" + std::to_string(i);
+        req.targets = {proto::Target::emulator};
+        const auto now = SystemClock::instance().now_ms();
+        const double a = now_us();
+        auto claim = store->claim_group(req, now);
+        t.claim_us.add(now_us() - a);
+        if (!claim) throw BenchError("depth: nothing claimable with " + std::to_string(queued) + " queued");
+        for (const auto& job : claim->jobs) {
+          proto::Report r;
+          r.worker_id = req.worker_id;
+          r.lease_id = claim->lease_id;
+          r.job_id = job.id;
+          r.attempt = job.attempt;
+          r.status = proto::JobStatus::passed;
+          const double b = now_us();
+          auto outcome = store->report(r, SystemClock::instance().now_ms());
+          t.report_us.add(now_us() - b);
+          if (!outcome.accepted) throw BenchError("depth: report refused: " + outcome.reason);
+        }
+        claimed += claim->jobs.size();
+      }
+      queued -= claimed;
+      // Back to the level.
+      while (queued < level) {
+        const std::size_t jobs = std::min(kBatch, level - queued);
+        fill(jobs, "app-" + std::to_string(builds++));
+        queued += jobs;
+      }
+    }
+    const double per_job_mem = (mem - mem0) / static_cast<double>(level);
+    const double s50 = t.submit_us.percentile(50), c50 = t.claim_us.percentile(50), r50 = t.report_us.percentile(50);
+    if (first_claim == 0) {
+      first_claim = c50;
+      first_submit = s50;
+    }
+    table.row({fmt(static_cast<double>(level)), fmt(s50, 1) + " / " + fmt(t.submit_us.percentile(99), 1),
+               fmt(c50, 1) + " / " + fmt(t.claim_us.percentile(99), 1),
+               fmt(r50, 1) + " / " + fmt(t.report_us.percentile(99), 1), fmt(per_job_mem),
+               fmt(static_cast<double>(level) / fill_s)});
+    const std::string key = "qg.scale.q" + std::to_string(level);
+    record(key + ".submit_p50_us", s50);
+    record(key + ".claim_p50_us", c50);
+    record(key + ".report_p50_us", r50);
+    record(key + ".mem_per_job_bytes", per_job_mem);
+    record(key + ".claim_vs_first", c50 / first_claim);
+    record(key + ".submit_vs_first", s50 / first_submit);
+    if (level == levels.back()) record("qg.mem_per_queued_job_bytes", per_job_mem);
+  }
+}
+
+void workers(const Args& args, const std::string& redis_url, Table& table) {
+  RedisAdmin admin(redis_url);
+  admin.flushall();
+  StackOptions so;
+  so.redis_url = redis_url;
+  Stack stack(so);
+  std::this_thread::sleep_for(200ms);
+  const double rss0 = rss_bytes(stack.broker_pid());
+  const std::size_t n = args.quick ? 100 : 1000;
+  zmq::context_t context(1);
+  context.set(zmq::ctxopt::max_sockets, 4096);
+  std::vector<zmq::socket_t> sockets;
+  sockets.reserve(n);
+  std::size_t hello_ok = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sockets.push_back(connect_dealer(context, stack.worker_endpoint()));
+    proto::Hello hello;
+    hello.rid = "h";
+    hello.worker_id = "idle-" + std::to_string(i);
+    hello.device_id = "dev-" + std::to_string(i);
+    hello.targets = {proto::Target::emulator};
+    hello.installed = {"org-1/app-1", "org-2/app-7"};
+    auto reply = roundtrip(sockets.back(), proto::kWorkerProtocol, "HELLO", proto::encode(hello), 5000ms);
+    if (reply.size() == 3 && reply[1] == "HELLO") ++hello_ok;
+    proto::Pull pull;
+    pull.rid = "p";
+    pull.worker_id = hello.worker_id;
+    pull.targets = hello.targets;
+    pull.installed = hello.installed;
+    pull.wait_ms = 30000;
+    send_multipart(sockets.back(), proto::frames_of(proto::kWorkerProtocol, pull));
+  }
+  std::this_thread::sleep_for(500ms);
+  const double rss1 = rss_bytes(stack.broker_pid());
+  if (hello_ok < n) throw BenchError("workers: only " + std::to_string(hello_ok) + " HELLOs answered");
+  table.row({"broker RSS with " + fmt(static_cast<double>(n)) + " connected workers (HELLO + held PULL)",
+             fmt(rss1 / 1048576.0, 1) + " MiB",
+             "idle " + fmt(rss0 / 1048576.0, 1) + " MiB; " + fmt((rss1 - rss0) / static_cast<double>(n) / 1024.0, 1) +
+                 " KiB per worker"});
+  record("qg.broker_rss_mib.workers" + std::to_string(n), rss1 / 1048576.0);
+  record("qg.broker_rss_kib_per_worker", (rss1 - rss0) / static_cast<double>(n) / 1024.0);
+  admin.flushall();
+}
+
+int run(int argc, char** argv) {
+  auto args = Args::parse(argc, argv, "qg_bench_scale", "Redis CPU and memory per job, cost vs queue depth, broker memory");
+  Table summary("Scale: Redis CPU per job, broker memory", {"measurement", "value", "detail"});
+  Table sweep("Scale: cost with N jobs queued (JobStore on Redis, one connection; µs per call p50 / p99)",
+              {"jobs queued", "submit 1 job", "claim a group (≤50 jobs)", "report 1 job", "Redis bytes per queued job",
+               "fill jobs/s (1,000-test batches)"});
+  sweep.note("The sweep uses a private redis-server without persistence (filling 10^6 jobs with AOF on would time "
+             "the disk); claims and reports are measured on live groups: 5 rounds of 40 submits, 10 claims and a "
+             "report per claimed job, the queue refilled to its level after each round.");
+  std::unique_ptr<BenchRedis> redis;
+  if (args.wants("cpu") || args.wants("workers")) redis = std::make_unique<BenchRedis>(args, true);
+  if (args.wants("cpu")) cpu(args, redis->url(), summary);
+  if (args.wants("workers")) workers(args, redis->url(), summary);
+  if (args.wants("depth")) depth(args, sweep);
+  if (args.wants("cpu") || args.wants("workers")) summary.print();
+  if (args.wants("depth")) sweep.print();
+  return 0;
+}
+
+}  // namespace
+}  // namespace qg::bench
+
+int main(int argc, char** argv) {
+  return qg::bench::guarded_main([&] { return qg::bench::run(argc, argv); });
+}

@@ -1,0 +1,109 @@
+#pragma once
+// The qgjob subcommands as plain functions over Config structs (filled by main from flags
+// and QGJOB_* variables). Each returns the process exit code (see wait_logic.hpp
+// exit_code): 0 served / all passed, 1 a job did not pass or the broker refused the request,
+// 2 wait timed out, 3 broker unreachable or wrong usage. Each failure prints one line
+// "qgjob: <reason>" to `err`. Results go to `out`: aligned tables, or one JSON document with
+// --json (watch: one JSON object per line). Nothing here blocks longer than the request
+// timeout on an absent broker.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "qg/proto/messages.hpp"
+
+namespace qg::cli {
+
+using std::chrono::milliseconds;
+
+struct GlobalConfig {
+  std::string broker = "tcp://127.0.0.1:5555";  // broker's client ROUTER
+  std::string events = "tcp://127.0.0.1:5558";  // broker's event XPUB
+  bool json = false;
+  milliseconds request_timeout{5000};  // per request; an unanswered one is "unreachable"
+};
+
+struct Io {
+  std::ostream& out;
+  std::ostream& err;
+  const std::atomic<bool>* interrupted = nullptr;  // set by Ctrl-C; watch and wait stop on it
+};
+
+struct WaitConfig {
+  std::vector<std::string> job_ids;
+  milliseconds timeout{0};  // 0 = wait for ever
+  std::string junit;        // empty = no report
+  std::string org_id;       // when known, subscribe to exactly these jobs' topics
+};
+
+struct SubmitConfig {
+  std::string org_id;
+  std::string app_version_id;
+  std::vector<std::string> tests;
+  proto::Priority priority = proto::Priority::medium;
+  proto::Target target = proto::Target::emulator;
+  std::string idempotency_key;  // empty = generated, so a resent submit cannot duplicate jobs
+  std::uint32_t retries = 0;
+  bool wait = false;
+  milliseconds timeout{0};  // overall (submit retries + wait); 0 = submit retries for 3 request timeouts, wait for ever
+  std::string junit;
+};
+
+struct StatusConfig {
+  std::vector<std::string> job_ids;
+};
+
+struct CancelConfig {
+  std::string job_id;
+  std::string org_id;
+  std::string app_version_id;
+};
+
+struct ListConfig {
+  std::string org_id;
+  std::string app_version_id;
+  std::optional<proto::JobStatus> status;
+  std::optional<proto::Target> target;
+  std::uint32_t limit = 50;
+  std::string cursor;
+};
+
+struct QueueConfig {
+  std::uint32_t limit = 50;
+  std::string cursor;
+};
+
+struct WatchConfig {
+  std::string org_id;
+  std::string job_id;
+  bool heartbeats = false;
+};
+
+int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io);
+int run_status(const GlobalConfig& g, const StatusConfig& c, Io io);
+int run_wait(const GlobalConfig& g, const WaitConfig& c, Io io);
+int run_cancel(const GlobalConfig& g, const CancelConfig& c, Io io);
+int run_retry(const GlobalConfig& g, const std::string& job_id, Io io);
+int run_list(const GlobalConfig& g, const ListConfig& c, Io io);
+int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io);
+int run_workers(const GlobalConfig& g, Io io);
+int run_health(const GlobalConfig& g, Io io);
+int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
+
+// Exit code for an ERROR reply: 3 for requests the broker found malformed or invalid (bad
+// usage) or could not serve (unavailable), 1 otherwise (not found, conflict, internal).
+int exit_code_for_error(const std::string& code);
+
+// Aligned text table: columns padded to their widest cell, two spaces apart.
+void print_table(std::ostream& out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows);
+
+// "850ms", "12.3s", "4m05s".
+std::string format_duration(std::int64_t ms);
+
+}  // namespace qg::cli

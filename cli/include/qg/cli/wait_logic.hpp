@@ -1,0 +1,45 @@
+#pragma once
+// The pure parts of `qgjob wait`: when it is done, what it exits with, and sequence-gap
+// detection on the event stream. No I/O, no clock.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qg/proto/messages.hpp"
+
+namespace qg::cli {
+
+// Exit codes of every qgjob command (documented in `qgjob --help`).
+namespace exit_code {
+inline constexpr int ok = 0;  // all passed / request served
+inline constexpr int failed =
+    1;  // a job failed, timed out, errored, was cancelled or is dead; or the broker refused the request
+inline constexpr int timeout = 2;      // wait's own --timeout ran out
+inline constexpr int unreachable = 3;  // the broker did not answer, or the command line was wrong
+inline constexpr int usage = 3;
+}  // namespace exit_code
+
+bool all_final(const std::vector<proto::Job>& jobs);
+
+// 0 when every job passed; 1 when every job is final and any did not pass; 2 when not all are
+// final and `gave_up` (the wait timed out); -1 when not all are final and it has not given up.
+int wait_exit_code(const std::vector<proto::Job>& jobs, bool gave_up);
+
+// "3 passed, 1 failed, 1 running" in a fixed status order.
+std::string summarize(const std::vector<proto::Job>& jobs);
+
+// Per-source sequence numbers of events. observe() returns true when events were missed
+// since the last one seen from that source (the first event of a source is never a gap).
+class SeqTracker {
+ public:
+  bool observe(const std::string& source, std::uint64_t seq);
+  std::uint64_t gaps() const { return gaps_; }
+
+ private:
+  std::map<std::string, std::uint64_t> last_;
+  std::uint64_t gaps_ = 0;
+};
+
+}  // namespace qg::cli

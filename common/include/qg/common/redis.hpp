@@ -1,0 +1,157 @@
+#pragma once
+// A Redis connection on hiredis 0.14 (RESP2). One RAII owner per hiredis handle; every
+// hiredis error is translated into the qg::Error hierarchy in one place (redis.cpp):
+//
+//   I/O error, timeout, connection refused/closed  -> StoreUnavailable (connection marked broken)
+//   a Redis error reply                             -> StoreError
+//   a NOSCRIPT error reply                          -> RedisNoScript (a StoreError), so callers
+//                                                      can SCRIPT LOAD and retry
+//
+// A broken connection reconnects on the next call, no sooner than its back-off allows
+// (capped exponential); until then calls throw StoreUnavailable at once. A call never waits
+// longer than the connect timeout to reconnect, nor longer than the command timeout for a
+// reply. Not thread-safe: one caller at a time per connection.
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "qg/common/errors.hpp"
+
+struct redisContext;
+struct redisReply;
+
+namespace qg {
+
+// redis://host[:port][/db]. Port defaults to 6379, db to 0.
+struct RedisAddress {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+
+  // Throws ConfigError on anything else (other scheme, empty host, bad port or db).
+  static RedisAddress parse(std::string_view url);
+  std::string url() const;
+};
+
+struct RedisOptions {
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{10000};  // 0 = wait for ever
+  std::chrono::milliseconds reconnect_min{50};       // first back-off after a failed reconnect
+  std::chrono::milliseconds reconnect_max{2000};     // back-off cap
+};
+
+// The script named by EVALSHA is not in the server's cache (restart, failover, FLUSH).
+class RedisNoScript : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+struct RedisContextDeleter {
+  void operator()(redisContext* context) const noexcept;
+};
+struct RedisReplyDeleter {
+  void operator()(redisReply* reply) const noexcept;
+};
+using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// A reply converted to an owned value (the hiredis reply is freed at once).
+class RedisValue {
+ public:
+  enum class Type { nil, string, integer, array, status, error };
+
+  RedisValue() = default;
+  static RedisValue from(const redisReply& reply);
+  static RedisValue make_string(std::string s, Type type = Type::string);
+  static RedisValue make_integer(long long v);
+  static RedisValue make_array(std::vector<RedisValue> elements);
+
+  Type type() const { return type_; }
+  bool is_nil() const { return type_ == Type::nil; }
+  bool is_error() const { return type_ == Type::error; }
+  bool is_array() const { return type_ == Type::array; }
+  // The text of a string, status or error reply. Throws StoreError for other types.
+  const std::string& str() const;
+  // Empty optional for nil; the text for string/status; throws StoreError otherwise.
+  std::optional<std::string> opt_str() const;
+  // An integer reply, or a string reply holding a decimal integer. Throws StoreError otherwise.
+  long long integer() const;
+  // The elements of an array reply; empty for nil. Throws StoreError for other types.
+  const std::vector<RedisValue>& array() const;
+  std::size_t size() const { return elements_.size(); }
+  const RedisValue& operator[](std::size_t i) const { return elements_.at(i); }
+
+ private:
+  Type type_ = Type::nil;
+  std::string str_;
+  long long integer_ = 0;
+  std::vector<RedisValue> elements_;
+};
+
+// Throws the matching exception for an error reply (RedisNoScript or StoreError).
+[[noreturn]] void throw_reply_error(const std::string& message);
+
+class RedisConnection {
+ public:
+  RedisConnection(RedisAddress address, RedisOptions options, std::shared_ptr<spdlog::logger> logger);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Connects now, ignoring any back-off. Throws StoreUnavailable.
+  void connect();
+  bool connected() const { return static_cast<bool>(context_); }
+  // The socket, -1 when not connected.
+  int fd() const;
+  // Rises by one on every successful (re)connect; lets owners redo per-connection set-up
+  // (SUBSCRIBE) after a reconnect.
+  std::uint64_t generation() const { return generation_; }
+  // Steady-clock ms before which no reconnect is tried (0 when connected or never failed).
+  std::int64_t next_attempt_ms() const { return next_attempt_ms_; }
+  const RedisAddress& address() const { return address_; }
+
+  // One command, binary-safe. Throws StoreUnavailable, RedisNoScript, StoreError.
+  RedisValue command(std::span<const std::string_view> args);
+  RedisValue command(std::initializer_list<std::string_view> args);
+  RedisValue command(const std::vector<std::string>& args);
+
+  // Sends every command, then reads every reply (one round trip). Error replies are
+  // returned as values (is_error()); I/O failures throw StoreUnavailable.
+  std::vector<RedisValue> pipeline(const std::vector<std::vector<std::string>>& commands);
+
+  // Subscriber use: sends a command without reading its reply.
+  void send(const std::vector<std::string>& args);
+  // Reads one reply, blocking up to the command timeout.
+  RedisValue read();
+  // A reply already buffered or readable on the socket now, without blocking; empty optional
+  // when none is complete yet.
+  std::optional<RedisValue> try_read();
+
+  // Drops the connection (next call reconnects, subject to back-off).
+  void disconnect();
+
+ private:
+  void ensure_connected();
+  [[noreturn]] void fail_io(const std::string& what);
+  RedisValue take(void* reply);
+
+  RedisAddress address_;
+  RedisOptions options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  RedisContextPtr context_;
+  std::uint64_t generation_ = 0;
+  std::int64_t next_attempt_ms_ = 0;
+  std::chrono::milliseconds backoff_{0};
+  bool was_lost_ = false;
+};
+
+}  // namespace qg

@@ -1,0 +1,312 @@
+#include "qg/common/redis.hpp"
+
+#include <hiredis.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "qg/common/clock.hpp"
+
+namespace qg {
+
+// ---------------------------------------------------------------------------------------
+// RedisAddress
+
+RedisAddress RedisAddress::parse(std::string_view url) {
+  constexpr std::string_view scheme = "redis://";
+  auto bad = [&](const char* why) {
+    return ConfigError("bad Redis URL '" + std::string(url) + "': " + why + " (expected redis://host[:port][/db])");
+  };
+  if (url.substr(0, scheme.size()) != scheme) throw bad("scheme must be redis://");
+  std::string_view rest = url.substr(scheme.size());
+  RedisAddress address;
+  std::string_view db;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (db.empty()) throw bad("empty database number");
+  }
+  std::string_view port;
+  if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
+    port = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+    if (port.empty()) throw bad("empty port");
+  }
+  if (rest.empty()) throw bad("empty host");
+  if (rest.find_first_of("@?# ") != std::string_view::npos) throw bad("credentials and options are not supported");
+  address.host = std::string(rest);
+  auto number = [&](std::string_view text, int lo, int hi, const char* what) {
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || value < lo || value > hi) throw bad(what);
+    return value;
+  };
+  if (!port.empty()) address.port = number(port, 1, 65535, "port must be 1..65535");
+  if (!db.empty()) address.db = number(db, 0, 1'000'000, "database must be a non-negative number");
+  return address;
+}
+
+std::string RedisAddress::url() const {
+  std::string out = "redis://" + host + ":" + std::to_string(port);
+  if (db != 0) out += "/" + std::to_string(db);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Handles and values
+
+void RedisContextDeleter::operator()(redisContext* context) const noexcept { redisFree(context); }
+void RedisReplyDeleter::operator()(redisReply* reply) const noexcept { freeReplyObject(reply); }
+
+RedisValue RedisValue::from(const redisReply& reply) {
+  RedisValue v;
+  switch (reply.type) {
+    case REDIS_REPLY_STRING:
+      v.type_ = Type::string;
+      v.str_.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      v.type_ = Type::status;
+      v.str_.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      v.type_ = Type::error;
+      v.str_.assign(reply.str, reply.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      v.type_ = Type::integer;
+      v.integer_ = reply.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      v.type_ = Type::array;
+      v.elements_.reserve(reply.elements);
+      for (std::size_t i = 0; i < reply.elements; ++i) v.elements_.push_back(from(*reply.element[i]));
+      break;
+    default:
+      v.type_ = Type::nil;
+      break;
+  }
+  return v;
+}
+
+RedisValue RedisValue::make_string(std::string s, Type type) {
+  RedisValue v;
+  v.type_ = type;
+  v.str_ = std::move(s);
+  return v;
+}
+RedisValue RedisValue::make_integer(long long value) {
+  RedisValue v;
+  v.type_ = Type::integer;
+  v.integer_ = value;
+  return v;
+}
+RedisValue RedisValue::make_array(std::vector<RedisValue> elements) {
+  RedisValue v;
+  v.type_ = Type::array;
+  v.elements_ = std::move(elements);
+  return v;
+}
+
+const std::string& RedisValue::str() const {
+  if (type_ != Type::string && type_ != Type::status && type_ != Type::error) {
+    throw StoreError("Redis reply is not a string");
+  }
+  return str_;
+}
+
+std::optional<std::string> RedisValue::opt_str() const {
+  if (type_ == Type::nil) return std::nullopt;
+  return str();
+}
+
+long long RedisValue::integer() const {
+  if (type_ == Type::integer) return integer_;
+  if (type_ == Type::string) {
+    long long value = 0;
+    auto [ptr, ec] = std::from_chars(str_.data(), str_.data() + str_.size(), value);
+    if (ec == std::errc() && ptr == str_.data() + str_.size()) return value;
+  }
+  throw StoreError("Redis reply is not an integer");
+}
+
+const std::vector<RedisValue>& RedisValue::array() const {
+  if (type_ != Type::array && type_ != Type::nil) throw StoreError("Redis reply is not an array");
+  return elements_;
+}
+
+void throw_reply_error(const std::string& message) {
+  if (message.rfind("NOSCRIPT", 0) == 0) throw RedisNoScript(message);
+  throw StoreError("Redis error: " + message);
+}
+
+// ---------------------------------------------------------------------------------------
+// RedisConnection
+
+namespace {
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
+  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+struct Argv {
+  std::vector<const char*> data;
+  std::vector<std::size_t> len;
+  template <class Range>
+  explicit Argv(const Range& args) {
+    for (const auto& a : args) {
+      data.push_back(a.data());
+      len.push_back(a.size());
+    }
+  }
+  int argc() const { return static_cast<int>(data.size()); }
+};
+}  // namespace
+
+RedisConnection::RedisConnection(RedisAddress address, RedisOptions options, std::shared_ptr<spdlog::logger> logger)
+    : address_(std::move(address)), options_(options), logger_(std::move(logger)) {}
+
+RedisConnection::~RedisConnection() = default;
+
+int RedisConnection::fd() const { return context_ ? context_->fd : -1; }
+
+void RedisConnection::disconnect() { context_.reset(); }
+
+void RedisConnection::connect() {
+  context_.reset();
+  RedisContextPtr context(
+      redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(options_.connect_timeout)));
+  auto failed = [&](const std::string& why) {
+    auto now = steady_ms();
+    backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);
+    next_attempt_ms_ = now + backoff_.count();
+    if (!was_lost_) {
+      logger_->warn("redis {} unreachable: {}", address_.url(), why);
+      was_lost_ = true;
+    }
+    throw StoreUnavailable("redis " + address_.url() + " unreachable: " + why);
+  };
+  if (!context) failed("out of memory");
+  if (context->err != 0) failed(context->errstr);
+  if (options_.command_timeout.count() > 0 &&
+      redisSetTimeout(context.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
+    failed("cannot set timeout");
+  }
+  if (address_.db != 0) {
+    std::string db = std::to_string(address_.db);
+    RedisReplyPtr reply(static_cast<redisReply*>(redisCommand(context.get(), "SELECT %s", db.c_str())));
+    if (!reply) failed(context->errstr);
+    if (reply->type == REDIS_REPLY_ERROR) {
+      throw StoreError("redis " + address_.url() + ": SELECT failed: " + std::string(reply->str, reply->len));
+    }
+  }
+  context_ = std::move(context);
+  ++generation_;
+  next_attempt_ms_ = 0;
+  backoff_ = std::chrono::milliseconds(0);
+  if (was_lost_) {
+    logger_->info("redis {} reconnected", address_.url());
+    was_lost_ = false;
+  }
+}
+
+void RedisConnection::ensure_connected() {
+  if (context_) return;
+  if (steady_ms() < next_attempt_ms_) {
+    throw StoreUnavailable("redis " + address_.url() + " unavailable (next reconnect attempt in " +
+                           std::to_string(next_attempt_ms_ - steady_ms()) + " ms)");
+  }
+  connect();
+}
+
+void RedisConnection::fail_io(const std::string& what) {
+  std::string why = context_ && context_->errstr[0] != '\0' ? context_->errstr : "connection lost";
+  context_.reset();
+  backoff_ = options_.reconnect_min;
+  next_attempt_ms_ = 0;  // the first reconnect may be tried at once
+  if (!was_lost_) {
+    logger_->warn("redis {} connection lost during {}: {}", address_.url(), what, why);
+    was_lost_ = true;
+  }
+  throw StoreUnavailable("redis " + address_.url() + ": " + what + " failed: " + why);
+}
+
+RedisValue RedisConnection::take(void* raw) {
+  RedisReplyPtr reply(static_cast<redisReply*>(raw));
+  return RedisValue::from(*reply);
+}
+
+RedisValue RedisConnection::command(std::span<const std::string_view> args) {
+  ensure_connected();
+  Argv argv(args);
+  void* raw = redisCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data());
+  if (raw == nullptr) fail_io("command");
+  RedisValue value = take(raw);
+  if (value.is_error()) throw_reply_error(value.str());
+  return value;
+}
+
+RedisValue RedisConnection::command(std::initializer_list<std::string_view> args) {
+  return command(std::span<const std::string_view>(args.begin(), args.size()));
+}
+
+RedisValue RedisConnection::command(const std::vector<std::string>& args) {
+  std::vector<std::string_view> views(args.begin(), args.end());
+  return command(std::span<const std::string_view>(views));
+}
+
+std::vector<RedisValue> RedisConnection::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  ensure_connected();
+  for (const auto& c : commands) {
+    Argv argv(c);
+    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
+      fail_io("pipeline");
+    }
+  }
+  std::vector<RedisValue> replies;
+  replies.reserve(commands.size());
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("pipeline");
+    replies.push_back(take(raw));
+  }
+  return replies;
+}
+
+void RedisConnection::send(const std::vector<std::string>& args) {
+  ensure_connected();
+  Argv argv(args);
+  if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
+    fail_io("send");
+  }
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
+  }
+}
+
+RedisValue RedisConnection::read() {
+  ensure_connected();
+  void* raw = nullptr;
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("read");
+  return take(raw);
+}
+
+std::optional<RedisValue> RedisConnection::try_read() {
+  if (!context_) return std::nullopt;
+  void* raw = nullptr;
+  if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
+  if (raw != nullptr) return take(raw);
+  pollfd p{context_->fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0) return std::nullopt;
+  // Readable: one read() cannot block (data or EOF is waiting).
+  if (redisBufferRead(context_.get()) != REDIS_OK) fail_io("read");
+  if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
+  if (raw != nullptr) return take(raw);
+  return std::nullopt;
+}
+
+}  // namespace qg

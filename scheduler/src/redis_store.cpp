@@ -1,0 +1,560 @@
+// RedisJobStore: every multi-key transition is one Lua script (redis_scripts.hpp), loaded
+// with SCRIPT LOAD and called with EVALSHA; after NOSCRIPT (restart, failover, SCRIPT FLUSH)
+// the scripts are loaded again and the call retried once. Reads that need no atomicity
+// (get, list, stats) are pipelined. docs/architecture.md lists every key.
+//
+// Wakeups: scripts that make work claimable PUBLISH on "<prefix>wakeup". A second connection
+// stays subscribed to it. wakeup_fd() is an epoll set holding that socket and a local
+// eventfd, so the number stays the same across reconnects; after a resubscribe the eventfd
+// is written once (wakeups may have been missed while disconnected).
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+
+#include "qg/common/clock.hpp"
+#include "qg/common/ids.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/common/redis.hpp"
+#include "redis_scripts.hpp"
+#include "store_common.hpp"
+
+namespace qg::sched {
+namespace {
+
+using proto::Job;
+using proto::JobStatus;
+
+std::int64_t to_i64(const std::string& s) {
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc() && ptr == s.data() + s.size()) return v;
+  return static_cast<std::int64_t>(std::strtod(s.c_str(), nullptr));  // "1.7e+12" and the like
+}
+
+std::uint32_t to_u32(const std::string& s) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, to_i64(s))); }
+
+Job job_from_hash(const RedisValue& hash) {
+  Job j;
+  const auto& a = hash.array();
+  for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
+    const std::string& k = a[i].str();
+    const std::string& v = a[i + 1].str();
+    if (k == "id") {
+      j.id = v;
+    } else if (k == "org_id") {
+      j.org_id = v;
+    } else if (k == "app_version_id") {
+      j.app_version_id = v;
+    } else if (k == "test_path") {
+      j.test_path = v;
+    } else if (k == "priority") {
+      j.priority = proto::parse_priority(v).value_or(proto::Priority::medium);
+    } else if (k == "target") {
+      j.target = proto::parse_target(v).value_or(proto::Target::emulator);
+    } else if (k == "status") {
+      j.status = proto::parse_status(v).value_or(JobStatus::queued);
+    } else if (k == "attempt") {
+      j.attempt = to_u32(v);
+    } else if (k == "max_attempts") {
+      j.max_attempts = to_u32(v);
+    } else if (k == "retries") {
+      j.retries = to_u32(v);
+    } else if (k == "created_at_ms") {
+      j.created_at_ms = to_i64(v);
+    } else if (k == "updated_at_ms") {
+      j.updated_at_ms = to_i64(v);
+    } else if (k == "submission_id") {
+      j.submission_id = v;
+    } else if (k == "worker_id") {
+      j.worker_id = v;
+    } else if (k == "lease_id") {
+      j.lease_id = v;
+    } else if (k == "exit_code") {
+      j.exit_code = static_cast<std::int32_t>(to_i64(v));
+    } else if (k == "duration_ms") {
+      j.duration_ms = to_i64(v);
+    } else if (k == "last_error") {
+      j.last_error = v;
+    } else if (k == "log_tail") {
+      j.log_tail = v;
+    } else if (k == "flaky") {
+      j.flaky = v == "1";
+    }
+  }
+  return j;
+}
+
+std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
+  std::map<std::string, std::uint64_t> out;
+  const auto& a = hash.array();
+  for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
+    auto v = to_i64(a[i + 1].str());
+    if (v > 0) out[a[i].str()] = static_cast<std::uint64_t>(v);
+  }
+  return out;
+}
+
+enum ScriptId : std::size_t {
+  kSubmit,
+  kClaim,
+  kReport,
+  kProgress,
+  kRenew,
+  kRelease,
+  kExpire,
+  kCancel,
+  kRetryDead,
+  kPromote,
+  kQueue,
+  kScriptCount
+};
+
+class RedisJobStore final : public JobStore {
+ public:
+  RedisJobStore(const RedisAddress& address, const StoreSettings& settings, std::shared_ptr<spdlog::logger> logger)
+      : settings_(settings),
+        prefix_(settings.key_prefix),
+        conn_(address, RedisOptions{}, logger),
+        sub_(address, RedisOptions{}, logger),
+        rng_(std::random_device{}()) {
+    const std::array<std::string_view, kScriptCount> bodies = {
+        scripts::kSubmit, scripts::kClaim,  scripts::kReport,    scripts::kProgress, scripts::kRenew, scripts::kRelease,
+        scripts::kExpire, scripts::kCancel, scripts::kRetryDead, scripts::kPromote,  scripts::kQueue};
+    for (std::size_t i = 0; i < kScriptCount; ++i) {
+      scripts_[i].body = std::string(scripts::kPrelude) + std::string(bodies[i]);
+    }
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || event_fd_ < 0) throw Error("epoll/eventfd failed");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = event_fd_;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+    conn_.connect();
+    load_scripts();
+    subscribe();
+  }
+  ~RedisJobStore() override {
+    ::close(event_fd_);
+    ::close(epoll_fd_);
+  }
+  RedisJobStore(const RedisJobStore&) = delete;
+  RedisJobStore& operator=(const RedisJobStore&) = delete;
+
+  SubmitOutcome submit(const NewSubmission& s, std::int64_t now_ms) override {
+    if (s.job_ids.size() != s.test_paths.size()) throw StoreError("submit: job_ids and test_paths differ in size");
+    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    auto args = base(now_ms);
+    args.reserve(args.size() + 11 + 2 * s.job_ids.size());
+    args.push_back(s.org_id);
+    args.push_back(s.app_version_id);
+    args.emplace_back(proto::to_string(s.target));
+    args.emplace_back(proto::to_string(s.priority));
+    args.push_back(s.submission_id);
+    args.push_back(s.idempotency_key);
+    args.push_back(std::to_string(s.retries));
+    args.push_back(std::to_string(max_attempts));
+    args.push_back(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, now_ms)));
+    args.push_back(std::to_string(s.job_ids.size()));
+    args.push_back(detail::index_member(now_ms, ""));
+    for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
+      args.push_back(s.job_ids[i]);
+      args.push_back(s.test_paths[i]);
+    }
+    auto reply = eval(kSubmit, args);
+    SubmitOutcome out;
+    out.submission_id = reply[1].str();
+    if (reply[0].integer() == 1) {
+      out.duplicate = true;
+      for (const auto& id : reply[2].array()) out.job_ids.push_back(id.str());
+    } else {
+      out.job_ids = s.job_ids;
+    }
+    return out;
+  }
+
+  std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override {
+    maybe_resubscribe();
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(job_ids.size());
+    for (const auto& id : job_ids) commands.push_back({"HGETALL", prefix_ + "job:" + id});
+    auto replies = commands.empty() ? std::vector<RedisValue>{} : conn_.pipeline(commands);
+    std::vector<std::optional<Job>> out;
+    out.reserve(replies.size());
+    for (const auto& r : replies) {
+      if (r.is_error()) throw_reply_error(r.str());
+      if (r.array().empty()) {
+        out.emplace_back();
+      } else {
+        out.emplace_back(job_from_hash(r));
+      }
+    }
+    return out;
+  }
+
+  ListPage list(const ListQuery& q) override {
+    std::string key = prefix_ + "idx:all";
+    auto choice = detail::choose_index(q);
+    if (choice.kind == detail::IndexChoice::app) {
+      key = prefix_ + "idx:org:" + q.org_id + ":app:" + q.app_version_id;
+    } else if (choice.kind == detail::IndexChoice::org) {
+      key = prefix_ + "idx:org:" + q.org_id;
+    }
+    auto fetch = [&](const std::string& after, std::size_t n) {
+      auto reply = conn_.command({"ZREVRANGEBYLEX", key, after.empty() ? std::string("+") : "(" + after, "-", "LIMIT",
+                                  "0", std::to_string(n)});
+      std::vector<std::string> out;
+      for (const auto& m : reply.array()) out.push_back(m.str());
+      return out;
+    };
+    auto loader = [&](const std::vector<std::string>& ids) { return get(ids); };
+    return detail::page_index(q, fetch, loader);
+  }
+
+  proto::CancelResult cancel_job(const std::string& job_id, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back("job");
+    args.push_back(job_id);
+    auto reply = eval(kCancel, args);
+    return cancel_result(reply[0]);
+  }
+
+  std::vector<proto::CancelResult> cancel_build(const std::string& org_id, const std::string& app_version_id,
+                                                std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back("build");
+    args.push_back(org_id + "/" + app_version_id);
+    auto reply = eval(kCancel, args);
+    std::vector<proto::CancelResult> out;
+    for (const auto& r : reply.array()) out.push_back(cancel_result(r));
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.job_id < b.job_id; });
+    return out;
+  }
+
+  std::optional<JobStatus> retry_dead(const std::string& job_id, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back(job_id);
+    auto reply = eval(kRetryDead, args);
+    if (reply.is_nil()) return std::nullopt;
+    return proto::parse_status(reply.str());
+  }
+
+  std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    const std::string lease_id = lease_ids_.next(now_ms);
+    args.push_back(lease_id);
+    args.push_back(request.worker_id);
+    args.push_back(std::to_string(settings_.lease.count()));
+    args.push_back(std::to_string(settings_.affinity_slack.count()));
+    args.push_back(std::to_string(detail::kClaimCandidates));
+    args.push_back(std::to_string(request.targets.size()));
+    for (auto t : request.targets) args.emplace_back(proto::to_string(t));
+    args.push_back(std::to_string(request.installed.size()));
+    for (const auto& i : request.installed) args.push_back(i);
+    auto reply = eval(kClaim, args);
+    if (reply.is_nil()) return std::nullopt;
+    Claim claim;
+    claim.lease_id = lease_id;
+    claim.group_key = reply[0].str();
+    auto parts = detail::split_group_key(claim.group_key);
+    claim.org_id = parts.org_id;
+    claim.app_version_id = parts.app_version_id;
+    claim.target = parts.target;
+    for (std::size_t i = 1; i < reply.size(); ++i) claim.jobs.push_back(job_from_hash(reply[i]));
+    return claim;
+  }
+
+  ReportOutcome report(const proto::Report& r, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back(r.job_id);
+    args.push_back(r.lease_id);
+    args.push_back(std::to_string(r.attempt));
+    args.emplace_back(proto::to_string(r.status));
+    args.push_back(std::to_string(r.exit_code));
+    args.push_back(std::to_string(r.duration_ms));
+    args.push_back(r.log_tail);
+    args.push_back(r.error);
+    push_delays(args);
+    auto reply = eval(kReport, args);
+    ReportOutcome out;
+    out.accepted = reply[0].integer() == 1;
+    if (!out.accepted) {
+      out.reason = reply[1].str();
+      return out;
+    }
+    out.requeued = reply[2].integer() == 1;
+    out.job = job_from_hash(reply[3]);
+    return out;
+  }
+
+  bool progress(const proto::Progress& p, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back(p.job_id);
+    args.push_back(p.lease_id);
+    args.push_back(std::to_string(p.attempt));
+    args.emplace_back(proto::to_string(p.status));
+    return eval(kProgress, args).integer() == 1;
+  }
+
+  bool renew_lease(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back(worker_id);
+    args.push_back(lease_id);
+    args.push_back(std::to_string(settings_.lease.count()));
+    return eval(kRenew, args).integer() == 1;
+  }
+
+  std::uint32_t release(const std::string& worker_id, const std::string& lease_id, std::span<const std::string> job_ids,
+                        std::int64_t now_ms) override {
+    auto args = base(now_ms);
+    args.push_back(worker_id);
+    args.push_back(lease_id);
+    for (const auto& id : job_ids) args.push_back(id);
+    return static_cast<std::uint32_t>(eval(kRelease, args).integer());
+  }
+
+  std::vector<ExpiredLease> expire_leases(std::int64_t now_ms, std::size_t max) override {
+    maybe_resubscribe();
+    std::vector<ExpiredLease> out;
+    if (max == 0) return out;
+    auto due = conn_.command(
+        {"ZRANGEBYSCORE", prefix_ + "leases", "-inf", std::to_string(now_ms), "LIMIT", "0", std::to_string(max)});
+    for (const auto& lease : due.array()) {
+      auto args = base(now_ms);
+      args.push_back(lease.str());
+      push_delays(args);
+      auto reply = eval(kExpire, args);
+      if (reply.is_nil()) continue;  // renewed, or another scheduler expired it first
+      ExpiredLease expired;
+      expired.lease_id = lease.str();
+      expired.worker_id = reply[0].str();
+      for (std::size_t i = 1; i < reply.size(); ++i) expired.jobs.push_back(job_from_hash(reply[i]));
+      out.push_back(std::move(expired));
+    }
+    return out;
+  }
+
+  std::size_t promote_due(std::int64_t now_ms, std::size_t max) override {
+    auto args = base(now_ms);
+    args.push_back(std::to_string(max));
+    return static_cast<std::size_t>(eval(kPromote, args).integer());
+  }
+
+  std::optional<std::int64_t> next_due_ms() override {
+    maybe_resubscribe();
+    auto replies = conn_.pipeline({{"ZRANGE", prefix_ + "pending", "0", "0", "WITHSCORES"},
+                                   {"ZRANGE", prefix_ + "delayed", "0", "0", "WITHSCORES"},
+                                   {"ZRANGE", prefix_ + "leases", "0", "0", "WITHSCORES"}});
+    std::optional<std::int64_t> due;
+    for (const auto& r : replies) {
+      if (r.is_error()) throw_reply_error(r.str());
+      if (r.size() < 2) continue;
+      auto t = to_i64(r[1].str());
+      if (!due || t < *due) due = t;
+    }
+    return due;
+  }
+
+  QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override {
+    long long phase = 0;
+    long long offset = 0;
+    if (auto colon = cursor.find(':'); colon != std::string::npos) {
+      phase = std::clamp<long long>(std::atoll(cursor.substr(0, colon).c_str()), 0, 4);
+      offset = std::max<long long>(0, std::atoll(cursor.c_str() + colon + 1));
+    }
+    limit = std::clamp<std::uint32_t>(limit, 1, 1000);
+    auto args = base(now_ms);
+    args.push_back(std::to_string(phase));
+    args.push_back(std::to_string(offset));
+    args.push_back(std::to_string(limit));
+    for (auto t : {proto::Target::emulator, proto::Target::device, proto::Target::browserstack}) {
+      args.emplace_back(proto::to_string(t));
+    }
+    auto reply = eval(kQueue, args);
+    QueuePage page;
+    if (reply[0].integer() >= 0) {
+      page.next_cursor = std::to_string(reply[0].integer()) + ":" + std::to_string(reply[1].integer());
+    }
+    for (const auto& g : reply[2].array()) {
+      proto::GroupInfo info;
+      info.key = g[0].str();
+      auto parts = detail::split_group_key(info.key);
+      info.org_id = parts.org_id;
+      info.app_version_id = parts.app_version_id;
+      info.target = parts.target;
+      info.claimable = g[1].integer() == 1;
+      info.depth = static_cast<std::uint64_t>(g[2].integer());
+      const long long head = g[3].integer();
+      info.highest_priority =
+          static_cast<proto::Priority>(std::clamp<long long>(2 - head / 10'000'000'000'000LL, 0, 2));
+      info.oldest_age_ms = now_ms - g[4].integer();
+      page.groups.push_back(std::move(info));
+    }
+    auto counts = conn_.pipeline({{"HGETALL", prefix_ + "counts"}, {"HGETALL", prefix_ + "qprio"}});
+    page.by_status = positive_counts(counts[0]);
+    page.by_priority = positive_counts(counts[1]);
+    return page;
+  }
+
+  StatsSnapshot stats(std::int64_t now_ms) override {
+    maybe_resubscribe();
+    std::vector<std::string> mget = {"MGET"};
+    const std::int64_t sec = now_ms / 1000;
+    for (std::int64_t s = sec - detail::kRateWindowSec + 1; s <= sec; ++s) {
+      mget.push_back(prefix_ + "fin:" + std::to_string(s));
+    }
+    auto replies = conn_.pipeline({{"HGETALL", prefix_ + "counts"}, {"HGETALL", prefix_ + "orgcounts"}, mget});
+    for (const auto& r : replies) {
+      if (r.is_error()) throw_reply_error(r.str());
+    }
+    StatsSnapshot snap;
+    snap.by_status = positive_counts(replies[0]);
+    snap.by_org = positive_counts(replies[1]);
+    std::int64_t finished = 0;
+    for (const auto& v : replies[2].array()) {
+      if (!v.is_nil()) finished += to_i64(v.str());
+    }
+    snap.jobs_per_sec = static_cast<double>(finished) / static_cast<double>(detail::kRateWindowSec);
+    return snap;
+  }
+
+  std::uint64_t queue_depth() override {
+    maybe_resubscribe();
+    auto v = conn_.command({"HGET", prefix_ + "counts", "queued"});
+    if (v.is_nil()) return 0;
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_i64(v.str())));
+  }
+
+  void upsert_worker(const proto::WorkerInfo& worker) override {
+    conn_.command({"HSET", prefix_ + "workers", worker.worker_id, detail::encode_worker(worker)});
+  }
+  void remove_worker(const std::string& worker_id) override { conn_.command({"HDEL", prefix_ + "workers", worker_id}); }
+  std::vector<proto::WorkerInfo> workers() override {
+    auto reply = conn_.command({"HVALS", prefix_ + "workers"});
+    std::vector<proto::WorkerInfo> out;
+    for (const auto& v : reply.array()) {
+      proto::WorkerInfo w;
+      if (detail::decode_worker(v.str(), w)) out.push_back(std::move(w));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.worker_id < b.worker_id; });
+    return out;
+  }
+
+  bool ping() override {
+    try {
+      return conn_.command({"PING"}).str() == "PONG";
+    } catch (const StoreUnavailable&) {
+      return false;
+    }
+  }
+
+  int wakeup_fd() override { return epoll_fd_; }
+
+  void drain_wakeups() override {
+    std::uint64_t value = 0;
+    while (::read(event_fd_, &value, sizeof value) == static_cast<ssize_t>(sizeof value)) {
+    }
+    try {
+      while (sub_.try_read()) {
+      }
+    } catch (const Error&) {
+      // The subscriber dropped; its socket left the epoll set when it closed.
+    }
+    maybe_resubscribe();
+  }
+
+ private:
+  struct Script {
+    std::string body;
+    std::string sha;
+  };
+
+  std::vector<std::string> base(std::int64_t now_ms) const {
+    return {prefix_, std::to_string(now_ms), std::to_string(settings_.group_max),
+            std::to_string(settings_.group_window.count())};
+  }
+
+  void push_delays(std::vector<std::string>& args) {
+    for (auto d : detail::backoff_table(settings_.backoff, rng_)) args.push_back(std::to_string(d));
+  }
+
+  void load_scripts() {
+    for (auto& s : scripts_) s.sha = conn_.command({"SCRIPT", "LOAD", s.body}).str();
+  }
+
+  RedisValue eval(ScriptId id, const std::vector<std::string>& args) {
+    maybe_resubscribe();
+    auto call = [&] {
+      std::vector<std::string_view> argv;
+      argv.reserve(args.size() + 3);
+      argv.emplace_back("EVALSHA");
+      argv.emplace_back(scripts_[id].sha);
+      argv.emplace_back("0");
+      for (const auto& a : args) argv.emplace_back(a);
+      return conn_.command(std::span<const std::string_view>(argv));
+    };
+    if (scripts_[id].sha.empty()) load_scripts();
+    try {
+      return call();
+    } catch (const RedisNoScript&) {
+      load_scripts();
+      return call();
+    }
+  }
+
+  static proto::CancelResult cancel_result(const RedisValue& v) {
+    proto::CancelResult r;
+    r.job_id = v[0].str();
+    r.outcome = v[1].str();
+    r.status = proto::parse_status(v[2].str()).value_or(JobStatus::cancelled);
+    return r;
+  }
+
+  void subscribe() {
+    sub_.send({"SUBSCRIBE", prefix_ + "wakeup"});
+    sub_.read();  // the subscribe confirmation
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = sub_.fd();
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, sub_.fd(), &ev);
+    subscribed_generation_ = sub_.generation();
+  }
+
+  // Re-subscribes after the subscriber connection dropped, once its back-off allows; then
+  // signals the eventfd, since wakeups may have been missed meanwhile.
+  void maybe_resubscribe() {
+    if (sub_.connected() && sub_.generation() == subscribed_generation_) return;
+    if (steady_ms() < sub_.next_attempt_ms()) return;
+    try {
+      subscribe();
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+    } catch (const Error&) {
+      sub_.disconnect();
+    }
+  }
+
+  StoreSettings settings_;
+  std::string prefix_;
+  RedisConnection conn_;
+  RedisConnection sub_;
+  std::array<Script, kScriptCount> scripts_;
+  std::mt19937_64 rng_;
+  IdGenerator lease_ids_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::uint64_t subscribed_generation_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings) {
+  return std::make_unique<RedisJobStore>(RedisAddress::parse(url), settings, null_logger());
+}
+
+}  // namespace qg::sched

@@ -1,0 +1,150 @@
+// The JobStore contract against a real redis-server, plus what only Redis can do wrong:
+// a flushed script cache, a restart, and a large queue.
+
+#include <memory>
+
+#include "job_store_contract.hpp"
+#include "qg/common/errors.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/common/redis.hpp"
+#include "qg/testing/process.hpp"
+
+namespace qg::sched::contract {
+namespace {
+
+// One redis-server per test suite; every test gets its own key prefix.
+struct RedisBackend {
+  static inline std::unique_ptr<testing::RedisServer> server;
+  static void start() { server = std::make_unique<testing::RedisServer>(); }
+  static void stop() { server.reset(); }
+  static std::shared_ptr<JobStore> make(const StoreSettings& settings) {
+    return make_redis_store(server->url(), settings);
+  }
+  // A second store on the same server and prefix, as a second broker or scheduler would be.
+  static std::shared_ptr<JobStore> make_peer(const StoreSettings& settings, std::shared_ptr<JobStore>) {
+    return make_redis_store(server->url(), settings);
+  }
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Redis, JobStoreContract, RedisBackend);
+
+class RedisStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    settings_.key_prefix = unique_prefix();
+    settings_.backoff.jitter = 0;
+  }
+  NewSubmission submission(const std::string& app, std::size_t n, std::int64_t now) {
+    NewSubmission s;
+    s.submission_id = ids_.next(now);
+    s.org_id = "org";
+    s.app_version_id = app;
+    for (std::size_t i = 0; i < n; ++i) {
+      s.job_ids.push_back(ids_.next(now));
+      s.test_paths.push_back("t" + std::to_string(i));
+    }
+    return s;
+  }
+  RedisValue redis(std::initializer_list<std::string_view> args) {
+    RedisConnection c(RedisAddress::parse(server_.url()), RedisOptions{}, null_logger());
+    return c.command(args);
+  }
+
+  testing::RedisServer server_;
+  StoreSettings settings_;
+  IdGenerator ids_;
+  ClaimRequest worker_{"w", {proto::Target::emulator}, {}};
+};
+
+TEST_F(RedisStoreTest, UnreachableRedisThrowsStoreUnavailableAtConstruction) {
+  auto port = testing::free_port();
+  EXPECT_THROW(make_redis_store("redis://127.0.0.1:" + std::to_string(port), settings_), StoreUnavailable);
+  EXPECT_THROW(make_redis_store("http://nope", settings_), ConfigError);
+}
+
+TEST_F(RedisStoreTest, FlushedScriptCacheIsReloadedTransparently) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("a", 2, kT0), kT0);
+  redis({"SCRIPT", "FLUSH"});
+  store->submit(submission("a", 1, kT0 + 1), kT0 + 1);
+  auto c = store->claim_group(worker_, kT0 + 2);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 3u);
+}
+
+TEST_F(RedisStoreTest, JobHashIsReadableWithRedisCli) {
+  auto store = make_redis_store(server_.url(), settings_);
+  auto s = submission("a", 1, kT0);
+  store->submit(s, kT0);
+  auto status = redis({"HGET", settings_.key_prefix + "job:" + s.job_ids[0], "status"});
+  EXPECT_EQ(status.str(), "queued");
+  auto created = redis({"HGET", settings_.key_prefix + "job:" + s.job_ids[0], "created_at_ms"});
+  EXPECT_EQ(created.str(), std::to_string(kT0));
+}
+
+TEST_F(RedisStoreTest, StoreThrowsWhileRedisIsDownAndWorksAfterRestart) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("a", 1, kT0), kT0);
+  server_.kill();
+  EXPECT_THROW(store->submit(submission("a", 1, kT0), kT0), StoreUnavailable);
+  EXPECT_THROW(store->claim_group(worker_, kT0), StoreUnavailable);
+  EXPECT_FALSE(store->ping());
+  server_.start();
+  ASSERT_TRUE(testing::wait_until([&] { return store->ping(); }, std::chrono::seconds(15)));
+  // The server came back empty (no persistence) and without our scripts.
+  auto out = store->submit(submission("b", 2, kT0 + 1), kT0 + 1);
+  auto c = store->claim_group(worker_, kT0 + 2);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 2u);
+  // The wakeup subscription comes back too.
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        store->drain_wakeups();
+        store->submit(submission("c", 1, kT0 + 3), kT0 + 3);
+        pollfd p{store->wakeup_fd(), POLLIN, 0};
+        return ::poll(&p, 1, 200) == 1;
+      },
+      std::chrono::seconds(15)));
+}
+
+TEST_F(RedisStoreTest, WakeupsReachEveryStoreOnTheSameRedis) {
+  auto a = make_redis_store(server_.url(), settings_);
+  auto b = make_redis_store(server_.url(), settings_);
+  b->drain_wakeups();
+  a->submit(submission("a", 1, kT0), kT0);
+  pollfd p{b->wakeup_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1);
+}
+
+TEST_F(RedisStoreTest, TenThousandTestSubmitIsOneCall) {
+  auto store = make_redis_store(server_.url(), settings_);
+  auto s = submission("big", 10000, kT0);
+  auto out = store->submit(s, kT0);
+  EXPECT_EQ(out.job_ids.size(), 10000u);
+  EXPECT_EQ(store->queue_depth(), 10000u);
+}
+
+TEST_F(RedisStoreTest, ClaimStillWorksWithOneHundredThousandQueuedJobs) {
+  settings_.group_max = 50;
+  auto store = make_redis_store(server_.url(), settings_);
+  for (int g = 0; g < 100; ++g) {
+    auto s = submission("app" + std::to_string(g), 1000, kT0 + g);
+    s.priority = static_cast<proto::Priority>(g % 3);
+    store->submit(s, kT0 + g);
+  }
+  EXPECT_EQ(store->queue_depth(), 100000u);
+  auto c = store->claim_group(worker_, kT0 + 1000);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 50u);
+  EXPECT_EQ(c->jobs[0].priority, proto::Priority::high);
+  EXPECT_EQ(c->app_version_id, "app2");  // the oldest high-priority group
+  auto page = store->queue("", 10, kT0 + 1000);
+  EXPECT_EQ(page.groups.size(), 10u);
+  EXPECT_EQ(page.by_status["queued"], 100000u - 50u);
+  ListQuery q;
+  q.limit = 100;
+  EXPECT_EQ(store->list(q).jobs.size(), 100u);
+}
+
+}  // namespace
+}  // namespace qg::sched::contract

@@ -1,0 +1,76 @@
+// RedisAddress parsing and reply conversion; no server needed.
+
+#include <gtest/gtest.h>
+
+#include "qg/common/errors.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/common/redis.hpp"
+
+namespace qg {
+namespace {
+
+TEST(RedisAddress, ParsesHostPortAndDb) {
+  auto a = RedisAddress::parse("redis://10.0.0.5:6380/2");
+  EXPECT_EQ(a.host, "10.0.0.5");
+  EXPECT_EQ(a.port, 6380);
+  EXPECT_EQ(a.db, 2);
+  EXPECT_EQ(a.url(), "redis://10.0.0.5:6380/2");
+}
+
+TEST(RedisAddress, DefaultsPortAndDb) {
+  auto a = RedisAddress::parse("redis://localhost");
+  EXPECT_EQ(a.host, "localhost");
+  EXPECT_EQ(a.port, 6379);
+  EXPECT_EQ(a.db, 0);
+}
+
+TEST(RedisAddress, RejectsBadUrlsWithConfigError) {
+  for (const char* url : {"", "http://h:1", "redis://", "redis://:6379", "redis://h:", "redis://h:0", "redis://h:70000",
+                          "redis://h:12x", "redis://h:1/", "redis://h:1/-1", "redis://h:1/x", "redis://user:pw@h:1"}) {
+    EXPECT_THROW(RedisAddress::parse(url), ConfigError) << url;
+  }
+}
+
+TEST(RedisValue, AccessorsCheckTypes) {
+  auto s = RedisValue::make_string("42");
+  EXPECT_EQ(s.str(), "42");
+  EXPECT_EQ(s.integer(), 42);
+  EXPECT_EQ(s.opt_str(), std::optional<std::string>("42"));
+  EXPECT_THROW(s.array(), StoreError);
+  RedisValue nil;
+  EXPECT_TRUE(nil.is_nil());
+  EXPECT_EQ(nil.opt_str(), std::nullopt);
+  EXPECT_TRUE(nil.array().empty());
+  EXPECT_THROW(nil.str(), StoreError);
+  EXPECT_THROW(RedisValue::make_string("x").integer(), StoreError);
+  auto arr = RedisValue::make_array({RedisValue::make_integer(1), RedisValue::make_string("a")});
+  EXPECT_EQ(arr.size(), 2u);
+  EXPECT_EQ(arr[0].integer(), 1);
+  EXPECT_THROW(arr.str(), StoreError);
+}
+
+TEST(RedisErrors, NoscriptIsReportedDistinctly) {
+  EXPECT_THROW(throw_reply_error("NOSCRIPT No matching script"), RedisNoScript);
+  try {
+    throw_reply_error("WRONGTYPE Operation against a key");
+    FAIL();
+  } catch (const RedisNoScript&) {
+    FAIL() << "not a NOSCRIPT";
+  } catch (const StoreError&) {
+  }
+}
+
+TEST(RedisConnection, UnreachableServerThrowsStoreUnavailableThenBacksOff) {
+  RedisOptions options;
+  options.connect_timeout = std::chrono::milliseconds(200);
+  options.reconnect_min = std::chrono::milliseconds(10000);
+  // Port 1 on loopback: connection refused at once.
+  RedisConnection conn(RedisAddress::parse("redis://127.0.0.1:1"), options, null_logger());
+  EXPECT_THROW(conn.command({"PING"}), StoreUnavailable);
+  EXPECT_GT(conn.next_attempt_ms(), 0);
+  EXPECT_THROW(conn.command({"PING"}), StoreUnavailable);  // within back-off: no connect at all
+  EXPECT_FALSE(conn.connected());
+}
+
+}  // namespace
+}  // namespace qg

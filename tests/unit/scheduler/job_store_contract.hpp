@@ -1,0 +1,747 @@
+#pragma once
+// The JobStore contract: one suite body, instantiated once per implementation
+// (memory_store_test.cpp, tests/integration/redis_store_redistest.cpp).
+//
+// A Backend type provides:
+//   static void start(); static void stop();                 // per test suite
+//   static std::shared_ptr<JobStore> make(const StoreSettings&);
+//   static std::shared_ptr<JobStore> make_peer(const StoreSettings&, std::shared_ptr<JobStore> first);
+// make_peer gives a second handle on the same data (a second RedisJobStore on the same
+// server and prefix; for memory, the same instance) for the racing tests.
+//
+// Time is passed in; nothing here sleeps.
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "qg/common/ids.hpp"
+#include "qg/scheduler/job_store.hpp"
+
+// Tests name only the SubmitSpec fields they care about (designated initializers).
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace qg::sched::contract {
+
+using proto::JobStatus;
+using proto::Priority;
+using proto::Target;
+
+inline constexpr std::int64_t kT0 = 1'700'000'000'000;
+
+inline std::string unique_prefix() {
+  static std::atomic<int> counter{0};
+  return "t" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ":";
+}
+
+struct SubmitSpec {
+  std::string org = "org";
+  std::string app = "app";
+  std::size_t count = 1;
+  Priority priority = Priority::medium;
+  Target target = Target::emulator;
+  std::uint32_t retries = 0;
+  std::uint32_t max_attempts = 0;
+  std::string idempotency_key;
+};
+
+template <class Backend>
+class JobStoreContract : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Backend::start(); }
+  static void TearDownTestSuite() { Backend::stop(); }
+
+  void SetUp() override {
+    settings_.group_window = std::chrono::milliseconds(0);
+    settings_.group_max = 50;
+    settings_.lease = std::chrono::milliseconds(10000);
+    settings_.backoff.base = std::chrono::milliseconds(1000);
+    settings_.backoff.jitter = 0;
+    reset();
+  }
+
+  // A fresh store (and fresh key prefix) with the current settings_.
+  void reset() {
+    settings_.key_prefix = unique_prefix();
+    store_ = Backend::make(settings_);
+  }
+
+  JobStore& store() { return *store_; }
+
+  SubmitOutcome submit(const SubmitSpec& spec, std::int64_t now) {
+    NewSubmission s;
+    s.submission_id = ids_.next(now);
+    s.org_id = spec.org;
+    s.app_version_id = spec.app;
+    s.priority = spec.priority;
+    s.target = spec.target;
+    s.retries = spec.retries;
+    s.max_attempts = spec.max_attempts;
+    s.idempotency_key = spec.idempotency_key;
+    for (std::size_t i = 0; i < spec.count; ++i) {
+      s.job_ids.push_back(ids_.next(now));
+      s.test_paths.push_back("tests/t" + std::to_string(i) + ".spec.js");
+    }
+    return store().submit(s, now);
+  }
+
+  std::optional<Claim> claim(const std::string& worker, std::int64_t now, std::vector<std::string> installed = {},
+                             std::vector<Target> targets = {Target::emulator, Target::device, Target::browserstack}) {
+    ClaimRequest r;
+    r.worker_id = worker;
+    r.targets = std::move(targets);
+    r.installed = std::move(installed);
+    return store().claim_group(r, now);
+  }
+
+  ReportOutcome report(const Claim& c, std::size_t index, JobStatus status, std::int64_t now,
+                       std::optional<std::uint32_t> attempt = std::nullopt) {
+    proto::Report r;
+    r.worker_id = "w";
+    r.lease_id = c.lease_id;
+    r.job_id = c.jobs.at(index).id;
+    r.attempt = attempt.value_or(c.jobs.at(index).attempt);
+    r.status = status;
+    r.exit_code = status == JobStatus::passed ? 0 : 1;
+    r.duration_ms = 5;
+    r.log_tail = "log";
+    if (status == JobStatus::error) r.error = "install failed";
+    return store().report(r, now);
+  }
+
+  proto::Job job(const std::string& id) {
+    std::vector<std::string> ids{id};
+    auto found = store().get(ids);
+    EXPECT_TRUE(found.at(0).has_value()) << id;
+    return found.at(0).value_or(proto::Job{});
+  }
+
+  static std::vector<std::string> ids_of(const Claim& c) {
+    std::vector<std::string> out;
+    for (const auto& j : c.jobs) out.push_back(j.id);
+    return out;
+  }
+
+  StoreSettings settings_;
+  std::shared_ptr<JobStore> store_;
+  IdGenerator ids_;
+};
+
+TYPED_TEST_SUITE_P(JobStoreContract);
+
+TYPED_TEST_P(JobStoreContract, SubmitThenGetReturnsQueuedJobs) {
+  auto out = this->submit({.org = "acme", .app = "v1", .count = 3, .priority = Priority::high, .retries = 2}, kT0);
+  ASSERT_EQ(out.job_ids.size(), 3u);
+  EXPECT_FALSE(out.duplicate);
+  std::vector<std::string> ids = out.job_ids;
+  ids.push_back("missing");
+  auto jobs = this->store().get(ids);
+  ASSERT_EQ(jobs.size(), 4u);
+  EXPECT_FALSE(jobs[3].has_value());
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(jobs[i].has_value());
+    const auto& j = *jobs[i];
+    EXPECT_EQ(j.id, out.job_ids[i]);
+    EXPECT_EQ(j.org_id, "acme");
+    EXPECT_EQ(j.app_version_id, "v1");
+    EXPECT_EQ(j.test_path, "tests/t" + std::to_string(i) + ".spec.js");
+    EXPECT_EQ(j.priority, Priority::high);
+    EXPECT_EQ(j.status, JobStatus::queued);
+    EXPECT_EQ(j.attempt, 0u);
+    EXPECT_EQ(j.max_attempts, 3u);
+    EXPECT_EQ(j.retries, 2u);
+    EXPECT_EQ(j.created_at_ms, kT0);
+    EXPECT_EQ(j.submission_id, out.submission_id);
+    EXPECT_TRUE(j.lease_id.empty());
+  }
+  EXPECT_EQ(this->store().queue_depth(), 3u);
+}
+
+TYPED_TEST_P(JobStoreContract, IdempotentSubmitReturnsSameIdsAndWritesNothing) {
+  auto first = this->submit({.count = 2, .idempotency_key = "k1"}, kT0);
+  auto second = this->submit({.count = 5, .idempotency_key = "k1"}, kT0 + 10);
+  EXPECT_TRUE(second.duplicate);
+  EXPECT_EQ(second.submission_id, first.submission_id);
+  EXPECT_EQ(second.job_ids, first.job_ids);
+  EXPECT_EQ(this->store().queue_depth(), 2u);
+  // Same key in another org is a different submission.
+  auto other = this->submit({.org = "other", .count = 1, .idempotency_key = "k1"}, kT0);
+  EXPECT_FALSE(other.duplicate);
+  EXPECT_EQ(this->store().queue_depth(), 3u);
+}
+
+TYPED_TEST_P(JobStoreContract, SubmissionEntersItsGroupWhole) {
+  auto out = this->submit({.count = 20}, kT0);
+  auto c = this->claim("w1", kT0);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->group_key, "org/app/emulator");
+  EXPECT_EQ(c->org_id, "org");
+  EXPECT_EQ(c->app_version_id, "app");
+  EXPECT_EQ(c->target, Target::emulator);
+  EXPECT_EQ(this->ids_of(*c), out.job_ids);
+  for (const auto& j : c->jobs) {
+    EXPECT_EQ(j.status, JobStatus::assigned);
+    EXPECT_EQ(j.attempt, 1u);
+    EXPECT_EQ(j.worker_id, "w1");
+    EXPECT_EQ(j.lease_id, c->lease_id);
+  }
+}
+
+TYPED_TEST_P(JobStoreContract, WithinGroupHighBeforeMediumBeforeLowThenOldest) {
+  auto low = this->submit({.priority = Priority::low}, kT0);
+  auto high1 = this->submit({.priority = Priority::high}, kT0 + 1);
+  auto medium = this->submit({.priority = Priority::medium}, kT0 + 2);
+  auto high2 = this->submit({.priority = Priority::high}, kT0 + 3);
+  auto c = this->claim("w", kT0 + 4);
+  ASSERT_TRUE(c.has_value());
+  std::vector<std::string> expected = {high1.job_ids[0], high2.job_ids[0], medium.job_ids[0], low.job_ids[0]};
+  EXPECT_EQ(this->ids_of(*c), expected);
+}
+
+TYPED_TEST_P(JobStoreContract, AcrossGroupsTierThenPriorityThenAge) {
+  this->settings_.org_tiers["ent"] = OrgTier::enterprise;
+  this->reset();
+  this->submit({.org = "std", .app = "old-medium", .priority = Priority::medium}, kT0);
+  this->submit({.org = "std", .app = "high", .priority = Priority::high}, kT0 + 1000);
+  this->submit({.org = "std", .app = "new-medium", .priority = Priority::medium}, kT0 + 2000);
+  this->submit({.org = "ent", .app = "low", .priority = Priority::low}, kT0 + 3000);
+  std::vector<std::string> order;
+  while (auto c = this->claim("w", kT0 + 5000)) order.push_back(c->group_key);
+  std::vector<std::string> expected = {"ent/low/emulator", "std/high/emulator", "std/old-medium/emulator",
+                                       "std/new-medium/emulator"};
+  EXPECT_EQ(order, expected);
+}
+
+TYPED_TEST_P(JobStoreContract, LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup) {
+  const std::int64_t head_start = this->settings_.high_head_start.count();
+  this->submit({.app = "low", .priority = Priority::low}, kT0);
+  this->submit({.app = "high-late", .priority = Priority::high}, kT0 + head_start + 1);
+  auto c = this->claim("w", kT0 + head_start + 2);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "low");
+
+  // Within the head start, high still wins.
+  this->reset();
+  this->submit({.app = "low", .priority = Priority::low}, kT0);
+  this->submit({.app = "high-early", .priority = Priority::high}, kT0 + head_start - 1);
+  c = this->claim("w", kT0 + head_start);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "high-early");
+}
+
+TYPED_TEST_P(JobStoreContract, InstalledBuildWinsWithinAffinitySlack) {
+  const std::int64_t slack = this->settings_.affinity_slack.count();
+  this->submit({.app = "a"}, kT0);
+  this->submit({.app = "b"}, kT0 + slack);
+  this->submit({.app = "c"}, kT0 + slack + 1);
+  auto c = this->claim("w1", kT0 + 10000, {"org/c"});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "a") << "c is outside the slack";
+  this->reset();
+  this->submit({.app = "a"}, kT0);
+  this->submit({.app = "b"}, kT0 + slack);
+  c = this->claim("w1", kT0 + 10000, {"org/b"});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "b");
+  c = this->claim("w2", kT0 + 10000);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "a");
+}
+
+TYPED_TEST_P(JobStoreContract, GroupMaxCapsClaimSize) {
+  this->settings_.group_max = 3;
+  this->reset();
+  auto out = this->submit({.count = 7}, kT0);
+  std::vector<std::size_t> sizes;
+  std::vector<std::string> all;
+  while (auto c = this->claim("w", kT0)) {
+    sizes.push_back(c->jobs.size());
+    for (auto& id : this->ids_of(*c)) all.push_back(id);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{3, 3, 1}));
+  EXPECT_EQ(all, out.job_ids);
+}
+
+TYPED_TEST_P(JobStoreContract, GroupWindowHoldsGroupUntilPromoteDue) {
+  this->settings_.group_window = std::chrono::milliseconds(5000);
+  this->reset();
+  this->submit({.count = 2}, kT0);
+  this->submit({.count = 1}, kT0 + 1000);
+  EXPECT_FALSE(this->claim("w", kT0 + 1000).has_value());
+  EXPECT_EQ(this->store().next_due_ms(), std::optional<std::int64_t>(kT0 + 5000));
+  auto page = this->store().queue("", 10, kT0 + 1000);
+  ASSERT_EQ(page.groups.size(), 1u);
+  EXPECT_FALSE(page.groups[0].claimable);
+  EXPECT_EQ(page.groups[0].depth, 3u);
+  EXPECT_EQ(this->store().promote_due(kT0 + 4999, 100), 0u);
+  EXPECT_FALSE(this->claim("w", kT0 + 4999).has_value());
+  EXPECT_EQ(this->store().promote_due(kT0 + 5000, 100), 1u);
+  auto c = this->claim("w", kT0 + 5000);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 3u);
+}
+
+TYPED_TEST_P(JobStoreContract, GroupMaxOpensWindowEarly) {
+  this->settings_.group_window = std::chrono::milliseconds(5000);
+  this->settings_.group_max = 3;
+  this->reset();
+  this->submit({.count = 2}, kT0);
+  EXPECT_FALSE(this->claim("w", kT0 + 1).has_value());
+  this->submit({.count = 1}, kT0 + 2);
+  auto c = this->claim("w", kT0 + 3);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 3u);
+}
+
+TYPED_TEST_P(JobStoreContract, ClaimReturnsNothingWhenNothingIsClaimable) {
+  EXPECT_FALSE(this->claim("w", kT0).has_value());
+  this->submit({.target = Target::device}, kT0);
+  EXPECT_FALSE(this->claim("w", kT0, {}, {Target::emulator}).has_value());
+  EXPECT_TRUE(this->claim("w", kT0, {}, {Target::emulator, Target::device}).has_value());
+}
+
+TYPED_TEST_P(JobStoreContract, ClaimedJobIsNeverClaimedAgain) {
+  this->submit({.count = 3}, kT0);
+  ASSERT_TRUE(this->claim("w1", kT0).has_value());
+  EXPECT_FALSE(this->claim("w2", kT0).has_value());
+  EXPECT_EQ(this->store().queue_depth(), 0u);
+}
+
+TYPED_TEST_P(JobStoreContract, RacingClaimsNeverHandOutAJobTwice) {
+  this->settings_.group_max = 4;
+  this->reset();
+  std::size_t total = 0;
+  for (int g = 0; g < 20; ++g) {
+    total += this->submit({.app = "a" + std::to_string(g), .count = 5}, kT0 + g).job_ids.size();
+  }
+  auto peer = TypeParam::make_peer(this->settings_, this->store_);
+  std::vector<std::string> got[2];
+  auto run = [&](JobStore& s, std::vector<std::string>& out, const std::string& worker) {
+    ClaimRequest r{worker, {Target::emulator}, {}};
+    while (auto c = s.claim_group(r, kT0 + 100)) {
+      for (const auto& j : c->jobs) out.push_back(j.id);
+    }
+  };
+  std::thread t1([&] { run(this->store(), got[0], "w1"); });
+  std::thread t2([&] { run(*peer, got[1], "w2"); });
+  t1.join();
+  t2.join();
+  std::set<std::string> unique(got[0].begin(), got[0].end());
+  unique.insert(got[1].begin(), got[1].end());
+  EXPECT_EQ(got[0].size() + got[1].size(), total);
+  EXPECT_EQ(unique.size(), total);
+}
+
+TYPED_TEST_P(JobStoreContract, ReportIsAcceptedOnceAndLaterReportsAreRejected) {
+  this->submit({.count = 2}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto first = this->report(*c, 0, JobStatus::passed, kT0 + 10);
+  EXPECT_TRUE(first.accepted);
+  ASSERT_TRUE(first.job.has_value());
+  EXPECT_EQ(first.job->status, JobStatus::passed);
+  EXPECT_FALSE(first.job->flaky);
+  EXPECT_FALSE(first.requeued);
+  auto again = this->report(*c, 0, JobStatus::failed, kT0 + 11);
+  EXPECT_FALSE(again.accepted);
+  EXPECT_EQ(again.reason, "already_final");
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::passed);
+
+  auto stale = this->report(*c, 1, JobStatus::passed, kT0 + 12, 0);
+  EXPECT_FALSE(stale.accepted);
+  EXPECT_EQ(stale.reason, "stale_attempt");
+  Claim wrong = *c;
+  wrong.lease_id = "not-the-lease";
+  auto lost = this->report(wrong, 1, JobStatus::passed, kT0 + 13);
+  EXPECT_FALSE(lost.accepted);
+  EXPECT_EQ(lost.reason, "lost_lease");
+  Claim missing = *c;
+  missing.jobs[1].id = "no-such-job";
+  EXPECT_EQ(this->report(missing, 1, JobStatus::passed, kT0 + 14).reason, "not_found");
+  EXPECT_EQ(this->job(c->jobs[1].id).status, JobStatus::assigned);
+}
+
+TYPED_TEST_P(JobStoreContract, FinalStateNeverChanges) {
+  this->submit({.count = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(this->report(*c, 0, JobStatus::failed, kT0 + 1).accepted);
+  const auto id = c->jobs[0].id;
+  EXPECT_EQ(this->store().cancel_job(id, kT0 + 2).outcome, "already_final");
+  EXPECT_EQ(this->store().retry_dead(id, kT0 + 3), std::optional<JobStatus>(JobStatus::failed));
+  EXPECT_TRUE(this->store().expire_leases(kT0 + 1'000'000, 100).empty());
+  EXPECT_EQ(this->store().promote_due(kT0 + 1'000'000, 100), 0u);
+  EXPECT_FALSE(this->claim("w", kT0 + 1'000'000).has_value());
+  EXPECT_EQ(this->job(id).status, JobStatus::failed);
+}
+
+TYPED_TEST_P(JobStoreContract, FailureWithRetriesLeftRequeuesAndPassMarksFlaky) {
+  this->submit({.count = 1, .retries = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto r = this->report(*c, 0, JobStatus::failed, kT0 + 1);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.requeued);
+  ASSERT_TRUE(r.job.has_value());
+  EXPECT_EQ(r.job->status, JobStatus::queued);
+  EXPECT_TRUE(r.job->lease_id.empty());
+  auto c2 = this->claim("w", kT0 + 2);
+  ASSERT_TRUE(c2.has_value());
+  EXPECT_EQ(c2->jobs[0].attempt, 2u);
+  auto pass = this->report(*c2, 0, JobStatus::passed, kT0 + 3);
+  ASSERT_TRUE(pass.accepted && pass.job.has_value());
+  EXPECT_EQ(pass.job->status, JobStatus::passed);
+  EXPECT_TRUE(pass.job->flaky);
+
+  // Out of retries: the failure is final.
+  this->submit({.count = 1, .retries = 1}, kT0 + 10);
+  c = this->claim("w", kT0 + 10);
+  ASSERT_TRUE(this->report(*c, 0, JobStatus::failed, kT0 + 11).requeued);
+  c = this->claim("w", kT0 + 12);
+  ASSERT_TRUE(c.has_value());
+  auto last = this->report(*c, 0, JobStatus::timed_out, kT0 + 13);
+  EXPECT_TRUE(last.accepted);
+  EXPECT_FALSE(last.requeued);
+  EXPECT_EQ(last.job->status, JobStatus::timed_out);
+}
+
+TYPED_TEST_P(JobStoreContract, InfrastructureErrorRequeuesAfterBackoff) {
+  this->submit({.count = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto r = this->report(*c, 0, JobStatus::error, kT0 + 100);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_TRUE(r.requeued);
+  EXPECT_EQ(r.job->status, JobStatus::queued);
+  EXPECT_EQ(r.job->last_error, "install failed");
+  EXPECT_FALSE(this->claim("w", kT0 + 100).has_value());
+  EXPECT_EQ(this->store().next_due_ms(), std::optional<std::int64_t>(kT0 + 1100));
+  EXPECT_EQ(this->store().promote_due(kT0 + 1099, 10), 0u);
+  EXPECT_EQ(this->store().promote_due(kT0 + 1100, 10), 1u);
+  auto c2 = this->claim("w", kT0 + 1100);
+  ASSERT_TRUE(c2.has_value());
+  EXPECT_EQ(c2->jobs[0].attempt, 2u);
+  // Second error: back-off doubles.
+  ASSERT_TRUE(this->report(*c2, 0, JobStatus::error, kT0 + 2000).requeued);
+  EXPECT_EQ(this->store().next_due_ms(), std::optional<std::int64_t>(kT0 + 4000));
+}
+
+TYPED_TEST_P(JobStoreContract, ExhaustedAttemptsEndDeadAndRetryDeadRevives) {
+  this->submit({.count = 1, .max_attempts = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto r = this->report(*c, 0, JobStatus::error, kT0 + 1);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_FALSE(r.requeued);
+  EXPECT_EQ(r.job->status, JobStatus::dead);
+  const auto id = c->jobs[0].id;
+  EXPECT_EQ(this->store().retry_dead("nope", kT0 + 2), std::nullopt);
+  EXPECT_EQ(this->store().retry_dead(id, kT0 + 2), std::optional<JobStatus>(JobStatus::queued));
+  EXPECT_EQ(this->job(id).status, JobStatus::queued);
+  auto c2 = this->claim("w", kT0 + 3);
+  ASSERT_TRUE(c2.has_value());
+  EXPECT_EQ(c2->jobs[0].id, id);
+  EXPECT_EQ(c2->jobs[0].attempt, 2u);
+  EXPECT_EQ(this->store().retry_dead(id, kT0 + 4), std::optional<JobStatus>(JobStatus::assigned));
+  // Revived with a fresh budget of one attempt: the next error is dead again.
+  EXPECT_EQ(this->report(*c2, 0, JobStatus::error, kT0 + 5).job->status, JobStatus::dead);
+}
+
+TYPED_TEST_P(JobStoreContract, LeaseExpiryRequeuesUnfinishedJobs) {
+  const std::int64_t lease = this->settings_.lease.count();
+  this->submit({.count = 3}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(this->report(*c, 0, JobStatus::passed, kT0 + 1).accepted);
+  EXPECT_EQ(this->store().next_due_ms(), std::optional<std::int64_t>(kT0 + lease));
+  EXPECT_TRUE(this->store().expire_leases(kT0 + lease - 1, 10).empty());
+  auto expired = this->store().expire_leases(kT0 + lease, 10);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].lease_id, c->lease_id);
+  EXPECT_EQ(expired[0].worker_id, "w");
+  ASSERT_EQ(expired[0].jobs.size(), 2u);
+  for (const auto& j : expired[0].jobs) {
+    EXPECT_EQ(j.status, JobStatus::queued);
+    EXPECT_TRUE(j.lease_id.empty());
+  }
+  EXPECT_TRUE(this->store().expire_leases(kT0 + lease, 10).empty());
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::passed);
+  // The late report of the lost worker is fenced off.
+  EXPECT_EQ(this->report(*c, 1, JobStatus::passed, kT0 + lease + 1).reason, "lost_lease");
+  EXPECT_EQ(this->store().promote_due(kT0 + lease + 1000, 10), 2u);
+  auto c2 = this->claim("w2", kT0 + lease + 1000);
+  ASSERT_TRUE(c2.has_value());
+  ASSERT_EQ(c2->jobs.size(), 2u);
+  EXPECT_EQ(c2->jobs[0].attempt, 2u);
+  EXPECT_EQ(this->report(*c, 1, JobStatus::passed, kT0 + lease + 1001).reason, "stale_attempt");
+}
+
+TYPED_TEST_P(JobStoreContract, LeaseExpiryIsAppliedExactlyOnceWhenStoresRace) {
+  this->settings_.group_max = 1;
+  this->reset();
+  this->submit({.count = 30}, kT0);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(this->claim("w" + std::to_string(i), kT0).has_value());
+  auto peer = TypeParam::make_peer(this->settings_, this->store_);
+  std::vector<ExpiredLease> got[2];
+  auto run = [&](JobStore& s, std::vector<ExpiredLease>& out) {
+    while (true) {
+      auto batch = s.expire_leases(kT0 + 60'000, 3);
+      if (batch.empty()) break;
+      for (auto& e : batch) out.push_back(std::move(e));
+    }
+  };
+  std::thread t1([&] { run(this->store(), got[0]); });
+  std::thread t2([&] { run(*peer, got[1]); });
+  t1.join();
+  t2.join();
+  std::set<std::string> leases;
+  std::size_t jobs = 0;
+  for (auto& side : got) {
+    for (auto& e : side) {
+      leases.insert(e.lease_id);
+      jobs += e.jobs.size();
+    }
+  }
+  EXPECT_EQ(got[0].size() + got[1].size(), 30u);
+  EXPECT_EQ(leases.size(), 30u);
+  EXPECT_EQ(jobs, 30u);
+  EXPECT_EQ(this->store().queue_depth(), 30u);
+}
+
+TYPED_TEST_P(JobStoreContract, RenewLeaseKeepsLeaseAlive) {
+  const std::int64_t lease = this->settings_.lease.count();
+  this->submit({.count = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(this->store().renew_lease("w", c->lease_id, kT0 + lease - 1));
+  EXPECT_FALSE(this->store().renew_lease("other", c->lease_id, kT0 + lease - 1));
+  EXPECT_FALSE(this->store().renew_lease("w", "no-such-lease", kT0 + lease - 1));
+  EXPECT_TRUE(this->store().expire_leases(kT0 + lease, 10).empty());
+  EXPECT_EQ(this->store().expire_leases(kT0 + 2 * lease - 1, 10).size(), 1u);
+  EXPECT_FALSE(this->store().renew_lease("w", c->lease_id, kT0 + 2 * lease));
+}
+
+TYPED_TEST_P(JobStoreContract, ProgressRecordsStatusOfHeldJobsOnly) {
+  this->submit({.count = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  proto::Progress p{"w", c->lease_id, c->jobs[0].id, 1, JobStatus::running};
+  EXPECT_TRUE(this->store().progress(p, kT0 + 1));
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::running);
+  p.attempt = 2;
+  EXPECT_FALSE(this->store().progress(p, kT0 + 2));
+  p.attempt = 1;
+  p.lease_id = "other";
+  EXPECT_FALSE(this->store().progress(p, kT0 + 2));
+}
+
+TYPED_TEST_P(JobStoreContract, ReleaseHandsUnstartedJobsBackAtOnce) {
+  this->submit({.count = 3}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(this->store().progress({"w", c->lease_id, c->jobs[0].id, 1, JobStatus::running}, kT0 + 1));
+  auto ids = this->ids_of(*c);
+  EXPECT_EQ(this->store().release("other", c->lease_id, ids, kT0 + 2), 0u);
+  EXPECT_EQ(this->store().release("w", c->lease_id, ids, kT0 + 2), 2u);
+  auto c2 = this->claim("w2", kT0 + 2);
+  ASSERT_TRUE(c2.has_value());
+  EXPECT_EQ(this->ids_of(*c2), (std::vector<std::string>{ids[1], ids[2]}));
+  EXPECT_EQ(this->job(ids[0]).status, JobStatus::running);
+}
+
+TYPED_TEST_P(JobStoreContract, CancelQueuedRunningFinalAndUnknownJobs) {
+  auto out = this->submit({.count = 2}, kT0);
+  auto queued_only = this->submit({.app = "other", .count = 1, .target = Target::device}, kT0);
+  auto c = this->claim("w", kT0, {}, {Target::emulator});
+  ASSERT_TRUE(c.has_value());
+  ASSERT_TRUE(this->report(*c, 1, JobStatus::passed, kT0 + 1).accepted);
+
+  auto q = this->store().cancel_job(queued_only.job_ids[0], kT0 + 2);
+  EXPECT_EQ(q.outcome, "cancelled");
+  EXPECT_EQ(q.status, JobStatus::cancelled);
+  EXPECT_EQ(this->job(queued_only.job_ids[0]).status, JobStatus::cancelled);
+  EXPECT_FALSE(this->claim("w", kT0 + 3).has_value());
+
+  auto running = this->store().cancel_job(out.job_ids[0], kT0 + 2);
+  EXPECT_EQ(running.outcome, "cancel_requested");
+  EXPECT_EQ(running.status, JobStatus::assigned);
+  auto final_one = this->store().cancel_job(out.job_ids[1], kT0 + 2);
+  EXPECT_EQ(final_one.outcome, "already_final");
+  EXPECT_EQ(final_one.status, JobStatus::passed);
+  EXPECT_EQ(this->store().cancel_job("nope", kT0 + 2).outcome, "not_found");
+  // The worker then reports the cancelled job; it ends cancelled, not retried.
+  auto r = this->report(*c, 0, JobStatus::cancelled, kT0 + 3);
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.job->status, JobStatus::cancelled);
+}
+
+TYPED_TEST_P(JobStoreContract, CancelBuildCancelsEveryNonFinalJob) {
+  auto a = this->submit({.app = "v1", .count = 3}, kT0);
+  auto other = this->submit({.app = "v2", .count = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto results = this->store().cancel_build("org", "v1", kT0 + 1);
+  ASSERT_EQ(results.size(), 3u);
+  std::map<std::string, std::string> outcome;
+  for (const auto& r : results) outcome[r.job_id] = r.outcome;
+  for (const auto& id : a.job_ids) {
+    EXPECT_EQ(outcome[id], this->job(id).status == JobStatus::cancelled ? "cancelled" : "cancel_requested");
+  }
+  EXPECT_EQ(this->job(other.job_ids[0]).status, c->app_version_id == "v2" ? JobStatus::assigned : JobStatus::queued);
+  EXPECT_TRUE(this->store().cancel_build("org", "nothing", kT0).empty());
+}
+
+TYPED_TEST_P(JobStoreContract, ListPagesNewestFirstWithFiltersCoveringAllJobsOnce) {
+  std::vector<proto::Job> all;
+  for (int i = 0; i < 12; ++i) {
+    auto org = i % 3 == 0 ? "o1" : "o2";
+    auto app = i % 2 == 0 ? "a" : "b";
+    auto out =
+        this->submit({.org = org, .app = app, .count = static_cast<std::size_t>(1 + i % 4)}, kT0 + (i / 2) * 1000);
+    for (const auto& j : this->store().get(out.job_ids)) all.push_back(*j);
+  }
+  // One claimed group, so the status filter has something to find.
+  auto c = this->claim("w", kT0 + 100000);
+  ASSERT_TRUE(c.has_value());
+  std::set<std::string> claimed;
+  for (const auto& j : c->jobs) claimed.insert(j.id);
+
+  auto collect = [&](ListQuery q) {
+    std::vector<std::string> ids;
+    int pages = 0;
+    do {
+      auto page = this->store().list(q);
+      for (const auto& j : page.jobs) ids.push_back(j.id);
+      q.cursor = page.next_cursor;
+      EXPECT_LE(page.jobs.size(), q.limit);
+      ++pages;
+    } while (!q.cursor.empty() && pages < 1000);
+    return ids;
+  };
+  auto expect = [&](auto pred) {
+    std::vector<proto::Job> want;
+    for (const auto& j : all) {
+      if (pred(j)) want.push_back(j);
+    }
+    std::sort(want.begin(), want.end(), [](const proto::Job& x, const proto::Job& y) {
+      return std::tie(x.created_at_ms, x.id) > std::tie(y.created_at_ms, y.id);
+    });
+    std::vector<std::string> ids;
+    for (const auto& j : want) ids.push_back(j.id);
+    return ids;
+  };
+  ListQuery q;
+  q.limit = 4;
+  EXPECT_EQ(collect(q), expect([](const proto::Job&) { return true; }));
+  q.org_id = "o2";
+  EXPECT_EQ(collect(q), expect([](const proto::Job& j) { return j.org_id == "o2"; }));
+  q.app_version_id = "b";
+  EXPECT_EQ(collect(q), expect([](const proto::Job& j) { return j.org_id == "o2" && j.app_version_id == "b"; }));
+  ListQuery by_status;
+  by_status.limit = 1;
+  by_status.status = JobStatus::assigned;
+  EXPECT_EQ(collect(by_status), expect([&](const proto::Job& j) { return claimed.contains(j.id); }));
+  by_status.status = std::nullopt;
+  by_status.target = Target::device;
+  EXPECT_TRUE(collect(by_status).empty());
+}
+
+TYPED_TEST_P(JobStoreContract, QueueAndStatsCount) {
+  this->submit({.org = "o1", .app = "a", .count = 3, .priority = Priority::low}, kT0);
+  this->submit({.org = "o1", .app = "b", .count = 2, .priority = Priority::high}, kT0 + 1);
+  this->submit({.org = "o2", .app = "c", .count = 4, .target = Target::device}, kT0 + 2);
+  auto page = this->store().queue("", 2, kT0 + 1000);
+  ASSERT_EQ(page.groups.size(), 2u);
+  EXPECT_EQ(page.groups[0].key, "o1/b/emulator");
+  EXPECT_EQ(page.groups[0].depth, 2u);
+  EXPECT_EQ(page.groups[0].highest_priority, Priority::high);
+  EXPECT_EQ(page.groups[0].oldest_age_ms, 999);
+  EXPECT_TRUE(page.groups[0].claimable);
+  EXPECT_EQ(page.groups[1].key, "o1/a/emulator");
+  EXPECT_EQ(page.by_status["queued"], 9u);
+  EXPECT_EQ(page.by_priority["low"], 3u);
+  EXPECT_EQ(page.by_priority["high"], 2u);
+  EXPECT_EQ(page.by_priority["medium"], 4u);
+  ASSERT_FALSE(page.next_cursor.empty());
+  auto rest = this->store().queue(page.next_cursor, 2, kT0 + 1000);
+  ASSERT_EQ(rest.groups.size(), 1u);
+  EXPECT_EQ(rest.groups[0].key, "o2/c/device");
+
+  auto c = this->claim("w", kT0 + 1000, {}, {Target::device});
+  ASSERT_TRUE(c.has_value());
+  for (std::size_t i = 0; i < 3; ++i) ASSERT_TRUE(this->report(*c, i, JobStatus::passed, kT0 + 2000).accepted);
+  auto stats = this->store().stats(kT0 + 2000);
+  EXPECT_EQ(stats.by_status["queued"], 5u);
+  EXPECT_EQ(stats.by_status["assigned"], 1u);
+  EXPECT_EQ(stats.by_status["passed"], 3u);
+  EXPECT_EQ(stats.by_org["o1"], 5u);
+  EXPECT_EQ(stats.by_org["o2"], 4u);
+  EXPECT_DOUBLE_EQ(stats.jobs_per_sec, 3.0 / 60.0);
+  EXPECT_EQ(this->store().stats(kT0 + 2000 + 61'000).jobs_per_sec, 0.0);
+  EXPECT_EQ(this->store().queue_depth(), 5u);
+}
+
+TYPED_TEST_P(JobStoreContract, WakeupFdBecomesReadableAfterSubmit) {
+  this->store().drain_wakeups();
+  pollfd p{this->store().wakeup_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 0), 0);
+  this->submit({.count = 1}, kT0);
+  p.revents = 0;
+  ASSERT_EQ(::poll(&p, 1, 5000), 1);
+  this->store().drain_wakeups();
+  p.revents = 0;
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+}
+
+TYPED_TEST_P(JobStoreContract, WorkerRegistryRoundTripsAndPingAnswers) {
+  EXPECT_TRUE(this->store().ping());
+  proto::WorkerInfo w;
+  w.worker_id = "w1";
+  w.device_id = "pixel:7";
+  w.targets = {Target::emulator, Target::device};
+  w.labels = {{"os", "android 14"}, {"odd", "a:b\nc"}};
+  w.installed = {"org/app"};
+  w.state = "busy";
+  w.lease_id = "L1";
+  w.group_key = "org/app/emulator";
+  w.last_seen_ms = kT0;
+  this->store().upsert_worker(w);
+  auto ws = this->store().workers();
+  ASSERT_EQ(ws.size(), 1u);
+  EXPECT_EQ(ws[0].worker_id, "w1");
+  EXPECT_EQ(ws[0].device_id, "pixel:7");
+  EXPECT_EQ(ws[0].targets, w.targets);
+  EXPECT_EQ(ws[0].labels, w.labels);
+  EXPECT_EQ(ws[0].installed, w.installed);
+  EXPECT_EQ(ws[0].state, "busy");
+  EXPECT_EQ(ws[0].lease_id, "L1");
+  EXPECT_EQ(ws[0].group_key, w.group_key);
+  EXPECT_EQ(ws[0].last_seen_ms, kT0);
+  this->store().remove_worker("w1");
+  EXPECT_TRUE(this->store().workers().empty());
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
+    SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
+    LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup, InstalledBuildWinsWithinAffinitySlack,
+    GroupMaxCapsClaimSize, GroupWindowHoldsGroupUntilPromoteDue, GroupMaxOpensWindowEarly,
+    ClaimReturnsNothingWhenNothingIsClaimable, ClaimedJobIsNeverClaimedAgain, RacingClaimsNeverHandOutAJobTwice,
+    ReportIsAcceptedOnceAndLaterReportsAreRejected, FinalStateNeverChanges,
+    FailureWithRetriesLeftRequeuesAndPassMarksFlaky, InfrastructureErrorRequeuesAfterBackoff,
+    ExhaustedAttemptsEndDeadAndRetryDeadRevives, LeaseExpiryRequeuesUnfinishedJobs,
+    LeaseExpiryIsAppliedExactlyOnceWhenStoresRace, RenewLeaseKeepsLeaseAlive, ProgressRecordsStatusOfHeldJobsOnly,
+    ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs, CancelBuildCancelsEveryNonFinalJob,
+    ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount, WakeupFdBecomesReadableAfterSubmit,
+    WorkerRegistryRoundTripsAndPingAnswers);
+
+}  // namespace qg::sched::contract

@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "qg/testing/process.hpp"
+#include "qg/worker/log_tail.hpp"
+#include "qg/worker/process.hpp"
+
+namespace qg::worker {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Alive means present and not a zombie (an orphaned zombie may linger until init reaps it).
+bool alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto paren = content.rfind(')');
+  return paren != std::string::npos && paren + 2 < content.size() && content[paren + 2] != 'Z';
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+struct ProcessTest : ::testing::Test {
+  qg::testing::TempDir dir;
+  std::string log = dir.path() + "/job.log";
+  CommandSpec spec(std::string command, std::chrono::milliseconds timeout = 0ms) {
+    CommandSpec s;
+    s.command = std::move(command);
+    s.log_path = log;
+    s.timeout = timeout;
+    s.kill_grace = 200ms;
+    return s;
+  }
+};
+
+TEST_F(ProcessTest, ExitZeroIsAnOrdinaryExit) {
+  auto out = run_to_completion(spec("echo hello; echo oops >&2"));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::exited);
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(read_file(log), "hello\noops\n");
+}
+
+TEST_F(ProcessTest, NonZeroExitIsReported) {
+  auto out = run_to_completion(spec("echo failing; exit 7"));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::exited);
+  EXPECT_EQ(out.exit_code, 7);
+  EXPECT_EQ(tail_file(log), "failing\n");
+}
+
+TEST_F(ProcessTest, ExtraEnvironmentReachesTheCommand) {
+  auto s = spec("printf '%s' \"$QG_JOB_TEST_PATH\"");
+  s.env["QG_JOB_TEST_PATH"] = "a b.ts";
+  EXPECT_EQ(run_to_completion(s).exit_code, 0);
+  EXPECT_EQ(read_file(log), "a b.ts");
+}
+
+TEST_F(ProcessTest, RunsInItsOwnProcessGroup) {
+  RunningCommand cmd(spec("sleep 5"));
+  EXPECT_EQ(getpgid(cmd.pid()), cmd.pid());
+  EXPECT_NE(getpgid(cmd.pid()), getpgrp());
+}
+
+TEST_F(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
+  auto out = run_to_completion(spec("sleep 100 & echo $!; sleep 100", 300ms));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::timed_out);
+  EXPECT_GE(out.duration_ms, 300);
+  EXPECT_LT(out.duration_ms, 5000);
+  auto background = std::stoi(read_file(log));
+  EXPECT_TRUE(qg::testing::wait_until([&] { return !alive(background); }, 5s)) << "background sleep survived";
+}
+
+TEST_F(ProcessTest, TermIgnoringCommandIsKilledAfterTheGrace) {
+  auto out = run_to_completion(spec("trap '' TERM; sleep 100 & echo $!; wait", 200ms));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::timed_out);
+  EXPECT_EQ(out.exit_code, 128 + SIGKILL);
+  auto background = std::stoi(read_file(log));
+  EXPECT_TRUE(qg::testing::wait_until([&] { return !alive(background); }, 5s));
+}
+
+TEST_F(ProcessTest, CancelStopsTheCommandPromptly) {
+  RunningCommand cmd(spec("sleep 100"));
+  EXPECT_FALSE(cmd.poll().has_value());
+  cmd.cancel();
+  std::optional<CommandOutcome> out;
+  ASSERT_TRUE(qg::testing::wait_until([&] { return (out = cmd.poll()).has_value(); }, 5s));
+  EXPECT_EQ(out->kind, CommandOutcome::Kind::cancelled);
+  EXPECT_LT(out->duration_ms, 1000);
+}
+
+TEST_F(ProcessTest, LeftoverBackgroundProcessesDieWithTheLeader) {
+  auto out = run_to_completion(spec("sleep 100 & echo $!; exit 0"));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::exited);
+  auto background = std::stoi(read_file(log));
+  EXPECT_TRUE(qg::testing::wait_until([&] { return !alive(background); }, 5s));
+}
+
+TEST_F(ProcessTest, DestructorKillsARunningCommand) {
+  int pid = 0;
+  {
+    RunningCommand cmd(spec("sleep 100"));
+    pid = cmd.pid();
+    EXPECT_TRUE(alive(pid));
+  }
+  EXPECT_FALSE(alive(pid));
+}
+
+TEST_F(ProcessTest, UnwritableLogFileThrows) {
+  auto s = spec("true");
+  s.log_path = dir.path() + "/missing/dir/job.log";
+  EXPECT_THROW(RunningCommand{s}, std::system_error);
+}
+
+}  // namespace
+}  // namespace qg::worker

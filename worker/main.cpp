@@ -1,0 +1,131 @@
+// qg-worker: one device slot. Flags (and QG_* environment variables) -> Settings -> Worker.
+#include <signal.h>
+#include <unistd.h>
+
+#include <climits>
+#include <iostream>
+
+#include "qg/common/config.hpp"
+#include "qg/common/errors.hpp"
+#include "qg/common/logging.hpp"
+#include "qg/worker/command_template.hpp"
+#include "qg/worker/settings.hpp"
+#include "qg/worker/worker.hpp"
+
+namespace {
+
+qg::worker::Worker* g_worker = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (g_worker != nullptr) g_worker->request_stop();
+}
+
+std::string host_name() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "worker";
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  namespace po = qg::po;
+  using std::chrono::milliseconds;
+  qg::worker::Settings s;
+  qg::LogSettings log_settings;
+  std::string targets = "emulator";
+  std::string labels;
+  double job_timeout_s = 900;
+  double install_timeout_s = 600;
+  std::int64_t heartbeat_ms = 1000, pull_wait_ms = 5000, reply_timeout_ms = 5000, report_resend_ms = 1000,
+               kill_grace_ms = 1000, drain_timeout_ms = 30000;
+
+  std::string placeholders;
+  for (const auto& p : qg::worker::placeholder_names()) placeholders += (placeholders.empty() ? "{" : " {") + p + "}";
+
+  po::options_description options;
+  options.add_options()                                                                                //
+      ("broker", po::value(&s.broker)->default_value(s.broker), "broker's worker endpoint")            //
+      ("events", po::value(&s.events)->default_value(s.events), "broker's events-in endpoint (XSUB)")  //
+      ("targets", po::value(&targets)->default_value(targets),
+       "comma-separated targets this slot serves: emulator, device, browserstack")                  //
+      ("device-id", po::value(&s.device_id)->default_value(""), "device serial/name of this slot")  //
+      ("worker-id", po::value(&s.worker_id)->default_value(""),
+       "unique worker id (default: <hostname>-<device-id>)")                                        //
+      ("labels", po::value(&labels)->default_value(""), "labels k=v,k2=v2 reported to the broker")  //
+      ("workdir", po::value(&s.workdir)->default_value(""),
+       "directory for per-job logs and the installed-builds list (default: ./qg-worker-<worker-id>)")  //
+      ("install-cmd", po::value(&s.install_cmd)->default_value(""),
+       ("install command template, run once per group via /bin/sh -c; empty = no install step. "
+        "Placeholders: " +
+        placeholders + " (values are shell-quoted; do not quote them yourself)")
+           .c_str())  //
+      ("run-cmd", po::value(&s.run_cmd)->default_value(s.run_cmd),
+       "test command template, run once per test via /bin/sh -c; exit 0 = passed")  //
+      ("job-timeout", po::value(&job_timeout_s)->default_value(job_timeout_s),
+       "seconds a test may run before its process group is killed (0 = none)")  //
+      ("install-timeout", po::value(&install_timeout_s)->default_value(install_timeout_s),
+       "seconds the install may run (0 = none)")  //
+      ("heartbeat-ms", po::value(&heartbeat_ms)->default_value(heartbeat_ms),
+       "heartbeat interval (the broker may ask for a shorter one)")  //
+      ("kill-grace-ms", po::value(&kill_grace_ms)->default_value(kill_grace_ms),
+       "delay between SIGTERM and SIGKILL to a test's process group")                                         //
+      ("pull-wait-ms", po::value(&pull_wait_ms)->default_value(pull_wait_ms), "long-poll time of each PULL")  //
+      ("reply-timeout-ms", po::value(&reply_timeout_ms)->default_value(reply_timeout_ms),
+       "an unanswered HELLO/BYE, or a PULL unanswered past pull-wait plus this, is retried (PULL: re-HELLO)")  //
+      ("report-resend-ms", po::value(&report_resend_ms)->default_value(report_resend_ms),
+       "resend an unconfirmed REPORT/RELEASE this often")  //
+      ("drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(drain_timeout_ms),
+       "on shutdown, stop waiting for confirmations after this (0 = wait for ever)");
+  qg::add_log_options(options, log_settings);
+
+  auto outcome = qg::parse_options(
+      argc, argv, options, {"QG_"}, "qg-worker",
+      "runs test groups for one device slot: installs a build once, runs each test, reports results.\n"
+      "SIGTERM/SIGINT drains (finish the running test, hand the rest back, exit 0); a second SIGINT kills "
+      "the running test and exits.\nExample: qg-worker --device-id emulator-5554 --install-cmd 'adb install "
+      "builds/{app_version_id}.apk' --run-cmd 'npx appwright test {test_path} --project {target}'");
+  if (!outcome.run) return outcome.exit_code;
+
+  try {
+    s.targets = qg::worker::parse_targets(targets);
+    s.labels = qg::worker::parse_labels(labels);
+    if (s.worker_id.empty()) s.worker_id = qg::worker::default_worker_id(host_name(), s.device_id);
+    if (s.workdir.empty()) s.workdir = "qg-worker-" + s.worker_id;
+    if (s.run_cmd.empty()) throw qg::ConfigError("--run-cmd is empty");
+    s.job_timeout = qg::worker::seconds_to_ms(job_timeout_s, "job-timeout");
+    s.install_timeout = qg::worker::seconds_to_ms(install_timeout_s, "install-timeout");
+    for (auto [value, name] :
+         {std::pair{heartbeat_ms, "heartbeat-ms"}, std::pair{pull_wait_ms, "pull-wait-ms"},
+          std::pair{reply_timeout_ms, "reply-timeout-ms"}, std::pair{report_resend_ms, "report-resend-ms"}}) {
+      if (value <= 0) throw qg::ConfigError(std::string("--") + name + " must be > 0");
+    }
+    if (kill_grace_ms < 0 || drain_timeout_ms < 0) throw qg::ConfigError("durations must be >= 0");
+    s.heartbeat = milliseconds(heartbeat_ms);
+    s.pull_wait = milliseconds(pull_wait_ms);
+    s.reply_timeout = milliseconds(reply_timeout_ms);
+    s.report_resend = milliseconds(report_resend_ms);
+    s.kill_grace = milliseconds(kill_grace_ms);
+    s.drain_timeout = milliseconds(drain_timeout_ms);
+
+    auto logger = qg::make_logger("qg-worker", log_settings);
+    zmq::context_t context(1);
+    qg::worker::Worker worker(s, context, logger);
+    g_worker = &worker;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    int code = worker.run();
+    g_worker = nullptr;
+    return code;
+  } catch (const qg::ConfigError& e) {
+    std::cerr << "qg-worker: " << e.what() << "\n";
+    return 3;
+  } catch (const std::exception& e) {
+    std::cerr << "qg-worker: fatal: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,78 @@
+#include "qg/worker/command_template.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace qg::worker {
+
+const std::vector<std::string>& placeholder_names() {
+  static const std::vector<std::string> names = {"org_id", "app_version_id", "test_path", "target",
+                                                 "job_id", "attempt",        "device_id"};
+  return names;
+}
+
+std::string shell_quote(std::string_view value) {
+  auto safe = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("_./:=@%+,-").find(c) != std::string_view::npos;
+  };
+  if (!value.empty() && std::all_of(value.begin(), value.end(), safe)) return std::string(value);
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  out += '\'';
+  return out;
+}
+
+namespace {
+
+bool is_word(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  });
+}
+
+}  // namespace
+
+std::string render_template(std::string_view text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '{') {
+      auto close = text.find('}', i + 1);
+      if (close != std::string_view::npos) {
+        auto name = text.substr(i + 1, close - i - 1);
+        auto it = values.find(std::string(name));
+        if (it != values.end()) {
+          out += shell_quote(it->second);
+          i = close + 1;
+          continue;
+        }
+      }
+    }
+    out += text[i];
+    ++i;
+  }
+  return out;
+}
+
+std::vector<std::string> unknown_placeholders(std::string_view text) {
+  std::vector<std::string> unknown;
+  const auto& known = placeholder_names();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '{' || (i > 0 && text[i - 1] == '$')) continue;
+    auto close = text.find('}', i + 1);
+    if (close == std::string_view::npos) break;
+    auto name = std::string(text.substr(i + 1, close - i - 1));
+    if (is_word(name) && std::find(known.begin(), known.end(), name) == known.end()) unknown.push_back(name);
+  }
+  return unknown;
+}
+
+}  // namespace qg::worker

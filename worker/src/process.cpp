@@ -1,0 +1,192 @@
+#include "qg/worker/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "qg/common/clock.hpp"
+
+extern char** environ;
+
+namespace qg::worker {
+
+namespace {
+
+void write_all(int fd, const char* text) {
+  auto len = std::strlen(text);
+  while (len > 0) {
+    auto n = ::write(fd, text, len);
+    if (n <= 0) return;
+    text += n;
+    len -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+RunningCommand::RunningCommand(const CommandSpec& spec) {
+  // Everything the child needs is prepared before fork: after fork only async-signal-safe calls.
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string::npos && spec.env.count(entry.substr(0, eq)) != 0) continue;
+    env_storage.push_back(std::move(entry));
+  }
+  for (const auto& [k, v] : spec.env) env_storage.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  envp.reserve(env_storage.size() + 1);
+  for (auto& e : env_storage) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string shell = "/bin/sh";
+  std::string dash_c = "-c";
+  std::string command = spec.command;
+  char* argv[] = {shell.data(), dash_c.data(), command.data(), nullptr};
+
+  int log_fd = -1;
+  const char* log = spec.log_path.empty() ? "/dev/null" : spec.log_path.c_str();
+  log_fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + std::string(log));
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const char* cwd = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
+  const pid_t parent = ::getpid();
+
+  started_ms_ = steady_ms();
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    int err = errno;
+    ::close(log_fd);
+    if (null_fd >= 0) ::close(null_fd);
+    throw std::system_error(err, std::generic_category(), "fork");
+  }
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    // Die with the worker; grandchildren are handled by group kills.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);
+    // Undo what the worker changed: ignored signals and the mask survive exec.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    if (cwd != nullptr && ::chdir(cwd) != 0) {
+      write_all(2, "qg-worker: cannot enter working directory\n");
+      _exit(127);
+    }
+    ::execve("/bin/sh", argv, envp.data());
+    write_all(2, "qg-worker: cannot execute /bin/sh\n");
+    _exit(127);
+  }
+  ::setpgid(pid_, pid_);  // also here, so the group exists before we might signal it
+  ::close(log_fd);
+  if (null_fd >= 0) ::close(null_fd);
+  if (spec.timeout.count() > 0) deadline_ms_ = started_ms_ + spec.timeout.count();
+  kill_grace_ms_ = spec.kill_grace.count();
+}
+
+RunningCommand::~RunningCommand() {
+  if (pid_ > 0 && !outcome_) {
+    ::kill(-pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+RunningCommand::RunningCommand(RunningCommand&& other) noexcept { *this = std::move(other); }
+
+RunningCommand& RunningCommand::operator=(RunningCommand&& other) noexcept {
+  if (this != &other) {
+    if (pid_ > 0 && !outcome_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    pid_ = std::exchange(other.pid_, -1);
+    started_ms_ = other.started_ms_;
+    deadline_ms_ = other.deadline_ms_;
+    kill_grace_ms_ = other.kill_grace_ms_;
+    term_sent_ms_ = other.term_sent_ms_;
+    sigkill_sent_ = other.sigkill_sent_;
+    kill_reason_ = other.kill_reason_;
+    outcome_ = std::move(other.outcome_);
+  }
+  return *this;
+}
+
+void RunningCommand::start_kill(CommandOutcome::Kind reason) {
+  if (outcome_ || kill_reason_) return;
+  kill_reason_ = reason;
+  term_sent_ms_ = steady_ms();
+  ::kill(-pid_, SIGTERM);
+  if (kill_grace_ms_ <= 0) {
+    ::kill(-pid_, SIGKILL);
+    sigkill_sent_ = true;
+  }
+}
+
+void RunningCommand::cancel() { start_kill(CommandOutcome::Kind::cancelled); }
+
+void RunningCommand::kill_now() {
+  if (outcome_) return;
+  if (!kill_reason_) {
+    kill_reason_ = CommandOutcome::Kind::cancelled;
+    term_sent_ms_ = steady_ms();
+  }
+  ::kill(-pid_, SIGKILL);
+  sigkill_sent_ = true;
+}
+
+std::optional<CommandOutcome> RunningCommand::poll() {
+  if (outcome_ || pid_ <= 0) return outcome_;
+  auto now = steady_ms();
+  if (deadline_ms_ > 0 && now >= deadline_ms_) start_kill(CommandOutcome::Kind::timed_out);
+  if (kill_reason_ && !sigkill_sent_ && now - term_sent_ms_ >= kill_grace_ms_) {
+    ::kill(-pid_, SIGKILL);
+    sigkill_sent_ = true;
+  }
+  // Look without reaping: while the leader is a zombie its pid (= the group id) stays ours.
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return std::nullopt;
+  if (info.si_pid == 0) return std::nullopt;
+  ::kill(-pid_, SIGKILL);  // leftovers of the group (background processes of the test)
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  CommandOutcome out;
+  out.duration_ms = steady_ms() - started_ms_;
+  if (WIFEXITED(status)) {
+    out.exit_code = WEXITSTATUS(status);
+    out.kind = CommandOutcome::Kind::exited;
+  } else {
+    out.exit_code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    out.kind = CommandOutcome::Kind::signalled;
+  }
+  if (kill_reason_) out.kind = *kill_reason_;
+  outcome_ = out;
+  return outcome_;
+}
+
+CommandOutcome run_to_completion(const CommandSpec& spec, std::chrono::milliseconds step) {
+  RunningCommand command(spec);
+  while (true) {
+    if (auto out = command.poll()) return *out;
+    std::this_thread::sleep_for(step);
+  }
+}
+
+}  // namespace qg::worker
