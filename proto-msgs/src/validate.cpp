@@ -26,8 +26,11 @@ Error missing(std::string field, std::string message) {
 }
 
 bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-// org_id, app_version_id: [A-Za-z0-9._-]
+// app_version_id: [A-Za-z0-9._-]
 bool is_name_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }
+// org_id: [A-Za-z0-9_-]. No '.', because the org is a segment of the event topic
+// "job.<org_id>.<job_id>": with a '.' in org ids, the prefix "job.acme." would match "acme.eu".
+bool is_org_char(char c) { return is_alnum(c) || c == '_' || c == '-'; }
 // worker, job and lease ids: [A-Za-z0-9._:-]
 bool is_id_char(char c) { return is_name_char(c) || c == ':'; }
 
@@ -42,7 +45,7 @@ Result check_token(std::string_view value, const std::string& field, std::size_t
 }
 
 Result check_org_id(std::string_view value, const std::string& field = "org_id") {
-  return check_token(value, field, kMaxOrgIdBytes, is_name_char, "A-Z a-z 0-9 . _ -");
+  return check_token(value, field, kMaxOrgIdBytes, is_org_char, "A-Z a-z 0-9 _ -");
 }
 Result check_app_version_id(std::string_view value, const std::string& field = "app_version_id") {
   return check_token(value, field, kMaxAppVersionIdBytes, is_name_char, "A-Z a-z 0-9 . _ -");

@@ -1,8 +1,9 @@
 // Replays the seed corpus in tests/fuzz/corpus/ through the fuzz entry (fuzz_entry.cpp) in
 // every build, so the invariants the fuzzer checks are also checked by plain `ctest`.
 //
-// The seeds are written by the disabled test below:
-//   build/tests/fuzz_corpus_test --gtest_also_run_disabled_tests --gtest_filter='*WriteSeedCorpus'
+// The seeds are made from the protocol test samples; SeedCorpusMatchesTheMessages checks that
+// corpus/ holds exactly those bytes, and rewrites it when QG_WRITE_SEED_CORPUS=1:
+//   QG_WRITE_SEED_CORPUS=1 build/tests/fuzz_corpus_test --gtest_filter='*SeedCorpus*'
 
 #include <algorithm>
 #include <cstdlib>
@@ -67,20 +68,32 @@ TEST(ProtoFuzzCorpus, EdgeInputsKeepEveryInvariant) {
   EXPECT_EQ(run(from_hex("dd ff ff ff ff")), "");
 }
 
-// Seeds: for every message type its body alone, and its whole framed message.
+// Seeds: for every message type its body alone, and its whole framed message. Writes them
+// when `write` is set; otherwise checks the files hold exactly these bytes.
+bool g_write_seeds = false;
+
+void check_or_write(const fs::path& path, const std::string& bytes) {
+  if (g_write_seeds) {
+    std::ofstream(path, std::ios::binary) << bytes;
+    return;
+  }
+  EXPECT_EQ(test::read_file(path.string()), bytes) << path.filename() << " is stale: rerun with QG_WRITE_SEED_CORPUS=1";
+}
+
 template <class T>
 void write_seeds(const fs::path& dir, std::string_view protocol, const std::string& topic = {}) {
   const std::string name = test::TypeName::GetName<T>(0);
-  const std::string body = encode(test::sample<T>());
-  std::ofstream(dir / (name + ".body"), std::ios::binary) << body;
+  check_or_write(dir / (name + ".body"), encode(test::sample<T>()));
   std::vector<std::string> frames = frames_of(protocol, test::sample<T>());
   if (!topic.empty()) frames.insert(frames.begin(), topic);
-  std::ofstream(dir / (name + (topic.empty() ? ".frames" : ".event")), std::ios::binary) << fuzz::join_frames(frames);
+  check_or_write(dir / (name + (topic.empty() ? ".frames" : ".event")), fuzz::join_frames(frames));
 }
 
-TEST(ProtoFuzzCorpus, DISABLED_WriteSeedCorpus) {
+TEST(ProtoFuzzCorpus, SeedCorpusMatchesTheMessages) {
+  const char* write = std::getenv("QG_WRITE_SEED_CORPUS");
+  g_write_seeds = write != nullptr && std::string(write) == "1";
   const fs::path dir = corpus_dir();
-  fs::create_directories(dir);
+  if (g_write_seeds) fs::create_directories(dir);
   write_seeds<SubmitRequest>(dir, kClientProtocol);
   write_seeds<SubmitReply>(dir, kClientProtocol);
   write_seeds<StatusRequest>(dir, kClientProtocol);

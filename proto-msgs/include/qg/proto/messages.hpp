@@ -97,7 +97,7 @@ struct Job {
 struct SubmitRequest {
   static constexpr std::string_view command = "SUBMIT";
   std::string rid;
-  std::string org_id;              // required, 1..64 chars [A-Za-z0-9._-]
+  std::string org_id;              // required, 1..64 chars [A-Za-z0-9_-] (no '.': it is a topic segment)
   std::string app_version_id;      // required, 1..128 chars [A-Za-z0-9._-]
   std::vector<std::string> tests;  // required, 1..10000 paths, each 1..1024 chars, no ".."
   Priority priority = Priority::medium;
