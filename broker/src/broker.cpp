@@ -13,6 +13,9 @@ namespace qg::broker {
 namespace {
 
 constexpr std::size_t kMaxRenewalBatch = 4096;
+// A submit batch is sent once it holds this many jobs (bounds one script's run time in Redis).
+constexpr std::size_t kMaxSubmitBatchJobs = 2000;
+constexpr std::size_t kMaxReportBatch = 256;
 
 }  // namespace
 
@@ -66,7 +69,18 @@ int Broker::events_in_port() { return bound_port(events_in_); }
 int Broker::events_out_port() { return bound_port(events_out_); }
 
 void Broker::run() {
-  while (!stop_) poll_once(settings_.poll_interval);
+  while (!stop_) {
+    try {
+      poll_once(settings_.poll_interval);
+    } catch (const zmq::error_t&) {
+      throw;  // our own sockets failing is not recoverable here
+    } catch (const std::exception& e) {
+      // A store failure outside a request (renewals, held pulls, the embedded scheduler) must
+      // not stop the broker: count it, say so, and go on with the next round.
+      ++counters_.store_unavailable;
+      log_->error("loop round failed, continuing: {}", e.what());
+    }
+  }
   log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted", settings_.broker_id,
              counters_.client_requests, counters_.worker_messages, counters_.rejected, counters_.jobs_submitted);
 }
@@ -104,10 +118,12 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     if (!(clients_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     on_client_message();
   }
+  flush_submits();
   for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN) != 0; ++i) {
     if (!(workers_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     on_worker_message();
   }
+  flush_reports();
   for (int i = 0; i < 1024 && (items[2].revents & ZMQ_POLLIN) != 0; ++i) {
     if (!(events_in_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
     on_events_in();
@@ -219,29 +235,15 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     submission.test_paths = request->tests;
     submission.job_ids.reserve(request->tests.size());
     for (std::size_t i = 0; i < request->tests.size(); ++i) submission.job_ids.push_back(ids_.next(now));
-    // The reply goes out only after the store made the jobs durable (promise 1).
-    auto outcome = store_.submit(submission, now);
-    proto::SubmitReply reply;
-    reply.rid = request->rid;
-    reply.submission_id = outcome.submission_id;
-    reply.job_ids = outcome.job_ids;
-    reply.duplicate = outcome.duplicate;
-    reply_client(identity, reply);
-    if (!outcome.duplicate) {
-      counters_.jobs_submitted += outcome.job_ids.size();
-      for (std::size_t i = 0; i < outcome.job_ids.size(); ++i) {
-        proto::JobEvent event;
-        event.job_id = outcome.job_ids[i];
-        event.org_id = request->org_id;
-        event.app_version_id = request->app_version_id;
-        event.status = proto::JobStatus::queued;
-        event.at_ms = now;
-        events_->job(std::move(event));
-      }
-      work_maybe_available_ = true;
-    }
+    // The reply goes out only after the store made the jobs durable (promise 1): the
+    // submission waits for the end of this loop round, then the whole batch is written with
+    // one store call and answered (flush_submits).
+    pending_submit_jobs_ += submission.job_ids.size();
+    pending_submits_.push_back({identity, request->rid, std::move(submission)});
+    if (pending_submit_jobs_ >= kMaxSubmitBatchJobs) flush_submits();
     return;
   }
+  flush_submits();  // anything else sees every earlier submit applied
   if (cmd == proto::StatusRequest::command) {
     auto request = decode_or<proto::StatusRequest>(envelope, settings_.limits, reject);
     if (!request) return;
@@ -310,7 +312,18 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
   if (cmd == proto::RetryRequest::command) {
     auto request = decode_or<proto::RetryRequest>(envelope, settings_.limits, reject);
     if (!request) return;
-    auto status = store_.retry_dead(request->job_id, now);
+    // retry_dead answers "queued" both for a revived job and for one that was queued
+    // already; only a dead job may be retried, so look first. (A job that dies in between
+    // is refused and can be retried again.)
+    const std::string ids[] = {request->job_id};
+    auto current = store_.get(ids);
+    if (current.front() && current.front()->status != proto::JobStatus::dead) {
+      reject({std::string(proto::errc::conflict),
+              "job " + request->job_id + " is " + std::string(proto::to_string(current.front()->status)) + ", not dead",
+              "job_id"});
+      return;
+    }
+    auto status = current.front() ? store_.retry_dead(request->job_id, now) : std::nullopt;
     if (!status) {
       reject({std::string(proto::errc::not_found), "no job " + request->job_id, "job_id"});
       return;
@@ -385,6 +398,120 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     return;
   }
   reject({std::string(proto::errc::unknown_command), "unknown client command '" + cmd + "'", ""});
+}
+
+void Broker::flush_submits() {
+  if (pending_submits_.empty()) return;
+  auto batch = std::move(pending_submits_);
+  pending_submits_.clear();
+  pending_submit_jobs_ = 0;
+  const auto now = clock_.now_ms();
+  std::vector<sched::NewSubmission> submissions;
+  submissions.reserve(batch.size());
+  for (auto& p : batch) submissions.push_back(std::move(p.submission));
+  // Held pulls that the new work may satisfy are tried in the same store round trip (at most
+  // one per distinct group submitted): the worker gets its group without a second one.
+  std::vector<sched::ClaimRequest> claims;
+  std::vector<std::size_t> claim_pulls;  // index into held_pulls_
+  if (!held_pulls_.empty()) {
+    std::vector<std::string> groups;
+    std::vector<proto::Target> targets;
+    for (const auto& s : submissions) {
+      auto g = s.org_id + "/" + s.app_version_id + "/" + std::string(proto::to_string(s.target));
+      if (std::find(groups.begin(), groups.end(), g) == groups.end()) groups.push_back(std::move(g));
+      if (std::find(targets.begin(), targets.end(), s.target) == targets.end()) targets.push_back(s.target);
+    }
+    for (std::size_t i = 0; i < held_pulls_.size() && claims.size() < groups.size(); ++i) {
+      const auto& pull = held_pulls_[i].pull;
+      if (std::none_of(pull.targets.begin(), pull.targets.end(), [&](proto::Target t) {
+            return std::find(targets.begin(), targets.end(), t) != targets.end();
+          })) {
+        continue;
+      }
+      sched::ClaimRequest request;
+      request.worker_id = pull.worker_id;
+      request.targets = pull.targets;
+      request.installed = pull.installed;
+      claims.push_back(std::move(request));
+      claim_pulls.push_back(i);
+    }
+  }
+  std::vector<sched::SubmitResult> results;
+  std::vector<std::optional<sched::Claim>> claimed;
+  try {
+    if (claims.empty()) {
+      results = store_.submit_many(submissions, now);
+    } else {
+      auto both = store_.submit_and_claim(submissions, claims, now);
+      results = std::move(both.submits);
+      claimed = std::move(both.claims);
+    }
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    for (const auto& p : batch) {
+      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::unavailable,
+               std::string("store unreachable, retry later: ") + e.what());
+    }
+    return;
+  } catch (const std::exception& e) {
+    log_->error("internal error serving SUBMIT: {}", e.what());
+    for (const auto& p : batch) {
+      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal,
+               std::string("internal error: ") + e.what());
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& p = batch[i];
+    const auto& s = submissions[i];
+    if (i >= results.size() || !results[i].outcome) {
+      const std::string why = i < results.size() ? results[i].error : "no result";
+      log_->error("internal error serving SUBMIT: {}", why);
+      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal, "internal error: " + why);
+      continue;
+    }
+    auto& outcome = *results[i].outcome;
+    proto::SubmitReply reply;
+    reply.rid = p.rid;
+    reply.submission_id = outcome.submission_id;
+    reply.job_ids = outcome.job_ids;
+    reply.duplicate = outcome.duplicate;
+    reply_client(p.identity, reply);
+    if (!outcome.duplicate) {
+      counters_.jobs_submitted += outcome.job_ids.size();
+      for (std::size_t k = 0; k < outcome.job_ids.size(); ++k) {
+        proto::JobEvent event;
+        event.job_id = outcome.job_ids[k];
+        event.org_id = s.org_id;
+        event.app_version_id = s.app_version_id;
+        event.status = proto::JobStatus::queued;
+        event.at_ms = now;
+        events_->job(std::move(event));
+      }
+      work_maybe_available_ = true;
+    }
+  }
+  // Groups claimed for held pulls go out now; those pulls are no longer held.
+  std::vector<std::size_t> served;
+  for (std::size_t k = 0; k < claimed.size() && k < claim_pulls.size(); ++k) {
+    if (!claimed[k]) continue;
+    const auto& held = held_pulls_[claim_pulls[k]];
+    try {
+      deliver(held.identity, held.pull, *claimed[k], now);
+    } catch (const StoreUnavailable&) {
+      ++counters_.store_unavailable;  // handing back a vanished worker's group failed: its lease expires
+    }
+    served.push_back(claim_pulls[k]);
+  }
+  for (auto it = served.rbegin(); it != served.rend(); ++it) {
+    held_pulls_.erase(held_pulls_.begin() + static_cast<std::ptrdiff_t>(*it));
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -471,6 +598,8 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
              error.message, error.field);
   };
   const auto now = clock_.now_ms();
+  // Anything but a heartbeat or a report sees every earlier report applied.
+  if (cmd != proto::Heartbeat::command && cmd != proto::Report::command) flush_reports();
 
   if (cmd == proto::Heartbeat::command) {
     auto hb = decode_or<proto::Heartbeat>(envelope, settings_.limits, reject);
@@ -520,23 +649,9 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     if (!report) return;
     note_worker(report->worker_id, identity);
     renew_lease(report->worker_id, report->lease_id);
-    auto outcome = store_.report(*report, now);
-    proto::Confirm confirm;
-    confirm.rid = report->rid;
-    confirm.job_id = report->job_id;
-    confirm.attempt = report->attempt;
-    confirm.accepted = outcome.accepted;
-    confirm.reason = outcome.reason;
-    if (outcome.accepted) {
-      ++counters_.reports_accepted;
-      if (outcome.job) events_->job_status(*outcome.job, now);
-      if (outcome.requeued) work_maybe_available_ = true;
-    } else {
-      ++counters_.reports_stale;
-      log_->info("ignored report of job {} attempt {} from {}: {}", report->job_id, report->attempt, report->worker_id,
-                 outcome.reason);
-    }
-    reply_worker(identity, confirm);
+    // Confirmed after the store applied it, with the rest of this round's reports.
+    pending_reports_.push_back({identity, std::move(*report)});
+    if (pending_reports_.size() >= kMaxReportBatch) flush_reports();
     return;
   }
   if (cmd == proto::Progress::command) {
@@ -606,6 +721,61 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
   reject({std::string(proto::errc::unknown_command), "unknown worker command '" + cmd + "'", ""});
 }
 
+void Broker::flush_reports() {
+  if (pending_reports_.empty()) return;
+  auto batch = std::move(pending_reports_);
+  pending_reports_.clear();
+  const auto now = clock_.now_ms();
+  std::vector<proto::Report> reports;
+  reports.reserve(batch.size());
+  for (const auto& p : batch) reports.push_back(p.report);
+  std::vector<sched::ReportOutcome> outcomes;
+  try {
+    outcomes = store_.report_many(reports, now);
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    // Workers resend reports; an UNAVAILABLE error tells them to back off.
+    for (const auto& p : batch) {
+      error_to(workers_, proto::kWorkerProtocol, p.identity, p.report.rid, proto::errc::unavailable,
+               std::string("store unreachable: ") + e.what());
+    }
+    return;
+  } catch (const std::exception& e) {
+    log_->error("internal error serving worker REPORT: {}", e.what());
+    for (const auto& p : batch) {
+      error_to(workers_, proto::kWorkerProtocol, p.identity, p.report.rid, proto::errc::internal,
+               std::string("internal error: ") + e.what());
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {
+    const auto& report = batch[i].report;
+    const auto& outcome = outcomes[i];
+    proto::Confirm confirm;
+    confirm.rid = report.rid;
+    confirm.job_id = report.job_id;
+    confirm.attempt = report.attempt;
+    confirm.accepted = outcome.accepted;
+    confirm.reason = outcome.reason;
+    if (outcome.accepted) {
+      ++counters_.reports_accepted;
+      if (outcome.job) events_->job_status(*outcome.job, now);
+      if (outcome.requeued) work_maybe_available_ = true;
+    } else {
+      ++counters_.reports_stale;
+      log_->info("ignored report of job {} attempt {} from {}: {}", report.job_id, report.attempt, report.worker_id,
+                 outcome.reason);
+    }
+    reply_worker(batch[i].identity, confirm);
+  }
+}
+
 bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   sched::ClaimRequest request;
   request.worker_id = pull.worker_id;
@@ -614,6 +784,13 @@ bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   const auto now = clock_.now_ms();
   auto claim = store_.claim_group(request, now);
   if (!claim) return false;
+  deliver(identity, pull, *claim, now);
+  return true;
+}
+
+void Broker::deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& found,
+                     std::int64_t now) {
+  const auto* claim = &found;
   proto::Assign assign;
   assign.rid = pull.rid;
   assign.lease_id = claim->lease_id;
@@ -644,12 +821,11 @@ bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
     store_.release(pull.worker_id, claim->lease_id, ids, now);
     work_maybe_available_ = true;
     log_->warn("worker {} vanished before its group {} was delivered; released it", pull.worker_id, claim->group_key);
-    return true;
+    return;
   }
   log_->debug("assigned group {} ({} job(s)) to {} under lease {}", claim->group_key, claim->jobs.size(),
               pull.worker_id, claim->lease_id);
   for (const auto& job : claim->jobs) events_->job_status(job, now);
-  return true;
 }
 
 void Broker::serve_held_pulls() {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "qg/cli/client.hpp"
 #include "qg/cli/json.hpp"
@@ -66,9 +67,24 @@ std::vector<std::vector<std::string>> job_rows(const std::vector<Job>& jobs) {
   return rows;
 }
 
+// An ERROR column (the last error of jobs that did not pass, e.g. why a job is dead) is
+// added when any job has one.
 void print_jobs(std::ostream& out, const std::vector<Job>& jobs) {
-  print_table(out, {"JOB ID", "STATUS", "ATTEMPT", "TEST", "BUILD", "TARGET", "WORKER", "TIME", "EXIT"},
-              job_rows(jobs));
+  std::vector<std::string> header = {"JOB ID", "STATUS", "ATTEMPT", "TEST", "BUILD",
+                                     "TARGET", "WORKER", "TIME",    "EXIT"};
+  auto rows = job_rows(jobs);
+  auto shown_error = [](const Job& j) {
+    if (j.status == JobStatus::passed || j.last_error.empty()) return std::string("-");
+    auto text = j.last_error.substr(0, j.last_error.find('\n'));
+    if (text.size() > 80) text = text.substr(0, 77) + "...";
+    return text;
+  };
+  bool any_error = std::any_of(jobs.begin(), jobs.end(), [&](const Job& j) { return shown_error(j) != "-"; });
+  if (any_error) {
+    header.push_back("ERROR");
+    for (std::size_t i = 0; i < jobs.size(); ++i) rows[i].push_back(shown_error(jobs[i]));
+  }
+  print_table(out, header, rows);
 }
 
 // STATUS for any number of ids (batched); jobs in request order.
@@ -305,6 +321,12 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
         if (steady_ms() >= submit_deadline) throw;
         io.err << "qgjob: no answer to submit (attempt " << attempt << "); sending it again with idempotency key "
                << req.idempotency_key << "\n";
+      } catch (const RequestFailed& e) {
+        // The broker's store is unreachable (Redis restarting): nothing was created; try again.
+        if (e.error().code != proto::errc::unavailable || steady_ms() >= submit_deadline) throw;
+        io.err << "qgjob: the broker cannot reach its store (attempt " << attempt
+               << "); sending the submit again with idempotency key " << req.idempotency_key << "\n";
+        std::this_thread::sleep_for(milliseconds(std::min<std::int64_t>(100LL << std::min(attempt, 4), 1000)));
       }
     }
     if (g.json && !c.wait) {

@@ -38,53 +38,74 @@ std::int64_t to_i64(const std::string& s) {
 
 std::uint32_t to_u32(const std::string& s) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, to_i64(s))); }
 
-Job job_from_hash(const RedisValue& hash) {
+void set_field(Job& j, const std::string& k, const std::string& v) {
+  if (k == "org_id") {
+    j.org_id = v;
+  } else if (k == "app_version_id") {
+    j.app_version_id = v;
+  } else if (k == "test_path") {
+    j.test_path = v;
+  } else if (k == "priority") {
+    j.priority = proto::parse_priority(v).value_or(proto::Priority::medium);
+  } else if (k == "target") {
+    j.target = proto::parse_target(v).value_or(proto::Target::emulator);
+  } else if (k == "status") {
+    j.status = proto::parse_status(v).value_or(JobStatus::queued);
+  } else if (k == "attempt") {
+    j.attempt = to_u32(v);
+  } else if (k == "max_attempts") {
+    j.max_attempts = to_u32(v);
+  } else if (k == "retries") {
+    j.retries = to_u32(v);
+  } else if (k == "created_at_ms") {
+    j.created_at_ms = to_i64(v);
+  } else if (k == "updated_at_ms") {
+    j.updated_at_ms = to_i64(v);
+  } else if (k == "submission_id") {
+    j.submission_id = v;
+  } else if (k == "worker_id") {
+    j.worker_id = v;
+  } else if (k == "lease_id") {
+    j.lease_id = v;
+  } else if (k == "exit_code") {
+    j.exit_code = static_cast<std::int32_t>(to_i64(v));
+  } else if (k == "duration_ms") {
+    j.duration_ms = to_i64(v);
+  } else if (k == "last_error") {
+    j.last_error = v;
+  } else if (k == "log_tail") {
+    j.log_tail = v;
+  } else if (k == "flaky") {
+    j.flaky = v == "1";
+  }
+}
+
+// A job hash as stored (HGETALL): only fields that differ from their defaults; the id is the
+// key's; updated_at_ms defaults to created_at_ms.
+Job job_from_hash(const std::string& id, const RedisValue& hash) {
   Job j;
+  j.id = id;
+  j.updated_at_ms = -1;
   const auto& a = hash.array();
-  for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
-    const std::string& k = a[i].str();
-    const std::string& v = a[i + 1].str();
-    if (k == "id") {
-      j.id = v;
-    } else if (k == "org_id") {
-      j.org_id = v;
-    } else if (k == "app_version_id") {
-      j.app_version_id = v;
-    } else if (k == "test_path") {
-      j.test_path = v;
-    } else if (k == "priority") {
-      j.priority = proto::parse_priority(v).value_or(proto::Priority::medium);
-    } else if (k == "target") {
-      j.target = proto::parse_target(v).value_or(proto::Target::emulator);
-    } else if (k == "status") {
-      j.status = proto::parse_status(v).value_or(JobStatus::queued);
-    } else if (k == "attempt") {
-      j.attempt = to_u32(v);
-    } else if (k == "max_attempts") {
-      j.max_attempts = to_u32(v);
-    } else if (k == "retries") {
-      j.retries = to_u32(v);
-    } else if (k == "created_at_ms") {
-      j.created_at_ms = to_i64(v);
-    } else if (k == "updated_at_ms") {
-      j.updated_at_ms = to_i64(v);
-    } else if (k == "submission_id") {
-      j.submission_id = v;
-    } else if (k == "worker_id") {
-      j.worker_id = v;
-    } else if (k == "lease_id") {
-      j.lease_id = v;
-    } else if (k == "exit_code") {
-      j.exit_code = static_cast<std::int32_t>(to_i64(v));
-    } else if (k == "duration_ms") {
-      j.duration_ms = to_i64(v);
-    } else if (k == "last_error") {
-      j.last_error = v;
-    } else if (k == "log_tail") {
-      j.log_tail = v;
-    } else if (k == "flaky") {
-      j.flaky = v == "1";
-    }
+  for (std::size_t i = 0; i + 1 < a.size(); i += 2) set_field(j, a[i].str(), a[i + 1].str());
+  if (j.updated_at_ms < 0) j.updated_at_ms = j.created_at_ms;
+  return j;
+}
+
+// A job as the scripts return it (row() in redis_scripts.hpp): id, then kRowFields in order.
+constexpr std::array<std::string_view, 19> kRowFields = {
+    "org_id",       "app_version_id", "test_path",     "priority",      "target",        "status",    "attempt",
+    "max_attempts", "retries",        "created_at_ms", "updated_at_ms", "submission_id", "worker_id", "lease_id",
+    "exit_code",    "duration_ms",    "last_error",    "log_tail",      "flaky"};
+
+Job job_from_row(const RedisValue& row) {
+  Job j;
+  const auto& a = row.array();
+  if (a.empty()) return j;
+  j.id = a[0].str();
+  for (std::size_t i = 1; i < a.size() && i <= kRowFields.size(); ++i) {
+    if (a[i].is_nil()) continue;
+    set_field(j, std::string(kRowFields[i - 1]), a[i].str());
   }
   return j;
 }
@@ -147,34 +168,37 @@ class RedisJobStore final : public JobStore {
   RedisJobStore& operator=(const RedisJobStore&) = delete;
 
   SubmitOutcome submit(const NewSubmission& s, std::int64_t now_ms) override {
-    if (s.job_ids.size() != s.test_paths.size()) throw StoreError("submit: job_ids and test_paths differ in size");
-    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
-    auto args = base(now_ms);
-    args.reserve(args.size() + 11 + 2 * s.job_ids.size());
-    args.push_back(s.org_id);
-    args.push_back(s.app_version_id);
-    args.emplace_back(proto::to_string(s.target));
-    args.emplace_back(proto::to_string(s.priority));
-    args.push_back(s.submission_id);
-    args.push_back(s.idempotency_key);
-    args.push_back(std::to_string(s.retries));
-    args.push_back(std::to_string(max_attempts));
-    args.push_back(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, now_ms)));
-    args.push_back(std::to_string(s.job_ids.size()));
-    args.push_back(detail::index_member(now_ms, ""));
-    for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
-      args.push_back(s.job_ids[i]);
-      args.push_back(s.test_paths[i]);
+    auto results = submit_many(std::span<const NewSubmission>(&s, 1), now_ms);
+    if (!results.at(0).outcome) throw StoreError("submit: " + results[0].error);
+    return std::move(*results[0].outcome);
+  }
+
+  std::vector<SubmitResult> submit_many(std::span<const NewSubmission> subs, std::int64_t now_ms) override {
+    std::vector<SubmitResult> out(subs.size());
+    std::vector<std::size_t> sent;
+    auto args = submit_args(subs, now_ms, out, sent);
+    if (sent.empty()) return out;
+    parse_submits(eval(kSubmit, args), subs, sent, out);
+    return out;
+  }
+
+  SubmitAndClaim submit_and_claim(std::span<const NewSubmission> subs, std::span<const ClaimRequest> claims,
+                                  std::int64_t now_ms) override {
+    SubmitAndClaim out;
+    out.submits.resize(subs.size());
+    std::vector<std::size_t> sent;
+    std::vector<std::pair<ScriptId, std::vector<std::string>>> calls;
+    calls.emplace_back(kSubmit, submit_args(subs, now_ms, out.submits, sent));
+    if (sent.empty()) calls.clear();
+    std::vector<std::string> lease_ids;
+    for (const auto& c : claims) {
+      lease_ids.push_back(lease_ids_.next(now_ms));
+      calls.emplace_back(kClaim, claim_args(c, now_ms, lease_ids.back()));
     }
-    auto reply = eval(kSubmit, args);
-    SubmitOutcome out;
-    out.submission_id = reply[1].str();
-    if (reply[0].integer() == 1) {
-      out.duplicate = true;
-      for (const auto& id : reply[2].array()) out.job_ids.push_back(id.str());
-    } else {
-      out.job_ids = s.job_ids;
-    }
+    auto replies = eval_pipeline(calls);
+    std::size_t i = 0;
+    if (!sent.empty()) parse_submits(replies[i++], subs, sent, out.submits);
+    for (std::size_t k = 0; k < claims.size(); ++k) out.claims.push_back(parse_claim(replies[i++], lease_ids[k]));
     return out;
   }
 
@@ -186,12 +210,13 @@ class RedisJobStore final : public JobStore {
     auto replies = commands.empty() ? std::vector<RedisValue>{} : conn_.pipeline(commands);
     std::vector<std::optional<Job>> out;
     out.reserve(replies.size());
-    for (const auto& r : replies) {
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      const auto& r = replies[i];
       if (r.is_error()) throw_reply_error(r.str());
       if (r.array().empty()) {
         out.emplace_back();
       } else {
-        out.emplace_back(job_from_hash(r));
+        out.emplace_back(job_from_hash(job_ids[i], r));
       }
     }
     return out;
@@ -245,50 +270,46 @@ class RedisJobStore final : public JobStore {
   }
 
   std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) override {
-    auto args = base(now_ms);
     const std::string lease_id = lease_ids_.next(now_ms);
-    args.push_back(lease_id);
-    args.push_back(request.worker_id);
-    args.push_back(std::to_string(settings_.lease.count()));
-    args.push_back(std::to_string(settings_.affinity_slack.count()));
-    args.push_back(std::to_string(detail::kClaimCandidates));
-    args.push_back(std::to_string(request.targets.size()));
-    for (auto t : request.targets) args.emplace_back(proto::to_string(t));
-    args.push_back(std::to_string(request.installed.size()));
-    for (const auto& i : request.installed) args.push_back(i);
-    auto reply = eval(kClaim, args);
-    if (reply.is_nil()) return std::nullopt;
-    Claim claim;
-    claim.lease_id = lease_id;
-    claim.group_key = reply[0].str();
-    auto parts = detail::split_group_key(claim.group_key);
-    claim.org_id = parts.org_id;
-    claim.app_version_id = parts.app_version_id;
-    claim.target = parts.target;
-    for (std::size_t i = 1; i < reply.size(); ++i) claim.jobs.push_back(job_from_hash(reply[i]));
-    return claim;
+    return parse_claim(eval(kClaim, claim_args(request, now_ms, lease_id)), lease_id);
   }
 
   ReportOutcome report(const proto::Report& r, std::int64_t now_ms) override {
+    return std::move(report_many(std::span<const proto::Report>(&r, 1), now_ms).at(0));
+  }
+
+  std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms) override {
+    std::vector<ReportOutcome> out;
+    if (reports.empty()) return out;
     auto args = base(now_ms);
-    args.push_back(r.job_id);
-    args.push_back(r.lease_id);
-    args.push_back(std::to_string(r.attempt));
-    args.emplace_back(proto::to_string(r.status));
-    args.push_back(std::to_string(r.exit_code));
-    args.push_back(std::to_string(r.duration_ms));
-    args.push_back(r.log_tail);
-    args.push_back(r.error);
+    args.reserve(args.size() + 2 + detail::kMaxDelaySlots + 8 * reports.size());
+    args.push_back(std::to_string(reports.size()));
+    args.push_back(std::to_string(detail::kMaxDelaySlots));
     push_delays(args);
-    auto reply = eval(kReport, args);
-    ReportOutcome out;
-    out.accepted = reply[0].integer() == 1;
-    if (!out.accepted) {
-      out.reason = reply[1].str();
-      return out;
+    for (const auto& r : reports) {
+      args.push_back(r.job_id);
+      args.push_back(r.lease_id);
+      args.push_back(std::to_string(r.attempt));
+      args.emplace_back(proto::to_string(r.status));
+      args.push_back(std::to_string(r.exit_code));
+      args.push_back(std::to_string(r.duration_ms));
+      args.push_back(r.log_tail);
+      args.push_back(r.error);
     }
-    out.requeued = reply[2].integer() == 1;
-    out.job = job_from_hash(reply[3]);
+    auto reply = eval(kReport, args);
+    out.reserve(reports.size());
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+      const auto& v = reply[i];
+      ReportOutcome o;
+      o.accepted = v[0].integer() == 1;
+      if (!o.accepted) {
+        o.reason = v[1].str();
+      } else {
+        o.requeued = v[2].integer() == 1;
+        o.job = job_from_row(v[3]);
+      }
+      out.push_back(std::move(o));
+    }
     return out;
   }
 
@@ -333,7 +354,7 @@ class RedisJobStore final : public JobStore {
       ExpiredLease expired;
       expired.lease_id = lease.str();
       expired.worker_id = reply[0].str();
-      for (std::size_t i = 1; i < reply.size(); ++i) expired.jobs.push_back(job_from_hash(reply[i]));
+      for (std::size_t i = 1; i < reply.size(); ++i) expired.jobs.push_back(job_from_row(reply[i]));
       out.push_back(std::move(expired));
     }
     return out;
@@ -505,6 +526,122 @@ class RedisJobStore final : public JobStore {
       load_scripts();
       return call();
     }
+  }
+
+  std::vector<std::string> submit_args(std::span<const NewSubmission> subs, std::int64_t now_ms,
+                                       std::vector<SubmitResult>& out, std::vector<std::size_t>& sent) const {
+    auto args = base(now_ms);
+    args.push_back(detail::index_member(now_ms, ""));
+    args.emplace_back();  // the number of submissions sent, below
+    sent.reserve(subs.size());
+    for (std::size_t k = 0; k < subs.size(); ++k) {
+      const auto& s = subs[k];
+      if (s.job_ids.size() != s.test_paths.size()) {
+        out[k].error = "submit: job_ids and test_paths differ in size";
+        continue;
+      }
+      const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+      args.push_back(s.org_id);
+      args.push_back(s.app_version_id);
+      args.emplace_back(proto::to_string(s.target));
+      args.emplace_back(proto::to_string(s.priority));
+      args.push_back(s.submission_id);
+      args.push_back(s.idempotency_key);
+      args.push_back(std::to_string(s.retries));
+      args.push_back(std::to_string(max_attempts));
+      args.push_back(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, now_ms)));
+      args.push_back(std::to_string(s.job_ids.size()));
+      for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
+        args.push_back(s.job_ids[i]);
+        args.push_back(s.test_paths[i]);
+      }
+      sent.push_back(k);
+    }
+    args[5] = std::to_string(sent.size());
+    return args;
+  }
+
+  static void parse_submits(const RedisValue& reply, std::span<const NewSubmission> subs,
+                            const std::vector<std::size_t>& sent, std::vector<SubmitResult>& out) {
+    if (reply.is_error()) throw_reply_error(reply.str());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      const auto& r = reply[i];
+      auto& result = out[sent[i]];
+      const auto kind = r[0].integer();
+      if (kind == 2) {
+        result.error = r[1].str();
+        continue;
+      }
+      SubmitOutcome o;
+      o.submission_id = r[1].str();
+      if (kind == 1) {
+        o.duplicate = true;
+        for (const auto& id : r[2].array()) o.job_ids.push_back(id.str());
+      } else {
+        o.job_ids = subs[sent[i]].job_ids;
+      }
+      result.outcome = std::move(o);
+    }
+  }
+
+  std::vector<std::string> claim_args(const ClaimRequest& request, std::int64_t now_ms,
+                                      const std::string& lease_id) const {
+    auto args = base(now_ms);
+    args.push_back(lease_id);
+    args.push_back(request.worker_id);
+    args.push_back(std::to_string(settings_.lease.count()));
+    args.push_back(std::to_string(settings_.affinity_slack.count()));
+    args.push_back(std::to_string(detail::kClaimCandidates));
+    args.push_back(std::to_string(request.targets.size()));
+    for (auto t : request.targets) args.emplace_back(proto::to_string(t));
+    args.push_back(std::to_string(request.installed.size()));
+    for (const auto& i : request.installed) args.push_back(i);
+    return args;
+  }
+
+  static std::optional<Claim> parse_claim(const RedisValue& reply, const std::string& lease_id) {
+    if (reply.is_error()) throw_reply_error(reply.str());
+    if (reply.is_nil()) return std::nullopt;
+    Claim claim;
+    claim.lease_id = lease_id;
+    claim.group_key = reply[0].str();
+    auto parts = detail::split_group_key(claim.group_key);
+    claim.org_id = parts.org_id;
+    claim.app_version_id = parts.app_version_id;
+    claim.target = parts.target;
+    for (std::size_t i = 1; i < reply.size(); ++i) claim.jobs.push_back(job_from_row(reply[i]));
+    return claim;
+  }
+
+  // Several script calls in one round trip. A call refused with NOSCRIPT did not run: the
+  // scripts are loaded again and those calls are made again, in order.
+  std::vector<RedisValue> eval_pipeline(const std::vector<std::pair<ScriptId, std::vector<std::string>>>& calls) {
+    maybe_resubscribe();
+    if (calls.empty()) return {};
+    if (scripts_[calls.front().first].sha.empty()) load_scripts();
+    auto command = [&](const std::pair<ScriptId, std::vector<std::string>>& c) {
+      std::vector<std::string> argv;
+      argv.reserve(c.second.size() + 3);
+      argv.emplace_back("EVALSHA");
+      argv.push_back(scripts_[c.first].sha);
+      argv.emplace_back("0");
+      argv.insert(argv.end(), c.second.begin(), c.second.end());
+      return argv;
+    };
+    std::vector<std::vector<std::string>> commands;
+    commands.reserve(calls.size());
+    for (const auto& c : calls) commands.push_back(command(c));
+    auto replies = conn_.pipeline(commands);
+    bool reloaded = false;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+      if (!replies[i].is_error() || replies[i].str().rfind("NOSCRIPT", 0) != 0) continue;
+      if (!reloaded) {
+        load_scripts();
+        reloaded = true;
+      }
+      replies[i] = eval(calls[i].first, calls[i].second);
+    }
+    return replies;
   }
 
   static proto::CancelResult cancel_result(const RedisValue& v) {

@@ -56,6 +56,12 @@ std::chrono::milliseconds Scheduler::tick() {
     if (!store_down_) log_->error("store unreachable, will keep retrying: {}", e.what());
     store_down_ = true;
     return settings_.max_idle;
+  } catch (const StoreError& e) {
+    // An unexpected error reply: this round is lost, the next one tries again. Every
+    // transition is one atomic script, so a failed round changed nothing half-way.
+    ++counters_.store_failures;
+    log_->error("scheduling round failed: {}", e.what());
+    return settings_.max_idle;
   }
 }
 

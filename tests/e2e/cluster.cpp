@@ -17,20 +17,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     start_broker(static_cast<std::size_t>(i));
   }
   if (options_.redis) {
-    for (int i = 0; i < options_.schedulers; ++i) {
-      std::vector<std::string> argv = {bin_dir() + "/qg-scheduler",
-                                       "--redis-url",
-                                       redis_->url(),
-                                       "--events",
-                                       events_in_endpoint(0),
-                                       "--scheduler-id",
-                                       "sched-" + std::to_string(i),
-                                       "--log-level",
-                                       "debug"};
-      argv.insert(argv.end(), options_.scheduler_args.begin(), options_.scheduler_args.end());
-      schedulers_.push_back(
-          std::make_unique<ChildProcess>(argv, dir_.path() + "/scheduler-" + std::to_string(i) + ".log"));
-    }
+    for (int i = 0; i < options_.schedulers; ++i) add_scheduler(0);
   }
   for (std::size_t i = 0; i < brokers_.size(); ++i) wait_for_broker(i);
 }
@@ -42,6 +29,30 @@ Cluster::~Cluster() {
     if (b) b->signal(SIGKILL);
   }
 }
+
+std::size_t Cluster::add_scheduler(std::size_t broker_index) {
+  const auto index = schedulers_.size();
+  std::vector<std::string> argv = {bin_dir() + "/qg-scheduler",
+                                   "--redis-url",
+                                   redis_->url(),
+                                   "--events",
+                                   events_in_endpoint(broker_index),
+                                   "--scheduler-id",
+                                   "sched-" + std::to_string(index),
+                                   "--log-level",
+                                   "debug"};
+  argv.insert(argv.end(), options_.scheduler_args.begin(), options_.scheduler_args.end());
+  schedulers_.push_back(
+      std::make_unique<ChildProcess>(argv, dir_.path() + "/scheduler-" + std::to_string(index) + ".log"));
+  return index;
+}
+
+void Cluster::kill_broker(std::size_t index) {
+  brokers_[index]->signal(SIGKILL);
+  brokers_[index]->wait(std::chrono::seconds(5));
+}
+
+void Cluster::start_broker_again(std::size_t index) { start_broker(index); }
 
 void Cluster::start_broker(std::size_t index) {
   const auto& p = ports_[index];
@@ -110,8 +121,9 @@ std::size_t Cluster::add_worker(WorkerOptions o) {
                                    "--log-level",
                                    "debug"};
   argv.insert(argv.end(), o.extra_args.begin(), o.extra_args.end());
-  workers_.push_back(std::make_unique<ChildProcess>(argv, dir_.path() + "/" + o.worker_id + ".log",
-                                                    std::map<std::string, std::string>{{"FAKE_APPWRIGHT_SLEEP", "0"}}));
+  std::map<std::string, std::string> env = {{"FAKE_APPWRIGHT_SLEEP", "0"}};
+  for (const auto& [k, v] : o.env) env[k] = v;
+  workers_.push_back(std::make_unique<ChildProcess>(argv, dir_.path() + "/" + o.worker_id + ".log", env));
   return index;
 }
 

@@ -30,6 +30,7 @@ struct WorkerOptions {
   int job_timeout_s = 30;
   int broker_index = 0;
   std::vector<std::string> extra_args;
+  std::map<std::string, std::string> env;  // extra environment (FAKE_APPWRIGHT_SLEEP defaults to 0)
 };
 
 class Cluster {
@@ -42,7 +43,16 @@ class Cluster {
   ChildProcess& worker(std::size_t index) { return *workers_.at(index); }
   ChildProcess& broker(std::size_t index = 0) { return *brokers_.at(index); }
   void restart_broker(std::size_t index = 0);
+  // kill -9 a broker and leave it down; start_broker_again() brings it back on the same ports
+  // (and does not wait for it: poll `qgjob health` yourself, or call wait_for_broker).
+  void kill_broker(std::size_t index = 0);
+  void start_broker_again(std::size_t index = 0);
+  void wait_for_broker(std::size_t index);
   RedisServer* redis() { return redis_.get(); }
+  ChildProcess& scheduler(std::size_t index = 0) { return *schedulers_.at(index); }
+  // Starts one more qg-scheduler (publishing to broker `broker_index`); returns its index.
+  std::size_t add_scheduler(std::size_t broker_index = 0);
+  std::size_t worker_count() const { return workers_.size(); }
 
   // Runs `qgjob <args>` against broker `broker_index`. Adds --broker/--events.
   CommandResult qgjob(std::vector<std::string> args, std::chrono::milliseconds timeout = std::chrono::seconds(60),
@@ -63,7 +73,6 @@ class Cluster {
     int client, worker, events_in, events_out;
   };
   void start_broker(std::size_t index);
-  void wait_for_broker(std::size_t index);
 
   ClusterOptions options_;
   TempDir dir_;

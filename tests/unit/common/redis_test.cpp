@@ -60,6 +60,14 @@ TEST(RedisErrors, NoscriptIsReportedDistinctly) {
   }
 }
 
+TEST(RedisErrors, ARedisThatIsNotReadyYetIsUnavailableNotAnError) {
+  // After a restart Redis answers LOADING until its AOF is read: a caller must retry, not die.
+  EXPECT_THROW(throw_reply_error("LOADING Redis is loading the dataset in memory"), StoreUnavailable);
+  EXPECT_THROW(throw_reply_error("BUSY Redis is busy running a script."), StoreUnavailable);
+  EXPECT_THROW(throw_reply_error("READONLY You can't write against a read only replica."), StoreUnavailable);
+  EXPECT_THROW(throw_reply_error("ERR LOADING is not a prefix here"), StoreError);
+}
+
 TEST(RedisConnection, UnreachableServerThrowsStoreUnavailableThenBacksOff) {
   RedisOptions options;
   options.connect_timeout = std::chrono::milliseconds(200);

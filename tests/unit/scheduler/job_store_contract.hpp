@@ -730,6 +730,102 @@ TYPED_TEST_P(JobStoreContract, WorkerRegistryRoundTripsAndPingAnswers) {
   EXPECT_TRUE(this->store().workers().empty());
 }
 
+TYPED_TEST_P(JobStoreContract, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne) {
+  auto make = [&](std::string app, std::size_t n, std::string idem) {
+    NewSubmission s;
+    s.submission_id = this->ids_.next(kT0);
+    s.org_id = "org";
+    s.app_version_id = std::move(app);
+    s.idempotency_key = std::move(idem);
+    for (std::size_t i = 0; i < n; ++i) {
+      s.job_ids.push_back(this->ids_.next(kT0));
+      s.test_paths.push_back("t" + std::to_string(i));
+    }
+    return s;
+  };
+  auto first = make("a", 2, "k1");
+  auto again = make("a", 3, "k1");  // same key in the same batch: a duplicate of `first`
+  auto bad = make("b", 2, "");
+  bad.job_ids[1] = first.job_ids[0];  // an id that exists: refused, nothing of it written
+  auto other = make("c", 1, "");
+  std::vector<NewSubmission> batch = {first, again, bad, other};
+  auto results = this->store().submit_many(batch, kT0);
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_TRUE(results[0].outcome);
+  EXPECT_FALSE(results[0].outcome->duplicate);
+  ASSERT_TRUE(results[1].outcome);
+  EXPECT_TRUE(results[1].outcome->duplicate);
+  EXPECT_EQ(results[1].outcome->job_ids, first.job_ids);
+  EXPECT_FALSE(results[2].outcome);
+  EXPECT_FALSE(results[2].error.empty());
+  ASSERT_TRUE(results[3].outcome);
+  std::vector<std::string> bad_first{bad.job_ids[0]};
+  EXPECT_FALSE(this->store().get(bad_first).at(0).has_value());
+  EXPECT_EQ(this->store().queue_depth(), 3u);
+}
+
+TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
+  this->submit({.count = 3}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto rep = [&](std::size_t i, JobStatus st, std::uint32_t attempt) {
+    proto::Report r;
+    r.worker_id = "w";
+    r.lease_id = c->lease_id;
+    r.job_id = c->jobs.at(i).id;
+    r.attempt = attempt;
+    r.status = st;
+    return r;
+  };
+  std::vector<proto::Report> batch = {rep(0, JobStatus::passed, 1), rep(0, JobStatus::failed, 1),
+                                      rep(1, JobStatus::passed, 7), rep(2, JobStatus::failed, 1)};
+  auto out = this->store().report_many(batch, kT0 + 10);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_TRUE(out[0].accepted);
+  EXPECT_FALSE(out[1].accepted);
+  EXPECT_EQ(out[1].reason, "already_final");
+  EXPECT_FALSE(out[2].accepted);
+  EXPECT_EQ(out[2].reason, "stale_attempt");
+  EXPECT_TRUE(out[3].accepted);
+  ASSERT_TRUE(out[3].job.has_value());
+  EXPECT_EQ(out[3].job->status, JobStatus::failed);
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::passed);
+  EXPECT_EQ(this->job(c->jobs[1].id).status, JobStatus::assigned);
+  // The lease still holds job 1: it is renewable; once job 1 ends the lease is gone.
+  EXPECT_TRUE(this->store().renew_lease("w", c->lease_id, kT0 + 20));
+  this->report(*c, 1, JobStatus::passed, kT0 + 30);
+  EXPECT_FALSE(this->store().renew_lease("w", c->lease_id, kT0 + 40));
+  auto stats = this->store().stats(kT0 + 40);
+  EXPECT_EQ(stats.by_status["passed"], 2u);
+  EXPECT_EQ(stats.by_status["failed"], 1u);
+  EXPECT_EQ(stats.by_status.count("assigned"), 0u);
+}
+
+TYPED_TEST_P(JobStoreContract, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker) {
+  NewSubmission s;
+  s.submission_id = this->ids_.next(kT0);
+  s.org_id = "org";
+  s.app_version_id = "app";
+  for (int i = 0; i < 2; ++i) {
+    s.job_ids.push_back(this->ids_.next(kT0));
+    s.test_paths.push_back("t" + std::to_string(i));
+  }
+  ClaimRequest r1{"w1", {Target::emulator}, {}};
+  ClaimRequest r2{"w2", {Target::emulator}, {}};
+  std::vector<NewSubmission> subs = {s};
+  std::vector<ClaimRequest> claims = {r1, r2};
+  auto out = this->store().submit_and_claim(subs, claims, kT0);
+  ASSERT_EQ(out.submits.size(), 1u);
+  ASSERT_TRUE(out.submits[0].outcome);
+  ASSERT_EQ(out.claims.size(), 2u);
+  ASSERT_TRUE(out.claims[0].has_value());
+  EXPECT_EQ(this->ids_of(*out.claims[0]), s.job_ids);
+  EXPECT_EQ(out.claims[0]->jobs[0].worker_id, "w1");
+  EXPECT_EQ(out.claims[0]->jobs[0].status, JobStatus::assigned);
+  EXPECT_FALSE(out.claims[1].has_value());
+  EXPECT_EQ(this->store().queue_depth(), 0u);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
     SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
@@ -742,6 +838,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     LeaseExpiryIsAppliedExactlyOnceWhenStoresRace, RenewLeaseKeepsLeaseAlive, ProgressRecordsStatusOfHeldJobsOnly,
     ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs, CancelBuildCancelsEveryNonFinalJob,
     ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount, WakeupFdBecomesReadableAfterSubmit,
-    WorkerRegistryRoundTripsAndPingAnswers);
+    WorkerRegistryRoundTripsAndPingAnswers, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne,
+    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker);
 
 }  // namespace qg::sched::contract

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <zmq.hpp>
@@ -105,6 +106,13 @@ class Broker {
   void on_wakeup();
 
   void handle_client(const std::string& identity, const proto::Envelope& envelope);
+  // SUBMITs and REPORTs received in one loop round are applied with one store call each
+  // (submit_many, report_many) and then answered. A queue is flushed at the end of the round,
+  // when it is full, and before any other command from the same side is handled, so every
+  // request still takes effect in arrival order. Never throws: a store failure is answered
+  // to every request in the batch.
+  void flush_submits();
+  void flush_reports();
   void handle_worker(const std::string& identity, const proto::Envelope& envelope);
 
   template <class Reply>
@@ -116,6 +124,8 @@ class Broker {
 
   // Tries to satisfy a pull now; true when it was answered with ASSIGN.
   bool try_assign(const std::string& identity, const proto::Pull& pull);
+  // Sends a claimed group to the worker that pulled (or hands it back when the worker has gone).
+  void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
   void serve_held_pulls();
   void expire_held_pulls();
   void renew_lease(const std::string& worker_id, const std::string& lease_id);
@@ -145,6 +155,18 @@ class Broker {
   std::int64_t next_scheduler_tick_ = 0;
 
   IdGenerator ids_;
+  struct PendingSubmit {
+    std::string identity;
+    std::string rid;
+    sched::NewSubmission submission;
+  };
+  std::vector<PendingSubmit> pending_submits_;
+  std::size_t pending_submit_jobs_ = 0;
+  struct PendingReport {
+    std::string identity;
+    proto::Report report;
+  };
+  std::vector<PendingReport> pending_reports_;
   std::deque<HeldPull> held_pulls_;
   bool work_maybe_available_ = false;
   std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity

@@ -97,7 +97,9 @@ class RedisValue {
   std::vector<RedisValue> elements_;
 };
 
-// Throws the matching exception for an error reply (RedisNoScript or StoreError).
+// Throws the matching exception for an error reply: RedisNoScript, StoreUnavailable for a
+// Redis that is not ready (LOADING, BUSY, MASTERDOWN, TRYAGAIN, READONLY, NOREPLICAS: not
+// executed, retry later), else StoreError.
 [[noreturn]] void throw_reply_error(const std::string& message);
 
 class RedisConnection {

@@ -74,6 +74,13 @@ struct SubmitOutcome {
   bool duplicate = false;  // the idempotency key was known: nothing was written
 };
 
+// One submission's result in a batch: the outcome, or why this submission was refused
+// (nothing of it was written).
+struct SubmitResult {
+  std::optional<SubmitOutcome> outcome;
+  std::string error;  // set when outcome is empty
+};
+
 struct ListQuery {
   std::string org_id;
   std::string app_version_id;
@@ -138,6 +145,13 @@ class JobStore {
   // returns the first submission's ids with duplicate=true.
   virtual SubmitOutcome submit(const NewSubmission& submission, std::int64_t now_ms) = 0;
 
+  // Several submissions in one store round trip, applied in order, each exactly as submit()
+  // would (a later one sees an earlier one's idempotency key). A submission that submit()
+  // would refuse with StoreError gets an error entry and changes nothing; the others go
+  // ahead. Throws StoreUnavailable when the store cannot be reached (then none, some or all
+  // were written: each is all-or-nothing, and resending with an idempotency key is safe).
+  virtual std::vector<SubmitResult> submit_many(std::span<const NewSubmission> submissions, std::int64_t now_ms);
+
   // One entry per id, empty optional when there is no such job.
   virtual std::vector<std::optional<proto::Job>> get(std::span<const std::string> job_ids) = 0;
 
@@ -159,10 +173,25 @@ class JobStore {
   // group_max jobs), under a new lease. Empty optional when nothing is claimable.
   virtual std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) = 0;
 
+  // Submits (as submit_many), then tries one claim per request (as claim_group), all in one
+  // store round trip: a worker waiting for work gets a just-submitted group without a second
+  // round trip. The claims see the submissions. Throws StoreUnavailable as submit_many does
+  // (then, too, a claim may have been made: its lease expires and its jobs are requeued).
+  struct SubmitAndClaim {
+    std::vector<SubmitResult> submits;
+    std::vector<std::optional<Claim>> claims;  // one per request
+  };
+  virtual SubmitAndClaim submit_and_claim(std::span<const NewSubmission> submissions,
+                                          std::span<const ClaimRequest> claims, std::int64_t now_ms);
+
   // Records a final result. Ignored (accepted=false) unless the job is held under this lease
   // at this attempt. A failure with retries left, or an infrastructure error with attempts
   // left, requeues the job (with back-off for infrastructure errors).
   virtual ReportOutcome report(const proto::Report& report, std::int64_t now_ms) = 0;
+
+  // Several reports in one store round trip, applied in order, each exactly as report()
+  // would; one outcome per report. Throws as report() does.
+  virtual std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms);
 
   // Records a non-final status (installing, running) of a held job; false when stale.
   virtual bool progress(const proto::Progress& progress, std::int64_t now_ms) = 0;

@@ -40,7 +40,8 @@ class Scheduler {
             std::shared_ptr<spdlog::logger> logger);
 
   // One round. Returns how long the caller may wait before the next round. Never throws for
-  // an unreachable store: counts it, logs it once per outage and returns max_idle.
+  // a store failure (unreachable, or an unexpected error reply): counts it, logs it and
+  // returns max_idle.
   std::chrono::milliseconds tick();
 
   const SchedulerCounters& counters() const { return counters_; }
