@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
@@ -160,26 +161,33 @@ void Broker::on_wakeup() {
 // ---------------------------------------------------------------------------------------
 // Clients
 
-void Broker::on_client_message() {
-  auto message = recv_multipart(clients_, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
-  if (!message || message->frames.empty()) return;
-  ++counters_.client_requests;
-  const std::string identity = message->frames.front();
+std::optional<Broker::Request> Broker::receive_request(zmq::socket_t& socket, std::string_view protocol) {
+  auto message = recv_multipart(socket, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
+  if (!message || message->frames.empty()) return std::nullopt;
+  Request request;
+  request.identity = message->frames.front();
   if (message->oversize) {
-    error_to(clients_, proto::kClientProtocol, identity, "", proto::errc::too_large,
+    error_to(socket, protocol, request.identity, "", proto::errc::too_large,
              "message exceeds " + std::to_string(settings_.limits.max_message_bytes) + " bytes or " +
                  std::to_string(settings_.limits.max_frames) + " frames");
-    return;
+    return std::nullopt;
   }
   std::span<const std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
-  auto envelope = proto::parse_envelope(rest, proto::kClientProtocol, settings_.limits);
+  auto envelope = proto::parse_envelope(rest, protocol, settings_.limits);
   if (!envelope) {
-    error_to(clients_, proto::kClientProtocol, identity, "", envelope.error().code, envelope.error().message,
+    error_to(socket, protocol, request.identity, "", envelope.error().code, envelope.error().message,
              envelope.error().field);
-    return;
+    return std::nullopt;
   }
+  request.envelope = std::move(envelope).value();
+  return request;
+}
+
+void Broker::serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request,
+                           bool answer_failures, const std::function<void()>& handle) {
+  const auto rid = [&] { return proto::peek_rid(request.envelope.body, settings_.limits); };
   try {
-    handle_client(identity, *envelope);
+    handle();
     if (store_down_) {
       store_down_ = false;
       log_->info("store reachable again");
@@ -188,13 +196,26 @@ void Broker::on_client_message() {
     ++counters_.store_unavailable;
     if (!store_down_) log_->error("store unreachable: {}", e.what());
     store_down_ = true;
-    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
-             proto::errc::unavailable, std::string("store unreachable, retry later: ") + e.what());
+    // Clients and workers resend; UNAVAILABLE tells them to back off and retry.
+    if (answer_failures) {
+      error_to(socket, protocol, request.identity, rid(), proto::errc::unavailable,
+               std::string("store unreachable, retry later: ") + e.what());
+    }
   } catch (const std::exception& e) {
-    log_->error("internal error serving {}: {}", envelope->command, e.what());
-    error_to(clients_, proto::kClientProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
-             proto::errc::internal, std::string("internal error: ") + e.what());
+    log_->error("internal error serving {}: {}", request.envelope.command, e.what());
+    if (answer_failures) {
+      error_to(socket, protocol, request.identity, rid(), proto::errc::internal,
+               std::string("internal error: ") + e.what());
+    }
   }
+}
+
+void Broker::on_client_message() {
+  auto request = receive_request(clients_, proto::kClientProtocol);
+  ++counters_.client_requests;
+  if (!request) return;
+  serve_guarded(clients_, proto::kClientProtocol, *request, true,
+                [&] { handle_client(request->identity, request->envelope); });
 }
 
 namespace {
@@ -518,37 +539,14 @@ void Broker::flush_submits() {
 // Workers
 
 void Broker::on_worker_message() {
-  auto message = recv_multipart(workers_, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
-  if (!message || message->frames.empty()) return;
+  auto request = receive_request(workers_, proto::kWorkerProtocol);
   ++counters_.worker_messages;
-  const std::string identity = message->frames.front();
-  if (message->oversize) {
-    error_to(workers_, proto::kWorkerProtocol, identity, "", proto::errc::too_large, "message too large");
-    return;
-  }
-  std::span<const std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
-  auto envelope = proto::parse_envelope(rest, proto::kWorkerProtocol, settings_.limits);
-  if (!envelope) {
-    error_to(workers_, proto::kWorkerProtocol, identity, "", envelope.error().code, envelope.error().message,
-             envelope.error().field);
-    return;
-  }
-  try {
-    handle_worker(identity, *envelope);
-  } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
-    // Workers resend reports and pulls; an UNAVAILABLE error tells them to back off.
-    if (envelope->command != proto::Heartbeat::command && envelope->command != proto::Progress::command) {
-      error_to(workers_, proto::kWorkerProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
-               proto::errc::unavailable, std::string("store unreachable: ") + e.what());
-    }
-  } catch (const std::exception& e) {
-    log_->error("internal error serving worker {}: {}", envelope->command, e.what());
-    error_to(workers_, proto::kWorkerProtocol, identity, proto::peek_rid(envelope->body, settings_.limits),
-             proto::errc::internal, std::string("internal error: ") + e.what());
-  }
+  if (!request) return;
+  // HEARTBEAT and PROGRESS have no reply, so their failures are not answered either.
+  const bool answered =
+      request->envelope.command != proto::Heartbeat::command && request->envelope.command != proto::Progress::command;
+  serve_guarded(workers_, proto::kWorkerProtocol, *request, answered,
+                [&] { handle_worker(request->identity, request->envelope); });
 }
 
 void Broker::note_worker(const std::string& worker_id, const std::string& identity) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -99,6 +100,18 @@ class Broker {
     std::int64_t deadline_steady_ms = 0;
   };
 
+  // A request received whole from a ROUTER, its envelope checked.
+  struct Request {
+    std::string identity;
+    proto::Envelope envelope;
+  };
+  // Receives one message; answers an oversize or malformed one with a structured error.
+  // Empty optional then, or when nothing was waiting.
+  std::optional<Request> receive_request(zmq::socket_t& socket, std::string_view protocol);
+  // Runs `handle`, turning a store outage into UNAVAILABLE and any other exception into
+  // INTERNAL (answered only when `answer_failures`); never throws.
+  void serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request, bool answer_failures,
+                     const std::function<void()>& handle);
   void on_client_message();
   void on_worker_message();
   void on_events_in();
