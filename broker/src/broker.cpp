@@ -892,8 +892,10 @@ void Broker::flush_renewals() {
 void Broker::send_cancel(const proto::Job& job) {
   auto it = worker_identity_.find(job.worker_id);
   if (it == worker_identity_.end()) {
-    log_->warn("job {} is held by worker {}, which is not connected to this broker; it stops at its next heartbeat",
-               job.id, job.worker_id);
+    log_->warn(
+        "job {} is held by worker {}, which is not connected to this broker: it cannot be stopped early; "
+        "it ends cancelled when its worker reports (unless it passed) and is not retried",
+        job.id, job.worker_id);
     return;
   }
   proto::CancelJob cancel;
