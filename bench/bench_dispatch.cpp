@@ -92,8 +92,8 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
     std::this_thread::sleep_for(2ms);  // the pull is held at the broker before the next submit
   }
   const double p50 = lat.percentile(50), p99 = lat.percentile(99);
-  table.row({store, "submit -> worker holds job (idle)", fmt(static_cast<double>(lat.size())), fmt_us(p50),
-             fmt_us(p99), ""});
+  table.row(
+      {store, "submit -> worker holds job (idle)", fmt(static_cast<double>(lat.size())), fmt_us(p50), fmt_us(p99), ""});
   record("qg.dispatch." + store + ".latency.p50_ms", p50 / 1000);
   record("qg.dispatch." + store + ".latency.p99_ms", p99 / 1000);
 }
@@ -109,14 +109,14 @@ void e2e(const std::string& store, const std::string& redis_url, const Args& arg
     const std::size_t n = builds * per_build;
     auto client = connect_dealer(context, stack.client_endpoint());
     for (std::size_t b = 0; b < builds; ++b) {
-      submit(client, make_submit("e" + std::to_string(b), "org-" + std::to_string(b % 7),
-                                 "app-" + std::to_string(b), per_build));
+      submit(client, make_submit("e" + std::to_string(b), "org-" + std::to_string(b % 7), "app-" + std::to_string(b),
+                                 per_build));
     }
     auto r = run_sim_workers(context, stack.worker_endpoint(), workers, n, 120s);
     if (r.jobs < n) throw BenchError("e2e: only " + std::to_string(r.jobs) + " of " + std::to_string(n) + " jobs");
     const double jps = static_cast<double>(r.jobs) / r.seconds;
-    table.row({store, "queued -> final, " + std::to_string(workers) + " workers", fmt(static_cast<double>(n)), "",
-               "", fmt(jps)});
+    table.row({store, "queued -> final, " + std::to_string(workers) + " workers", fmt(static_cast<double>(n)), "", "",
+               fmt(jps)});
     record("qg.e2e." + store + ".w" + std::to_string(workers) + ".jobs_per_s", jps);
   }
 }
@@ -125,9 +125,10 @@ int run(int argc, char** argv) {
   auto args = Args::parse(argc, argv, "qg_bench_dispatch", "submit->worker latency and end-to-end jobs/s");
   Table table("Dispatch: submit -> worker latency (idle) and end-to-end jobs/s (no-op workers)",
               {"store", "measurement", "jobs", "p50", "p99", "jobs/s"});
-  table.note("End-to-end rows use in-process simulated workers (one DEALER each, all driven from one thread) "
-             "that report every job of a group passed at once; the queue is filled with 100-test suites "
-             "across many builds before the workers start; groups are claimed whole (up to 50 jobs).");
+  table.note(
+      "End-to-end rows use in-process simulated workers (one DEALER each, all driven from one thread) "
+      "that report every job of a group passed at once; the queue is filled with 100-test suites "
+      "across many builds before the workers start; groups are claimed whole (up to 50 jobs).");
   if (args.wants("memory")) {
     latency("memory", "", args, table);
     e2e("memory", "", args, table);

@@ -40,8 +40,8 @@ struct Build {
   std::string org;
   std::string app;  // "<name>-<install seconds, real>" so the stand-in can sleep it
   proto::Priority priority = proto::Priority::medium;
-  double install_s = 0;          // simulated seconds
-  std::vector<double> tests_s;   // simulated seconds
+  double install_s = 0;         // simulated seconds
+  std::vector<double> tests_s;  // simulated seconds
 };
 
 struct Workload {
@@ -104,8 +104,8 @@ Workload make_workload(bool quick) {
 
 struct Outcome {
   std::size_t installs = 0;
-  double makespan_s = 0;   // simulated seconds
-  double busy_s = 0;       // install + test time, simulated seconds
+  double makespan_s = 0;  // simulated seconds
+  double busy_s = 0;      // install + test time, simulated seconds
 };
 
 // First-come-first-served, no grouping, zero overhead.
@@ -168,17 +168,28 @@ Outcome run_qgjob(const Workload& w, const std::string& redis_url, unsigned grou
     const std::string id = "dev-" + std::to_string(d);
     std::vector<std::string> argv = {
         bin + "/qg-worker",
-        "--broker", stack.worker_endpoint(),
-        "--events", stack.events_in_endpoint(),
-        "--worker-id", id,
-        "--device-id", id,
-        "--targets", "emulator",
-        "--workdir", stack.dir() + "/" + id,
-        "--install-cmd", "d={app_version_id}; sleep ${d##*-}; echo {app_version_id} {device_id} >> " + installs_log,
-        "--run-cmd", "d={test_path}; sleep ${d##*/}",
-        "--job-timeout", "600",
-        "--pull-wait-ms", "2000",
-        "--log-level", "warn"};
+        "--broker",
+        stack.worker_endpoint(),
+        "--events",
+        stack.events_in_endpoint(),
+        "--worker-id",
+        id,
+        "--device-id",
+        id,
+        "--targets",
+        "emulator",
+        "--workdir",
+        stack.dir() + "/" + id,
+        "--install-cmd",
+        "d={app_version_id}; sleep ${d##*-}; echo {app_version_id} {device_id} >> " + installs_log,
+        "--run-cmd",
+        "d={test_path}; sleep ${d##*/}",
+        "--job-timeout",
+        "600",
+        "--pull-wait-ms",
+        "2000",
+        "--log-level",
+        "warn"};
     workers.push_back(std::make_unique<testing::ChildProcess>(argv, stack.dir() + "/" + id + ".log"));
   }
   zmq::context_t context(1);
@@ -263,8 +274,8 @@ int run(int argc, char** argv) {
 
   const double lb = (w.total_test_s() + w.total_install_once_s()) / w.devices;
   const auto base = fcfs(w);
-  Table table("Grouping: device farm, " + std::to_string(w.devices) + " devices, " +
-                  std::to_string(w.builds.size()) + " builds, " + std::to_string(w.jobs()) + " tests (simulated seconds)",
+  Table table("Grouping: device farm, " + std::to_string(w.devices) + " devices, " + std::to_string(w.builds.size()) +
+                  " builds, " + std::to_string(w.jobs()) + " tests (simulated seconds)",
               {"policy", "app installs", "makespan", "vs lower bound", "device utilisation"});
   auto util = [&](const Outcome& o) { return o.busy_s / (w.devices * o.makespan_s); };
   // The default claim size (--group-max 50) is the headline; a smaller one shows the trade.
@@ -302,8 +313,8 @@ int run(int argc, char** argv) {
              fmt(base.makespan_s) + " s", fmt(base.makespan_s / lb, 3) + "×", fmt(100 * util(base), 1) + " %"});
   table.row({"lower bound: (test time + one install per build) / K", fmt(static_cast<double>(w.builds.size())),
              fmt(lb) + " s", "1.000×", "100 %"});
-  table.note("Total test time " + fmt(w.total_test_s()) + " s, one install per build " +
-             fmt(w.total_install_once_s()) + " s; time scale 1 s = " + fmt(w.ms_per_s, 0) +
+  table.note("Total test time " + fmt(w.total_test_s()) + " s, one install per build " + fmt(w.total_install_once_s()) +
+             " s; time scale 1 s = " + fmt(w.ms_per_s, 0) +
              " ms real. Utilisation = (test + install time) / (K × makespan). Installs saved vs FCFS: " +
              fmt(100.0 * (1.0 - static_cast<double>(qg.installs) / static_cast<double>(base.installs)), 1) + " %.");
   table.print();

@@ -37,17 +37,17 @@ void cpu(const Args& args, const std::string& redis_url, Table& table) {
     if (suites) {
       auto client = connect_dealer(context, stack.client_endpoint());
       for (std::size_t b = 0; b < n / 100; ++b) {
-        submit(client, make_submit("c" + std::to_string(b), "org-" + std::to_string(b % 7),
-                                   "app-" + std::to_string(b), 100));
+        submit(client,
+               make_submit("c" + std::to_string(b), "org-" + std::to_string(b % 7), "app-" + std::to_string(b), 100));
       }
     } else {
       std::vector<std::string> bodies;
       for (int app = 0; app < 200; ++app) {
-        bodies.push_back(proto::encode(make_submit("s", "org-" + std::to_string(app % 7),
-                                                   "app-" + std::to_string(app), 1)));
+        bodies.push_back(
+            proto::encode(make_submit("s", "org-" + std::to_string(app % 7), "app-" + std::to_string(app), 1)));
       }
-      auto r = closed_loop(context, stack.client_endpoint(), 50, n,
-                           [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
+      auto r = closed_loop(
+          context, stack.client_endpoint(), 50, n, [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
       if (r.errors > 0) throw BenchError("cpu: submits failed");
     }
     auto sim = run_sim_workers(context, stack.worker_endpoint(), 50, n, 120s);
@@ -224,14 +224,16 @@ void workers(const Args& args, const std::string& redis_url, Table& table) {
 }
 
 int run(int argc, char** argv) {
-  auto args = Args::parse(argc, argv, "qg_bench_scale", "Redis CPU and memory per job, cost vs queue depth, broker memory");
+  auto args =
+      Args::parse(argc, argv, "qg_bench_scale", "Redis CPU and memory per job, cost vs queue depth, broker memory");
   Table summary("Scale: Redis CPU per job, broker memory", {"measurement", "value", "detail"});
   Table sweep("Scale: cost with N jobs queued (JobStore on Redis, one connection; µs per call p50 / p99)",
               {"jobs queued", "submit 1 job", "claim a group (≤50 jobs)", "report 1 job", "Redis bytes per queued job",
                "fill jobs/s (1,000-test batches)"});
-  sweep.note("The sweep uses a private redis-server without persistence (filling 10^6 jobs with AOF on would time "
-             "the disk); claims and reports are measured on live groups: 5 rounds of 40 submits, 10 claims and a "
-             "report per claimed job, the queue refilled to its level after each round.");
+  sweep.note(
+      "The sweep uses a private redis-server without persistence (filling 10^6 jobs with AOF on would time "
+      "the disk); claims and reports are measured on live groups: 5 rounds of 40 submits, 10 claims and a "
+      "report per claimed job, the queue refilled to its level after each round.");
   std::unique_ptr<BenchRedis> redis;
   if (args.wants("cpu") || args.wants("workers")) redis = std::make_unique<BenchRedis>(args, true);
   if (args.wants("cpu")) cpu(args, redis->url(), summary);

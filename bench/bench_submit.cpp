@@ -29,28 +29,29 @@ void run_store(const std::string& store, const std::string& redis_url, const Arg
 
   const std::size_t scale = args.quick ? 1 : 10;
   std::vector<Shape> shapes = {
-      {"1 job", 1, 1, 500 * scale},    {"1 job", 8, 1, 2000 * scale},    {"1 job", 32, 1, 2000 * scale},
-      {"1 job", 50, 1, 2000 * scale},  {"suite of 100", 1, 100, 30 * scale}, {"suite of 100", 8, 100, 30 * scale},
+      {"1 job", 1, 1, 500 * scale},   {"1 job", 8, 1, 2000 * scale},        {"1 job", 32, 1, 2000 * scale},
+      {"1 job", 50, 1, 2000 * scale}, {"suite of 100", 1, 100, 30 * scale}, {"suite of 100", 8, 100, 30 * scale},
   };
   for (const auto& shape : shapes) {
     // 100 builds, bodies encoded up front so the client's own cost stays small.
     std::vector<std::string> bodies;
     for (int app = 0; app < 100; ++app) {
-      bodies.push_back(proto::encode(make_submit("r" + std::to_string(app), "org-" + std::to_string(app % 7),
-                                                 "app-" + shape.name.substr(0, 1) + std::to_string(app),
-                                                 shape.tests_per_request)));
+      bodies.push_back(
+          proto::encode(make_submit("r" + std::to_string(app), "org-" + std::to_string(app % 7),
+                                    "app-" + shape.name.substr(0, 1) + std::to_string(app), shape.tests_per_request)));
     }
-    auto r = closed_loop(context, stack.client_endpoint(), shape.clients, shape.requests,
-                         [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
+    auto r = closed_loop(
+        context, stack.client_endpoint(), shape.clients, shape.requests,
+        [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
     if (r.errors > 0) throw BenchError(store + ": " + std::to_string(r.errors) + " submits failed");
     const double jobs = static_cast<double>(r.requests * shape.tests_per_request);
     const double jps = jobs / r.seconds;
     const double p50 = r.latency_us.percentile(50);
     const double p99 = r.latency_us.percentile(99);
-    table.row({store, shape.name, std::to_string(shape.clients), fmt(static_cast<double>(r.requests)),
-               fmt(jps), fmt(static_cast<double>(r.requests) / r.seconds), fmt_us(p50), fmt_us(p99)});
-    const std::string key = "qg.submit." + store + "." + (shape.tests_per_request == 1 ? "c" : "suite_c") +
-                            std::to_string(shape.clients);
+    table.row({store, shape.name, std::to_string(shape.clients), fmt(static_cast<double>(r.requests)), fmt(jps),
+               fmt(static_cast<double>(r.requests) / r.seconds), fmt_us(p50), fmt_us(p99)});
+    const std::string key =
+        "qg.submit." + store + "." + (shape.tests_per_request == 1 ? "c" : "suite_c") + std::to_string(shape.clients);
     record(key + ".jobs_per_s", jps);
     record(key + ".p50_ms", p50 / 1000);
     record(key + ".p99_ms", p99 / 1000);
@@ -66,8 +67,9 @@ int run(int argc, char** argv) {
     BenchRedis redis(args, /*aof=*/true);
     RedisAdmin admin(redis.url());
     admin.flushall();
-    table.note("Redis " + redis.version() + " at " + redis.url() + ", aof_enabled=" +
-               admin.info("persistence", "aof_enabled") + " (appendfsync everysec); broker + scheduler as "
+    table.note("Redis " + redis.version() + " at " + redis.url() +
+               ", aof_enabled=" + admin.info("persistence", "aof_enabled") +
+               " (appendfsync everysec); broker + scheduler as "
                "real processes; clients are DEALER sockets driven from one thread.");
     run_store("redis", redis.url(), args, table);
     admin.flushall();

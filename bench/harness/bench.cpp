@@ -26,9 +26,9 @@ using namespace std::chrono_literals;
 Args Args::parse(int argc, char** argv, const std::string& program, const std::string& summary) {
   Args a;
   auto usage = [&](int code) {
-    (code == 0 ? std::cout : std::cerr)
-        << program << ": " << summary << "\n"
-        << "usage: " << program << " [--quick] [--redis-url URL] [--results FILE] [--only PART]\n";
+    (code == 0 ? std::cout : std::cerr) << program << ": " << summary << "\n"
+                                        << "usage: " << program
+                                        << " [--quick] [--redis-url URL] [--results FILE] [--only PART]\n";
     std::exit(code);
   };
   for (int i = 1; i < argc; ++i) {
@@ -193,8 +193,8 @@ std::string RedisAdmin::command(const std::vector<std::string>& words) {
     argv.push_back(w.data());
     lens.push_back(w.size());
   }
-  auto* reply = static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+  auto* reply =
+      static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
   if (reply == nullptr) throw BenchError(std::string("Redis: ") + ctx_->errstr);
   std::string out;
   switch (reply->type) {
@@ -290,13 +290,12 @@ Stack::Stack(StackOptions options)
       events_out_port_(testing::free_port()) {
   if (options_.key_prefix.empty()) options_.key_prefix = random_prefix();
   const auto bin = testing::bin_dir();
-  std::vector<std::string> argv = {bin + "/qg-broker",
-                                   "--client-endpoint", client_endpoint(),
-                                   "--worker-endpoint", worker_endpoint(),
-                                   "--events-in", events_in_endpoint(),
-                                   "--events-out", "tcp://127.0.0.1:" + std::to_string(events_out_port_),
-                                   "--broker-id", "bench-broker",
-                                   "--log-level", options_.log_level};
+  std::vector<std::string> argv = {
+      bin + "/qg-broker",   "--client-endpoint", client_endpoint(),
+      "--worker-endpoint",  worker_endpoint(),   "--events-in",
+      events_in_endpoint(), "--events-out",      "tcp://127.0.0.1:" + std::to_string(events_out_port_),
+      "--broker-id",        "bench-broker",      "--log-level",
+      options_.log_level};
   if (options_.redis_url.empty()) {
     argv.insert(argv.end(), {"--store", "memory"});
   } else {
@@ -305,11 +304,9 @@ Stack::Stack(StackOptions options)
   argv.insert(argv.end(), options_.broker_args.begin(), options_.broker_args.end());
   broker_ = std::make_unique<testing::ChildProcess>(argv, dir_.path() + "/broker.log");
   if (!options_.redis_url.empty() && options_.scheduler) {
-    std::vector<std::string> s = {bin + "/qg-scheduler", "--redis-url", options_.redis_url,
-                                  "--key-prefix", options_.key_prefix,
-                                  "--events", events_in_endpoint(),
-                                  "--scheduler-id", "bench-scheduler",
-                                  "--log-level", options_.log_level};
+    std::vector<std::string> s = {bin + "/qg-scheduler", "--redis-url", options_.redis_url,   "--key-prefix",
+                                  options_.key_prefix,   "--events",    events_in_endpoint(), "--scheduler-id",
+                                  "bench-scheduler",     "--log-level", options_.log_level};
     s.insert(s.end(), options_.scheduler_args.begin(), options_.scheduler_args.end());
     scheduler_ = std::make_unique<testing::ChildProcess>(s, dir_.path() + "/scheduler.log");
   }
@@ -425,8 +422,9 @@ LoadResult closed_loop(zmq::context_t& context, const std::string& endpoint, std
   std::size_t in_flight = 0;
   for (std::size_t c = 0; c < clients; ++c) in_flight += issue(c) ? 1 : 0;
   while (in_flight > 0) {
-    if (now_us() > end_by) throw BenchError("closed loop: deadline passed with " + std::to_string(in_flight) +
-                                            " requests unanswered (" + std::to_string(result.requests) + " done)");
+    if (now_us() > end_by)
+      throw BenchError("closed loop: deadline passed with " + std::to_string(in_flight) + " requests unanswered (" +
+                       std::to_string(result.requests) + " done)");
     zmq::poll(items.data(), items.size(), 1000ms);
     for (std::size_t c = 0; c < clients; ++c) {
       if ((items[c].revents & ZMQ_POLLIN) == 0) continue;

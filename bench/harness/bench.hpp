@@ -88,8 +88,8 @@ void set_results_file(const std::string& path);
 void record(const std::string& key, double value);
 void record_text(const std::string& key, const std::string& value);
 
-std::string fmt(double v, int decimals = 0);   // "12,345" style for big, plain for small
-std::string fmt_us(double us);                  // microseconds as "0.123 ms" / "45 µs"
+std::string fmt(double v, int decimals = 0);  // "12,345" style for big, plain for small
+std::string fmt_us(double us);                // microseconds as "0.123 ms" / "45 µs"
 
 // ---------------------------------------------------------------------------------------
 // Redis
@@ -104,8 +104,8 @@ class RedisAdmin {
 
   // A field of INFO <section>, e.g. info("memory", "used_memory"). Empty when absent.
   std::string info(const std::string& section, const std::string& field);
-  double used_memory();        // bytes
-  double cpu_seconds();        // used_cpu_sys + used_cpu_user
+  double used_memory();  // bytes
+  double cpu_seconds();  // used_cpu_sys + used_cpu_user
   void flushall();
   // Runs a command given as words; returns the reply as text (integers and status too).
   std::string command(const std::vector<std::string>& words);
@@ -132,9 +132,9 @@ class BenchRedis {
 // The real processes
 
 struct StackOptions {
-  std::string redis_url;            // empty = broker --store memory (embedded scheduler)
-  bool scheduler = true;            // start qg-scheduler (Redis only)
-  std::string key_prefix;           // empty = a fresh "qgb<random>:"
+  std::string redis_url;   // empty = broker --store memory (embedded scheduler)
+  bool scheduler = true;   // start qg-scheduler (Redis only)
+  std::string key_prefix;  // empty = a fresh "qgb<random>:"
   std::vector<std::string> broker_args;
   std::vector<std::string> scheduler_args;
   std::string log_level = "warn";
