@@ -20,14 +20,8 @@ using qg::testing::Cluster;
 using qg::testing::ClusterOptions;
 using qg::testing::describe;
 using qg::testing::wait_until;
+using qg::testing::with_lease;
 using qg::testing::WorkerOptions;
-
-ClusterOptions with_lease(int lease_ms) {
-  ClusterOptions options;
-  options.broker_args = qg::testing::fast_store_args(lease_ms);
-  options.scheduler_args = qg::testing::fast_store_args(lease_ms);
-  return options;
-}
 
 // Tests whose path contains "hang" start a grandchild (`sleep 60`), write its pid to
 // <dir>/pid-<job_id> and wait for it; the others pass at once.

@@ -20,15 +20,8 @@ using qg::testing::Cluster;
 using qg::testing::ClusterOptions;
 using qg::testing::describe;
 using qg::testing::wait_until;
+using qg::testing::with_lease;
 using qg::testing::WorkerOptions;
-
-ClusterOptions with_lease(int lease_ms, bool aof = false) {
-  ClusterOptions options;
-  options.aof = aof;
-  options.broker_args = qg::testing::fast_store_args(lease_ms);
-  options.scheduler_args = qg::testing::fast_store_args(lease_ms);
-  return options;
-}
 
 WorkerOptions worker(std::string id, const std::string& test_seconds = "0.1") {
   WorkerOptions options;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../e2e/cluster.hpp"
 #include "qg/cli/client.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "qg/proto/codec.hpp"
@@ -24,6 +25,15 @@ inline std::vector<std::string> fast_store_args(int lease_ms, int backoff_base_m
   return {"--lease-ms",        std::to_string(lease_ms),
           "--backoff-base-ms", std::to_string(backoff_base_ms),
           "--backoff-jitter",  "0"};
+}
+
+// A cluster whose brokers and schedulers use a short lease and fast back-off.
+inline ClusterOptions with_lease(int lease_ms, bool aof = false) {
+  ClusterOptions options;
+  options.aof = aof;
+  options.broker_args = fast_store_args(lease_ms);
+  options.scheduler_args = fast_store_args(lease_ms);
+  return options;
 }
 
 inline std::vector<std::string> fast_worker_args(int heartbeat_ms = 200) {
