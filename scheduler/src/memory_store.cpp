@@ -242,7 +242,11 @@ class MemoryJobStore final : public JobStore {
     claim.target = parts.target;
     Lease lease{request.worker_id, chosen, {}};
     auto& group = groups_[chosen];
-    while (!group.empty() && lease.jobs.size() < settings_.group_max) {
+    // The head of the group, at most group_max jobs and at most what the caller asked for;
+    // the rest stays queued at the group's rank for the next claim.
+    const std::size_t take =
+        request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
+    while (!group.empty() && lease.jobs.size() < take) {
       std::string id = group.order().begin()->second;
       group.remove(id);
       JobRec& rec = jobs_.at(id);

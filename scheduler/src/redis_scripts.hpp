@@ -6,10 +6,11 @@
 // per item, so one bad item changes nothing and does not hold back the others.
 // docs/architecture.md lists the keys.
 //
-// Cost rules (docs/benchmarks.md): a job hash holds only the fields that differ from their
-// defaults (DEFAULTS below; `id` and `group` are derived), each job is written with at most
-// one HSET per script call, and the per-status counters, the finished-per-second counter and
-// the wakeup PUBLISH are applied once per call by commit().
+// Cost rules (docs/benchmarks.md): a job is one string (a msgpack array, packed and unpacked
+// in C by Redis's cmsgpack) written at most once per script call; a group's queue is three
+// lists (one per priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold
+// one entry per submission, not per job; per-status counters, lease counts, the
+// finished-per-second counter and the wakeup PUBLISH are applied once per call by commit().
 //
 // Common ARGV: [1] key prefix, [2] now (unix ms), [3] group_max, [4] group_window ms;
 // script-specific arguments start at ARGV[5].
@@ -21,84 +22,60 @@ namespace qg::sched::scripts {
 inline constexpr std::string_view kPrelude = R"lua(
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
-local NOW_S = ARGV[2]  -- store times as given: a Lua number may be written in exponent form
 local GMAX = tonumber(ARGV[3])
 local WINDOW = tonumber(ARGV[4])
 local WAKE = false
 local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=true, dead=true}
 local PRIO = {low=0, medium=1, high=2}
--- Fields a job hash leaves out while they hold their default.
-local DEFAULTS = {worker_id='', lease_id='', exit_code='0', duration_ms='0', last_error='', log_tail='',
-  flaky='0', retries_used='0', test_failures='0', cancel_requested='0'}
--- The job as returned to the store (job_from_row in redis_store.cpp): id, then these.
-local FIELDS = {'org_id', 'app_version_id', 'test_path', 'priority', 'target', 'status', 'attempt',
-  'max_attempts', 'retries', 'created_at_ms', 'updated_at_ms', 'submission_id', 'worker_id', 'lease_id',
-  'exit_code', 'duration_ms', 'last_error', 'log_tail', 'flaky'}
+local BANDS = {'high', 'medium', 'low'}
 local CNT, QP, FIN = {}, {}, 0
-local DROPS, SREMS = {}, {}  -- lease id -> {'j:<id>'...}; build key -> {job id...}: applied by commit()
-local function jkey(id) return P .. 'job:' .. id end
-local function gkey(g) return P .. 'grp:' .. g end
+local DROPS = {}  -- lease id -> jobs that left it: applied by commit()
+local function jkey(id) return P .. 'j:' .. id end
+local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
 local function ready_key(g) return P .. 'ready:' .. target_of(g) end
-local function job_score(prio, created) return (2 - PRIO[prio]) * 1e13 + created end
+-- A job record is one string: a msgpack array of these fields, all always present (packed and
+-- unpacked in C by cmsgpack; the store decodes the same string, see decode_job in
+-- redis_store.cpp). In Lua a job is that array, indexed by these constants.
+local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MAX_ATTEMPTS = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+local STATUS, ATTEMPT, UPDATED, WORKER, LEASE, EXIT, DURATION, ERR, TAIL = 11, 12, 13, 14, 15, 16, 17, 18, 19
+local FLAKY, RETRIES_USED, FAILURES, CANCEL, BUDGET, ID = 20, 21, 22, 23, 24, 25
+local function n2s(v) return string.format('%d', v) end
+local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
+-- Jobs changed in this call: packed when written, stored by one MSET in commit() (a SET per
+-- job costs several times an MSET entry), and read back from here until then.
+local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
 local function load(id)
-  local flat = redis.call('HGETALL', jkey(id))
-  if #flat == 0 then return nil end
-  local t = {}
-  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-  for k, v in pairs(DEFAULTS) do
-    if t[k] == nil then t[k] = v end
-  end
-  t.id = id
-  t.group = t.org_id .. '/' .. t.app_version_id .. '/' .. t.target
-  if t.budget == nil then t.budget = t.max_attempts end
-  if t.updated_at_ms == nil then t.updated_at_ms = t.created_at_ms end
-  t.__d, t.__n = {}, {}
-  return t
-end
-local function row(j)
-  local out = {j.id}
-  for _, f in ipairs(FIELDS) do
-    local v = j[f]
-    if type(v) == 'number' then v = string.format('%d', v) end
-    out[#out + 1] = v
-  end
-  return out
-end
--- Field changes are collected on the loaded job and written by one HSET.
-local function set(j, k, v)
-  if not j.__d[k] then
-    j.__d[k] = true
-    j.__n[#j.__n + 1] = k
-  end
-  j[k] = v
+  local j = DIRTY[id]
+  if j then return j end
+  local v = redis.call('GET', jkey(id))
+  if not v then return nil end
+  return cmsgpack.unpack(v)
 end
 local function write(j)
-  if #j.__n == 0 then return end
-  local args = {}
-  for _, k in ipairs(j.__n) do
-    args[#args + 1] = k
-    args[#args + 1] = j[k]
-  end
-  redis.call('HSET', jkey(j.id), unpack(args))
-  j.__d, j.__n = {}, {}
+  local id = j[ID]
+  if not DIRTY[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
+  DIRTY[id] = j
+  PACKED[id] = cmsgpack.pack(j)
 end
+-- The job as returned to the store: its record (written by write() first).
+local function row(j) return PACKED[j[ID]] or cmsgpack.pack(j) end
 local function count(status, prio, d)
   CNT[status] = (CNT[status] or 0) + d
   if status == 'queued' then QP[prio] = (QP[prio] or 0) + d end
 end
 local function move(j, new)
-  count(j.status, j.priority, -1)
-  count(new, j.priority, 1)
-  set(j, 'status', new)
-  set(j, 'updated_at_ms', NOW_S)
+  count(j[STATUS], j[PRIO_F], -1)
+  count(new, j[PRIO_F], 1)
+  j[STATUS] = new
+  j[UPDATED] = NOW
 end
--- Calls cmd key with the elements of list, at most 1000 at a time.
+-- Calls cmd key with the elements of list, at most 1000 at a time (key may be nil: MSET).
 local function variadic(cmd, key, list)
   local i = 1
   while i <= #list do
     local k = math.min(#list, i + 999)
-    redis.call(cmd, key, unpack(list, i, k))
+    if key then redis.call(cmd, key, unpack(list, i, k)) else redis.call(cmd, unpack(list, i, k)) end
     i = k + 1
   end
 end
@@ -110,24 +87,23 @@ local function push(map, key, v)
   end
   l[#l + 1] = v
 end
--- Lease and build-set removals, counters, the finished-per-second counter and the wakeup,
+-- Job writes, lease bookkeeping, counters, the finished-per-second counter and the wakeup,
 -- once per call.
 local function commit()
-  for lid, fields in pairs(DROPS) do
+  local mset = {}
+  for _, id in ipairs(DIRTY_ORDER) do
+    mset[#mset + 1] = jkey(id)
+    mset[#mset + 1] = PACKED[id]
+  end
+  variadic('MSET', nil, mset)
+  DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
+  for lid, k in pairs(DROPS) do
     local lk = P .. 'lease:' .. lid
-    local removed = 0
-    local i = 1
-    while i <= #fields do
-      local k = math.min(#fields, i + 999)
-      removed = removed + redis.call('HDEL', lk, unpack(fields, i, k))
-      i = k + 1
-    end
-    if removed > 0 and redis.call('HLEN', lk) <= 2 then
+    if redis.call('EXISTS', lk) == 1 and redis.call('HINCRBY', lk, 'n', -k) <= 0 then
       redis.call('DEL', lk)
       redis.call('ZREM', P .. 'leases', lid)
     end
   end
-  for b, ids in pairs(SREMS) do variadic('SREM', b, ids) end
   for s, d in pairs(CNT) do
     if d ~= 0 then redis.call('HINCRBY', P .. 'counts', s, d) end
   end
@@ -135,88 +111,105 @@ local function commit()
     if d ~= 0 then redis.call('HINCRBY', P .. 'qprio', p, d) end
   end
   if FIN > 0 then
-    local fk = P .. 'fin:' .. string.format('%d', math.floor(NOW / 1000))
+    local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))
     redis.call('INCRBY', fk, FIN)
     redis.call('EXPIRE', fk, 120)
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
-  CNT, QP, FIN, WAKE, DROPS, SREMS = {}, {}, 0, false, {}, {}
+  CNT, QP, FIN, WAKE, DROPS = {}, {}, 0, false, {}
 end
-local function group_rank(g)
-  local head = redis.call('ZRANGE', gkey(g), 0, 0)
-  return tonumber(redis.call('HGET', jkey(head[1]), 'rank_base'))
+-- The group's head job (first of its highest non-empty band), or nil. The head may be an
+-- entry left behind by a cancel (see take()); it still carries its rank.
+local function head_of(g)
+  for _, b in ipairs(BANDS) do
+    local id = redis.call('LINDEX', qkey(g, b), 0)
+    if id then return load(id), b end
+  end
+  return nil
 end
--- Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
--- pending while its batching window is open, else in its target's ready set at its rank.
--- requeue: the jobs that entered had waited already (retries, promotions): no window.
-local function refresh_group(g, requeue)
-  local n = redis.call('ZCARD', gkey(g))
+-- Adds d to the group's count of queued jobs; returns the new count.
+local function gq_add(g, d)
+  if d == 0 then return tonumber(redis.call('HGET', P .. 'gq', g) or '0') end
+  return redis.call('HINCRBY', P .. 'gq', g, d)
+end
+-- Puts a group where it belongs after jobs entered or left it (n: its queued jobs): nowhere
+-- when empty, in pending while its batching window is open, else in its target's ready set at
+-- its head's rank. requeue: the jobs that entered had waited already (retries, promotions).
+-- same_head: only jobs behind the head entered, so a ready group keeps its rank.
+local function refresh_group(g, requeue, n, same_head)
   local rk = ready_key(g)
-  if n == 0 then
+  if n <= 0 then
+    redis.call('HDEL', P .. 'gq', g)
+    redis.call('DEL', qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
     redis.call('ZREM', rk, g)
     redis.call('ZREM', P .. 'pending', g)
     return
   end
+  local function ready()
+    local h = head_of(g)
+    if h then
+      redis.call('ZADD', rk, h[RANK], g)
+      WAKE = true
+    end
+  end
   if redis.call('ZSCORE', P .. 'pending', g) then
     if requeue or n >= GMAX then
       redis.call('ZREM', P .. 'pending', g)
-      redis.call('ZADD', rk, group_rank(g), g)
-      WAKE = true
+      ready()
     end
     return
   end
+  if same_head and redis.call('ZSCORE', rk, g) then return end
   if requeue or WINDOW == 0 or n >= GMAX or redis.call('ZSCORE', rk, g) then
-    redis.call('ZADD', rk, group_rank(g), g)
-    WAKE = true
+    ready()
   else
     redis.call('ZADD', P .. 'pending', NOW + WINDOW, g)
   end
 end
--- The job leaves its lease; the lease hash loses its field at commit() and goes when empty.
+-- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
 local function lease_drop(j)
-  local lid = j.lease_id
+  local lid = j[LEASE]
   if lid == '' then return end
-  set(j, 'lease_id', '')
-  push(DROPS, lid, 'j:' .. j.id)
+  j[LEASE] = ''
+  DROPS[lid] = (DROPS[lid] or 0) + 1
 end
--- The transitions below write the job (with any fields the caller set first).
 local function finish(j, status)
   move(j, status)
   lease_drop(j)
   write(j)
-  push(SREMS, P .. 'build:' .. j.org_id .. '/' .. j.app_version_id, j.id)
   FIN = FIN + 1
 end
 local function make_dead(j)
   finish(j, 'dead')
-  redis.call('ZADD', P .. 'dead', NOW, j.id)
+  redis.call('ZADD', P .. 'dead', NOW, j[ID])
 end
+-- Back to the front of its band: it is older than the jobs queued behind it.
 local function requeue_now(j)
   move(j, 'queued')
   lease_drop(j)
   write(j)
-  redis.call('ZADD', gkey(j.group), job_score(j.priority, tonumber(j.created_at_ms)), j.id)
-  refresh_group(j.group, true)
+  redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j[ID])
+  refresh_group(grp(j), true, gq_add(grp(j), 1))
 end
 local function requeue_later(j, due)
   move(j, 'queued')
   lease_drop(j)
   write(j)
-  redis.call('ZADD', P .. 'delayed', due, j.id)
+  redis.call('ZADD', P .. 'delayed', due, j[ID])
 end
 )lua";
 
-// ARGV[5] index member prefix (creation time), [6] number of submissions, then per submission
+// ARGV[5] unused, [6] number of submissions, then per submission
 // from offset a: [a] org, [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id,
 // [a+5] idempotency key, [a+6] retries, [a+7] max attempts, [a+8] rank base, [a+9] n,
 // then n pairs (job id, test path).
 // Returns one entry per submission: {0, submission_id}, {1, first_submission_id, {job ids}}
 // for a known idempotency key (nothing written), or {2, error} (nothing written).
-// Job hashes, the submission list and the idempotency key are written per submission; the
-// group queues, list indexes, build sets and counters once per batch (one command per key).
+// Idempotency keys and submission lists are written per submission; job records (MSET),
+// group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
-local mp = ARGV[5]
-local GZ, GORDER, IDX, BUILD, ORGN = {}, {}, {}, {}, {}
+local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
+local HEAD = {}  -- group -> true when its head may have changed
 local function submit_one(a)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
@@ -225,7 +218,11 @@ local function submit_one(a)
   local ik = P .. 'idem:' .. org .. ':' .. idem
   if idem ~= '' then
     local prev = redis.call('GET', ik)
-    if prev then return {1, prev, redis.call('LRANGE', P .. 'sub:' .. prev, 0, -1)} end
+    if prev then
+      local sid, one = string.match(prev, '^(%S+) (%S+)$')
+      if one then return {1, sid, {one}} end
+      return {1, prev, redis.call('LRANGE', P .. 's:' .. prev, 0, -1)}
+    end
   end
   if n == 0 then
     if idem ~= '' then redis.call('SET', ik, sub) end
@@ -248,37 +245,46 @@ local function submit_one(a)
       if redis.call('EXISTS', keys[k]) == 1 then return {2, 'job id already exists: ' .. ids[k]} end
     end
   end
+  -- Job records are written at the end of the batch: ids taken earlier in it are in NEW.
+  local mine = {}
+  for k = 1, n do
+    if NEW[ids[k]] or mine[ids[k]] then return {2, 'job id already exists: ' .. ids[k]} end
+    mine[ids[k]] = true
+  end
+  for k = 1, n do NEW[ids[k]] = true end
   local g = org .. '/' .. app .. '/' .. target
-  local gk = gkey(g)
-  if not GZ[gk] then
-    GZ[gk] = {}
+  if not GQ[g] then
+    GQ[g] = 0
     GORDER[#GORDER + 1] = g
   end
-  local score = job_score(prio, NOW)
-  local ia = P .. 'idx:org:' .. org .. ':app:' .. app
-  local io = P .. 'idx:org:' .. org
-  local bk = P .. 'build:' .. org .. '/' .. app
+  GQ[g] = GQ[g] + n
+  local ma = tonumber(ARGV[a + 7])
+  local j = {org, app, target, prio, '', sub, NOW, tonumber(ARGV[a + 8]), tonumber(ARGV[a + 6]), ma, 'queued', 0, NOW,
+    '', '', 0, 0, '', '', 0, 0, 0, 0, ma, ''}
+  local ql = qkey(g, prio)
+  QG[ql] = g
   for k = 1, n do
-    local id = ids[k]
-    redis.call('HSET', keys[k], 'org_id', org, 'app_version_id', app, 'test_path', ARGV[first + 2 * k - 1],
-      'priority', prio, 'target', target, 'status', 'queued', 'attempt', 0, 'max_attempts', ARGV[a + 7],
-      'retries', ARGV[a + 6], 'created_at_ms', NOW_S, 'submission_id', sub, 'rank_base', ARGV[a + 8])
-    local z = GZ[gk]
-    z[#z + 1] = score
-    z[#z + 1] = id
-    local m = mp .. id
-    push(IDX, P .. 'idx:all', 0)
-    push(IDX, P .. 'idx:all', m)
-    push(IDX, io, 0)
-    push(IDX, io, m)
-    push(IDX, ia, 0)
-    push(IDX, ia, m)
-    push(BUILD, bk, id)
+    j[PATH] = ARGV[first + 2 * k - 1]
+    j[ID] = ids[k]
+    MSET[#MSET + 1] = keys[k]
+    MSET[#MSET + 1] = cmsgpack.pack(j)
+    push(QL, ql, ids[k])
   end
-  variadic('RPUSH', P .. 'sub:' .. sub, ids)
+  -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
+  -- job, "<first job id>:<submission id>" for a suite (its ids are in s:<submission id>).
+  local m = ids[1]
+  if n > 1 then
+    m = m .. ':' .. sub
+    variadic('RPUSH', P .. 's:' .. sub, ids)
+  end
+  for _, ix in ipairs({P .. 'idx:all', P .. 'idx:org:' .. org, P .. 'idx:app:' .. org .. ':' .. app}) do
+    push(IDX, ix, m)
+  end
   count('queued', prio, n)
   ORGN[org] = (ORGN[org] or 0) + n
-  if idem ~= '' then redis.call('SET', ik, sub) end
+  if idem ~= '' then
+    if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
+  end
   return {0, sub}
 end
 local out = {}
@@ -287,25 +293,40 @@ for _ = 1, tonumber(ARGV[6]) do
   out[#out + 1] = submit_one(a)
   a = a + 10 + 2 * tonumber(ARGV[a + 9])
 end
-for k, list in pairs(GZ) do variadic('ZADD', k, list) end
-for k, list in pairs(IDX) do variadic('ZADD', k, list) end
-for k, list in pairs(BUILD) do variadic('SADD', k, list) end
+variadic('MSET', nil, MSET)
+-- Jobs go behind those queued: the head can change only where a band was empty before
+-- (and then only when no higher band has jobs, which ready() works out).
+for k, list in pairs(QL) do
+  local len = 0
+  local i = 1
+  while i <= #list do
+    local e = math.min(#list, i + 999)
+    len = redis.call('RPUSH', k, unpack(list, i, e))
+    i = e + 1
+  end
+  if len == #list then HEAD[QG[k]] = true end
+end
+for k, list in pairs(IDX) do variadic('RPUSH', k, list) end
 for org, n in pairs(ORGN) do redis.call('HINCRBY', P .. 'orgcounts', org, n) end
-for _, g in ipairs(GORDER) do refresh_group(g, false) end
+for _, g in ipairs(GORDER) do refresh_group(g, false, gq_add(g, GQ[g]), not HEAD[g]) end
 commit()
 return out
 )lua";
 
-// ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
-// [10] number of targets, targets, then number of installed builds, builds.
-// Returns false (nil) or {group_key, {job row}...} (row() in the prelude).
+// Returns false (nil) or {group_key, {job row}...} (row() in the prelude). Tries the chosen
+// group, then the other candidates in rank order, until one yields a queued job.
 inline constexpr std::string_view kClaim = R"lua(
+-- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
+-- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
+-- installed builds, builds.
 local lease_id, worker = ARGV[5], ARGV[6]
 local per = tonumber(ARGV[9])
-local nt = tonumber(ARGV[10])
+local want = GMAX
+if tonumber(ARGV[10]) > 0 and tonumber(ARGV[10]) < want then want = tonumber(ARGV[10]) end
+local nt = tonumber(ARGV[11])
 local cands, seen = {}, {}
 for i = 1, nt do
-  local t = ARGV[10 + i]
+  local t = ARGV[11 + i]
   if not seen[t] then
     seen[t] = true
     local r = redis.call('ZRANGE', P .. 'ready:' .. t, 0, per - 1, 'WITHSCORES')
@@ -317,45 +338,66 @@ table.sort(cands, function(a, b)
   if a[1] ~= b[1] then return a[1] < b[1] end
   return a[2] < b[2]
 end)
-local ni = tonumber(ARGV[11 + nt])
+local ni = tonumber(ARGV[12 + nt])
 local inst = {}
-for i = 1, ni do inst[ARGV[11 + nt + i]] = true end
-local chosen = cands[1][2]
+for i = 1, ni do inst[ARGV[12 + nt + i]] = true end
 local limit = cands[1][1] + tonumber(ARGV[8])
-for _, c in ipairs(cands) do
+for i, c in ipairs(cands) do
   if c[1] > limit then break end
   if inst[string.match(c[2], '^(.*)/[^/]+$')] then
-    chosen = c[2]
+    table.insert(cands, 1, table.remove(cands, i))
     break
   end
 end
-local popped = redis.call('ZPOPMIN', gkey(chosen), GMAX)
-if #popped == 0 then
-  refresh_group(chosen, false)
-  commit()
-  return false
+-- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
+-- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
+local function take(g)
+  local got = {}
+  for _, b in ipairs(BANDS) do
+    local qk = qkey(g, b)
+    while #got < want do
+      local ids = redis.call('LPOP', qk, want - #got)
+      if not ids then break end
+      local keys = {}
+      for k, id in ipairs(ids) do keys[k] = jkey(id) end
+      local vals = redis.call('MGET', unpack(keys))
+      for k, id in ipairs(ids) do
+        if vals[k] then
+          local j = cmsgpack.unpack(vals[k])
+          if j[STATUS] == 'queued' then got[#got + 1] = j end
+        end
+      end
+    end
+    if #got >= want then break end
+  end
+  return got
 end
-local lk = P .. 'lease:' .. lease_id
-local largs = {'worker', worker, 'group', chosen}
-local out = {chosen}
-for k = 1, #popped, 2 do
-  local j = load(popped[k])
-  if j then
-    move(j, 'assigned')
-    set(j, 'attempt', tostring(tonumber(j.attempt) + 1))
-    set(j, 'worker_id', worker)
-    set(j, 'lease_id', lease_id)
-    write(j)
-    largs[#largs + 1] = 'j:' .. j.id
-    largs[#largs + 1] = 1
-    out[#out + 1] = row(j)
+for _, c in ipairs(cands) do
+  local g = c[2]
+  local got = take(g)
+  if #got == 0 then
+    refresh_group(g, false, 0)
+  else
+    local ids, out = {}, {g}
+    for _, j in ipairs(got) do
+      move(j, 'assigned')
+      j[ATTEMPT] = j[ATTEMPT] + 1
+      j[WORKER] = worker
+      j[LEASE] = lease_id
+      write(j)
+      ids[#ids + 1] = j[ID]
+      out[#out + 1] = row(j)
+    end
+    redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '),
+      'n', #ids)
+    redis.call('ZADD', P .. 'leases', NOW + tonumber(ARGV[7]), lease_id)
+    refresh_group(g, false, gq_add(g, -#ids))
+    commit()
+    return out
   end
 end
-redis.call('HSET', lk, unpack(largs))
-redis.call('ZADD', P .. 'leases', NOW + tonumber(ARGV[7]), lease_id)
-refresh_group(chosen, false)
 commit()
-return out
+return false
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
@@ -368,32 +410,31 @@ local function report(a)
   local id = ARGV[a]
   local j = load(id)
   if not j then return {0, 'not_found'} end
-  if FINAL[j.status] then return {0, 'already_final'} end
-  if tonumber(j.attempt) ~= tonumber(ARGV[a + 2]) then return {0, 'stale_attempt'} end
-  if j.lease_id == '' or j.lease_id ~= ARGV[a + 1] then return {0, 'lost_lease'} end
+  if FINAL[j[STATUS]] then return {0, 'already_final'} end
+  if j[ATTEMPT] ~= tonumber(ARGV[a + 2]) then return {0, 'stale_attempt'} end
+  if j[LEASE] == '' or j[LEASE] ~= ARGV[a + 1] then return {0, 'lost_lease'} end
   local st = ARGV[a + 3]
   if not FINAL[st] or st == 'dead' then return {0, 'invalid_status'} end
-  set(j, 'exit_code', ARGV[a + 4])
-  set(j, 'duration_ms', ARGV[a + 5])
-  set(j, 'log_tail', ARGV[a + 6])
+  j[EXIT] = tonumber(ARGV[a + 4]) or 0
+  j[DURATION] = tonumber(ARGV[a + 5]) or 0
+  j[TAIL] = ARGV[a + 6]
   local requeued = 0
-  local attempt = tonumber(j.attempt)
-  local cancel = j.cancel_requested == '1'
+  local cancel = j[CANCEL] == 1
   local err = ARGV[a + 7]
   if st == 'passed' then
-    if tonumber(j.test_failures) > 0 then set(j, 'flaky', '1') elseif j.flaky ~= '0' then set(j, 'flaky', '0') end
-    if j.last_error ~= '' then set(j, 'last_error', '') end
+    if j[FAILURES] > 0 then j[FLAKY] = 1 else j[FLAKY] = 0 end
+    j[ERR] = ''
     finish(j, 'passed')
   elseif st == 'failed' or st == 'timed_out' then
     if err == '' then
       if st == 'timed_out' then err = 'timed out' else err = 'exit code ' .. ARGV[a + 4] end
     end
-    set(j, 'last_error', err)
-    set(j, 'test_failures', tostring(tonumber(j.test_failures) + 1))
+    j[ERR] = err
+    j[FAILURES] = j[FAILURES] + 1
     if cancel then
       finish(j, 'cancelled')
-    elseif tonumber(j.retries_used) < tonumber(j.retries) then
-      set(j, 'retries_used', tostring(tonumber(j.retries_used) + 1))
+    elseif j[RETRIES_USED] < j[RETRIES] then
+      j[RETRIES_USED] = j[RETRIES_USED] + 1
       requeue_now(j)
       requeued = 1
     else
@@ -401,11 +442,11 @@ local function report(a)
     end
   elseif st == 'error' then
     if err == '' then err = 'infrastructure error' end
-    set(j, 'last_error', err)
+    j[ERR] = err
     if cancel then
       finish(j, 'cancelled')
-    elseif attempt < tonumber(j.max_attempts) then
-      local slot = math.min(math.max(attempt, 1), nd)
+    elseif j[ATTEMPT] < j[MAX_ATTEMPTS] then
+      local slot = math.min(math.max(j[ATTEMPT], 1), nd)
       requeue_later(j, NOW + tonumber(ARGV[6 + slot]))
       requeued = 1
     else
@@ -425,8 +466,8 @@ return out
 // ARGV[5] job id, [6] lease id, [7] attempt, [8] status (installing|running). Returns 1 or 0.
 inline constexpr std::string_view kProgress = R"lua(
 local j = load(ARGV[5])
-if not j or FINAL[j.status] or tonumber(j.attempt) ~= tonumber(ARGV[7]) then return 0 end
-if j.lease_id == '' or j.lease_id ~= ARGV[6] then return 0 end
+if not j or FINAL[j[STATUS]] or j[ATTEMPT] ~= tonumber(ARGV[7]) then return 0 end
+if j[LEASE] == '' or j[LEASE] ~= ARGV[6] then return 0 end
 if ARGV[8] ~= 'installing' and ARGV[8] ~= 'running' then return 0 end
 move(j, ARGV[8])
 write(j)
@@ -445,16 +486,15 @@ return 1
 inline constexpr std::string_view kRelease = R"lua(
 local lid = ARGV[6]
 if redis.call('HGET', P .. 'lease:' .. lid, 'worker') ~= ARGV[5] then return 0 end
-local released = 0
+local back = {}
 for i = 7, #ARGV do
   local j = load(ARGV[i])
-  if j and j.lease_id == lid and (j.status == 'assigned' or j.status == 'installing') then
-    requeue_now(j)
-    released = released + 1
-  end
+  if j and j[LEASE] == lid and (j[STATUS] == 'assigned' or j[STATUS] == 'installing') then back[#back + 1] = j end
 end
+-- Last first, so that the released jobs keep their order at the front of their bands.
+for i = #back, 1, -1 do requeue_now(back[i]) end
 commit()
-return released
+return #back
 )lua";
 
 // ARGV[5] lease id, [6..] back-off delays. Re-checks the expiry, so of several schedulers
@@ -464,24 +504,21 @@ local lid = ARGV[5]
 local sc = redis.call('ZSCORE', P .. 'leases', lid)
 if not sc or tonumber(sc) > NOW then return false end
 local lk = P .. 'lease:' .. lid
-local out = {redis.call('HGET', lk, 'worker') or ''}
-local fields = redis.call('HKEYS', lk)
-for _, f in ipairs(fields) do
-  if string.sub(f, 1, 2) == 'j:' then
-    local j = load(string.sub(f, 3))
-    if j and j.lease_id == lid and not FINAL[j.status] then
-      set(j, 'last_error', 'lease expired')
-      local attempt = tonumber(j.attempt)
-      if j.cancel_requested == '1' then
-        finish(j, 'cancelled')
-      elseif attempt >= tonumber(j.max_attempts) then
-        make_dead(j)
-      else
-        local slot = math.min(math.max(attempt, 1), #ARGV - 5)
-        requeue_later(j, NOW + tonumber(ARGV[5 + slot]))
-      end
-      out[#out + 1] = row(j)
+local info = redis.call('HMGET', lk, 'worker', 'jobs')
+local out = {info[1] or ''}
+for id in string.gmatch(info[2] or '', '%S+') do
+  local j = load(id)
+  if j and j[LEASE] == lid and not FINAL[j[STATUS]] then
+    j[ERR] = 'lease expired'
+    if j[CANCEL] == 1 then
+      finish(j, 'cancelled')
+    elseif j[ATTEMPT] >= j[MAX_ATTEMPTS] then
+      make_dead(j)
+    else
+      local slot = math.min(math.max(j[ATTEMPT], 1), #ARGV - 5)
+      requeue_later(j, NOW + tonumber(ARGV[5 + slot]))
     end
+    out[#out + 1] = row(j)
   end
 end
 redis.call('DEL', lk)
@@ -490,60 +527,67 @@ commit()
 return out
 )lua";
 
-// ARGV[5] 'job' or 'build', [6] job id or "<org>/<app>". Returns {id, outcome, status}...
 inline constexpr std::string_view kCancel = R"lua(
+-- ARGV[5] 'job' or 'build', [6] job id or org, [7] app version. Returns {id, outcome, status}...
 local function cancel(id)
   local j = load(id)
   if not j then return {id, 'not_found', 'cancelled'} end
-  if FINAL[j.status] then return {id, 'already_final', j.status} end
-  if j.status == 'queued' then
-    if redis.call('ZREM', gkey(j.group), id) == 1 then refresh_group(j.group, false) end
-    redis.call('ZREM', P .. 'delayed', id)
+  if FINAL[j[STATUS]] then return {id, 'already_final', j[STATUS]} end
+  if j[STATUS] == 'queued' then
+    -- A queued job waits in its group's list or, backing off, in delayed. Its list entry
+    -- stays behind (take() skips it): removing it would mean searching the list.
+    if redis.call('ZREM', P .. 'delayed', id) == 0 then refresh_group(grp(j), false, gq_add(grp(j), -1)) end
     finish(j, 'cancelled')
     return {id, 'cancelled', 'cancelled'}
   end
-  set(j, 'cancel_requested', '1')
-  set(j, 'updated_at_ms', NOW_S)
+  j[CANCEL] = 1
+  j[UPDATED] = NOW
   write(j)
-  return {id, 'cancel_requested', j.status}
+  return {id, 'cancel_requested', j[STATUS]}
 end
 local out = {}
 if ARGV[5] == 'job' then
   out[1] = cancel(ARGV[6])
 else
-  local ids = redis.call('SMEMBERS', P .. 'build:' .. ARGV[6])
-  for _, id in ipairs(ids) do out[#out + 1] = cancel(id) end
+  -- Every job the build ever had, through its list index; final ones are left out.
+  local function build_job(id)
+    local r = cancel(id)
+    if r[2] ~= 'already_final' then out[#out + 1] = r end
+  end
+  for _, m in ipairs(redis.call('LRANGE', P .. 'idx:app:' .. ARGV[6] .. ':' .. ARGV[7], 0, -1)) do
+    local sub = string.match(m, '^[^:]+:(.+)$')
+    if sub then
+      for _, id in ipairs(redis.call('LRANGE', P .. 's:' .. sub, 0, -1)) do build_job(id) end
+    else
+      build_job(m)
+    end
+  end
 end
 commit()
 return out
 )lua";
 
-// ARGV[5] job id. Returns nil (no such job), the unchanged status, or 'queued'.
 inline constexpr std::string_view kRetryDead = R"lua(
+-- ARGV[5] job id. Returns nil (no such job), the unchanged status, or 'queued'.
 local id = ARGV[5]
 local j = load(id)
 if not j then return false end
-if j.status ~= 'dead' then return j.status end
+if j[STATUS] ~= 'dead' then return j[STATUS] end
 redis.call('ZREM', P .. 'dead', id)
-set(j, 'budget', j.budget)
-set(j, 'max_attempts', tostring(tonumber(j.attempt) + tonumber(j.budget)))
-move(j, 'queued')
-write(j)
-redis.call('SADD', P .. 'build:' .. j.org_id .. '/' .. j.app_version_id, id)
-redis.call('ZADD', gkey(j.group), job_score(j.priority, tonumber(j.created_at_ms)), id)
-refresh_group(j.group, true)
+j[MAX_ATTEMPTS] = j[ATTEMPT] + j[BUDGET]
+requeue_now(j)
 commit()
 return 'queued'
 )lua";
 
-// ARGV[5] max. Returns how many groups and jobs were moved.
 inline constexpr std::string_view kPromote = R"lua(
+-- ARGV[5] max. Returns how many groups and jobs were moved.
 local max = tonumber(ARGV[5])
 local moved = 0
 local due = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', NOW, 'LIMIT', 0, max)
 for _, g in ipairs(due) do
   redis.call('ZREM', P .. 'pending', g)
-  refresh_group(g, true)
+  refresh_group(g, true, gq_add(g, 0))
   moved = moved + 1
 end
 if moved < max then
@@ -551,9 +595,9 @@ if moved < max then
   for _, id in ipairs(ids) do
     redis.call('ZREM', P .. 'delayed', id)
     local j = load(id)
-    if j and j.status == 'queued' then
-      redis.call('ZADD', gkey(j.group), job_score(j.priority, tonumber(j.created_at_ms)), id)
-      refresh_group(j.group, true)
+    if j and j[STATUS] == 'queued' then
+      redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), id)
+      refresh_group(grp(j), true, gq_add(grp(j), 1))
     end
     moved = moved + 1
   end
@@ -562,10 +606,10 @@ commit()
 return moved
 )lua";
 
-// ARGV[5] phase (0..2 ready per target, 3 pending), [6] offset, [7] limit, [8..10] target names.
-// Returns {next_phase, next_offset, {key, claimable, depth, head_score, oldest_created}...};
-// next_phase -1 when there is no further page.
 inline constexpr std::string_view kQueue = R"lua(
+-- ARGV[5] phase (0..2 ready per target, 3 pending), [6] offset, [7] limit, [8..10] target names.
+-- Returns {next_phase, next_offset, {key, claimable, depth, head_score, oldest_created}...};
+-- next_phase -1 when there is no further page.
 local phase, offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local groups = {}
 local next_phase, next_offset = -1, 0
@@ -575,19 +619,18 @@ while phase < 4 do
   local want = limit - #groups
   local keys = redis.call('ZRANGE', key, offset, offset + want - 1)
   for _, g in ipairs(keys) do
-    local gk = gkey(g)
-    local head = redis.call('ZRANGE', gk, 0, 0, 'WITHSCORES')
-    local oldest = NOW
-    for band = 0, 2 do
-      local r = redis.call('ZRANGEBYSCORE', gk, band * 1e13, '(' .. string.format('%d', (band + 1) * 1e13),
-                           'WITHSCORES', 'LIMIT', 0, 1)
-      if #r > 0 then oldest = math.min(oldest, tonumber(r[2]) - band * 1e13) end
+    local hs, oldest = 0, NOW
+    for _, b in ipairs(BANDS) do
+      local id = redis.call('LINDEX', qkey(g, b), 0)
+      local j = id and load(id)
+      if j then
+        if hs == 0 then hs = (2 - PRIO[b]) * 1e13 + j[CREATED] end
+        oldest = math.min(oldest, j[CREATED])
+      end
     end
-    local hs = 0
-    if #head > 0 then hs = tonumber(head[2]) end
     local claimable = 0
     if phase < 3 then claimable = 1 end
-    groups[#groups + 1] = {g, claimable, redis.call('ZCARD', gk), hs, oldest}
+    groups[#groups + 1] = {g, claimable, gq_add(g, 0), hs, oldest}
   end
   if #groups >= limit then
     next_phase, next_offset = phase, offset + #keys

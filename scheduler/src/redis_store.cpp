@@ -16,6 +16,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <msgpack.hpp>
+
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/common/logging.hpp"
@@ -36,79 +38,96 @@ std::int64_t to_i64(const std::string& s) {
   return static_cast<std::int64_t>(std::strtod(s.c_str(), nullptr));  // "1.7e+12" and the like
 }
 
-std::uint32_t to_u32(const std::string& s) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, to_i64(s))); }
+// A job record as stored and as the scripts return it: a msgpack array (pack/cmsgpack in
+// redis_scripts.hpp) of kRecordFields fields in this order.
+enum RecordField : std::size_t {
+  kRecOrg,
+  kRecApp,
+  kRecTarget,
+  kRecPriority,
+  kRecPath,
+  kRecSubmission,
+  kRecCreated,
+  kRecRank,
+  kRecRetries,
+  kRecMaxAttempts,
+  kRecStatus,
+  kRecAttempt,
+  kRecUpdated,
+  kRecWorker,
+  kRecLease,
+  kRecExit,
+  kRecDuration,
+  kRecError,
+  kRecTail,
+  kRecFlaky,
+  kRecRetriesUsed,
+  kRecFailures,
+  kRecCancel,
+  kRecBudget,
+  kRecId,
+  kRecRecordFields
+};
 
-void set_field(Job& j, const std::string& k, const std::string& v) {
-  if (k == "org_id") {
-    j.org_id = v;
-  } else if (k == "app_version_id") {
-    j.app_version_id = v;
-  } else if (k == "test_path") {
-    j.test_path = v;
-  } else if (k == "priority") {
-    j.priority = proto::parse_priority(v).value_or(proto::Priority::medium);
-  } else if (k == "target") {
-    j.target = proto::parse_target(v).value_or(proto::Target::emulator);
-  } else if (k == "status") {
-    j.status = proto::parse_status(v).value_or(JobStatus::queued);
-  } else if (k == "attempt") {
-    j.attempt = to_u32(v);
-  } else if (k == "max_attempts") {
-    j.max_attempts = to_u32(v);
-  } else if (k == "retries") {
-    j.retries = to_u32(v);
-  } else if (k == "created_at_ms") {
-    j.created_at_ms = to_i64(v);
-  } else if (k == "updated_at_ms") {
-    j.updated_at_ms = to_i64(v);
-  } else if (k == "submission_id") {
-    j.submission_id = v;
-  } else if (k == "worker_id") {
-    j.worker_id = v;
-  } else if (k == "lease_id") {
-    j.lease_id = v;
-  } else if (k == "exit_code") {
-    j.exit_code = static_cast<std::int32_t>(to_i64(v));
-  } else if (k == "duration_ms") {
-    j.duration_ms = to_i64(v);
-  } else if (k == "last_error") {
-    j.last_error = v;
-  } else if (k == "log_tail") {
-    j.log_tail = v;
-  } else if (k == "flaky") {
-    j.flaky = v == "1";
+// Decodes a record. Throws StoreError for anything that is not one (the store wrote it, so
+// this means another program wrote the key).
+Job decode_job(std::string_view record) {
+  msgpack::zone zone;
+  std::size_t offset = 0;
+  msgpack::object root;
+  try {
+    const msgpack::unpack_limit limits(kRecRecordFields, 0, 1 << 20, 0, 0, 4);
+    root = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
+  } catch (const std::exception& e) {
+    throw StoreError(std::string("job record: ") + e.what());
   }
-}
-
-// A job hash as stored (HGETALL): only fields that differ from their defaults; the id is the
-// key's; updated_at_ms defaults to created_at_ms.
-Job job_from_hash(const std::string& id, const RedisValue& hash) {
+  if (root.type != msgpack::type::ARRAY || root.via.array.size != kRecRecordFields) {
+    throw StoreError("job record: not an array of " + std::to_string(kRecRecordFields) + " fields");
+  }
+  const msgpack::object* f = root.via.array.ptr;
+  auto str = [&](RecordField i) -> std::string {
+    if (f[i].type == msgpack::type::STR) return std::string(f[i].via.str.ptr, f[i].via.str.size);
+    if (f[i].type == msgpack::type::BIN) return std::string(f[i].via.bin.ptr, f[i].via.bin.size);
+    throw StoreError("job record: field " + std::to_string(i) + " is not a string");
+  };
+  auto num = [&](RecordField i) -> std::int64_t {
+    switch (f[i].type) {
+      case msgpack::type::POSITIVE_INTEGER:
+        return static_cast<std::int64_t>(f[i].via.u64);
+      case msgpack::type::NEGATIVE_INTEGER:
+        return f[i].via.i64;
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64:
+        return static_cast<std::int64_t>(f[i].via.f64);
+      default:
+        throw StoreError("job record: field " + std::to_string(i) + " is not a number");
+    }
+  };
   Job j;
-  j.id = id;
-  j.updated_at_ms = -1;
-  const auto& a = hash.array();
-  for (std::size_t i = 0; i + 1 < a.size(); i += 2) set_field(j, a[i].str(), a[i + 1].str());
-  if (j.updated_at_ms < 0) j.updated_at_ms = j.created_at_ms;
+  j.id = str(kRecId);
+  j.org_id = str(kRecOrg);
+  j.app_version_id = str(kRecApp);
+  j.target = proto::parse_target(str(kRecTarget)).value_or(proto::Target::emulator);
+  j.priority = proto::parse_priority(str(kRecPriority)).value_or(proto::Priority::medium);
+  j.test_path = str(kRecPath);
+  j.submission_id = str(kRecSubmission);
+  j.created_at_ms = num(kRecCreated);
+  j.retries = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecRetries)));
+  j.max_attempts = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecMaxAttempts)));
+  j.status = proto::parse_status(str(kRecStatus)).value_or(JobStatus::queued);
+  j.attempt = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecAttempt)));
+  j.updated_at_ms = num(kRecUpdated);
+  j.worker_id = str(kRecWorker);
+  j.lease_id = str(kRecLease);
+  j.exit_code = static_cast<std::int32_t>(num(kRecExit));
+  j.duration_ms = num(kRecDuration);
+  j.last_error = str(kRecError);
+  j.log_tail = str(kRecTail);
+  j.flaky = num(kRecFlaky) != 0;
   return j;
 }
 
-// A job as the scripts return it (row() in redis_scripts.hpp): id, then kRowFields in order.
-constexpr std::array<std::string_view, 19> kRowFields = {
-    "org_id",       "app_version_id", "test_path",     "priority",      "target",        "status",    "attempt",
-    "max_attempts", "retries",        "created_at_ms", "updated_at_ms", "submission_id", "worker_id", "lease_id",
-    "exit_code",    "duration_ms",    "last_error",    "log_tail",      "flaky"};
-
-Job job_from_row(const RedisValue& row) {
-  Job j;
-  const auto& a = row.array();
-  if (a.empty()) return j;
-  j.id = a[0].str();
-  for (std::size_t i = 1; i < a.size() && i <= kRowFields.size(); ++i) {
-    if (a[i].is_nil()) continue;
-    set_field(j, std::string(kRowFields[i - 1]), a[i].str());
-  }
-  return j;
-}
+Job job_from_row(const RedisValue& row) { return decode_job(row.str()); }
 
 std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
   std::map<std::string, std::uint64_t> out;
@@ -204,41 +223,89 @@ class RedisJobStore final : public JobStore {
 
   std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override {
     maybe_resubscribe();
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(job_ids.size());
-    for (const auto& id : job_ids) commands.push_back({"HGETALL", prefix_ + "job:" + id});
-    auto replies = commands.empty() ? std::vector<RedisValue>{} : conn_.pipeline(commands);
     std::vector<std::optional<Job>> out;
-    out.reserve(replies.size());
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-      const auto& r = replies[i];
-      if (r.is_error()) throw_reply_error(r.str());
-      if (r.array().empty()) {
-        out.emplace_back();
-      } else {
-        out.emplace_back(job_from_hash(job_ids[i], r));
+    out.reserve(job_ids.size());
+    constexpr std::size_t kChunk = 1000;
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t first = 0; first < job_ids.size(); first += kChunk) {
+      std::vector<std::string> mget = {"MGET"};
+      for (std::size_t i = first; i < std::min(job_ids.size(), first + kChunk); ++i) {
+        mget.push_back(prefix_ + "j:" + job_ids[i]);
+      }
+      commands.push_back(std::move(mget));
+    }
+    for (const auto& reply : commands.empty() ? std::vector<RedisValue>{} : conn_.pipeline(commands)) {
+      if (reply.is_error()) throw_reply_error(reply.str());
+      for (const auto& v : reply.array()) {
+        if (v.is_nil()) {
+          out.emplace_back();
+        } else {
+          out.emplace_back(decode_job(v.str()));
+        }
       }
     }
     return out;
   }
 
+  // The list indexes are lists with one member per submission, in submit order: "<job id>" for
+  // a one-job submission, "<first job id>:<submission id>" for a suite, whose job ids are in
+  // "s:<submission id>". A position is "<member's index from the head>|<jobs of it yielded>",
+  // newest job first; indexes from the head stay valid as members are appended.
   ListPage list(const ListQuery& q) override {
     std::string key = prefix_ + "idx:all";
     auto choice = detail::choose_index(q);
     if (choice.kind == detail::IndexChoice::app) {
-      key = prefix_ + "idx:org:" + q.org_id + ":app:" + q.app_version_id;
+      key = prefix_ + "idx:app:" + q.org_id + ":" + q.app_version_id;
     } else if (choice.kind == detail::IndexChoice::org) {
       key = prefix_ + "idx:org:" + q.org_id;
     }
     auto fetch = [&](const std::string& after, std::size_t n) {
-      auto reply = conn_.command({"ZREVRANGEBYLEX", key, after.empty() ? std::string("+") : "(" + after, "-", "LIMIT",
-                                  "0", std::to_string(n)});
-      std::vector<std::string> out;
-      for (const auto& m : reply.array()) out.push_back(m.str());
+      std::vector<detail::IndexEntry> out;
+      long long index = -1;
+      long long yielded = 0;
+      if (auto bar = after.find('|'); bar != std::string::npos) {
+        index = std::atoll(after.c_str());
+        yielded = std::max(0LL, std::atoll(after.c_str() + bar + 1));
+      } else {
+        index = conn_.command({"LLEN", key}).integer();  // one past the newest
+      }
+      // Appends up to n - out.size() jobs of member m (at index i) after its first `skip`;
+      // true when m has no more.
+      auto expand = [&](long long i, const std::string& m, long long skip) {
+        const std::string pos = std::to_string(i) + "|";
+        auto colon = m.find(':');
+        if (colon == std::string::npos) {
+          if (skip == 0) out.push_back({pos + "1", m});
+          return true;
+        }
+        const auto want = static_cast<long long>(n - out.size());
+        auto ids = conn_.command({"LRANGE", prefix_ + "s:" + m.substr(colon + 1), std::to_string(-(skip + want)),
+                                  std::to_string(-(skip + 1))});
+        const auto& a = ids.array();
+        for (std::size_t k = a.size(); k-- > 0;) {
+          out.push_back({pos + std::to_string(skip + static_cast<long long>(a.size() - k)), a[k].str()});
+        }
+        return static_cast<long long>(a.size()) < want;
+      };
+      if (yielded > 0 && index >= 0) {
+        auto m = conn_.command({"LINDEX", key, std::to_string(index)});
+        if (!m.is_nil() && !expand(index, m.str(), yielded)) return out;
+      }
+      while (out.size() < n && index > 0) {
+        const long long from = std::max(0LL, index - static_cast<long long>(n - out.size()));
+        auto members = conn_.command({"LRANGE", key, std::to_string(from), std::to_string(index - 1)});
+        const auto& a = members.array();
+        if (a.empty()) break;
+        for (std::size_t k = a.size(); k-- > 0;) {
+          index = from + static_cast<long long>(k);
+          if (!expand(index, a[k].str(), 0) || out.size() >= n) return out;
+        }
+        index = from;
+      }
       return out;
     };
     auto loader = [&](const std::vector<std::string>& ids) { return get(ids); };
-    return detail::page_index(q, fetch, loader);
+    return detail::page_entries(q, fetch, loader);
   }
 
   proto::CancelResult cancel_job(const std::string& job_id, std::int64_t now_ms) override {
@@ -253,7 +320,8 @@ class RedisJobStore final : public JobStore {
                                                 std::int64_t now_ms) override {
     auto args = base(now_ms);
     args.push_back("build");
-    args.push_back(org_id + "/" + app_version_id);
+    args.push_back(org_id);
+    args.push_back(app_version_id);
     auto reply = eval(kCancel, args);
     std::vector<proto::CancelResult> out;
     for (const auto& r : reply.array()) out.push_back(cancel_result(r));
@@ -531,7 +599,7 @@ class RedisJobStore final : public JobStore {
   std::vector<std::string> submit_args(std::span<const NewSubmission> subs, std::int64_t now_ms,
                                        std::vector<SubmitResult>& out, std::vector<std::size_t>& sent) const {
     auto args = base(now_ms);
-    args.push_back(detail::index_member(now_ms, ""));
+    args.emplace_back();  // unused
     args.emplace_back();  // the number of submissions sent, below
     sent.reserve(subs.size());
     for (std::size_t k = 0; k < subs.size(); ++k) {
@@ -592,6 +660,7 @@ class RedisJobStore final : public JobStore {
     args.push_back(std::to_string(settings_.lease.count()));
     args.push_back(std::to_string(settings_.affinity_slack.count()));
     args.push_back(std::to_string(detail::kClaimCandidates));
+    args.push_back(std::to_string(request.max_jobs));
     args.push_back(std::to_string(request.targets.size()));
     for (auto t : request.targets) args.emplace_back(proto::to_string(t));
     args.push_back(std::to_string(request.installed.size()));

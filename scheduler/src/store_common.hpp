@@ -203,11 +203,17 @@ inline bool list_matches(const ListQuery& q, const proto::Job& job) {
   return true;
 }
 
-// Pages through an index newest first. `fetch(after, n)` returns up to n index members that
-// sort strictly before `after` (all when `after` is empty), newest first; `load(ids)` the jobs.
-// Examines at most 10 * limit entries per call; the cursor is the last entry examined.
+// One job as a list index walk yields it: `pos` resumes the walk just after it.
+struct IndexEntry {
+  std::string pos;
+  std::string id;
+};
+
+// Pages through an index newest first. `fetch(after, n)` returns up to n entries that come
+// after position `after` (from the start when `after` is empty), newest first; `load(ids)` the
+// jobs. Examines at most 10 * limit entries per call; the cursor is the last position examined.
 template <class Fetch, class Load>
-ListPage page_index(const ListQuery& q, Fetch&& fetch, Load&& load) {
+ListPage page_entries(const ListQuery& q, Fetch&& fetch, Load&& load) {
   ListPage page;
   const std::size_t limit = std::clamp<std::uint32_t>(q.limit, 1, 1000);
   const std::size_t budget = 10 * limit;
@@ -216,30 +222,45 @@ ListPage page_index(const ListQuery& q, Fetch&& fetch, Load&& load) {
   bool exhausted = false;
   while (page.jobs.size() < limit && examined < budget) {
     std::size_t n = std::min(limit - page.jobs.size() + (limit / 4), budget - examined);
-    std::vector<std::string> members = fetch(pos, n + 1);
-    bool more = members.size() > n;
-    if (more) members.pop_back();
-    if (members.empty()) {
+    std::vector<IndexEntry> entries = fetch(pos, n + 1);
+    bool more = entries.size() > n;
+    if (more) entries.pop_back();
+    if (entries.empty()) {
       exhausted = true;
       break;
     }
     std::vector<std::string> ids;
-    ids.reserve(members.size());
-    for (const auto& m : members) ids.push_back(index_member_id(m));
+    ids.reserve(entries.size());
+    for (const auto& e : entries) ids.push_back(e.id);
     std::vector<std::optional<proto::Job>> jobs = load(ids);
     std::size_t i = 0;
-    for (; i < members.size() && page.jobs.size() < limit; ++i) {
+    for (; i < entries.size() && page.jobs.size() < limit; ++i) {
       ++examined;
-      pos = members[i];
+      pos = entries[i].pos;
       if (jobs[i] && list_matches(q, *jobs[i])) page.jobs.push_back(std::move(*jobs[i]));
     }
-    if (i == members.size() && !more) {
+    if (i == entries.size() && !more) {
       exhausted = true;
       break;
     }
   }
   if (!exhausted) page.next_cursor = pos;
   return page;
+}
+
+// page_entries over an index whose members are index_member() strings, one per job: a
+// member is its own position. `fetch(after, n)` returns up to n members sorting before `after`.
+template <class Fetch, class Load>
+ListPage page_index(const ListQuery& q, Fetch&& fetch, Load&& load) {
+  auto entries = [&](const std::string& after, std::size_t n) {
+    std::vector<IndexEntry> out;
+    for (auto& m : fetch(after, n)) {
+      auto id = index_member_id(m);
+      out.push_back({std::move(m), std::move(id)});
+    }
+    return out;
+  };
+  return page_entries(q, entries, load);
 }
 
 }  // namespace qg::sched::detail

@@ -72,14 +72,38 @@ TEST_F(RedisStoreTest, FlushedScriptCacheIsReloadedTransparently) {
   EXPECT_EQ(c->jobs.size(), 3u);
 }
 
-TEST_F(RedisStoreTest, JobHashIsReadableWithRedisCli) {
+// The key layout docs/architecture.md promises: a job is one string, a group's queue is one
+// list per priority band, a suite takes one list-index entry, and a lease goes with its
+// last job.
+TEST_F(RedisStoreTest, KeyLayoutIsOneStringPerJobAndOneIndexEntryPerSubmission) {
   auto store = make_redis_store(server_.url(), settings_);
-  auto s = submission("a", 1, kT0);
+  const std::string& p = settings_.key_prefix;
+  auto s = submission("a", 3, kT0);
   store->submit(s, kT0);
-  auto status = redis({"HGET", settings_.key_prefix + "job:" + s.job_ids[0], "status"});
-  EXPECT_EQ(status.str(), "queued");
-  auto created = redis({"HGET", settings_.key_prefix + "job:" + s.job_ids[0], "created_at_ms"});
-  EXPECT_EQ(created.str(), std::to_string(kT0));
+  EXPECT_EQ(redis({"TYPE", p + "j:" + s.job_ids[0]}).str(), "string");
+  auto queued = redis({"LRANGE", p + "q:" + s.org_id + "/" + s.app_version_id + "/emulator:medium", "0", "-1"});
+  ASSERT_EQ(queued.size(), 3u);
+  EXPECT_EQ(queued[0].str(), s.job_ids[0]);
+  EXPECT_EQ(redis({"LLEN", p + "idx:all"}).integer(), 1);
+  EXPECT_EQ(redis({"LLEN", p + "s:" + s.submission_id}).integer(), 3);
+
+  auto c = store->claim_group(worker_, kT0 + 1);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(redis({"EXISTS", p + "lease:" + c->lease_id}).integer(), 1);
+  for (const auto& job : c->jobs) {
+    proto::Report r;
+    r.job_id = job.id;
+    r.lease_id = c->lease_id;
+    r.attempt = job.attempt;
+    r.status = proto::JobStatus::passed;
+    ASSERT_TRUE(store->report(r, kT0 + 2).accepted);
+  }
+  EXPECT_EQ(redis({"EXISTS", p + "lease:" + c->lease_id}).integer(), 0);
+  EXPECT_EQ(redis({"ZCARD", p + "leases"}).integer(), 0);
+  auto jobs = store->get(s.job_ids);
+  ASSERT_TRUE(jobs[2].has_value());
+  EXPECT_EQ(jobs[2]->status, proto::JobStatus::passed);
+  EXPECT_EQ(jobs[2]->created_at_ms, kT0);
 }
 
 TEST_F(RedisStoreTest, StoreThrowsWhileRedisIsDownAndWorksAfterRestart) {

@@ -826,6 +826,77 @@ TYPED_TEST_P(JobStoreContract, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker)
   EXPECT_EQ(this->store().queue_depth(), 0u);
 }
 
+// ClaimRequest::max_jobs: a claim takes at most that many jobs from the head of the group
+// (0: group_max; group_max still caps a larger ask); the rest keeps the group's place.
+TYPED_TEST_P(JobStoreContract, MaxJobsTakesPartOfTheGroupFromItsHead) {
+  auto jobs = this->submit({.count = 4}, kT0).job_ids;
+  auto claim = [&](std::uint32_t max_jobs) {
+    ClaimRequest r;
+    r.worker_id = "w";
+    r.targets = {Target::emulator};
+    r.max_jobs = max_jobs;
+    return this->store().claim_group(r, kT0 + 1);
+  };
+  auto ids_of = [](const Claim& c) {
+    std::vector<std::string> out;
+    for (const auto& j : c.jobs) out.push_back(j.id);
+    return out;
+  };
+  auto c = claim(3);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(ids_of(*c), std::vector<std::string>(jobs.begin(), jobs.begin() + 3));
+  c = claim(3);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(ids_of(*c), std::vector<std::string>{jobs[3]});
+  EXPECT_FALSE(claim(3).has_value());
+
+  this->submit({.count = 60}, kT0 + 2);
+  c = claim(0);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 50u);
+  this->submit({.count = 60}, kT0 + 3);
+  c = claim(100);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 50u);
+}
+
+TYPED_TEST_P(JobStoreContract, GroupClaimedInPartKeepsItsRank) {
+  auto older = this->submit({.app = "a", .count = 4}, kT0).job_ids;
+  this->submit({.app = "b", .count = 4}, kT0 + 10'000);
+  ClaimRequest r;
+  r.worker_id = "w";
+  r.targets = {Target::emulator};
+  r.max_jobs = 2;
+  auto c = this->store().claim_group(r, kT0 + 20'000);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "a");
+  c = this->store().claim_group(r, kT0 + 20'000);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->app_version_id, "a");
+  ASSERT_EQ(c->jobs.size(), 2u);
+  EXPECT_EQ(c->jobs[0].id, older[2]);
+  EXPECT_EQ(c->jobs[1].id, older[3]);
+  EXPECT_EQ(this->store().queue_depth(), 4u);
+}
+
+// Jobs cancelled while queued are never handed out, and a group whose jobs were all cancelled
+// is not claimable; the claim moves on to the next group.
+TYPED_TEST_P(JobStoreContract, CancelledQueuedJobsAreSkippedByClaims) {
+  auto a = this->submit({.app = "a", .count = 3}, kT0).job_ids;
+  auto b = this->submit({.app = "b", .count = 2}, kT0 + 1).job_ids;
+  this->store().cancel_job(a[0], kT0 + 2);
+  this->store().cancel_job(a[2], kT0 + 2);
+  auto c = this->claim("w", kT0 + 3);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->jobs.size(), 1u);
+  EXPECT_EQ(c->jobs[0].id, a[1]);
+  for (const auto& id : b) this->store().cancel_job(id, kT0 + 4);
+  EXPECT_FALSE(this->claim("w", kT0 + 5).has_value());
+  EXPECT_EQ(this->store().queue_depth(), 0u);
+  auto q = this->store().queue("", 100, kT0 + 6);
+  EXPECT_TRUE(q.groups.empty());
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
     SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
@@ -839,6 +910,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs, CancelBuildCancelsEveryNonFinalJob,
     ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount, WakeupFdBecomesReadableAfterSubmit,
     WorkerRegistryRoundTripsAndPingAnswers, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne,
-    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker);
+    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
+    MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims);
 
 }  // namespace qg::sched::contract

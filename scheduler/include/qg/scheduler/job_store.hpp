@@ -98,6 +98,9 @@ struct ClaimRequest {
   std::string worker_id;
   std::vector<proto::Target> targets;
   std::vector<std::string> installed;  // "<org_id>/<app_version_id>"
+  // At most this many jobs of the chosen group (0: the store's group_max). A policy above the
+  // store may take less than a whole group so that idle devices share the tail of the work.
+  std::uint32_t max_jobs = 0;
 };
 struct Claim {
   std::string lease_id;
