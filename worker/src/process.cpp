@@ -1,11 +1,14 @@
 #include "qg/worker/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -29,6 +32,17 @@ void write_all(int fd, const char* text) {
     text += n;
     len -= static_cast<std::size_t>(n);
   }
+}
+
+// A pidfd for `pid` (close-on-exec, as pidfd_open always makes it), or -1 when the kernel
+// has none; the caller then polls on a period.
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
 }
 
 }  // namespace
@@ -92,6 +106,9 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
     _exit(127);
   }
   ::setpgid(pid_, pid_);  // also here, so the group exists before we might signal it
+  // The leader cannot have been reaped yet (only we reap it), so the pid is still ours: a
+  // pidfd opened now refers to this child even when it has already exited.
+  pidfd_ = open_pidfd(pid_);
   ::close(log_fd);
   if (null_fd >= 0) ::close(null_fd);
   if (spec.timeout.count() > 0) deadline_ms_ = started_ms_ + spec.timeout.count();
@@ -105,6 +122,12 @@ RunningCommand::~RunningCommand() {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  close_pidfd();
+}
+
+void RunningCommand::close_pidfd() {
+  if (pidfd_ >= 0) ::close(pidfd_);
+  pidfd_ = -1;
 }
 
 RunningCommand::RunningCommand(RunningCommand&& other) noexcept { *this = std::move(other); }
@@ -116,7 +139,9 @@ RunningCommand& RunningCommand::operator=(RunningCommand&& other) noexcept {
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
+    close_pidfd();
     pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::exchange(other.pidfd_, -1);
     started_ms_ = other.started_ms_;
     deadline_ms_ = other.deadline_ms_;
     kill_grace_ms_ = other.kill_grace_ms_;
@@ -161,7 +186,19 @@ std::optional<CommandOutcome> RunningCommand::poll() {
   }
   // Look without reaping: while the leader is a zombie its pid (= the group id) stays ours.
   siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return std::nullopt;
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    if (errno != ECHILD) return std::nullopt;
+    // Reaped behind our back (SIGCHLD ignored by someone): gone, status unknown. Ending here
+    // keeps a caller that waits on exit_fd() from waking for ever.
+    ::kill(-pid_, SIGKILL);
+    CommandOutcome lost;
+    lost.kind = kill_reason_.value_or(CommandOutcome::Kind::signalled);
+    lost.exit_code = -1;
+    lost.duration_ms = steady_ms() - started_ms_;
+    outcome_ = lost;
+    close_pidfd();
+    return outcome_;
+  }
   if (info.si_pid == 0) return std::nullopt;
   ::kill(-pid_, SIGKILL);  // leftovers of the group (background processes of the test)
   int status = 0;
@@ -178,12 +215,45 @@ std::optional<CommandOutcome> RunningCommand::poll() {
   }
   if (kill_reason_) out.kind = *kill_reason_;
   outcome_ = out;
+  close_pidfd();  // readable for ever now; a caller must not keep waking on it
   return outcome_;
+}
+
+std::optional<std::int64_t> RunningCommand::next_deadline_ms() const {
+  if (outcome_ || pid_ <= 0) return std::nullopt;
+  if (kill_reason_) {
+    if (sigkill_sent_) return std::nullopt;
+    return term_sent_ms_ + kill_grace_ms_;
+  }
+  if (deadline_ms_ > 0) return deadline_ms_;
+  return std::nullopt;
+}
+
+std::optional<CommandOutcome> RunningCommand::wait_for(std::chrono::milliseconds timeout) {
+  const std::int64_t until = steady_ms() + timeout.count();
+  constexpr std::int64_t kFallbackStepMs = 5;  // no pidfd: look this often
+  while (true) {
+    if (auto out = poll()) return out;
+    const std::int64_t now = steady_ms();
+    if (now >= until) return std::nullopt;
+    std::int64_t wait = until - now;
+    if (auto next = next_deadline_ms()) wait = std::min(wait, std::max<std::int64_t>(*next - now, 0));
+    if (pidfd_ < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait, kFallbackStepMs)));
+      continue;
+    }
+    pollfd item{pidfd_, POLLIN, 0};
+    ::poll(&item, 1, static_cast<int>(std::min<std::int64_t>(wait, 60'000)));  // EINTR: just look again
+  }
 }
 
 CommandOutcome run_to_completion(const CommandSpec& spec, std::chrono::milliseconds step) {
   RunningCommand command(spec);
   while (true) {
+    if (command.exit_fd() >= 0) {
+      if (auto out = command.wait_for(std::chrono::hours(24))) return *out;
+      continue;
+    }
     if (auto out = command.poll()) return *out;
     std::this_thread::sleep_for(step);
   }

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
-#include <thread>
 
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
@@ -604,10 +603,7 @@ void Worker::abort_now() {
     if (group_->command) {
       group_->command->kill_now();
       // SIGKILL cannot be ignored; reap it so nothing outlives us.
-      auto deadline = steady_ms() + 2000;
-      while (!group_->command->poll() && steady_ms() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      group_->command->wait_for(std::chrono::milliseconds(2000));
     }
     send_release(group_->assign.lease_id, std::move(ids));
     group_.reset();
@@ -665,6 +661,25 @@ void Worker::timers() {
   }
 }
 
+std::int64_t Worker::loop_wait_ms() const {
+  // At most 100 ms, so that a stop requested from another thread (not a signal, which ends
+  // the wait with EINTR) is seen promptly.
+  const auto now = steady_ms();
+  std::int64_t until = now + std::min<std::int64_t>(100, heartbeat_ms_);
+  auto consider = [&](std::int64_t at) { until = std::min(until, at); };
+  consider(next_heartbeat_ms_);
+  if (!registered_ && bye_rid_.empty()) consider(next_hello_ms_);
+  if (registered_ && !group_ && !pull_outstanding_ && !draining_ && !aborting_) consider(next_pull_ms_);
+  for (const auto& [key, pending] : reports_) consider(pending.next_send_ms);
+  for (const auto& [rid, pending] : releases_) consider(pending.next_send_ms);
+  if (group_ && group_->command) {
+    if (auto at = group_->command->next_deadline_ms()) consider(*at);
+    // Without a pidfd the exit can only be noticed by looking.
+    if (group_->command->exit_fd() < 0) consider(now + settings_.tick.count());
+  }
+  return std::max<std::int64_t>(until - now, 0);
+}
+
 int Worker::run() {
   open_sockets();
   log_->info("worker {} (device '{}', targets {}) connecting to {} / events {}", settings_.worker_id,
@@ -688,10 +703,17 @@ int Worker::run() {
     drive_group();
     timers();
     if (exit_code_ >= 0) break;
-    zmq::pollitem_t items[] = {{static_cast<void*>(*dealer_), 0, ZMQ_POLLIN, 0}};
-    auto wait = (group_ && group_->command) ? settings_.tick.count() : std::min<std::int64_t>(100, heartbeat_ms_);
+    // One wait for everything: the broker's messages, the running command's exit (its pidfd)
+    // and the next timer. A command's end is seen at once, so the next test starts without a
+    // poll step in between.
+    zmq::pollitem_t items[] = {{static_cast<void*>(*dealer_), 0, ZMQ_POLLIN, 0}, {nullptr, -1, ZMQ_POLLIN, 0}};
+    int count = 1;
+    if (group_ && group_->command && group_->command->exit_fd() >= 0) {
+      items[1].fd = group_->command->exit_fd();
+      count = 2;
+    }
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(std::max<std::int64_t>(wait, 1)));
+      zmq::poll(items, count, std::chrono::milliseconds(loop_wait_ms()));
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;
       continue;

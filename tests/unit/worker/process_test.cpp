@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <signal.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "qg/common/clock.hpp"
 #include "qg/testing/process.hpp"
 #include "qg/worker/log_tail.hpp"
 #include "qg/worker/process.hpp"
@@ -118,6 +120,56 @@ TEST_F(ProcessTest, UnwritableLogFileThrows) {
   auto s = spec("true");
   s.log_path = dir.path() + "/missing/dir/job.log";
   EXPECT_THROW(RunningCommand{s}, std::system_error);
+}
+
+TEST_F(ProcessTest, ExitFdBecomesReadableWhenTheCommandEnds) {
+  RunningCommand cmd(spec("exit 4"));
+  ASSERT_GE(cmd.exit_fd(), 0) << "this kernel has no pidfd_open";
+  pollfd item{cmd.exit_fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&item, 1, 10'000), 1);
+  auto out = cmd.poll();
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->exit_code, 4);
+  EXPECT_EQ(cmd.exit_fd(), -1);  // closed with the outcome: nothing left to wait for
+}
+
+TEST_F(ProcessTest, ExitFdStaysQuietWhileTheCommandRuns) {
+  RunningCommand cmd(spec("sleep 100"));
+  ASSERT_GE(cmd.exit_fd(), 0);
+  pollfd item{cmd.exit_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&item, 1, 0), 0);
+  cmd.cancel();
+  ASSERT_EQ(::poll(&item, 1, 10'000), 1);
+  ASSERT_TRUE(cmd.poll().has_value());
+}
+
+TEST_F(ProcessTest, NextDeadlineIsTheTimeoutThenTheEndOfTheKillGrace) {
+  RunningCommand cmd(spec("trap '' TERM; echo ready; sleep 100", 100'000ms));
+  auto first = cmd.next_deadline_ms();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_GE(*first - steady_ms(), 90'000);
+  // SIGTERM only once the shell ignores it, so that the grace has to run out.
+  ASSERT_TRUE(qg::testing::wait_until([&] { return read_file(log) == "ready\n"; }, 10s));
+  cmd.cancel();
+  auto grace_end = cmd.next_deadline_ms();
+  ASSERT_TRUE(grace_end.has_value());
+  EXPECT_LE(*grace_end - steady_ms(), 200);  // kill_grace of the spec
+  auto out = cmd.wait_for(10s);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->kind, CommandOutcome::Kind::cancelled);
+  EXPECT_EQ(out->exit_code, 128 + SIGKILL);
+  EXPECT_FALSE(cmd.next_deadline_ms().has_value());
+}
+
+TEST_F(ProcessTest, NoDeadlineWithoutATimeout) {
+  RunningCommand cmd(spec("sleep 100"));
+  EXPECT_FALSE(cmd.next_deadline_ms().has_value());
+}
+
+TEST_F(ProcessTest, WaitForGivesUpAfterItsTimeoutWhileTheCommandRuns) {
+  RunningCommand cmd(spec("sleep 100"));
+  EXPECT_FALSE(cmd.wait_for(20ms).has_value());
+  EXPECT_FALSE(cmd.finished());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // qg-worker's protocol behaviour against a hand-driven fake broker (ROUTER + event SUB).
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "qg/common/clock.hpp"
@@ -260,6 +261,26 @@ TEST_F(WorkerTest, CancelKillsTheRunningTestAndTheGroupGoesOn) {
   EXPECT_EQ(reports["Jv11"].status, JobStatus::passed);
   EXPECT_LT(steady_ms() - start_ms, 3000);
   EXPECT_EQ(stop_and_join(), 0);
+}
+
+TEST_F(WorkerTest, StartsTheNextTestAsSoonAsOneEndsWithoutWaitingForConfirms) {
+  // A poll step as long as the whole deadline: only an exit seen as an event can finish the
+  // group in time. Reports are left unconfirmed until all are in.
+  settings.tick = 10s;
+  settings.report_resend = 10s;
+  start();
+  auto pull = broker.handshake();
+  std::vector<std::string> tests(20, "tests/quick.spec.ts");
+  broker.reply(assign(pull, "v1", tests));
+  std::set<std::string> reported;
+  auto deadline = steady_ms() + 8000;
+  while (reported.size() < tests.size() && steady_ms() < deadline) {
+    auto r = broker.expect_decoded<proto::Report>(
+        std::chrono::milliseconds(std::max<std::int64_t>(deadline - steady_ms(), 1)));
+    if (!r) break;
+    reported.insert(r->job_id);
+  }
+  EXPECT_EQ(reported.size(), tests.size());
 }
 
 TEST_F(WorkerTest, HangingTestTimesOut) {

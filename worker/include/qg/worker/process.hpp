@@ -3,8 +3,12 @@
 //
 // A RunningCommand is `/bin/sh -c <command>` started with fork/exec in a process group of
 // its own (setpgid), stdin from /dev/null, stdout and stderr appended to a log file. The
-// caller drives it by calling poll() from its event loop (the worker calls it every few
-// tens of milliseconds from its zmq::poll loop); nothing here starts a thread or blocks.
+// caller drives it by calling poll() from its event loop; nothing here starts a thread or
+// blocks. Completion is an event, not a poll step: exit_fd() is a pidfd that becomes
+// readable the moment the leader exits, and next_deadline_ms() says when poll() next has
+// timed work (timeout, SIGKILL after the grace). A caller that waits on both calls poll()
+// exactly when there is something to do. On a kernel without pidfd_open (before Linux 5.3)
+// exit_fd() is -1 and the caller falls back to calling poll() on a short period.
 //
 // Killing (timeout or cancel) sends SIGTERM to the whole process group, then SIGKILL to the
 // group when it has not gone after `kill_grace`. When the leader exits (for any reason) the
@@ -64,10 +68,28 @@ class RunningCommand {
   int pid() const { return pid_; }
   bool finished() const { return outcome_.has_value(); }
 
+  // A descriptor that polls readable (POLLIN) once the leader has exited; -1 when the kernel
+  // offers none. Owned by this object: valid until it is destroyed or moved from; do not
+  // read or close it. It stays readable after the exit, so poll() must be called to make
+  // progress.
+  int exit_fd() const { return pidfd_; }
+
+  // Steady-clock milliseconds at which poll() next has timed work to do (the timeout, or the
+  // SIGKILL that follows SIGTERM after the grace); empty when nothing is scheduled or the
+  // outcome is known.
+  std::optional<std::int64_t> next_deadline_ms() const;
+
+  // Blocks until the leader has exited or `timeout` has passed (for shutdown paths and
+  // simple tools; an event loop should poll exit_fd() instead). Returns poll()'s result.
+  std::optional<CommandOutcome> wait_for(std::chrono::milliseconds timeout);
+
  private:
   void start_kill(CommandOutcome::Kind reason);
 
+  void close_pidfd();
+
   int pid_ = -1;
+  int pidfd_ = -1;
   std::int64_t started_ms_ = 0;
   std::int64_t deadline_ms_ = 0;  // 0 = none
   std::int64_t kill_grace_ms_ = 1000;
@@ -77,7 +99,8 @@ class RunningCommand {
   std::optional<CommandOutcome> outcome_;
 };
 
-// Runs a command to completion, polling every `step` (tests and simple tools).
+// Runs a command to completion, blocking (tests and simple tools). `step` bounds each wait
+// when the kernel has no pidfd; with one, the wait ends when the command exits.
 CommandOutcome run_to_completion(const CommandSpec& spec,
                                  std::chrono::milliseconds step = std::chrono::milliseconds(5));
 

@@ -35,7 +35,7 @@ struct Settings {
       5'000};  // a HELLO/BYE/RELEASE, or a PULL past pull_wait, unanswered this long is retried (re-HELLO for PULL)
   milliseconds report_resend{1'000};   // REPORT resent this often until CONFIRM
   milliseconds drain_timeout{30'000};  // on exit, give up waiting for CONFIRMs after this; 0 = wait for ever
-  milliseconds tick{20};               // poll step while a command runs
+  milliseconds tick{20};               // poll step while a command runs, only on kernels without pidfd_open
   std::size_t tail_lines = 50;
   std::size_t tail_bytes = 64u << 10;
 };

@@ -8,10 +8,11 @@
 // heartbeat interval on the DEALER and on the event PUB, with job events beside it.
 //
 // Thread contract: single-threaded. run() owns both sockets and every child process and must
-// be called once, from one thread. Commands run as child processes polled from the same
-// zmq::poll loop (RunningCommand::poll), so heartbeats and CANCEL are handled while a test
-// runs. request_stop() is the one member that may be called from anywhere, including a
-// signal handler (it only bumps a lock-free atomic).
+// be called once, from one thread. Commands run as child processes watched by the same
+// zmq::poll loop (each command's pidfd is polled beside the DEALER), so heartbeats and CANCEL
+// are handled while a test runs and the next test starts as soon as one ends. request_stop()
+// is the one member that may be called from anywhere, including a signal handler (it only
+// bumps a lock-free atomic).
 //
 // Stopping: the first request_stop() drains (the running test finishes and is reported, the
 // unstarted jobs are RELEASEd at once, BYE, run() returns 0); the second kills the running
@@ -135,6 +136,8 @@ class Worker {
   void abort_now();
 
   void timers();
+  // How long the loop may wait for traffic before a timer or the running command needs it.
+  std::int64_t loop_wait_ms() const;
   void load_installed();
   void save_installed() const;
   std::string build_key() const;
