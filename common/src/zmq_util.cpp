@@ -37,12 +37,15 @@ std::optional<Multipart> recv_multipart(zmq::socket_t& socket, std::size_t max_f
   return out;
 }
 
-bool send_multipart(zmq::socket_t& socket, const std::vector<std::string>& frames) {
+namespace {
+
+template <class Frames>
+bool send_all(zmq::socket_t& socket, const Frames& frames) {
   try {
     for (std::size_t i = 0; i < frames.size(); ++i) {
       auto flags = zmq::send_flags::dontwait;
       if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
-      auto sent = socket.send(zmq::buffer(frames[i]), flags);
+      auto sent = socket.send(zmq::const_buffer(frames[i].data(), frames[i].size()), flags);
       if (!sent) return false;
     }
   } catch (const zmq::error_t& e) {
@@ -51,6 +54,12 @@ bool send_multipart(zmq::socket_t& socket, const std::vector<std::string>& frame
   }
   return true;
 }
+
+}  // namespace
+
+bool send_multipart(zmq::socket_t& socket, const std::vector<std::string>& frames) { return send_all(socket, frames); }
+
+bool send_frames(zmq::socket_t& socket, std::span<const std::string_view> frames) { return send_all(socket, frames); }
 
 int bound_port(zmq::socket_t& socket) {
   auto endpoint = socket.get(zmq::sockopt::last_endpoint);

@@ -28,13 +28,49 @@ using detail::Need;
 // Zero-copy: strings, bins and exts in the tree point into the body, which outlives it.
 bool reference_body(msgpack::type::object_type /*type*/, std::size_t /*size*/, void* /*user*/) { return true; }
 
-// The body as one unpacked object, or the reason it is not one.
+// The zone an unpacked tree lives in. Each thread keeps one between decodes and clears it
+// when the tree is done with: its first chunk is reused, so a body that fits in it (every
+// ordinary request) is unpacked without a heap allocation, and the further chunks a big body
+// needed are freed at once. A lease taken while the thread's zone is leased already (not
+// expected: decoding does not nest) gets a zone of its own.
+class ZoneLease {
+ public:
+  ZoneLease() {
+    if (in_use_) {
+      own_.emplace();
+      zone_ = &*own_;
+    } else {
+      in_use_ = true;
+      zone_ = &shared();
+    }
+  }
+  ~ZoneLease() {
+    if (own_) return;
+    zone_->clear();
+    in_use_ = false;
+  }
+  ZoneLease(const ZoneLease&) = delete;
+  ZoneLease& operator=(const ZoneLease&) = delete;
+  msgpack::zone& zone() { return *zone_; }
+
+ private:
+  static msgpack::zone& shared() {
+    thread_local msgpack::zone zone;
+    return zone;
+  }
+  static thread_local bool in_use_;
+  std::optional<msgpack::zone> own_;
+  msgpack::zone* zone_ = nullptr;
+};
+thread_local bool ZoneLease::in_use_ = false;
+
+// The body as one unpacked object (living in the caller's zone), or the reason it is not one.
 struct Unpacked {
-  msgpack::object_handle handle;
+  msgpack::object root;
   std::optional<Error> error;
 };
 
-Unpacked unpack_body(std::string_view body, const Limits& limits) {
+Unpacked unpack_body(msgpack::zone& zone, std::string_view body, const Limits& limits) {
   Unpacked result;
   if (body.empty()) {
     result.error = Error{std::string(errc::bad_body), "empty body; expected a msgpack map", ""};
@@ -54,10 +90,10 @@ Unpacked unpack_body(std::string_view body, const Limits& limits) {
   };
   try {
     std::size_t offset = 0;
-    result.handle = msgpack::unpack(body.data(), body.size(), offset, reference_body, nullptr, unpack_limits);
+    result.root = msgpack::unpack(zone, body.data(), body.size(), offset, reference_body, nullptr, unpack_limits);
     if (offset != body.size()) {
       bad(errc::bad_body, std::to_string(body.size() - offset) + " trailing bytes after the body's msgpack map");
-    } else if (result.handle.get().type != msgpack::type::MAP) {
+    } else if (result.root.type != msgpack::type::MAP) {
       bad(errc::bad_body, "body is not a msgpack map");
     }
   } catch (const msgpack::depth_size_overflow&) {
@@ -314,9 +350,10 @@ void read(Walk& w, const msgpack::object& o, T& out) {
 template <class T>
 Expected<T> decode_body(std::string_view body, const Limits& limits) {
   try {
-    Unpacked unpacked = unpack_body(body, limits);
+    ZoneLease lease;
+    Unpacked unpacked = unpack_body(lease.zone(), body, limits);
     if (unpacked.error) return *unpacked.error;
-    const msgpack::object& root = unpacked.handle.get();
+    const msgpack::object& root = unpacked.root;
     if (!keys_are_strings(root.via.map)) return Error{std::string(errc::bad_body), "a body key is not a string", ""};
     Walk walk(limits);
     T message{};
@@ -345,9 +382,10 @@ QG_PROTO_MESSAGE_TYPES(QG_INSTANTIATE_DECODE)
 
 std::string peek_rid(std::string_view body, const Limits& limits) noexcept {
   try {
-    Unpacked unpacked = unpack_body(body, limits);
+    ZoneLease lease;
+    Unpacked unpacked = unpack_body(lease.zone(), body, limits);
     if (unpacked.error) return {};
-    const msgpack::object_map& map = unpacked.handle.get().via.map;
+    const msgpack::object_map& map = unpacked.root.via.map;
     for (std::uint32_t i = 0; i < map.size; ++i) {
       const msgpack::object_kv& kv = map.ptr[i];
       if (kv.key.type != msgpack::type::STR || as_view(kv.key.via.str) != "rid") continue;

@@ -29,10 +29,18 @@ constexpr std::array<const char*, 3> kFrameNames = {"protocol", "command", "body
 
 }  // namespace
 
-Expected<Envelope> parse_envelope(std::span<const std::string> frames, std::string_view expected_protocol,
-                                  const Limits& limits) {
+namespace {
+
+// Checks a message's frames; the index of the protocol frame (1 after an empty delimiter,
+// else 0), or the error.
+Expected<std::size_t> check_envelope(std::span<const std::string> frames, std::string_view expected_protocol,
+                                     const Limits& limits) {
   // A REQ-style peer puts an empty delimiter frame first; skip exactly one.
-  if (!frames.empty() && frames.front().empty()) frames = frames.subspan(1);
+  std::size_t first = 0;
+  if (!frames.empty() && frames.front().empty()) {
+    frames = frames.subspan(1);
+    first = 1;
+  }
 
   if (frames.size() > limits.max_frames) {
     return envelope_error(errc::too_large, std::to_string(frames.size()) + " frames, over max_frames (" +
@@ -65,7 +73,25 @@ Expected<Envelope> parse_envelope(std::span<const std::string> frames, std::stri
                           std::to_string(frames.size()) + " frames; expected 3: [protocol][command][body]");
   }
   if (frames[1].empty()) return envelope_error(errc::bad_frames, "empty command frame", "command");
-  return Envelope{frames[0], frames[1], frames[2]};
+  return first;
+}
+
+}  // namespace
+
+Expected<Envelope> parse_envelope(std::span<const std::string> frames, std::string_view expected_protocol,
+                                  const Limits& limits) {
+  auto first = check_envelope(frames, expected_protocol, limits);
+  if (!first) return first.error();
+  const std::size_t i = first.value();
+  return Envelope{frames[i], frames[i + 1], frames[i + 2]};
+}
+
+Expected<Envelope> take_envelope(std::span<std::string> frames, std::string_view expected_protocol,
+                                 const Limits& limits) {
+  auto first = check_envelope(frames, expected_protocol, limits);
+  if (!first) return first.error();
+  const std::size_t i = first.value();
+  return Envelope{std::move(frames[i]), std::move(frames[i + 1]), std::move(frames[i + 2])};
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -353,5 +353,25 @@ TEST(ProtoDecodeRequired, NestedRecordsTakeDefaultsForAbsentFields) {
   EXPECT_EQ(out->jobs[0].priority, Priority::medium);
 }
 
+TEST(ProtoDecodeMalformedDetail, EachDecodeIsIndependentOfTheBodiesDecodedBeforeIt) {
+  // Decoding reuses per-thread memory; a big body, a truncated one and a rejected one must
+  // leave nothing behind that changes the next result.
+  SubmitRequest big = sample<SubmitRequest>();
+  big.tests.assign(5000, std::string(100, 't'));
+  const std::string big_body = encode(big);
+  const std::string small_body = encode(sample<SubmitRequest>());
+  for (int round = 0; round < 3; ++round) {
+    auto decoded_big = decode<SubmitRequest>(big_body);
+    ASSERT_TRUE(decoded_big.ok()) << decoded_big.error().message;
+    EXPECT_EQ(decoded_big->tests.size(), 5000u);
+    EXPECT_EQ(decode_error<SubmitRequest>(big_body.substr(0, big_body.size() / 2)).code, errc::bad_body);
+    EXPECT_EQ(decode_error<Pull>(small_body).code, errc::missing_field);
+    auto decoded_small = decode<SubmitRequest>(small_body);
+    ASSERT_TRUE(decoded_small.ok()) << decoded_small.error().message;
+    EXPECT_EQ(decoded_small->tests, sample<SubmitRequest>().tests);
+    EXPECT_EQ(peek_rid(small_body), sample<SubmitRequest>().rid);
+  }
+}
+
 }  // namespace
 }  // namespace qg::proto

@@ -31,6 +31,25 @@ TEST(ProtoEnvelope, ParseEnvelopeReturnsTheThreeParts) {
   EXPECT_EQ(out->body, encode(sample<SubmitRequest>()));
 }
 
+TEST(ProtoEnvelope, TakeEnvelopeReturnsTheSamePartsAsParseEnvelope) {
+  std::vector<std::string> frames = frames_of(kWorkerProtocol, sample<Pull>());
+  frames.insert(frames.begin(), "");
+  const Expected<Envelope> parsed = parse_envelope(frames, kWorkerProtocol);
+  const Expected<Envelope> taken = take_envelope(frames, kWorkerProtocol);
+  ASSERT_TRUE(parsed.ok() && taken.ok());
+  EXPECT_EQ(taken->protocol, parsed->protocol);
+  EXPECT_EQ(taken->command, parsed->command);
+  EXPECT_EQ(taken->body, parsed->body);
+}
+
+TEST(ProtoEnvelope, TakeEnvelopeRejectsAsParseEnvelopeDoesAndLeavesTheFrames) {
+  std::vector<std::string> frames = {"QGC2", "HEALTH", "\x80"};
+  const Expected<Envelope> taken = take_envelope(frames, kClientProtocol);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error(), envelope_error(frames));
+  EXPECT_EQ(frames, (std::vector<std::string>{"QGC2", "HEALTH", "\x80"}));
+}
+
 TEST(ProtoEnvelope, ParseEnvelopeSkipsOneLeadingEmptyDelimiter) {
   std::vector<std::string> frames = frames_of(kWorkerProtocol, sample<Pull>());
   frames.insert(frames.begin(), "");

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ std::optional<Multipart> recv_multipart(zmq::socket_t& socket, std::size_t max_f
 // Sends frames as one message. Returns false when the message could not be queued (would
 // block, or an unroutable ROUTER peer with ZMQ_ROUTER_MANDATORY); never blocks.
 bool send_multipart(zmq::socket_t& socket, const std::vector<std::string>& frames);
+// The same for frames the caller keeps (nothing is copied before libzmq copies each frame).
+bool send_frames(zmq::socket_t& socket, std::span<const std::string_view> frames);
 
 // The port a socket bound with "tcp://...:*" or ":0" ended up on; -1 if none.
 int bound_port(zmq::socket_t& socket);

@@ -39,6 +39,10 @@ struct Envelope {
 // Errors: bad_frames, too_large, bad_protocol.
 Expected<Envelope> parse_envelope(std::span<const std::string> frames, std::string_view expected_protocol,
                                   const Limits& limits = {});
+// The same checks and result, but the parts are moved out of `frames` (which the caller no
+// longer needs) instead of copied. On an error `frames` is left unchanged.
+Expected<Envelope> take_envelope(std::span<std::string> frames, std::string_view expected_protocol,
+                                 const Limits& limits = {});
 
 // Body encoders: a msgpack map with string keys. Every field is written, defaults included,
 // except std::optional fields that are empty.
