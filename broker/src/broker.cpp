@@ -1,11 +1,13 @@
 #include "qg/broker/broker.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <functional>
 
+#include "claim_policy.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
 
@@ -41,12 +43,17 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   // Subscribers must not be able to stall the loop: drop at the high-water mark.
   events_out_.set(zmq::sockopt::sndhwm, 100000);
   events_in_.set(zmq::sockopt::rcvhwm, 100000);
-  sink_ = std::make_unique<sched::ZmqEventSink>(events_out_);
+  socket_fds_[kClients] = clients_.get(zmq::sockopt::fd);
+  socket_fds_[kWorkers] = workers_.get(zmq::sockopt::fd);
+  socket_fds_[kEventsIn] = events_in_.get(zmq::sockopt::fd);
+  socket_fds_[kEventsOut] = events_out_.get(zmq::sockopt::fd);
+  sink_ = std::make_unique<SubscribedSink>(*this);
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
   if (settings_.embedded_scheduler) {
     scheduler_ = std::make_unique<sched::Scheduler>(store_, clock_, *events_, settings_.scheduler, log_);
   }
   started_steady_ms_ = steady_ms();
+  claim_sizer_ = std::make_unique<ClaimSizer>();
 }
 
 Broker::~Broker() = default;
@@ -100,40 +107,54 @@ std::chrono::milliseconds Broker::next_timeout(std::chrono::milliseconds cap) {
 }
 
 void Broker::poll_once(std::chrono::milliseconds cap) {
-  std::array<zmq::pollitem_t, 5> items = {{
-      {clients_.handle(), 0, ZMQ_POLLIN, 0},
-      {workers_.handle(), 0, ZMQ_POLLIN, 0},
-      {events_in_.handle(), 0, ZMQ_POLLIN, 0},
-      {events_out_.handle(), 0, ZMQ_POLLIN, 0},
-      {nullptr, store_.wakeup_fd(), ZMQ_POLLIN, 0},
-  }};
-  const std::size_t count = items[4].fd >= 0 ? 5 : 4;
-  try {
-    zmq::poll(items.data(), count, next_timeout(cap));
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return;
-    throw;
+  // The loop waits in poll(2) on each socket's ZMQ_FD and the store's wakeup fd, not in
+  // zmq_poll: zmq_poll queries ZMQ_EVENTS of every socket before and after each wait, two
+  // system calls per socket per round (and per message when asked again before each
+  // receive), which on a busy broker cost more than the messages themselves.
+  //
+  // ZMQ_FD is edge-like: it turns readable when commands reach the socket, and any operation
+  // on the socket (a send included) may consume them, so a socket can hold messages while
+  // its fd is quiet. Hence unread_[s]: set when the fd fires or after this broker sent on
+  // the socket, cleared only when a receive finds the socket empty. The wait is zero while
+  // any socket may still hold messages.
+  const bool busy = std::any_of(unread_.begin(), unread_.end(), [](bool u) { return u; });
+  std::array<pollfd, kSocketCount + 1> fds{};
+  for (std::size_t i = 0; i < kSocketCount; ++i) fds[i] = {socket_fds_[i], POLLIN, 0};
+  const int wakeup_fd = store_.wakeup_fd();
+  const std::size_t count = wakeup_fd >= 0 ? kSocketCount + 1 : kSocketCount;
+  if (wakeup_fd >= 0) fds[kSocketCount] = {wakeup_fd, POLLIN, 0};
+  const auto timeout = busy ? std::chrono::milliseconds(0) : next_timeout(cap);
+  const int ready = ::poll(fds.data(), count, static_cast<int>(timeout.count()));
+  if (ready < 0) {
+    if (errno == EINTR) return;
+    throw zmq::error_t();  // errno names the failure, as for the sockets' own errors
   }
-  // Bounded batches per socket so no one socket starves the others.
-  for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN) != 0; ++i) {
-    if (!(clients_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-    on_client_message();
+  for (std::size_t i = 0; i < kSocketCount; ++i) {
+    if ((fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0) unread_[i] = true;
   }
+  const bool woken = count > kSocketCount && (fds[kSocketCount].revents & POLLIN) != 0;
+  if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
+
+  // Each socket is read until a receive finds it empty, in bounded batches so no one socket
+  // starves the others (a socket whose batch ran out stays unread for the next round).
+  // Subscriptions first: an event this round produces then goes to every subscriber the
+  // XPUB already knows of.
+  const auto drain = [&](Socket which, int budget, auto&& take_one) {
+    if (!unread_[which]) return;
+    for (int i = 0; i < budget; ++i) {
+      if (!take_one()) {
+        unread_[which] = false;
+        return;
+      }
+    }
+  };
+  drain(kEventsOut, 256, [&] { return on_events_out(); });
+  drain(kClients, 256, [&] { return on_client_message(); });
   flush_submits();
-  for (int i = 0; i < 256 && (items[1].revents & ZMQ_POLLIN) != 0; ++i) {
-    if (!(workers_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-    on_worker_message();
-  }
+  drain(kWorkers, 256, [&] { return on_worker_message(); });
   flush_reports();
-  for (int i = 0; i < 1024 && (items[2].revents & ZMQ_POLLIN) != 0; ++i) {
-    if (!(events_in_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-    on_events_in();
-  }
-  for (int i = 0; i < 256 && (items[3].revents & ZMQ_POLLIN) != 0; ++i) {
-    if (!(events_out_.get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-    on_events_out();
-  }
-  if (count == 5 && (items[4].revents & ZMQ_POLLIN) != 0) on_wakeup();
+  drain(kEventsIn, 1024, [&] { return on_events_in(); });
+  if (woken) on_wakeup();
 
   flush_renewals();
   flush_worker_records(false);
@@ -147,6 +168,8 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     serve_held_pulls();
   }
   expire_held_pulls();
+  // Events (this broker's, forwarded ones, the embedded scheduler's) were sent on the XPUB.
+  if (has_subscribers()) unread_[kEventsOut] = true;
 }
 
 void Broker::on_wakeup() {
@@ -163,23 +186,26 @@ void Broker::on_wakeup() {
 
 std::optional<Broker::Request> Broker::receive_request(zmq::socket_t& socket, std::string_view protocol) {
   auto message = recv_multipart(socket, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
-  if (!message || message->frames.empty()) return std::nullopt;
+  if (!message) return std::nullopt;
   Request request;
-  request.identity = message->frames.front();
+  request.rejected = true;
+  if (message->frames.empty()) return request;  // a ROUTER always gives the identity; nothing to answer
+  request.identity = std::move(message->frames.front());
   if (message->oversize) {
     error_to(socket, protocol, request.identity, "", proto::errc::too_large,
              "message exceeds " + std::to_string(settings_.limits.max_message_bytes) + " bytes or " +
                  std::to_string(settings_.limits.max_frames) + " frames");
-    return std::nullopt;
+    return request;
   }
-  std::span<const std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
-  auto envelope = proto::parse_envelope(rest, protocol, settings_.limits);
+  std::span<std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
+  auto envelope = proto::take_envelope(rest, protocol, settings_.limits);
   if (!envelope) {
     error_to(socket, protocol, request.identity, "", envelope.error().code, envelope.error().message,
              envelope.error().field);
-    return std::nullopt;
+    return request;
   }
   request.envelope = std::move(envelope).value();
+  request.rejected = false;
   return request;
 }
 
@@ -210,12 +236,14 @@ void Broker::serve_guarded(zmq::socket_t& socket, std::string_view protocol, con
   }
 }
 
-void Broker::on_client_message() {
+bool Broker::on_client_message() {
   auto request = receive_request(clients_, proto::kClientProtocol);
+  if (!request) return false;
   ++counters_.client_requests;
-  if (!request) return;
+  if (request->rejected) return true;
   serve_guarded(clients_, proto::kClientProtocol, *request, true,
                 [&] { handle_client(request->identity, request->envelope); });
+  return true;
 }
 
 namespace {
@@ -453,6 +481,15 @@ void Broker::flush_submits() {
       request.worker_id = pull.worker_id;
       request.targets = pull.targets;
       request.installed = pull.installed;
+      // A fair share of the unfinished work, counting this batch's jobs (see claim_policy.hpp).
+      request.max_jobs = claim_max_jobs(
+          *claim_sizer_, store_, now,
+          [&] { return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count()); },
+          [&] {
+            std::uint64_t jobs = 0;
+            for (const auto& s : submissions) jobs += s.job_ids.size();
+            return jobs;
+          }());
       claims.push_back(std::move(request));
       claim_pulls.push_back(i);
     }
@@ -506,7 +543,7 @@ void Broker::flush_submits() {
     reply_client(p.identity, reply);
     if (!outcome.duplicate) {
       counters_.jobs_submitted += outcome.job_ids.size();
-      for (std::size_t k = 0; k < outcome.job_ids.size(); ++k) {
+      for (std::size_t k = 0; has_subscribers() && k < outcome.job_ids.size(); ++k) {
         proto::JobEvent event;
         event.job_id = outcome.job_ids[k];
         event.org_id = s.org_id;
@@ -538,15 +575,17 @@ void Broker::flush_submits() {
 // ---------------------------------------------------------------------------------------
 // Workers
 
-void Broker::on_worker_message() {
+bool Broker::on_worker_message() {
   auto request = receive_request(workers_, proto::kWorkerProtocol);
+  if (!request) return false;
   ++counters_.worker_messages;
-  if (!request) return;
+  if (request->rejected) return true;
   // HEARTBEAT and PROGRESS have no reply, so their failures are not answered either.
   const bool answered =
       request->envelope.command != proto::Heartbeat::command && request->envelope.command != proto::Progress::command;
   serve_guarded(workers_, proto::kWorkerProtocol, *request, answered,
                 [&] { handle_worker(request->identity, request->envelope); });
+  return true;
 }
 
 void Broker::note_worker(const std::string& worker_id, const std::string& identity) {
@@ -763,7 +802,7 @@ void Broker::flush_reports() {
     confirm.reason = outcome.reason;
     if (outcome.accepted) {
       ++counters_.reports_accepted;
-      if (outcome.job) events_->job_status(*outcome.job, now);
+      if (outcome.job && has_subscribers()) events_->job_status(*outcome.job, now);
       if (outcome.requeued) work_maybe_available_ = true;
     } else {
       ++counters_.reports_stale;
@@ -775,11 +814,15 @@ void Broker::flush_reports() {
 }
 
 bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
+  const auto now = clock_.now_ms();
   sched::ClaimRequest request;
   request.worker_id = pull.worker_id;
   request.targets = pull.targets;
   request.installed = pull.installed;
-  const auto now = clock_.now_ms();
+  // A fair share of the unfinished work (see claim_policy.hpp).
+  request.max_jobs = claim_max_jobs(*claim_sizer_, store_, now, [&] {
+    return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count());
+  });
   auto claim = store_.claim_group(request, now);
   if (!claim) return false;
   deliver(identity, pull, *claim, now);
@@ -806,11 +849,7 @@ void Broker::deliver(const std::string& identity, const proto::Pull& pull, const
     assign.jobs.push_back(std::move(assigned));
   }
   ++counters_.groups_assigned;
-  if (!send_multipart(workers_, [&] {
-        auto frames = proto::frames_of(proto::kWorkerProtocol, assign);
-        frames.insert(frames.begin(), identity);
-        return frames;
-      }())) {
+  if (!send_routed(workers_, identity, proto::kWorkerProtocol, proto::Assign::command, proto::encode(assign))) {
     // The worker went away between its pull and this answer. Its lease will expire and the
     // scheduler will requeue the jobs; hand them back now instead of waiting.
     ++counters_.unroutable;
@@ -823,12 +862,15 @@ void Broker::deliver(const std::string& identity, const proto::Pull& pull, const
   }
   log_->debug("assigned group {} ({} job(s)) to {} under lease {}", claim->group_key, claim->jobs.size(),
               pull.worker_id, claim->lease_id);
-  for (const auto& job : claim->jobs) events_->job_status(job, now);
+  if (has_subscribers()) {
+    for (const auto& job : claim->jobs) events_->job_status(job, now);
+  }
 }
 
 void Broker::serve_held_pulls() {
   // One claim attempt per held pull per wakeup, oldest first; stop early once claims come
   // back empty for every target combination already tried.
+  if (held_pulls_.empty()) return;
   std::deque<HeldPull> still_waiting;
   std::vector<std::vector<proto::Target>> exhausted;
   while (!held_pulls_.empty()) {
@@ -901,20 +943,20 @@ void Broker::send_cancel(const proto::Job& job) {
   proto::CancelJob cancel;
   cancel.job_id = job.id;
   cancel.attempt = job.attempt;
-  auto frames = proto::frames_of(proto::kWorkerProtocol, cancel);
-  frames.insert(frames.begin(), it->second);
-  if (!send_multipart(workers_, frames)) ++counters_.unroutable;
+  if (!send_routed(workers_, it->second, proto::kWorkerProtocol, proto::CancelJob::command, proto::encode(cancel))) {
+    ++counters_.unroutable;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Event proxy
 
-void Broker::on_events_in() {
+bool Broker::on_events_in() {
   zmq::message_t frame;
   std::vector<zmq::message_t> frames;
   std::size_t total = 0;
   bool more = true;
-  if (!events_in_.recv(frame, zmq::recv_flags::dontwait)) return;
+  if (!events_in_.recv(frame, zmq::recv_flags::dontwait)) return false;
   while (true) {
     total += frame.size();
     more = frame.more();
@@ -924,7 +966,7 @@ void Broker::on_events_in() {
   }
   if (frames.size() != 4 || total > settings_.limits.max_message_bytes) {
     ++counters_.rejected;
-    return;  // not an event of ours: not forwarded
+    return true;  // not an event of ours: not forwarded
   }
   // Heartbeats passing through renew leases: any traffic from a worker keeps its lease.
   const auto topic = frames[0].to_string_view();
@@ -932,6 +974,7 @@ void Broker::on_events_in() {
     auto hb = proto::decode<proto::Heartbeat>(frames[3].to_string_view(), settings_.limits);
     if (hb && !hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
   }
+  if (!has_subscribers()) return true;
   for (std::size_t i = 0; i < frames.size(); ++i) {
     auto flags = zmq::send_flags::dontwait;
     if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
@@ -942,32 +985,63 @@ void Broker::on_events_in() {
     }
   }
   ++counters_.events_forwarded;
+  return true;
 }
 
-void Broker::on_events_out() {
-  // Subscription changes from subscribers. The upstream XSUB already subscribes to
-  // everything, so they need not be forwarded; read them to keep the socket drained.
+bool Broker::on_events_out() {
+  // Subscription changes from subscribers: one frame, 1 (subscribe) or 0 (unsubscribe) and
+  // the topic prefix. The XPUB passes on only the first subscription to a prefix and the
+  // last unsubscription from it (also when a subscriber disconnects), so the map holds the
+  // prefixes someone listens to. The upstream XSUB already subscribes to everything: they
+  // are not forwarded.
   zmq::message_t frame;
-  while (events_out_.recv(frame, zmq::recv_flags::dontwait)) {
-    if (!frame.more()) break;
+  if (!events_out_.recv(frame, zmq::recv_flags::dontwait)) return false;
+  const bool single = !frame.more();
+  while (frame.more()) (void)events_out_.recv(frame, zmq::recv_flags::none);  // not ours: drained
+  if (!single || frame.size() == 0) return true;
+  const auto* bytes = static_cast<const char*>(frame.data());
+  std::string topic(bytes + 1, frame.size() - 1);
+  if (bytes[0] == 1) {
+    ++subscriptions_[std::move(topic)];
+  } else if (bytes[0] == 0) {
+    auto it = subscriptions_.find(topic);
+    if (it != subscriptions_.end() && --it->second == 0) subscriptions_.erase(it);
   }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
 // Replies
 
+void Broker::SubscribedSink::send(std::vector<std::string> frames) {
+  if (!broker_.has_subscribers()) return;
+  std::array<std::string_view, 8> views{};
+  const std::size_t n = std::min(frames.size(), views.size());
+  for (std::size_t i = 0; i < n; ++i) views[i] = frames[i];
+  ++broker_.counters_.events_published;  // before the send: a subscriber that has it sees the count
+  (void)send_frames(broker_.events_out_, std::span<const std::string_view>(views.data(), n));
+}
+
+bool Broker::send_routed(zmq::socket_t& socket, const std::string& identity, std::string_view protocol,
+                         std::string_view command, const std::string& body) {
+  const std::array<std::string_view, 4> frames = {identity, protocol, command, body};
+  // A send may take in commands that make messages readable without the fd firing again.
+  unread_[&socket == &clients_ ? kClients : kWorkers] = true;
+  return send_frames(socket, frames);
+}
+
 template <class Reply>
 void Broker::reply_client(const std::string& identity, const Reply& reply) {
-  auto frames = proto::frames_of(proto::kClientProtocol, reply);
-  frames.insert(frames.begin(), identity);
-  if (!send_multipart(clients_, frames)) ++counters_.unroutable;
+  if (!send_routed(clients_, identity, proto::kClientProtocol, Reply::command, proto::encode(reply))) {
+    ++counters_.unroutable;
+  }
 }
 
 template <class Reply>
 void Broker::reply_worker(const std::string& identity, const Reply& reply) {
-  auto frames = proto::frames_of(proto::kWorkerProtocol, reply);
-  frames.insert(frames.begin(), identity);
-  if (!send_multipart(workers_, frames)) ++counters_.unroutable;
+  if (!send_routed(workers_, identity, proto::kWorkerProtocol, Reply::command, proto::encode(reply))) {
+    ++counters_.unroutable;
+  }
 }
 
 void Broker::error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity,
@@ -978,9 +1052,9 @@ void Broker::error_to(zmq::socket_t& socket, std::string_view protocol, const st
   reply.error.code = std::string(code);
   reply.error.message = std::move(message);
   reply.error.field = std::move(field);
-  auto frames = proto::frames_of(protocol, reply);
-  frames.insert(frames.begin(), identity);
-  if (!send_multipart(socket, frames)) ++counters_.unroutable;
+  if (!send_routed(socket, identity, protocol, proto::ErrorReply::command, proto::encode(reply))) {
+    ++counters_.unroutable;
+  }
   log_->debug("rejected request: {} {}", reply.error.code, reply.error.message);
 }
 

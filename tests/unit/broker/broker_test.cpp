@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "qg/broker/broker.hpp"
@@ -366,6 +367,88 @@ TEST_F(BrokerTest, RetryOfAJobThatIsNotDeadIsAConflict) {
   EXPECT_EQ(error.code, qg::proto::errc::conflict);
   retry.job_id = "NOSUCHJOB";
   EXPECT_EQ(expect_error(client, qg::proto::frames_of(kClientProtocol, retry)).code, qg::proto::errc::not_found);
+}
+
+TEST_F(BrokerTest, PipelinedSubmitsOnOneConnectionAreEachAnsweredUnderTheirOwnRid) {
+  // 50 requests in flight on one DEALER, as a pipelining client sends them.
+  auto client = dealer(client_endpoint_);
+  constexpr int kInFlight = 50;
+  for (int i = 0; i < kInFlight; ++i) {
+    qg::proto::SubmitRequest req;
+    req.rid = "q" + std::to_string(i);
+    req.org_id = "acme";
+    req.app_version_id = "build-" + std::to_string(i % 5);
+    req.tests = {"t" + std::to_string(i) + ".spec.ts"};
+    send(client, qg::proto::frames_of(kClientProtocol, req));
+  }
+  std::set<std::string> rids, job_ids;
+  for (int i = 0; i < kInFlight; ++i) {
+    auto reply = receive(client);
+    ASSERT_EQ(reply.size(), 3u) << "reply " << i << " missing";
+    ASSERT_EQ(reply[1], "SUBMIT");
+    auto decoded = qg::proto::decode<qg::proto::SubmitReply>(reply[2]);
+    ASSERT_TRUE(decoded.ok());
+    rids.insert(decoded->rid);
+    ASSERT_EQ(decoded->job_ids.size(), 1u);
+    job_ids.insert(decoded->job_ids[0]);
+  }
+  EXPECT_EQ(rids.size(), static_cast<std::size_t>(kInFlight));
+  EXPECT_EQ(job_ids.size(), static_cast<std::size_t>(kInFlight));
+  EXPECT_TRUE(rids.contains("q0") && rids.contains("q49"));
+  EXPECT_EQ(broker_->counters().jobs_submitted, static_cast<std::uint64_t>(kInFlight));
+}
+
+TEST_F(BrokerTest, ManyBackToBackRequestsOnBothSidesAreAllAnswered) {
+  // Replies sent on a socket may take in the commands that announce its next message; a
+  // message left unread after that would stall here until the receive deadline.
+  auto client = dealer(client_endpoint_);
+  auto worker = dealer(worker_endpoint_);
+  qg::proto::HealthRequest health;
+  health.rid = "h";
+  for (int i = 0; i < 300; ++i) {
+    send(client, qg::proto::frames_of(kClientProtocol, health));
+    send(worker, qg::proto::frames_of(kWorkerProtocol, pull_request(0)));
+    auto from_client = receive(client, 2000ms);
+    auto from_worker = receive(worker, 2000ms);
+    ASSERT_EQ(from_client.size(), 3u) << "round " << i;
+    ASSERT_EQ(from_worker.size(), 3u) << "round " << i;
+    EXPECT_EQ(from_client[1], "HEALTH");
+    EXPECT_EQ(from_worker[1], "NOWORK");
+  }
+}
+
+TEST_F(BrokerTest, NoEventIsSentWhileNobodySubscribes) {
+  auto client = dealer(client_endpoint_);
+  submit(client, {"a.spec.ts", "b.spec.ts"});
+  auto worker = dealer(worker_endpoint_);
+  auto assign = request<qg::proto::Assign>(worker, kWorkerProtocol, pull_request(1000));
+  ASSERT_EQ(assign.jobs.size(), 2u);
+  EXPECT_EQ(broker_->counters().jobs_submitted, 2u);
+  EXPECT_EQ(broker_->counters().events_published, 0u);
+}
+
+TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  qg::set_common_options(sub);
+  sub.set(zmq::sockopt::subscribe, "job.acme.");
+  sub.connect(events_out_endpoint_);
+  auto client = dealer(client_endpoint_);
+  // The subscription reaches the broker asynchronously: submit until a queued event arrives
+  // (bounded by the number of tries).
+  std::vector<std::string> got;
+  std::set<std::string> submitted;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    for (const auto& id : submit(client, {"a.spec.ts"}, "build-" + std::to_string(i)).job_ids) submitted.insert(id);
+    got = receive(sub, 10ms);
+  }
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0].rfind("job.acme.", 0), 0u);
+  EXPECT_EQ(got[2], "JOB");
+  auto event = qg::proto::decode<qg::proto::JobEvent>(got[3]);
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->status, qg::proto::JobStatus::queued);
+  EXPECT_TRUE(submitted.contains(event->job_id));
+  EXPECT_GE(broker_->counters().events_published, 1u);
 }
 
 }  // namespace

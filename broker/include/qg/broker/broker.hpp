@@ -11,6 +11,7 @@
 // Thread contract: construct, bind() and run() on one thread; request_stop() may be called
 // from any thread or a signal handler.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -62,12 +63,16 @@ struct BrokerCounters {
   Counter jobs_submitted{0};
   Counter groups_assigned{0};
   Counter reports_accepted{0};
-  Counter reports_stale{0};  // older attempt, lost lease or already final: ignored
-  Counter events_forwarded{0};
+  Counter reports_stale{0};     // older attempt, lost lease or already final: ignored
+  Counter events_forwarded{0};  // passed from the XSUB to the XPUB (not counted while nobody subscribes)
+  Counter events_published{0};  // events of this broker (and its embedded scheduler) sent on the XPUB
+  Counter loop_rounds{0};       // poll_once calls that found traffic or work
   Counter lease_renewals{0};
   Counter store_unavailable{0};
   Counter unroutable{0};  // reply to a peer that had gone
 };
+
+class ClaimSizer;  // claim_policy.hpp
 
 class Broker {
  public:
@@ -104,19 +109,28 @@ class Broker {
   struct Request {
     std::string identity;
     proto::Envelope envelope;
+    bool rejected = false;  // oversize or malformed: already answered with a structured error
   };
-  // Receives one message; answers an oversize or malformed one with a structured error.
-  // Empty optional then, or when nothing was waiting.
+  // Receives one message without blocking; answers an oversize or malformed one with a
+  // structured error (and returns it marked `rejected`). Empty optional when nothing was
+  // waiting: that failed receive is how a socket is known to be drained (no separate
+  // ZMQ_EVENTS query per message, each of which costs libzmq two system calls).
   std::optional<Request> receive_request(zmq::socket_t& socket, std::string_view protocol);
   // Runs `handle`, turning a store outage into UNAVAILABLE and any other exception into
   // INTERNAL (answered only when `answer_failures`); never throws.
   void serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request, bool answer_failures,
                      const std::function<void()>& handle);
-  void on_client_message();
-  void on_worker_message();
-  void on_events_in();
-  void on_events_out();
+  // Each takes one message from its socket; false when none was waiting.
+  bool on_client_message();
+  bool on_worker_message();
+  bool on_events_in();
+  bool on_events_out();
   void on_wakeup();
+  // True while at least one subscriber holds a subscription at the XPUB. While nobody
+  // listens the broker neither builds its own per-job events nor forwards the XSUB's, and
+  // the sink drops the rest: the XPUB would drop them anyway (PUB semantics), so only their
+  // cost is saved. Whoever is subscribed sees exactly what it saw before.
+  bool has_subscribers() const { return !subscriptions_.empty(); }
 
   void handle_client(const std::string& identity, const proto::Envelope& envelope);
   // SUBMITs and REPORTs received in one loop round are applied with one store call each
@@ -128,6 +142,9 @@ class Broker {
   void flush_reports();
   void handle_worker(const std::string& identity, const proto::Envelope& envelope);
 
+  // Sends [identity][protocol][command][body] on a ROUTER; false when the peer has gone.
+  bool send_routed(zmq::socket_t& socket, const std::string& identity, std::string_view protocol,
+                   std::string_view command, const std::string& body);
   template <class Reply>
   void reply_client(const std::string& identity, const Reply& reply);
   template <class Reply>
@@ -161,8 +178,21 @@ class Broker {
   zmq::socket_t workers_;
   zmq::socket_t events_in_;
   zmq::socket_t events_out_;
+  enum Socket : std::size_t { kClients, kWorkers, kEventsIn, kEventsOut, kSocketCount };
+  std::array<int, kSocketCount> socket_fds_{};  // each socket's ZMQ_FD
+  // A socket that may hold messages not yet received (see poll_once). All start set.
+  std::array<bool, kSocketCount> unread_{true, true, true, true};
 
-  std::unique_ptr<sched::ZmqEventSink> sink_;
+  // Sends on the XPUB while someone subscribes, counting; drops otherwise.
+  class SubscribedSink final : public sched::EventSink {
+   public:
+    explicit SubscribedSink(Broker& broker) : broker_(broker) {}
+    void send(std::vector<std::string> frames) override;
+
+   private:
+    Broker& broker_;
+  };
+  std::unique_ptr<SubscribedSink> sink_;
   std::unique_ptr<sched::EventPublisher> events_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   std::int64_t next_scheduler_tick_ = 0;
@@ -183,6 +213,7 @@ class Broker {
   std::deque<HeldPull> held_pulls_;
   bool work_maybe_available_ = false;
   std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
+  std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
   std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
   struct WorkerRecord {
     proto::WorkerInfo info;
@@ -194,6 +225,7 @@ class Broker {
   bool worker_changes_pending_ = false;    // some record has more than last_seen to write
   std::int64_t next_worker_flush_ms_ = 0;  // last_seen-only updates wait until then
   std::int64_t started_steady_ms_ = 0;
+  std::unique_ptr<ClaimSizer> claim_sizer_;  // how much of a group a claim asks for
   std::atomic<bool> stop_{false};
   BrokerCounters counters_;
   bool store_down_ = false;
