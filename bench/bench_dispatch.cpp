@@ -122,25 +122,33 @@ void e2e(const std::string& store, const std::string& redis_url, const Args& arg
 }
 
 int run(int argc, char** argv) {
-  auto args = Args::parse(argc, argv, "qg_bench_dispatch", "submit->worker latency and end-to-end jobs/s");
+  auto args = Args::parse(argc, argv, "qg_bench_dispatch",
+                          "submit->worker latency and end-to-end jobs/s "
+                          "(--only memory|redis, or one part: --only memory:latency, redis:e2e ...)");
+  // --only STORE[:PART]
+  const auto wants = [&](const std::string& store, const std::string& part) {
+    return args.only.empty() || args.only == store || args.only == store + ":" + part;
+  };
   Table table("Dispatch: submit -> worker latency (idle) and end-to-end jobs/s (no-op workers)",
               {"store", "measurement", "jobs", "p50", "p99", "jobs/s"});
   table.note(
       "End-to-end rows use in-process simulated workers (one DEALER each, all driven from one thread) "
       "that report every job of a group passed at once; the queue is filled with 100-test suites "
       "across many builds before the workers start; groups are claimed whole (up to 50 jobs).");
-  if (args.wants("memory")) {
-    latency("memory", "", args, table);
-    e2e("memory", "", args, table);
-  }
-  if (args.wants("redis")) {
+  if (wants("memory", "latency")) latency("memory", "", args, table);
+  if (wants("memory", "e2e")) e2e("memory", "", args, table);
+  if (wants("redis", "latency") || wants("redis", "e2e")) {
     BenchRedis redis(args, true);
     RedisAdmin admin(redis.url());
     admin.flushall();
-    latency("redis", redis.url(), args, table);
-    admin.flushall();
-    e2e("redis", redis.url(), args, table);
-    admin.flushall();
+    if (wants("redis", "latency")) {
+      latency("redis", redis.url(), args, table);
+      admin.flushall();
+    }
+    if (wants("redis", "e2e")) {
+      e2e("redis", redis.url(), args, table);
+      admin.flushall();
+    }
   }
   table.print();
   return 0;

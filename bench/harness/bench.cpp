@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -436,6 +437,57 @@ LoadResult closed_loop(zmq::context_t& context, const std::string& endpoint, std
         result.latency_us.add(t - sent_at[c]);
         in_flight += issue(c) ? 1 : 0;
       }
+    }
+  }
+  result.seconds = (now_us() - start) / 1e6;
+  return result;
+}
+
+std::string slot_rid(std::size_t slot) { return "s" + std::to_string(slot); }
+
+LoadResult pipelined(zmq::context_t& context, const std::string& endpoint, std::size_t depth,
+                     std::size_t total_requests,
+                     const std::function<std::string(std::size_t, std::size_t)>& make_request,
+                     std::chrono::seconds deadline) {
+  auto socket = connect_dealer(context, endpoint);
+  std::this_thread::sleep_for(50ms);  // the handshake is done before the clock starts
+  std::vector<double> sent_at(depth, 0);
+  LoadResult result;
+  result.latency_us.reserve(total_requests);
+  std::size_t issued = 0;
+  const std::string protocol(proto::kClientProtocol);
+  const std::string command = "SUBMIT";
+  auto issue = [&](std::size_t slot) {
+    if (issued >= total_requests) return false;
+    auto body = make_request(issued++, slot);
+    sent_at[slot] = now_us();
+    send_multipart(socket, {protocol, command, std::move(body)});
+    return true;
+  };
+  const double start = now_us();
+  const double end_by = start + static_cast<double>(deadline.count()) * 1e6;
+  std::size_t in_flight = 0;
+  for (std::size_t slot = 0; slot < depth; ++slot) in_flight += issue(slot) ? 1 : 0;
+  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+  while (in_flight > 0) {
+    if (now_us() > end_by)
+      throw BenchError("pipelined: deadline passed with " + std::to_string(in_flight) + " requests unanswered (" +
+                       std::to_string(result.requests) + " done)");
+    zmq::poll(&item, 1, 1000ms);
+    // Drains until the socket is empty: one poll per batch of replies, not one per reply.
+    while (auto message = recv_multipart(socket, 8, 64u << 20)) {
+      const double t = now_us();
+      if (message->frames.size() != 3)
+        throw BenchError("pipelined: reply of " + std::to_string(message->frames.size()) + " frames");
+      const auto rid = proto::peek_rid(message->frames[2]);
+      std::size_t slot = depth;
+      if (rid.size() > 1 && rid[0] == 's') slot = static_cast<std::size_t>(std::strtoull(rid.c_str() + 1, nullptr, 10));
+      if (slot >= depth) throw BenchError("pipelined: reply with unknown rid '" + rid + "'");
+      --in_flight;
+      ++result.requests;
+      if (message->frames[1] != "SUBMIT") ++result.errors;
+      result.latency_us.add(t - sent_at[slot]);
+      in_flight += issue(slot) ? 1 : 0;
     }
   }
   result.seconds = (now_us() - start) / 1e6;

@@ -199,6 +199,18 @@ LoadResult closed_loop(zmq::context_t& context, const std::string& endpoint, std
                        std::size_t total_requests, const std::function<std::string(std::size_t)>& make_request,
                        std::chrono::seconds deadline);
 
+// Pipelined load on ONE connection: a single DEALER keeps `depth` requests in flight at once
+// (sends a new one as each reply arrives), as a pipelining client does with concurrent calls
+// on one connection (ioredis with `depth` concurrent BullMQ add()s). make_request(i, slot)
+// returns the body of request i; it must carry rid slot_rid(slot), which is how a reply is
+// matched to its request (the broker answers in any order). Latencies are per request, from
+// its send to its reply. Throws BenchError when the deadline passes or a reply names no slot.
+std::string slot_rid(std::size_t slot);
+LoadResult pipelined(zmq::context_t& context, const std::string& endpoint, std::size_t depth,
+                     std::size_t total_requests,
+                     const std::function<std::string(std::size_t, std::size_t)>& make_request,
+                     std::chrono::seconds deadline);
+
 // In-process simulated workers: `workers` DEALER sockets driven from one thread. Each pulls
 // (long poll), and for every group it is given reports each job passed at once (all reports
 // of the group sent back to back, as a worker whose run command does nothing would), waits
