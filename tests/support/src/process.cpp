@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -189,7 +191,45 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   return result;
 }
 
+namespace {
+
+bool bindable(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+// The first port the kernel hands out for outgoing connections (ip_local_port_range).
+int ephemeral_floor() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0;
+  if (in >> lo && lo > 0) return lo;
+  return 32768;
+}
+
+}  // namespace
+
+// A port from below the ephemeral range: a port the kernel picked for bind(0) is in that
+// range, and any connect() (to Redis, between brokers and workers) may take it before the
+// server binds it. Below the range only another test's choice can collide, and the random
+// start makes that unlikely.
 int free_port() {
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  const int hi = ephemeral_floor();
+  const int lo = 10000;
+  if (hi - lo >= 1000) {
+    std::uniform_int_distribution<int> pick(lo, hi - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const int port = pick(rng);
+      if (bindable(port)) return port;
+    }
+  }
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
