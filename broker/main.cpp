@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   std::string redis_url;
   long heartbeat_ms = 1000;
   long max_pull_wait_ms = 30000;
+  unsigned claim_min_jobs = settings.claim_min_jobs;
 
   qg::po::options_description options;
   options.add_options()("store", qg::po::value(&store_kind),
@@ -52,7 +53,12 @@ int main(int argc, char** argv) {
       "heartbeat-ms", qg::po::value(&heartbeat_ms)->default_value(heartbeat_ms),
       "how often workers are told to send heartbeats")(
       "max-pull-wait-ms", qg::po::value(&max_pull_wait_ms)->default_value(max_pull_wait_ms),
-      "longest a worker's pull is held waiting for work");
+      "longest a worker's pull is held waiting for work")(
+      "claim-min-jobs", qg::po::value(&claim_min_jobs)->default_value(claim_min_jobs),
+      "when the work runs short, a claim takes a fair share of the unfinished jobs (unfinished / "
+      "live workers) instead of a whole group, but never fewer than this many, so idle devices share "
+      "the tail of the work at the cost of some extra installs. 0 = always whole groups (up to "
+      "--group-max)");
   qg::sched::add_store_options(options, store_options);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-broker",
@@ -79,6 +85,7 @@ int main(int argc, char** argv) {
     settings.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     settings.lease = store_settings.lease;
     settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
+    settings.claim_min_jobs = claim_min_jobs;
 
     std::unique_ptr<qg::sched::JobStore> store;
     if (store_kind == "memory") {

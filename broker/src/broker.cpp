@@ -53,7 +53,9 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
     scheduler_ = std::make_unique<sched::Scheduler>(store_, clock_, *events_, settings_.scheduler, log_);
   }
   started_steady_ms_ = steady_ms();
-  claim_sizer_ = std::make_unique<ClaimSizer>();
+  ClaimPolicySettings policy;
+  policy.min_jobs = settings_.claim_min_jobs;
+  claim_sizer_ = std::make_unique<ClaimSizer>(policy);
 }
 
 Broker::~Broker() = default;
@@ -481,15 +483,12 @@ void Broker::flush_submits() {
       request.worker_id = pull.worker_id;
       request.targets = pull.targets;
       request.installed = pull.installed;
-      // A fair share of the unfinished work, counting this batch's jobs (see claim_policy.hpp).
-      request.max_jobs = claim_max_jobs(
-          *claim_sizer_, store_, now,
-          [&] { return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count()); },
-          [&] {
-            std::uint64_t jobs = 0;
-            for (const auto& s : submissions) jobs += s.job_ids.size();
-            return jobs;
-          }());
+      // Counting this batch's jobs, which the store's counts cannot have seen yet.
+      request.max_jobs = claim_size(now, [&] {
+        std::uint64_t jobs = 0;
+        for (const auto& s : submissions) jobs += s.job_ids.size();
+        return jobs;
+      }());
       claims.push_back(std::move(request));
       claim_pulls.push_back(i);
     }
@@ -819,14 +818,18 @@ bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   request.worker_id = pull.worker_id;
   request.targets = pull.targets;
   request.installed = pull.installed;
-  // A fair share of the unfinished work (see claim_policy.hpp).
-  request.max_jobs = claim_max_jobs(*claim_sizer_, store_, now, [&] {
-    return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count());
-  });
+  request.max_jobs = claim_size(now, 0);
   auto claim = store_.claim_group(request, now);
   if (!claim) return false;
   deliver(identity, pull, *claim, now);
   return true;
+}
+
+std::uint32_t Broker::claim_size(std::int64_t now, std::uint64_t submitting) {
+  if (settings_.claim_min_jobs == 0) return 0;  // whole groups
+  return claim_max_jobs(
+      *claim_sizer_, store_, now,
+      [&] { return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count()); }, submitting);
 }
 
 void Broker::deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& found,

@@ -32,6 +32,7 @@ class BrokerTest : public ::testing::Test {
     settings.poll_interval = 10ms;
     settings.limits.max_message_bytes = 1 << 20;
     settings.limits.max_frame_bytes = 1 << 20;
+    adjust(settings);
     broker_ = std::make_unique<qg::broker::Broker>(context_, *store_, clock_, settings, qg::null_logger());
     broker_->bind();
     client_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->client_port());
@@ -47,6 +48,26 @@ class BrokerTest : public ::testing::Test {
   }
 
   virtual qg::sched::StoreSettings store_settings() { return {}; }
+  virtual void adjust(qg::broker::BrokerSettings& /*settings*/) {}
+
+  // Two workers say HELLO; worker 1 pulls once `jobs` tests of one build are queued. Returns
+  // how many jobs its claim took.
+  std::size_t first_claim_with_two_workers(std::size_t jobs) {
+    auto client = dealer(client_endpoint_);
+    std::vector<std::string> tests;
+    for (std::size_t i = 0; i < jobs; ++i) tests.push_back("t" + std::to_string(i) + ".spec.ts");
+    submit(client, tests);
+    std::vector<zmq::socket_t> workers;
+    for (const char* id : {"w1", "w2"}) {
+      workers.push_back(dealer(worker_endpoint_));
+      qg::proto::Hello hello;
+      hello.rid = std::string("hello-") + id;
+      hello.worker_id = id;
+      hello.targets = {qg::proto::Target::emulator};
+      request<qg::proto::HelloReply>(workers.back(), kWorkerProtocol, hello);
+    }
+    return request<qg::proto::Assign>(workers[0], kWorkerProtocol, pull_request(1000)).jobs.size();
+  }
 
   zmq::socket_t dealer(const std::string& endpoint) {
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
@@ -450,5 +471,17 @@ TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
   EXPECT_TRUE(submitted.contains(event->job_id));
   EXPECT_GE(broker_->counters().events_published, 1u);
 }
+
+TEST_F(BrokerTest, AClaimTakesAFairShareWhenWorkersOutnumberTheWork) {
+  // 20 unfinished jobs, 2 live workers: a claim asks for 10 (claim_policy.hpp).
+  EXPECT_EQ(first_claim_with_two_workers(20), 10u);
+}
+
+class WholeGroupBrokerTest : public BrokerTest {
+ protected:
+  void adjust(qg::broker::BrokerSettings& settings) override { settings.claim_min_jobs = 0; }
+};
+
+TEST_F(WholeGroupBrokerTest, ClaimMinJobsZeroMeansWholeGroups) { EXPECT_EQ(first_claim_with_two_workers(20), 20u); }
 
 }  // namespace

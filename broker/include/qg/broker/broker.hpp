@@ -48,6 +48,10 @@ struct BrokerSettings {
   std::chrono::milliseconds lease{10000};          // told to workers; the store enforces it
   std::chrono::milliseconds max_pull_wait{30000};  // longest long poll honoured
   std::chrono::milliseconds poll_interval{100};    // longest loop pause with nothing to do
+  // Claims ask for a fair share of the unfinished work, never fewer than this many jobs, so
+  // idle devices share the tail of the work (claim_policy.hpp). 0: claims always take whole
+  // groups (up to group_max), for farms where an install costs more than waiting.
+  std::uint32_t claim_min_jobs = 5;
   proto::Limits limits{};
   bool embedded_scheduler = false;  // run the Scheduler in this loop (memory store)
   sched::SchedulerSettings scheduler{};
@@ -155,6 +159,9 @@ class Broker {
   // Tries to satisfy a pull now; true when it was answered with ASSIGN.
   bool try_assign(const std::string& identity, const proto::Pull& pull);
   // Sends a claimed group to the worker that pulled (or hands it back when the worker has gone).
+  // ClaimRequest::max_jobs for a claim now: a fair share of the unfinished work (0 = whole
+  // groups when sharing is off). `submitting`: jobs applied in the same round trip.
+  std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
   void serve_held_pulls();
   void expire_held_pulls();
