@@ -462,6 +462,8 @@ void Broker::flush_submits() {
   for (auto& p : batch) submissions.push_back(std::move(p.submission));
   // Held pulls that the new work may satisfy are tried in the same store round trip (at most
   // one per distinct group submitted): the worker gets its group without a second one.
+  std::uint64_t submitted_jobs = 0;
+  for (const auto& s : submissions) submitted_jobs += s.job_ids.size();
   std::vector<sched::ClaimRequest> claims;
   std::vector<std::size_t> claim_pulls;  // index into held_pulls_
   if (!held_pulls_.empty()) {
@@ -484,15 +486,12 @@ void Broker::flush_submits() {
       request.targets = pull.targets;
       request.installed = pull.installed;
       // Counting this batch's jobs, which the store's counts cannot have seen yet.
-      request.max_jobs = claim_size(now, [&] {
-        std::uint64_t jobs = 0;
-        for (const auto& s : submissions) jobs += s.job_ids.size();
-        return jobs;
-      }());
+      request.max_jobs = claim_size(now, submitted_jobs);
       claims.push_back(std::move(request));
       claim_pulls.push_back(i);
     }
   }
+  claim_sizer_->add_submitted(submitted_jobs);
   std::vector<sched::SubmitResult> results;
   std::vector<std::optional<sched::Claim>> claimed;
   try {

@@ -28,9 +28,8 @@ std::uint64_t unfinished_jobs(const std::map<std::string, std::uint64_t>& by_sta
 
 std::uint32_t ClaimSizer::max_jobs(std::int64_t now_ms, const std::function<Sample()>& take_sample,
                                    std::uint64_t unsampled_jobs) {
-  if (!tried_ || expired_ || now_ms - sampled_ms_ >= settings_.refresh.count() || now_ms < sampled_ms_) {
+  if (!tried_ || now_ms - sampled_ms_ >= settings_.refresh.count() || now_ms < sampled_ms_) {
     tried_ = true;
-    expired_ = false;
     sampled_ms_ = now_ms;
     try {
       sample_ = take_sample();
@@ -53,7 +52,6 @@ std::uint32_t claim_max_jobs(ClaimSizer& sizer, sched::JobStore& store, std::int
         return sample;
       },
       submitting);
-  if (submitting > 0) sizer.expire();
   return max_jobs;
 }
 

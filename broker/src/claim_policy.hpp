@@ -22,10 +22,10 @@
 // share is an estimate; an error only moves the split point (more or fewer installs), never
 // correctness: a claim is still one group's head under one lease, and rank order still wins.
 //
-// Cost: the counts are sampled at most once per `refresh` (one JobStore::stats() call) and the
-// workers counted as often. The one exception is a submit that finds workers waiting: the
-// claims made with it count its jobs, and the next claim samples again, so an idle farm does
-// not cut newly arrived work into min_jobs pieces from a stale zero.
+// Cost: the counts are sampled at most once per `refresh` (one JobStore::stats() call, never
+// on every submit) and the workers counted as often. Jobs this broker submits are added to
+// the last sample as they go (and claims made in the same round trip count them), so an idle
+// farm does not cut newly arrived work into min_jobs pieces from a stale zero.
 
 #include <chrono>
 #include <cstdint>
@@ -64,7 +64,7 @@ class ClaimSizer {
   explicit ClaimSizer(ClaimPolicySettings settings = {}) : settings_(settings) {}
 
   // max_jobs for a claim at `now_ms` (steady clock). Calls `take_sample` when there is no
-  // sample yet, the last is older than refresh, or expire() was called since. When take_sample
+  // sample yet or the last is older than refresh. When take_sample
   // throws (the store is unreachable) the error is swallowed and 0 (whole groups) is returned
   // until a sample succeeds; the next attempt waits for refresh too. `unsampled_jobs`: jobs
   // known to be on their way into the store that the sample cannot have seen yet (a submit
@@ -72,8 +72,11 @@ class ClaimSizer {
   std::uint32_t max_jobs(std::int64_t now_ms, const std::function<Sample()>& take_sample,
                          std::uint64_t unsampled_jobs = 0);
 
-  // The next max_jobs() samples again (new work arrived while workers were waiting for it).
-  void expire() { expired_ = true; }
+  // Jobs submitted through this broker since the last sample: counted from now until the
+  // next sample, which sees them in the store.
+  void add_submitted(std::uint64_t jobs) {
+    if (sample_) sample_->unfinished_jobs += jobs;
+  }
 
   const std::optional<Sample>& last_sample() const { return sample_; }
 
@@ -82,7 +85,6 @@ class ClaimSizer {
   std::optional<Sample> sample_;
   std::int64_t sampled_ms_ = 0;
   bool tried_ = false;
-  bool expired_ = false;
 };
 
 // Counts the workers in a broker's registry (a map whose values have `.info`, a
@@ -102,7 +104,7 @@ std::uint64_t count_live_workers(const Records& records, std::int64_t now_ms, st
 // callers pass it) and `count_workers()` through the broker's ClaimSizer when they are
 // due by the steady clock (the refresh bounds a cost, so it is measured in real time even under
 // a test clock). `submitting`: jobs of a submit batch applied in the same store round trip as
-// this claim (counted now; the next claim samples again so that it sees them in the store).
+// this claim, counted for this answer (the caller then adds them with add_submitted()).
 // Never throws for an unreachable store (whole groups then).
 std::uint32_t claim_max_jobs(ClaimSizer& sizer, sched::JobStore& store, std::int64_t now_ms,
                              const std::function<std::uint64_t()>& count_workers, std::uint64_t submitting = 0);

@@ -78,13 +78,14 @@ TEST_F(ClaimSizerTest, ReusesASampleUntilItIsOlderThanTheRefresh) {
   EXPECT_EQ(samples, 2);
 }
 
-TEST_F(ClaimSizerTest, ExpireMakesTheNextClaimSampleAgain) {
-  sizer.max_jobs(1000, sample);
-  next = {80, 4};
-  sizer.expire();
-  EXPECT_EQ(sizer.max_jobs(1001, sample), 20u);
-  EXPECT_EQ(samples, 2);
-  EXPECT_EQ(sizer.max_jobs(1002, sample), 20u);
+TEST_F(ClaimSizerTest, SubmittedJobsCountUntilTheNextSampleWithoutSamplingAgain) {
+  next = {0, 4};
+  EXPECT_EQ(sizer.max_jobs(1000, sample), 2u);
+  sizer.add_submitted(40);
+  EXPECT_EQ(sizer.max_jobs(1001, sample), 10u);
+  EXPECT_EQ(samples, 1);
+  next = {8, 4};  // the store's count once the jobs were claimed and some finished
+  EXPECT_EQ(sizer.max_jobs(1100, sample), 2u);
   EXPECT_EQ(samples, 2);
 }
 
@@ -155,11 +156,12 @@ TEST_F(ClaimMaxJobsTest, SharesTheStoresUnfinishedJobsAmongTheLiveWorkers) {
   EXPECT_EQ(claim_max_jobs(sizer, *store, kNow, [] { return 4u; }), 10u);
 }
 
-TEST_F(ClaimMaxJobsTest, JobsBeingSubmittedCountAndTheNextClaimLooksAgain) {
+TEST_F(ClaimMaxJobsTest, JobsBeingSubmittedCountForTheClaimMadeWithThem) {
   EXPECT_EQ(claim_max_jobs(
                 sizer, *store, kNow, [] { return 2u; }, 40),
             20u);
   submit("a", 40);  // the batch lands in the store with the claim
+  sizer.add_submitted(40);
   EXPECT_EQ(claim_max_jobs(sizer, *store, kNow, [] { return 2u; }), 20u);
 }
 
