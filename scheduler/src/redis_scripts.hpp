@@ -123,7 +123,7 @@ end
 local function head_of(g)
   for _, b in ipairs(BANDS) do
     local id = redis.call('LINDEX', qkey(g, b), 0)
-    if id then return load(id), b end
+    if id then return load(id) end
   end
   return nil
 end
