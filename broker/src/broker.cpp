@@ -633,8 +633,14 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
              error.message, error.field);
   };
   const auto now = clock_.now_ms();
-  // Anything but a heartbeat or a report sees every earlier report applied.
-  if (cmd != proto::Heartbeat::command && cmd != proto::Report::command) flush_reports();
+  // RELEASE, BYE and anything unknown see every earlier report applied (a release must not
+  // requeue a job whose result is waiting in the batch). Heartbeats, reports, pulls and
+  // progress touch other jobs than the pending reports, so they let the batch grow: a pull
+  // may claim before this round's reports land, which changes nothing it reads.
+  if (cmd != proto::Heartbeat::command && cmd != proto::Report::command && cmd != proto::Pull::command &&
+      cmd != proto::Progress::command) {
+    flush_reports();
+  }
 
   if (cmd == proto::Heartbeat::command) {
     auto hb = decode_or<proto::Heartbeat>(envelope, settings_.limits, reject);
@@ -820,6 +826,7 @@ bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   request.max_jobs = claim_size(now, 0);
   auto claim = store_.claim_group(request, now);
   if (!claim) return false;
+  note_lease_deadline(claim->lease_id, now);
   deliver(identity, pull, *claim, now);
   return true;
 }
@@ -913,7 +920,19 @@ void Broker::expire_held_pulls() {
 
 void Broker::renew_lease(const std::string& worker_id, const std::string& lease_id) {
   if (worker_id.empty() || lease_id.empty()) return;
+  const auto now = clock_.now_ms();
+  const auto quarter = settings_.lease.count() / 4;
+  if (auto it = lease_renewed_ms_.find(lease_id); it != lease_renewed_ms_.end() && now - it->second < quarter) return;
   pending_renewals_[worker_id] = lease_id;
+}
+
+void Broker::note_lease_deadline(const std::string& lease_id, std::int64_t now) {
+  if (lease_renewed_ms_.size() >= lease_prune_at_) {
+    // An entry older than a lease says nothing any more: that lease expired or needs renewing.
+    std::erase_if(lease_renewed_ms_, [&](const auto& entry) { return now - entry.second >= settings_.lease.count(); });
+    lease_prune_at_ = std::max<std::size_t>(1024, 2 * lease_renewed_ms_.size());
+  }
+  lease_renewed_ms_[lease_id] = now;
 }
 
 void Broker::flush_renewals() {
@@ -924,7 +943,12 @@ void Broker::flush_renewals() {
   std::size_t done = 0;
   for (auto it = pending_renewals_.begin(); it != pending_renewals_.end() && done < kMaxRenewalBatch; ++done) {
     try {
-      if (store_.renew_lease(it->first, it->second, now)) ++counters_.lease_renewals;
+      if (store_.renew_lease(it->first, it->second, now)) {
+        ++counters_.lease_renewals;
+        note_lease_deadline(it->second, now);
+      } else {
+        lease_renewed_ms_.erase(it->second);
+      }
     } catch (const StoreUnavailable&) {
       ++counters_.store_unavailable;
       return;  // keep the rest for the next iteration

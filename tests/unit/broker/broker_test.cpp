@@ -33,7 +33,7 @@ class BrokerTest : public ::testing::Test {
     settings.limits.max_message_bytes = 1 << 20;
     settings.limits.max_frame_bytes = 1 << 20;
     adjust(settings);
-    broker_ = std::make_unique<qg::broker::Broker>(context_, *store_, clock_, settings, qg::null_logger());
+    broker_ = std::make_unique<qg::broker::Broker>(context_, *store_, clock(), settings, qg::null_logger());
     broker_->bind();
     client_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->client_port());
     worker_endpoint_ = "tcp://127.0.0.1:" + std::to_string(broker_->worker_port());
@@ -49,6 +49,7 @@ class BrokerTest : public ::testing::Test {
 
   virtual qg::sched::StoreSettings store_settings() { return {}; }
   virtual void adjust(qg::broker::BrokerSettings& /*settings*/) {}
+  virtual const qg::Clock& clock() { return qg::SystemClock::instance(); }
 
   // Two workers say HELLO; worker 1 pulls once `jobs` tests of one build are queued. Returns
   // how many jobs its claim took.
@@ -131,7 +132,6 @@ class BrokerTest : public ::testing::Test {
   }
 
   zmq::context_t context_{1};
-  qg::SystemClock& clock_ = qg::SystemClock::instance();
   std::unique_ptr<qg::sched::JobStore> store_;
   std::unique_ptr<qg::broker::Broker> broker_;
   std::thread thread_;
@@ -483,5 +483,43 @@ class WholeGroupBrokerTest : public BrokerTest {
 };
 
 TEST_F(WholeGroupBrokerTest, ClaimMinJobsZeroMeansWholeGroups) { EXPECT_EQ(first_claim_with_two_workers(20), 20u); }
+
+// Time moves only when the test moves it.
+class ManualClockBrokerTest : public BrokerTest {
+ protected:
+  const qg::Clock& clock() override { return clock_; }
+  qg::ManualClock clock_;
+};
+
+TEST_F(ManualClockBrokerTest, TrafficOnALeaseRenewsItAtMostOncePerQuarterLease) {
+  auto client = dealer(client_endpoint_);
+  submit(client, {"a.spec.ts"});
+  auto worker = dealer(worker_endpoint_);
+  auto assign = request<qg::proto::Assign>(worker, kWorkerProtocol, pull_request(1000));
+  ASSERT_EQ(assign.jobs.size(), 1u);
+  // `n` heartbeats on the lease, then two pulls answered NOWORK: the second is read in a later
+  // loop round than the heartbeats, so any renewal they queued has been applied by its answer.
+  auto heartbeats = [&](int n) {
+    qg::proto::Heartbeat hb;
+    hb.worker_id = "w1";
+    hb.state = "busy";
+    hb.lease_id = assign.lease_id;
+    for (int i = 0; i < n; ++i) {
+      hb.seq = static_cast<std::uint64_t>(i);
+      send(worker, qg::proto::frames_of(kWorkerProtocol, hb));
+    }
+    for (int i = 0; i < 2; ++i) request<qg::proto::NoWork>(worker, kWorkerProtocol, pull_request(0));
+    return broker_->counters().lease_renewals.load();
+  };
+  // The claim set the deadline a lease ahead (10 s): no renewal for the first quarter.
+  EXPECT_EQ(heartbeats(20), 0u);
+  clock_.advance(2499ms);
+  EXPECT_EQ(heartbeats(20), 0u);
+  clock_.advance(1ms);
+  EXPECT_EQ(heartbeats(20), 1u);
+  EXPECT_EQ(heartbeats(20), 1u);
+  clock_.advance(2500ms);
+  EXPECT_EQ(heartbeats(20), 2u);
+}
 
 }  // namespace

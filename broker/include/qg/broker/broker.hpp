@@ -165,8 +165,12 @@ class Broker {
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
   void serve_held_pulls();
   void expire_held_pulls();
+  // Queues a renewal of the worker's lease for flush_renewals(), unless this broker set its
+  // deadline less than a quarter lease ago.
   void renew_lease(const std::string& worker_id, const std::string& lease_id);
   void flush_renewals();
+  // Records that the lease's deadline was just set to now + lease.
+  void note_lease_deadline(const std::string& lease_id, std::int64_t now);
   void note_worker(const std::string& worker_id, const std::string& identity);
   // The worker registry record this broker keeps for `qgjob workers`; written to the store
   // when it changes, at most once a second per worker while only last_seen moves.
@@ -222,6 +226,11 @@ class Broker {
   std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
   std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
   std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
+  // Lease id -> clock ms when this broker last set its deadline (claim or renewal). Traffic on
+  // a lease renews it at most once per quarter lease: the deadline stays at least 3/4 of a
+  // lease ahead, and a worker streaming reports costs one store call per 2.5 s, not per report.
+  std::unordered_map<std::string, std::int64_t> lease_renewed_ms_;
+  std::size_t lease_prune_at_ = 1024;  // lease_renewed_ms_ is swept of stale entries at this size
   struct WorkerRecord {
     proto::WorkerInfo info;
     bool dirty = false;
