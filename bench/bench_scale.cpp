@@ -25,6 +25,7 @@ using namespace std::chrono_literals;
 void cpu(const Args& args, const std::string& redis_url, Table& table) {
   const std::size_t n = args.quick ? 1000 : 20000;
   for (const bool suites : {false, true}) {
+    if (!args.wants(suites ? "cpu.suite" : "cpu.single")) continue;
     RedisAdmin admin(redis_url);
     admin.flushall();
     StackOptions so;

@@ -44,7 +44,10 @@ struct Args {
   std::string only;
   // Parses argv; exits 2 with usage text on an unknown flag.
   static Args parse(int argc, char** argv, const std::string& program, const std::string& summary);
-  bool wants(const std::string& part) const { return only.empty() || only == part; }
+  // --only PART runs one part; --only PART.SUB one sub-part of it (e.g. cpu.suite).
+  bool wants(const std::string& part) const {
+    return only.empty() || only == part || only.rfind(part + ".", 0) == 0 || part.rfind(only + ".", 0) == 0;
+  }
 };
 
 // Steady-clock microseconds since an arbitrary origin.

@@ -6,11 +6,13 @@
 // per item, so one bad item changes nothing and does not hold back the others.
 // docs/architecture.md lists the keys.
 //
-// Cost rules (docs/benchmarks.md): a job is one string (a msgpack array, packed and unpacked
-// in C by Redis's cmsgpack) written at most once per script call; a group's queue is three
-// lists (one per priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold
-// one entry per submission, not per job; per-status counters, lease counts, the
-// finished-per-second counter and the wakeup PUBLISH are applied once per call by commit().
+// Cost rules (docs/benchmarks.md): a job is one string (its spec, packed once at submit, and
+// its state, both msgpack, packed and unpacked in C by Redis's cmsgpack) written at most once
+// per script call; a claim or a report unpacks and repacks only the state, and a job never
+// claimed before is claimed without unpacking anything; a group's queue is three lists (one per
+// priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold one entry per
+// submission, not per job; per-status counters, lease counts, the finished-per-second counter
+// and the wakeup PUBLISH are applied once per call by commit().
 //
 // Common ARGV: [1] key prefix, [2] now (unix ms), [3] group_max, [4] group_window ms;
 // script-specific arguments start at ARGV[5].
@@ -34,12 +36,47 @@ local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
 local function ready_key(g) return P .. 'ready:' .. target_of(g) end
--- A job record is one string: a msgpack array of these fields, all always present (packed and
--- unpacked in C by cmsgpack; the store decodes the same string, see decode_job in
--- redis_store.cpp). In Lua a job is that array, indexed by these constants.
-local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MAX_ATTEMPTS = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-local STATUS, ATTEMPT, UPDATED, WORKER, LEASE, EXIT, DURATION, ERR, TAIL = 11, 12, 13, 14, 15, 16, 17, 18, 19
-local FLAKY, RETRIES_USED, FAILURES, CANCEL, BUDGET, ID = 20, 21, 22, 23, 24, 25
+-- A job record is one string of three msgpack values: a uint32 (0xce) holding the length of
+-- the next, the job's spec (an array of 12, written once at submit) and its state (an array
+-- of 14, rewritten on every transition). decode_job in redis_store.cpp reads the same string.
+-- Keeping the spec packed means a claim or a report touches only the small state: a fresh
+-- job is claimed without unpacking anything, and a report unpacks the state alone.
+-- In Lua a job is a table holding the state fields (1..14), `id`, `head` (the record up to
+-- the state) and, once any is read, the spec fields (15..26): SPEC_MT unpacks them on demand.
+local STATUS, ATTEMPT, UPDATED, WORKER, LEASE, EXIT, DURATION, ERR, TAIL = 1, 2, 3, 4, 5, 6, 7, 8, 9
+local FLAKY, RETRIES_USED, FAILURES, CANCEL, MAXA = 10, 11, 12, 13, 14  -- MAXA 0: the spec's MA0
+local NSTATE = 14
+local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MA0, BUDGET = 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
+local NSPEC = 12  -- the spec's last field is the job id, kept as j.id
+local SPEC_MT = {__index = function(t, k)
+  if type(k) ~= 'number' or k < ORG then return nil end
+  local spec = cmsgpack.unpack(string.sub(t.head, 6))
+  for i = 1, NSPEC - 1 do rawset(t, ORG - 1 + i, spec[i]) end
+  return rawget(t, k)
+end}
+local STATE_HDR, SPEC_HDR = string.char(0x90 + NSTATE), string.char(0x90 + NSPEC)
+-- The first bytes of the state of a job never claimed: queued, attempt 0.
+local FRESH = STATE_HDR .. cmsgpack.pack('queued', 0)
+local function u32(n)
+  return string.char(0xce, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256,
+    n % 256)
+end
+-- Length of the record's head (uint32 and spec), i.e. where its state starts minus one.
+local function head_len(v)
+  local a, b, c, d = string.byte(v, 2, 5)
+  return 5 + ((a * 256 + b) * 256 + c) * 256 + d
+end
+local function parse(id, v)
+  local hl = head_len(v)
+  local j = cmsgpack.unpack(string.sub(v, hl + 1))
+  j.head = string.sub(v, 1, hl)
+  j.id = id
+  return setmetatable(j, SPEC_MT)
+end
+local function max_attempts(j)
+  if j[MAXA] > 0 then return j[MAXA] end
+  return j[MA0]
+end
 local function n2s(v) return string.format('%d', v) end
 local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
 -- Jobs changed in this call: packed when written, stored by one MSET in commit() (a SET per
@@ -48,25 +85,33 @@ local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
 local function load(id)
   local j = DIRTY[id]
   if j then return j end
-  local v = redis.call('GET', jkey(id))
+  local v = PACKED[id] or redis.call('GET', jkey(id))
   if not v then return nil end
-  return cmsgpack.unpack(v)
+  return parse(id, v)
+end
+-- Stores a record packed by the caller (a job this call does not read again as a table).
+local function put(id, rec)
+  if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
+  DIRTY[id] = nil
+  PACKED[id] = rec
 end
 local function write(j)
-  local id = j[ID]
-  if not DIRTY[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
+  local id = j.id
+  if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
   DIRTY[id] = j
-  PACKED[id] = cmsgpack.pack(j)
+  PACKED[id] = j.head .. STATE_HDR .. cmsgpack.pack(unpack(j, 1, NSTATE))
 end
 -- The job as returned to the store: its record (written by write() first).
-local function row(j) return PACKED[j[ID]] or cmsgpack.pack(j) end
-local function count(status, prio, d)
+local function row(j) return PACKED[j.id] end
+local function count(status, d)
   CNT[status] = (CNT[status] or 0) + d
-  if status == 'queued' then QP[prio] = (QP[prio] or 0) + d end
 end
 local function move(j, new)
-  count(j[STATUS], j[PRIO_F], -1)
-  count(new, j[PRIO_F], 1)
+  local old = j[STATUS]
+  count(old, -1)
+  count(new, 1)
+  if old == 'queued' then QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) - 1 end
+  if new == 'queued' then QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) + 1 end
   j[STATUS] = new
   j[UPDATED] = NOW
 end
@@ -137,6 +182,9 @@ end
 -- its head's rank. requeue: the jobs that entered had waited already (retries, promotions).
 -- same_head: only jobs behind the head entered, so a ready group keeps its rank.
 local function refresh_group(g, requeue, n, same_head)
+  -- Without a batching window a group with jobs is ready: when only jobs behind its head
+  -- entered, nothing about it changed.
+  if same_head and WINDOW == 0 and n > 0 then return end
   local rk = ready_key(g)
   if n <= 0 then
     redis.call('HDEL', P .. 'gq', g)
@@ -181,21 +229,21 @@ local function finish(j, status)
 end
 local function make_dead(j)
   finish(j, 'dead')
-  redis.call('ZADD', P .. 'dead', NOW, j[ID])
+  redis.call('ZADD', P .. 'dead', NOW, j.id)
 end
 -- Back to the front of its band: it is older than the jobs queued behind it.
 local function requeue_now(j)
   move(j, 'queued')
   lease_drop(j)
   write(j)
-  redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j[ID])
+  redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j.id)
   refresh_group(grp(j), true, gq_add(grp(j), 1))
 end
 local function requeue_later(j, due)
   move(j, 'queued')
   lease_drop(j)
   write(j)
-  redis.call('ZADD', P .. 'delayed', due, j[ID])
+  redis.call('ZADD', P .. 'delayed', due, j.id)
 end
 )lua";
 
@@ -208,8 +256,10 @@ end
 // Idempotency keys and submission lists are written per submission; job records (MSET),
 // group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
+local STATE0 = STATE_HDR .. cmsgpack.pack('queued', 0, NOW, '', '', 0, 0, '', '', 0, 0, 0, 0, 0)
 local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
 local HEAD = {}  -- group -> true when its head may have changed
+local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
 local function submit_one(a)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
@@ -233,14 +283,7 @@ local function submit_one(a)
     ids[i + 1] = ARGV[first + 2 * i]
     keys[i + 1] = jkey(ids[i + 1])
   end
-  local found = 0
-  local i = 1
-  while i <= n do
-    local k = math.min(n, i + 999)
-    found = found + redis.call('EXISTS', unpack(keys, i, k))
-    i = k + 1
-  end
-  if found > 0 then
+  if ANY_EXISTS then
     for k = 1, n do
       if redis.call('EXISTS', keys[k]) == 1 then return {2, 'job id already exists: ' .. ids[k]} end
     end
@@ -259,15 +302,16 @@ local function submit_one(a)
   end
   GQ[g] = GQ[g] + n
   local ma = tonumber(ARGV[a + 7])
-  local j = {org, app, target, prio, '', sub, NOW, tonumber(ARGV[a + 8]), tonumber(ARGV[a + 6]), ma, 'queued', 0, NOW,
-    '', '', 0, 0, '', '', 0, 0, 0, 0, ma, ''}
+  -- Record = u32(#spec) .. spec .. state. The spec's fields but the test path and the id are
+  -- the same for the whole submission, and so is the state: packed once, not per job.
+  local pre = SPEC_HDR .. cmsgpack.pack(org, app, target, prio)
+  local mid = cmsgpack.pack(sub, NOW, tonumber(ARGV[a + 8]), tonumber(ARGV[a + 6]), ma, ma)
   local ql = qkey(g, prio)
   QG[ql] = g
   for k = 1, n do
-    j[PATH] = ARGV[first + 2 * k - 1]
-    j[ID] = ids[k]
+    local spec = pre .. cmsgpack.pack(ARGV[first + 2 * k - 1]) .. mid .. cmsgpack.pack(ids[k])
     MSET[#MSET + 1] = keys[k]
-    MSET[#MSET + 1] = cmsgpack.pack(j)
+    MSET[#MSET + 1] = u32(#spec) .. spec .. STATE0
     push(QL, ql, ids[k])
   end
   -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
@@ -280,15 +324,33 @@ local function submit_one(a)
   for _, ix in ipairs({P .. 'idx:all', P .. 'idx:org:' .. org, P .. 'idx:app:' .. org .. ':' .. app}) do
     push(IDX, ix, m)
   end
-  count('queued', prio, n)
+  count('queued', n)
+  QP[prio] = (QP[prio] or 0) + n
   ORGN[org] = (ORGN[org] or 0) + n
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
   end
   return {0, sub}
 end
-local out = {}
+-- One EXISTS over every job id of the batch; only when one is taken does each submission
+-- look for its own (and fail alone).
+local ALL = {}
 local a = 7
+for _ = 1, tonumber(ARGV[6]) do
+  local n = tonumber(ARGV[a + 9])
+  for i = 0, n - 1 do ALL[#ALL + 1] = jkey(ARGV[a + 10 + 2 * i]) end
+  a = a + 10 + 2 * n
+end
+local found = 0
+local i = 1
+while i <= #ALL do
+  local k = math.min(#ALL, i + 999)
+  found = found + redis.call('EXISTS', unpack(ALL, i, k))
+  i = k + 1
+end
+ANY_EXISTS = found > 0
+local out = {}
+a = 7
 for _ = 1, tonumber(ARGV[6]) do
   out[#out + 1] = submit_one(a)
   a = a + 10 + 2 * tonumber(ARGV[a + 9])
@@ -349,8 +411,12 @@ for i, c in ipairs(cands) do
     break
   end
 end
+-- The state of every job this claim takes that was never claimed before: packed once.
+local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
+-- Each taken job is {id, record, head length, band} when never claimed (its record is not
+-- unpacked), else {id, job table}.
 local function take(g)
   local got = {}
   for _, b in ipairs(BANDS) do
@@ -362,9 +428,15 @@ local function take(g)
       for k, id in ipairs(ids) do keys[k] = jkey(id) end
       local vals = redis.call('MGET', unpack(keys))
       for k, id in ipairs(ids) do
-        if vals[k] then
-          local j = cmsgpack.unpack(vals[k])
-          if j[STATUS] == 'queued' then got[#got + 1] = j end
+        local v = vals[k]
+        if v then
+          local hl = head_len(v)
+          if string.sub(v, hl + 1, hl + #FRESH) == FRESH then
+            got[#got + 1] = {id, v, hl, b}
+          else
+            local j = parse(id, v)
+            if j[STATUS] == 'queued' then got[#got + 1] = {id, j} end
+          end
         end
       end
     end
@@ -379,14 +451,23 @@ for _, c in ipairs(cands) do
     refresh_group(g, false, 0)
   else
     local ids, out = {}, {g}
-    for _, j in ipairs(got) do
-      move(j, 'assigned')
-      j[ATTEMPT] = j[ATTEMPT] + 1
-      j[WORKER] = worker
-      j[LEASE] = lease_id
-      write(j)
-      ids[#ids + 1] = j[ID]
-      out[#out + 1] = row(j)
+    for _, e in ipairs(got) do
+      local id = e[1]
+      if e[3] then
+        put(id, string.sub(e[2], 1, e[3]) .. ASSIGNED1)
+        count('queued', -1)
+        count('assigned', 1)
+        QP[e[4]] = (QP[e[4]] or 0) - 1
+      else
+        local j = e[2]
+        move(j, 'assigned')
+        j[ATTEMPT] = j[ATTEMPT] + 1
+        j[WORKER] = worker
+        j[LEASE] = lease_id
+        write(j)
+      end
+      ids[#ids + 1] = id
+      out[#out + 1] = PACKED[id]
     end
     redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '),
       'n', #ids)
@@ -445,7 +526,7 @@ local function report(a)
     j[ERR] = err
     if cancel then
       finish(j, 'cancelled')
-    elseif j[ATTEMPT] < j[MAX_ATTEMPTS] then
+    elseif j[ATTEMPT] < max_attempts(j) then
       local slot = math.min(math.max(j[ATTEMPT], 1), nd)
       requeue_later(j, NOW + tonumber(ARGV[6 + slot]))
       requeued = 1
@@ -512,7 +593,7 @@ for id in string.gmatch(info[2] or '', '%S+') do
     j[ERR] = 'lease expired'
     if j[CANCEL] == 1 then
       finish(j, 'cancelled')
-    elseif j[ATTEMPT] >= j[MAX_ATTEMPTS] then
+    elseif j[ATTEMPT] >= max_attempts(j) then
       make_dead(j)
     else
       local slot = math.min(math.max(j[ATTEMPT], 1), #ARGV - 5)
@@ -574,7 +655,7 @@ local j = load(id)
 if not j then return false end
 if j[STATUS] ~= 'dead' then return j[STATUS] end
 redis.call('ZREM', P .. 'dead', id)
-j[MAX_ATTEMPTS] = j[ATTEMPT] + j[BUDGET]
+j[MAXA] = j[ATTEMPT] + j[BUDGET]
 requeue_now(j)
 commit()
 return 'queued'

@@ -38,35 +38,40 @@ std::int64_t to_i64(const std::string& s) {
   return static_cast<std::int64_t>(std::strtod(s.c_str(), nullptr));  // "1.7e+12" and the like
 }
 
-// A job record as stored and as the scripts return it: a msgpack array (pack/cmsgpack in
-// redis_scripts.hpp) of kRecordFields fields in this order.
-enum RecordField : std::size_t {
-  kRecOrg,
-  kRecApp,
-  kRecTarget,
-  kRecPriority,
-  kRecPath,
-  kRecSubmission,
-  kRecCreated,
-  kRecRank,
-  kRecRetries,
-  kRecMaxAttempts,
-  kRecStatus,
-  kRecAttempt,
-  kRecUpdated,
-  kRecWorker,
-  kRecLease,
-  kRecExit,
-  kRecDuration,
-  kRecError,
-  kRecTail,
-  kRecFlaky,
-  kRecRetriesUsed,
-  kRecFailures,
-  kRecCancel,
-  kRecBudget,
-  kRecId,
-  kRecRecordFields
+// A job record as stored and as the scripts return it (redis_scripts.hpp): three msgpack
+// values in a row, a uint32 (the spec's length in bytes), the spec (an array of
+// kSpecFields, written once at submit) and the state (an array of kStateFields).
+enum SpecField : std::size_t {
+  kSpecOrg,
+  kSpecApp,
+  kSpecTarget,
+  kSpecPriority,
+  kSpecPath,
+  kSpecSubmission,
+  kSpecCreated,
+  kSpecRank,
+  kSpecRetries,
+  kSpecMaxAttempts,
+  kSpecBudget,
+  kSpecId,
+  kSpecFields
+};
+enum StateField : std::size_t {
+  kStateStatus,
+  kStateAttempt,
+  kStateUpdated,
+  kStateWorker,
+  kStateLease,
+  kStateExit,
+  kStateDuration,
+  kStateError,
+  kStateTail,
+  kStateFlaky,
+  kStateRetriesUsed,
+  kStateFailures,
+  kStateCancel,
+  kStateMaxAttempts,  // 0: the spec's
+  kStateFields
 };
 
 // Decodes a record. Throws StoreError for anything that is not one (the store wrote it, so
@@ -74,56 +79,68 @@ enum RecordField : std::size_t {
 Job decode_job(std::string_view record) {
   msgpack::zone zone;
   std::size_t offset = 0;
-  msgpack::object root;
+  msgpack::object head, spec, state;
   try {
-    const msgpack::unpack_limit limits(kRecRecordFields, 0, 1 << 20, 0, 0, 4);
-    root = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
+    const msgpack::unpack_limit limits(kStateFields, 0, 1 << 20, 0, 0, 4);
+    head = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
+    spec = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
+    state = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
   } catch (const std::exception& e) {
     throw StoreError(std::string("job record: ") + e.what());
   }
-  if (root.type != msgpack::type::ARRAY || root.via.array.size != kRecRecordFields) {
-    throw StoreError("job record: not an array of " + std::to_string(kRecRecordFields) + " fields");
+  if (head.type != msgpack::type::POSITIVE_INTEGER || spec.type != msgpack::type::ARRAY ||
+      spec.via.array.size != kSpecFields || state.type != msgpack::type::ARRAY ||
+      state.via.array.size != kStateFields || offset != record.size()) {
+    throw StoreError("job record: not a spec of " + std::to_string(kSpecFields) + " fields and a state of " +
+                     std::to_string(kStateFields));
   }
-  const msgpack::object* f = root.via.array.ptr;
-  auto str = [&](RecordField i) -> std::string {
-    if (f[i].type == msgpack::type::STR) return std::string(f[i].via.str.ptr, f[i].via.str.size);
-    if (f[i].type == msgpack::type::BIN) return std::string(f[i].via.bin.ptr, f[i].via.bin.size);
+  auto str = [&](const msgpack::object& o, std::size_t i) -> std::string {
+    if (o.type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
+    if (o.type == msgpack::type::BIN) return std::string(o.via.bin.ptr, o.via.bin.size);
     throw StoreError("job record: field " + std::to_string(i) + " is not a string");
   };
-  auto num = [&](RecordField i) -> std::int64_t {
-    switch (f[i].type) {
+  auto num = [&](const msgpack::object& o, std::size_t i) -> std::int64_t {
+    switch (o.type) {
       case msgpack::type::POSITIVE_INTEGER:
-        return static_cast<std::int64_t>(f[i].via.u64);
+        return static_cast<std::int64_t>(o.via.u64);
       case msgpack::type::NEGATIVE_INTEGER:
-        return f[i].via.i64;
+        return o.via.i64;
       case msgpack::type::FLOAT32:
       case msgpack::type::FLOAT64:
-        return static_cast<std::int64_t>(f[i].via.f64);
+        return static_cast<std::int64_t>(o.via.f64);
       default:
         throw StoreError("job record: field " + std::to_string(i) + " is not a number");
     }
   };
+  const msgpack::object* sp = spec.via.array.ptr;
+  const msgpack::object* st = state.via.array.ptr;
+  auto spec_str = [&](SpecField i) { return str(sp[i], i); };
+  auto spec_num = [&](SpecField i) { return num(sp[i], i); };
+  auto state_str = [&](StateField i) { return str(st[i], kSpecFields + i); };
+  auto state_num = [&](StateField i) { return num(st[i], kSpecFields + i); };
+  auto count = [](std::int64_t v) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, v)); };
   Job j;
-  j.id = str(kRecId);
-  j.org_id = str(kRecOrg);
-  j.app_version_id = str(kRecApp);
-  j.target = proto::parse_target(str(kRecTarget)).value_or(proto::Target::emulator);
-  j.priority = proto::parse_priority(str(kRecPriority)).value_or(proto::Priority::medium);
-  j.test_path = str(kRecPath);
-  j.submission_id = str(kRecSubmission);
-  j.created_at_ms = num(kRecCreated);
-  j.retries = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecRetries)));
-  j.max_attempts = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecMaxAttempts)));
-  j.status = proto::parse_status(str(kRecStatus)).value_or(JobStatus::queued);
-  j.attempt = static_cast<std::uint32_t>(std::max<std::int64_t>(0, num(kRecAttempt)));
-  j.updated_at_ms = num(kRecUpdated);
-  j.worker_id = str(kRecWorker);
-  j.lease_id = str(kRecLease);
-  j.exit_code = static_cast<std::int32_t>(num(kRecExit));
-  j.duration_ms = num(kRecDuration);
-  j.last_error = str(kRecError);
-  j.log_tail = str(kRecTail);
-  j.flaky = num(kRecFlaky) != 0;
+  j.id = spec_str(kSpecId);
+  j.org_id = spec_str(kSpecOrg);
+  j.app_version_id = spec_str(kSpecApp);
+  j.target = proto::parse_target(spec_str(kSpecTarget)).value_or(proto::Target::emulator);
+  j.priority = proto::parse_priority(spec_str(kSpecPriority)).value_or(proto::Priority::medium);
+  j.test_path = spec_str(kSpecPath);
+  j.submission_id = spec_str(kSpecSubmission);
+  j.created_at_ms = spec_num(kSpecCreated);
+  j.retries = count(spec_num(kSpecRetries));
+  const auto max_override = state_num(kStateMaxAttempts);
+  j.max_attempts = count(max_override > 0 ? max_override : spec_num(kSpecMaxAttempts));
+  j.status = proto::parse_status(state_str(kStateStatus)).value_or(JobStatus::queued);
+  j.attempt = count(state_num(kStateAttempt));
+  j.updated_at_ms = state_num(kStateUpdated);
+  j.worker_id = state_str(kStateWorker);
+  j.lease_id = state_str(kStateLease);
+  j.exit_code = static_cast<std::int32_t>(state_num(kStateExit));
+  j.duration_ms = state_num(kStateDuration);
+  j.last_error = state_str(kStateError);
+  j.log_tail = state_str(kStateTail);
+  j.flaky = state_num(kStateFlaky) != 0;
   return j;
 }
 
