@@ -82,12 +82,26 @@ local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
 -- Jobs changed in this call: packed when written, stored by one MSET in commit() (a SET per
 -- job costs several times an MSET entry), and read back from here until then.
 local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
+local FETCHED = {}  -- id -> record (false: none) read by prefetch(), valid until this call writes it
 local function load(id)
   local j = DIRTY[id]
   if j then return j end
-  local v = PACKED[id] or redis.call('GET', jkey(id))
+  local v = PACKED[id] or FETCHED[id]
+  if v == nil then v = redis.call('GET', jkey(id)) end
   if not v then return nil end
   return parse(id, v)
+end
+-- Reads the records of ids with MGETs (one command per 1000 rather than a GET per job).
+local function prefetch(ids)
+  local i = 1
+  while i <= #ids do
+    local e = math.min(#ids, i + 999)
+    local keys = {}
+    for k = i, e do keys[#keys + 1] = jkey(ids[k]) end
+    local vals = redis.call('MGET', unpack(keys))
+    for k = i, e do FETCHED[ids[k]] = vals[k - i + 1] end
+    i = e + 1
+  end
 end
 -- Stores a record packed by the caller (a job this call does not read again as a table).
 local function put(id, rec)
@@ -143,8 +157,9 @@ local function commit()
   variadic('MSET', nil, mset)
   DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
   for lid, k in pairs(DROPS) do
+    -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
-    if redis.call('EXISTS', lk) == 1 and redis.call('HINCRBY', lk, 'n', -k) <= 0 then
+    if redis.call('HINCRBY', lk, 'n', -k) <= 0 then
       redis.call('DEL', lk)
       redis.call('ZREM', P .. 'leases', lid)
     end
@@ -288,13 +303,15 @@ local function submit_one(a)
       if redis.call('EXISTS', keys[k]) == 1 then return {2, 'job id already exists: ' .. ids[k]} end
     end
   end
-  -- Job records are written at the end of the batch: ids taken earlier in it are in NEW.
-  local mine = {}
+  -- Job records are written at the end of the batch: ids taken earlier in it are in NEW
+  -- (a submission that repeats one takes none of its own back out).
   for k = 1, n do
-    if NEW[ids[k]] or mine[ids[k]] then return {2, 'job id already exists: ' .. ids[k]} end
-    mine[ids[k]] = true
+    if NEW[ids[k]] then
+      for r = 1, k - 1 do NEW[ids[r]] = nil end
+      return {2, 'job id already exists: ' .. ids[k]}
+    end
+    NEW[ids[k]] = true
   end
-  for k = 1, n do NEW[ids[k]] = true end
   local g = org .. '/' .. app .. '/' .. target
   if not GQ[g] then
     GQ[g] = 0
@@ -484,18 +501,19 @@ return false
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
 // 1..d, then per report 8 fields: job id, lease id, attempt, status, exit code, duration ms,
 // log tail, error text. Each report is checked before its own first write.
-// Returns per report {0, reason} or {1, '', requeued, {job row}}.
+// Returns two entries per report: 0 and the reason it was refused, or 1 (2 when the job was
+// requeued) and its record.
 inline constexpr std::string_view kReport = R"lua(
 local nd = tonumber(ARGV[6])
 local function report(a)
   local id = ARGV[a]
   local j = load(id)
-  if not j then return {0, 'not_found'} end
-  if FINAL[j[STATUS]] then return {0, 'already_final'} end
-  if j[ATTEMPT] ~= tonumber(ARGV[a + 2]) then return {0, 'stale_attempt'} end
-  if j[LEASE] == '' or j[LEASE] ~= ARGV[a + 1] then return {0, 'lost_lease'} end
+  if not j then return 0, 'not_found' end
+  if FINAL[j[STATUS]] then return 0, 'already_final' end
+  if j[ATTEMPT] ~= tonumber(ARGV[a + 2]) then return 0, 'stale_attempt' end
+  if j[LEASE] == '' or j[LEASE] ~= ARGV[a + 1] then return 0, 'lost_lease' end
   local st = ARGV[a + 3]
-  if not FINAL[st] or st == 'dead' then return {0, 'invalid_status'} end
+  if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
   j[EXIT] = tonumber(ARGV[a + 4]) or 0
   j[DURATION] = tonumber(ARGV[a + 5]) or 0
   j[TAIL] = ARGV[a + 6]
@@ -536,10 +554,18 @@ local function report(a)
   else
     finish(j, 'cancelled')
   end
-  return {1, '', requeued, row(j)}
+  return 1 + requeued, row(j)
 end
+local n = tonumber(ARGV[5])
+local ids = {}
+for i = 0, n - 1 do ids[i + 1] = ARGV[7 + nd + 8 * i] end
+prefetch(ids)
 local out = {}
-for i = 0, tonumber(ARGV[5]) - 1 do out[#out + 1] = report(7 + nd + 8 * i) end
+for i = 0, n - 1 do
+  local code, v = report(7 + nd + 8 * i)
+  out[2 * i + 1] = code
+  out[2 * i + 2] = v
+end
 commit()
 return out
 )lua";

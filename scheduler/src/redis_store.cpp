@@ -384,14 +384,14 @@ class RedisJobStore final : public JobStore {
     auto reply = eval(kReport, args);
     out.reserve(reports.size());
     for (std::size_t i = 0; i < reports.size(); ++i) {
-      const auto& v = reply[i];
+      const auto code = reply[2 * i].integer();
       ReportOutcome o;
-      o.accepted = v[0].integer() == 1;
+      o.accepted = code != 0;
       if (!o.accepted) {
-        o.reason = v[1].str();
+        o.reason = reply[2 * i + 1].str();
       } else {
-        o.requeued = v[2].integer() == 1;
-        o.job = job_from_row(v[3]);
+        o.requeued = code == 2;
+        o.job = job_from_row(reply[2 * i + 1]);
       }
       out.push_back(std::move(o));
     }
