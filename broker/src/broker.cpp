@@ -155,6 +155,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   flush_submits();
   drain(kWorkers, 256, [&] { return on_worker_message(); });
   flush_reports();
+  flush_pulls();
   drain(kEventsIn, 1024, [&] { return on_events_in(); });
   if (woken) on_wakeup();
 
@@ -672,17 +673,12 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
         changed.group_key.clear();
       }
     }
-    // A pull from a worker replaces any pull it still had held.
+    // A pull from a worker replaces any pull it still had held or waiting in this round.
     std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
-    if (try_assign(identity, *pull)) return;
-    if (pull->wait_ms == 0) {
-      proto::NoWork none;
-      none.rid = pull->rid;
-      reply_worker(identity, none);
-      return;
-    }
+    std::erase_if(pending_pulls_, [&](const HeldPull& p) { return p.identity == identity; });
+    // Claimed with the rest of this round's pulls: one store round trip for all of them.
     auto wait = std::min<std::int64_t>(pull->wait_ms, settings_.max_pull_wait.count());
-    held_pulls_.push_back({identity, std::move(*pull), steady_ms() + wait});
+    pending_pulls_.push_back({identity, std::move(*pull), steady_ms() + wait});
     return;
   }
   if (cmd == proto::Report::command) {
@@ -745,6 +741,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     auto bye = decode_or<proto::Bye>(envelope, settings_.limits, reject);
     if (!bye) return;
     std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == identity; });
+    std::erase_if(pending_pulls_, [&](const HeldPull& p) { return p.identity == identity; });
     worker_identity_.erase(bye->worker_id);
     worker_records_.erase(bye->worker_id);
     store_.remove_worker(bye->worker_id);
@@ -873,6 +870,61 @@ void Broker::deliver(const std::string& identity, const proto::Pull& pull, const
               pull.worker_id, claim->lease_id);
   if (has_subscribers()) {
     for (const auto& job : claim->jobs) events_->job_status(job, now);
+  }
+}
+
+void Broker::flush_pulls() {
+  if (pending_pulls_.empty()) return;
+  auto batch = std::move(pending_pulls_);
+  pending_pulls_.clear();
+  const auto now = clock_.now_ms();
+  std::vector<sched::ClaimRequest> requests;
+  requests.reserve(batch.size());
+  for (const auto& p : batch) {
+    sched::ClaimRequest request;
+    request.worker_id = p.pull.worker_id;
+    request.targets = p.pull.targets;
+    request.installed = p.pull.installed;
+    request.max_jobs = claim_size(now, 0);
+    requests.push_back(std::move(request));
+  }
+  std::vector<std::optional<sched::Claim>> claims;
+  try {
+    claims = store_.submit_and_claim({}, requests, now).claims;
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    // Workers pull again; UNAVAILABLE tells them to back off first.
+    for (const auto& p : batch) {
+      error_to(workers_, proto::kWorkerProtocol, p.identity, p.pull.rid, proto::errc::unavailable,
+               std::string("store unreachable, retry later: ") + e.what());
+    }
+    return;
+  } catch (const std::exception& e) {
+    log_->error("internal error serving PULL: {}", e.what());
+    for (const auto& p : batch) {
+      error_to(workers_, proto::kWorkerProtocol, p.identity, p.pull.rid, proto::errc::internal,
+               std::string("internal error: ") + e.what());
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& p = batch[i];
+    if (i < claims.size() && claims[i]) {
+      note_lease_deadline(claims[i]->lease_id, now);
+      deliver(p.identity, p.pull, *claims[i], now);
+    } else if (p.pull.wait_ms == 0) {
+      proto::NoWork none;
+      none.rid = p.pull.rid;
+      reply_worker(p.identity, none);
+    } else {
+      held_pulls_.push_back(std::move(p));
+    }
   }
 }
 

@@ -477,6 +477,35 @@ TEST_F(BrokerTest, AClaimTakesAFairShareWhenWorkersOutnumberTheWork) {
   EXPECT_EQ(first_claim_with_two_workers(20), 10u);
 }
 
+TEST_F(BrokerTest, PullsArrivingTogetherEachGetTheirOwnGroup) {
+  // Pulls read in one loop round are claimed in one store call; each still gets a group of
+  // its own, in the order they came.
+  auto client = dealer(client_endpoint_);
+  for (const char* app : {"build-1", "build-2", "build-3"}) submit(client, {"a.spec.ts", "b.spec.ts"}, app);
+  std::vector<zmq::socket_t> workers;
+  for (int w = 0; w < 3; ++w) {
+    workers.push_back(dealer(worker_endpoint_));
+    auto pull = pull_request(1000);
+    pull.worker_id = "w" + std::to_string(w);
+    pull.rid = "p" + std::to_string(w);
+    send(workers.back(), qg::proto::frames_of(kWorkerProtocol, pull));
+  }
+  std::set<std::string> groups, leases;
+  for (int w = 0; w < 3; ++w) {
+    auto frames = receive(workers[static_cast<std::size_t>(w)]);
+    ASSERT_EQ(frames.size(), 3u);
+    ASSERT_EQ(frames[1], qg::proto::Assign::command);
+    auto assign = qg::proto::decode<qg::proto::Assign>(frames[2]);
+    ASSERT_TRUE(assign.ok());
+    EXPECT_EQ(assign->rid, "p" + std::to_string(w));
+    EXPECT_EQ(assign->jobs.size(), 2u);
+    groups.insert(assign->group_key);
+    leases.insert(assign->lease_id);
+  }
+  EXPECT_EQ(groups.size(), 3u);
+  EXPECT_EQ(leases.size(), 3u);
+}
+
 class WholeGroupBrokerTest : public BrokerTest {
  protected:
   void adjust(qg::broker::BrokerSettings& settings) override { settings.claim_min_jobs = 0; }

@@ -163,6 +163,9 @@ class Broker {
   // groups when sharing is off). `submitting`: jobs applied in the same round trip.
   std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // Claims for every pull received this round in one store call; answers each with its
+  // group, NOWORK (wait 0) or holds it.
+  void flush_pulls();
   void serve_held_pulls();
   void expire_held_pulls();
   // Queues a renewal of the worker's lease for flush_renewals(), unless this broker set its
@@ -222,6 +225,7 @@ class Broker {
   };
   std::vector<PendingReport> pending_reports_;
   std::deque<HeldPull> held_pulls_;
+  std::vector<HeldPull> pending_pulls_;  // received this round, not yet claimed for
   bool work_maybe_available_ = false;
   std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
   std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
