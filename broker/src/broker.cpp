@@ -823,7 +823,6 @@ bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   request.max_jobs = claim_size(now, 0);
   auto claim = store_.claim_group(request, now);
   if (!claim) return false;
-  note_lease_deadline(claim->lease_id, now);
   deliver(identity, pull, *claim, now);
   return true;
 }
@@ -838,6 +837,7 @@ std::uint32_t Broker::claim_size(std::int64_t now, std::uint64_t submitting) {
 void Broker::deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& found,
                      std::int64_t now) {
   const auto* claim = &found;
+  note_lease_deadline(claim->lease_id, now);  // the claim set it a lease ahead
   proto::Assign assign;
   assign.rid = pull.rid;
   assign.lease_id = claim->lease_id;
@@ -916,7 +916,6 @@ void Broker::flush_pulls() {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
     if (i < claims.size() && claims[i]) {
-      note_lease_deadline(claims[i]->lease_id, now);
       deliver(p.identity, p.pull, *claims[i], now);
     } else if (p.pull.wait_ms == 0) {
       proto::NoWork none;

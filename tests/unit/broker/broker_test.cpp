@@ -11,6 +11,7 @@
 #include "qg/common/logging.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "qg/proto/codec.hpp"
+#include "qg/testing/process.hpp"
 
 namespace {
 
@@ -517,6 +518,35 @@ TEST_F(WholeGroupBrokerTest, ClaimMinJobsZeroMeansWholeGroups) { EXPECT_EQ(first
 class ManualClockBrokerTest : public BrokerTest {
  protected:
   const qg::Clock& clock() override { return clock_; }
+
+  // Heartbeats on the lease of `assign` renew it only once a quarter lease (2.5 s) has passed
+  // since its deadline was last set.
+  void expect_renewals_throttled(zmq::socket_t& worker, const qg::proto::Assign& assign) {
+    // `n` heartbeats, then two pulls answered NOWORK: the second is read in a later loop round
+    // than the heartbeats, so any renewal they queued has been applied by its answer.
+    auto heartbeats = [&](int n) {
+      qg::proto::Heartbeat hb;
+      hb.worker_id = "w1";
+      hb.state = "busy";
+      hb.lease_id = assign.lease_id;
+      for (int i = 0; i < n; ++i) {
+        hb.seq = static_cast<std::uint64_t>(i);
+        send(worker, qg::proto::frames_of(kWorkerProtocol, hb));
+      }
+      for (int i = 0; i < 2; ++i) request<qg::proto::NoWork>(worker, kWorkerProtocol, pull_request(0));
+      return broker_->counters().lease_renewals.load();
+    };
+    // The claim set the deadline a lease ahead (10 s): no renewal for the first quarter.
+    EXPECT_EQ(heartbeats(20), 0u);
+    clock_.advance(2499ms);
+    EXPECT_EQ(heartbeats(20), 0u);
+    clock_.advance(1ms);
+    EXPECT_EQ(heartbeats(20), 1u);
+    EXPECT_EQ(heartbeats(20), 1u);
+    clock_.advance(2500ms);
+    EXPECT_EQ(heartbeats(20), 2u);
+  }
+
   qg::ManualClock clock_;
 };
 
@@ -526,29 +556,22 @@ TEST_F(ManualClockBrokerTest, TrafficOnALeaseRenewsItAtMostOncePerQuarterLease) 
   auto worker = dealer(worker_endpoint_);
   auto assign = request<qg::proto::Assign>(worker, kWorkerProtocol, pull_request(1000));
   ASSERT_EQ(assign.jobs.size(), 1u);
-  // `n` heartbeats on the lease, then two pulls answered NOWORK: the second is read in a later
-  // loop round than the heartbeats, so any renewal they queued has been applied by its answer.
-  auto heartbeats = [&](int n) {
-    qg::proto::Heartbeat hb;
-    hb.worker_id = "w1";
-    hb.state = "busy";
-    hb.lease_id = assign.lease_id;
-    for (int i = 0; i < n; ++i) {
-      hb.seq = static_cast<std::uint64_t>(i);
-      send(worker, qg::proto::frames_of(kWorkerProtocol, hb));
-    }
-    for (int i = 0; i < 2; ++i) request<qg::proto::NoWork>(worker, kWorkerProtocol, pull_request(0));
-    return broker_->counters().lease_renewals.load();
-  };
-  // The claim set the deadline a lease ahead (10 s): no renewal for the first quarter.
-  EXPECT_EQ(heartbeats(20), 0u);
-  clock_.advance(2499ms);
-  EXPECT_EQ(heartbeats(20), 0u);
-  clock_.advance(1ms);
-  EXPECT_EQ(heartbeats(20), 1u);
-  EXPECT_EQ(heartbeats(20), 1u);
-  clock_.advance(2500ms);
-  EXPECT_EQ(heartbeats(20), 2u);
+  expect_renewals_throttled(worker, assign);
+}
+
+TEST_F(ManualClockBrokerTest, AGroupClaimedAtSubmitForAHeldPullIsThrottledAlike) {
+  auto worker = dealer(worker_endpoint_);
+  send(worker, qg::proto::frames_of(kWorkerProtocol, pull_request(5000)));
+  // Once the broker has read the pull it holds it: the submit's claim is made for it.
+  ASSERT_TRUE(qg::testing::wait_until([&] { return broker_->counters().worker_messages.load() >= 1; }, 3000ms));
+  auto client = dealer(client_endpoint_);
+  submit(client, {"a.spec.ts"});
+  auto frames = receive(worker);
+  ASSERT_EQ(frames.size(), 3u);
+  ASSERT_EQ(frames[1], qg::proto::Assign::command);
+  auto assign = qg::proto::decode<qg::proto::Assign>(frames[2]);
+  ASSERT_TRUE(assign.ok());
+  expect_renewals_throttled(worker, *assign);
 }
 
 }  // namespace
