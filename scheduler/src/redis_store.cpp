@@ -194,7 +194,6 @@ class RedisJobStore final : public JobStore {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
     conn_.connect();
     load_scripts();
-    subscribe();
   }
   ~RedisJobStore() override {
     ::close(event_fd_);
@@ -559,9 +558,13 @@ class RedisJobStore final : public JobStore {
     }
   }
 
-  int wakeup_fd() override { return epoll_fd_; }
+  int wakeup_fd() override {
+    want_wakeups();
+    return epoll_fd_;
+  }
 
   void drain_wakeups() override {
+    want_wakeups();
     std::uint64_t value = 0;
     while (::read(event_fd_, &value, sizeof value) == static_cast<ssize_t>(sizeof value)) {
     }
@@ -750,7 +753,22 @@ class RedisJobStore final : public JobStore {
 
   // Re-subscribes after the subscriber connection dropped, once its back-off allows; then
   // signals the eventfd, since wakeups may have been missed meanwhile.
+  // The wakeup subscription is made when somebody first asks for the fd (the broker), not
+  // by every store: a process that never reads it (qg-scheduler) would leave Redis writing
+  // every PUBLISH into a socket nobody drains, until the pub/sub output-buffer limit
+  // dropped the connection and the next store call subscribed again.
+  void want_wakeups() {
+    if (wakeups_wanted_) return;
+    wakeups_wanted_ = true;
+    try {
+      subscribe();
+    } catch (const Error&) {
+      sub_.disconnect();  // maybe_resubscribe() tries again
+    }
+  }
+
   void maybe_resubscribe() {
+    if (!wakeups_wanted_) return;
     if (sub_.connected() && sub_.generation() == subscribed_generation_) return;
     if (steady_ms() < sub_.next_attempt_ms()) return;
     try {
@@ -772,6 +790,7 @@ class RedisJobStore final : public JobStore {
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::uint64_t subscribed_generation_ = 0;
+  bool wakeups_wanted_ = false;
 };
 
 }  // namespace

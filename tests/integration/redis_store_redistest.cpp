@@ -140,6 +140,22 @@ TEST_F(RedisStoreTest, WakeupsReachEveryStoreOnTheSameRedis) {
   EXPECT_EQ(::poll(&p, 1, 5000), 1);
 }
 
+TEST_F(RedisStoreTest, OnlyAStoreAskedForItsWakeupFdSubscribesToWakeups) {
+  // qg-scheduler never waits on wakeups: its store must not leave Redis writing every
+  // PUBLISH into a socket nobody reads.
+  const std::string channel = settings_.key_prefix + "wakeup";
+  auto subscribers = [&] { return redis({"PUBSUB", "NUMSUB", channel}).array().at(1).integer(); };
+  auto scheduler_side = make_redis_store(server_.url(), settings_);
+  scheduler_side->submit(submission("a", 1, kT0), kT0);
+  EXPECT_EQ(subscribers(), 0);
+  auto broker_side = make_redis_store(server_.url(), settings_);
+  (void)broker_side->wakeup_fd();
+  EXPECT_EQ(subscribers(), 1);
+  scheduler_side->submit(submission("b", 1, kT0 + 1), kT0 + 1);
+  pollfd p{broker_side->wakeup_fd(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1);
+}
+
 TEST_F(RedisStoreTest, TenThousandTestSubmitIsOneCall) {
   auto store = make_redis_store(server_.url(), settings_);
   auto s = submission("big", 10000, kT0);

@@ -233,7 +233,8 @@ class JobStore {
 
   // A file descriptor that becomes readable when work may have become claimable (a submit,
   // a promotion, a requeue, from this process or another). The broker polls it and calls
-  // drain_wakeups() before retrying held pulls. Owned by the store.
+  // drain_wakeups() before retrying held pulls. Owned by the store. Wakeups are delivered
+  // from the first call of either on (a store nobody waits on receives none).
   virtual int wakeup_fd() = 0;
   virtual void drain_wakeups() = 0;
 };
