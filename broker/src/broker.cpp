@@ -972,8 +972,10 @@ void Broker::expire_held_pulls() {
 void Broker::renew_lease(const std::string& worker_id, const std::string& lease_id) {
   if (worker_id.empty() || lease_id.empty()) return;
   const auto now = clock_.now_ms();
-  const auto quarter = settings_.lease.count() / 4;
-  if (auto it = lease_renewed_ms_.find(lease_id); it != lease_renewed_ms_.end() && now - it->second < quarter) return;
+  if (auto it = lease_renewed_ms_.find(lease_id);
+      it != lease_renewed_ms_.end() && now - it->second < renewal_interval_ms()) {
+    return;
+  }
   pending_renewals_[worker_id] = lease_id;
 }
 

@@ -519,8 +519,8 @@ class ManualClockBrokerTest : public BrokerTest {
  protected:
   const qg::Clock& clock() override { return clock_; }
 
-  // Heartbeats on the lease of `assign` renew it only once a quarter lease (2.5 s) has passed
-  // since its deadline was last set.
+  // Heartbeats on the lease of `assign` renew it only once half a heartbeat (500 ms; a tenth of
+  // the 10 s lease would be 1 s) has passed since its deadline was last set.
   void expect_renewals_throttled(zmq::socket_t& worker, const qg::proto::Assign& assign) {
     // `n` heartbeats, then two pulls answered NOWORK: the second is read in a later loop round
     // than the heartbeats, so any renewal they queued has been applied by its answer.
@@ -536,21 +536,21 @@ class ManualClockBrokerTest : public BrokerTest {
       for (int i = 0; i < 2; ++i) request<qg::proto::NoWork>(worker, kWorkerProtocol, pull_request(0));
       return broker_->counters().lease_renewals.load();
     };
-    // The claim set the deadline a lease ahead (10 s): no renewal for the first quarter.
+    // The claim set the deadline a lease ahead: no renewal for the first 500 ms.
     EXPECT_EQ(heartbeats(20), 0u);
-    clock_.advance(2499ms);
+    clock_.advance(499ms);
     EXPECT_EQ(heartbeats(20), 0u);
     clock_.advance(1ms);
     EXPECT_EQ(heartbeats(20), 1u);
     EXPECT_EQ(heartbeats(20), 1u);
-    clock_.advance(2500ms);
+    clock_.advance(500ms);
     EXPECT_EQ(heartbeats(20), 2u);
   }
 
   qg::ManualClock clock_;
 };
 
-TEST_F(ManualClockBrokerTest, TrafficOnALeaseRenewsItAtMostOncePerQuarterLease) {
+TEST_F(ManualClockBrokerTest, TrafficOnALeaseRenewsItAtMostOncePerHalfHeartbeat) {
   auto client = dealer(client_endpoint_);
   submit(client, {"a.spec.ts"});
   auto worker = dealer(worker_endpoint_);

@@ -169,11 +169,17 @@ class Broker {
   void serve_held_pulls();
   void expire_held_pulls();
   // Queues a renewal of the worker's lease for flush_renewals(), unless this broker set its
-  // deadline less than a quarter lease ago.
+  // deadline less than renewal_interval_ms() ago.
   void renew_lease(const std::string& worker_id, const std::string& lease_id);
   void flush_renewals();
   // Records that the lease's deadline was just set to now + lease.
   void note_lease_deadline(const std::string& lease_id, std::int64_t now);
+  // How long after setting a lease's deadline traffic on it does not renew it again: a tenth
+  // of the lease, and under half a heartbeat so that every heartbeat still renews (the
+  // deadline lags a heartbeat by at most this, a sliver of the lease).
+  std::int64_t renewal_interval_ms() const {
+    return std::min(settings_.lease.count() / 10, settings_.heartbeat.count() / 2);
+  }
   void note_worker(const std::string& worker_id, const std::string& identity);
   // The worker registry record this broker keeps for `qgjob workers`; written to the store
   // when it changes, at most once a second per worker while only last_seen moves.
@@ -231,8 +237,8 @@ class Broker {
   std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
   std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
   // Lease id -> clock ms when this broker last set its deadline (claim or renewal). Traffic on
-  // a lease renews it at most once per quarter lease: the deadline stays at least 3/4 of a
-  // lease ahead, and a worker streaming reports costs one store call per 2.5 s, not per report.
+  // a lease renews it at most once per renewal_interval_ms(): a worker streaming reports
+  // costs a store call per half heartbeat, not one per report.
   std::unordered_map<std::string, std::int64_t> lease_renewed_ms_;
   std::size_t lease_prune_at_ = 1024;  // lease_renewed_ms_ is swept of stale entries at this size
   struct WorkerRecord {
