@@ -15,7 +15,7 @@ namespace qg::broker {
 
 namespace {
 
-constexpr std::size_t kMaxRenewalBatch = 4096;
+constexpr std::size_t kMaxRenewalBatch = 1024;  // renewals per store round trip
 // A submit batch is sent once it holds this many jobs (bounds one script's run time in Redis).
 constexpr std::size_t kMaxSubmitBatchJobs = 2000;
 constexpr std::size_t kMaxReportBatch = 256;
@@ -991,22 +991,28 @@ void Broker::note_lease_deadline(const std::string& lease_id, std::int64_t now) 
 void Broker::flush_renewals() {
   if (pending_renewals_.empty()) return;
   const auto now = clock_.now_ms();
-  // Renewals are coalesced per loop iteration: a flood of heartbeats costs one store call
-  // per worker per iteration, not one per message.
-  std::size_t done = 0;
-  for (auto it = pending_renewals_.begin(); it != pending_renewals_.end() && done < kMaxRenewalBatch; ++done) {
-    try {
-      if (store_.renew_lease(it->first, it->second, now)) {
-        ++counters_.lease_renewals;
-        note_lease_deadline(it->second, now);
-      } else {
-        lease_renewed_ms_.erase(it->second);
-      }
-    } catch (const StoreUnavailable&) {
-      ++counters_.store_unavailable;
-      return;  // keep the rest for the next iteration
+  // Renewals are coalesced per loop iteration (one per worker however many messages it
+  // sent) and go out together: one store round trip per iteration, not one per lease.
+  std::vector<sched::JobStore::LeaseRenewal> batch;
+  auto end = pending_renewals_.begin();
+  for (; end != pending_renewals_.end() && batch.size() < kMaxRenewalBatch; ++end) {
+    batch.push_back({end->first, end->second});
+  }
+  std::vector<bool> renewed;
+  try {
+    renewed = store_.renew_leases(batch, now);
+  } catch (const StoreUnavailable&) {
+    ++counters_.store_unavailable;
+    return;  // kept for the next iteration
+  }
+  pending_renewals_.erase(pending_renewals_.begin(), end);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (i < renewed.size() && renewed[i]) {
+      ++counters_.lease_renewals;
+      note_lease_deadline(batch[i].lease_id, now);
+    } else {
+      lease_renewed_ms_.erase(batch[i].lease_id);
     }
-    it = pending_renewals_.erase(it);
   }
 }
 

@@ -31,6 +31,13 @@ JobStore::SubmitAndClaim JobStore::submit_and_claim(std::span<const NewSubmissio
   return out;
 }
 
+std::vector<bool> JobStore::renew_leases(std::span<const LeaseRenewal> renewals, std::int64_t now_ms) {
+  std::vector<bool> out;
+  out.reserve(renewals.size());
+  for (const auto& r : renewals) out.push_back(renew_lease(r.worker_id, r.lease_id, now_ms));
+  return out;
+}
+
 std::vector<ReportOutcome> JobStore::report_many(std::span<const proto::Report> reports, std::int64_t now_ms) {
   std::vector<ReportOutcome> out;
   out.reserve(reports.size());

@@ -407,11 +407,17 @@ class RedisJobStore final : public JobStore {
   }
 
   bool renew_lease(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) override {
-    auto args = base(now_ms);
-    args.push_back(worker_id);
-    args.push_back(lease_id);
-    args.push_back(std::to_string(settings_.lease.count()));
-    return eval(kRenew, args).integer() == 1;
+    return eval(kRenew, renew_args(worker_id, lease_id, now_ms)).integer() == 1;
+  }
+
+  std::vector<bool> renew_leases(std::span<const LeaseRenewal> renewals, std::int64_t now_ms) override {
+    std::vector<std::pair<ScriptId, std::vector<std::string>>> calls;
+    calls.reserve(renewals.size());
+    for (const auto& r : renewals) calls.emplace_back(kRenew, renew_args(r.worker_id, r.lease_id, now_ms));
+    std::vector<bool> out;
+    out.reserve(renewals.size());
+    for (const auto& reply : eval_pipeline(calls)) out.push_back(reply.integer() == 1);
+    return out;
   }
 
   std::uint32_t release(const std::string& worker_id, const std::string& lease_id, std::span<const std::string> job_ids,
@@ -700,6 +706,14 @@ class RedisJobStore final : public JobStore {
     claim.target = parts.target;
     for (std::size_t i = 1; i < reply.size(); ++i) claim.jobs.push_back(job_from_row(reply[i]));
     return claim;
+  }
+
+  std::vector<std::string> renew_args(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) {
+    auto args = base(now_ms);
+    args.push_back(worker_id);
+    args.push_back(lease_id);
+    args.push_back(std::to_string(settings_.lease.count()));
+    return args;
   }
 
   // Several script calls in one round trip. A call refused with NOSCRIPT did not run: the

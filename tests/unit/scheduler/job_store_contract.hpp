@@ -530,6 +530,23 @@ TYPED_TEST_P(JobStoreContract, RenewLeaseKeepsLeaseAlive) {
   EXPECT_FALSE(this->store().renew_lease("w", c->lease_id, kT0 + 2 * lease));
 }
 
+TYPED_TEST_P(JobStoreContract, RenewLeasesJudgesEachRenewalOnItsOwn) {
+  const std::int64_t lease = this->settings_.lease.count();
+  this->submit({.app = "b1", .count = 1}, kT0);
+  this->submit({.app = "b2", .count = 1}, kT0);
+  auto c1 = this->claim("w1", kT0);
+  auto c2 = this->claim("w2", kT0);
+  ASSERT_TRUE(c1.has_value());
+  ASSERT_TRUE(c2.has_value());
+  const std::vector<JobStore::LeaseRenewal> renewals = {
+      {"w1", c1->lease_id}, {"w1", c2->lease_id}, {"w2", "no-such-lease"}, {"w2", c2->lease_id}};
+  EXPECT_EQ(this->store().renew_leases(renewals, kT0 + lease - 1), (std::vector<bool>{true, false, false, true}));
+  // Both real leases now run a lease from kT0 + lease - 1.
+  EXPECT_TRUE(this->store().expire_leases(kT0 + lease, 10).empty());
+  EXPECT_EQ(this->store().expire_leases(kT0 + 2 * lease - 1, 10).size(), 2u);
+  EXPECT_TRUE(this->store().renew_leases({}, kT0).empty());
+}
+
 TYPED_TEST_P(JobStoreContract, ProgressRecordsStatusOfHeldJobsOnly) {
   this->submit({.count = 1}, kT0);
   auto c = this->claim("w", kT0);
@@ -906,11 +923,12 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReportIsAcceptedOnceAndLaterReportsAreRejected, FinalStateNeverChanges,
     FailureWithRetriesLeftRequeuesAndPassMarksFlaky, InfrastructureErrorRequeuesAfterBackoff,
     ExhaustedAttemptsEndDeadAndRetryDeadRevives, LeaseExpiryRequeuesUnfinishedJobs,
-    LeaseExpiryIsAppliedExactlyOnceWhenStoresRace, RenewLeaseKeepsLeaseAlive, ProgressRecordsStatusOfHeldJobsOnly,
-    ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs, CancelBuildCancelsEveryNonFinalJob,
-    ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount, WakeupFdBecomesReadableAfterSubmit,
-    WorkerRegistryRoundTripsAndPingAnswers, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne,
-    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
-    MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims);
+    LeaseExpiryIsAppliedExactlyOnceWhenStoresRace, RenewLeaseKeepsLeaseAlive, RenewLeasesJudgesEachRenewalOnItsOwn,
+    ProgressRecordsStatusOfHeldJobsOnly, ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs,
+    CancelBuildCancelsEveryNonFinalJob, ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount,
+    WakeupFdBecomesReadableAfterSubmit, WorkerRegistryRoundTripsAndPingAnswers,
+    SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, ReportManyJudgesEachReportOnItsOwn,
+    SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
+    GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims);
 
 }  // namespace qg::sched::contract

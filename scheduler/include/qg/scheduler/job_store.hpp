@@ -202,6 +202,13 @@ class JobStore {
   // Renews the worker's lease; false when the lease is unknown or not the worker's.
   virtual bool renew_lease(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) = 0;
 
+  // Several renewals in one store round trip, each exactly as renew_lease (the default loops).
+  struct LeaseRenewal {
+    std::string worker_id;
+    std::string lease_id;
+  };
+  virtual std::vector<bool> renew_leases(std::span<const LeaseRenewal> renewals, std::int64_t now_ms);
+
   // Hands jobs of a lease that have not started back to their queue at once (drain).
   // Returns how many were released.
   virtual std::uint32_t release(const std::string& worker_id, const std::string& lease_id,
