@@ -452,6 +452,33 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
   reject({std::string(proto::errc::unknown_command), "unknown client command '" + cmd + "'", ""});
 }
 
+bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                              std::span<const BatchPeer> peers, const std::function<void()>& call) {
+  try {
+    call();
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+    return true;
+  } catch (const StoreUnavailable& e) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", e.what());
+    store_down_ = true;
+    for (const auto& peer : peers) {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::unavailable,
+               std::string("store unreachable, retry later: ") + e.what());
+    }
+  } catch (const std::exception& e) {
+    log_->error("internal error serving {}: {}", command, e.what());
+    for (const auto& peer : peers) {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::internal,
+               std::string("internal error: ") + e.what());
+    }
+  }
+  return false;
+}
+
 void Broker::flush_submits() {
   if (pending_submits_.empty()) return;
   auto batch = std::move(pending_submits_);
@@ -495,7 +522,9 @@ void Broker::flush_submits() {
   claim_sizer_->add_submitted(submitted_jobs);
   std::vector<sched::SubmitResult> results;
   std::vector<std::optional<sched::Claim>> claimed;
-  try {
+  std::vector<BatchPeer> peers;
+  for (const auto& p : batch) peers.push_back({&p.identity, &p.rid});
+  const bool done = batch_store_call(clients_, proto::kClientProtocol, "SUBMIT", peers, [&] {
     if (claims.empty()) {
       results = store_.submit_many(submissions, now);
     } else {
@@ -503,27 +532,8 @@ void Broker::flush_submits() {
       results = std::move(both.submits);
       claimed = std::move(both.claims);
     }
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
-  } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
-    for (const auto& p : batch) {
-      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::unavailable,
-               std::string("store unreachable, retry later: ") + e.what());
-    }
-    return;
-  } catch (const std::exception& e) {
-    log_->error("internal error serving SUBMIT: {}", e.what());
-    for (const auto& p : batch) {
-      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal,
-               std::string("internal error: ") + e.what());
-    }
-    return;
-  }
+  });
+  if (!done) return;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& p = batch[i];
     const auto& s = submissions[i];
@@ -768,28 +778,11 @@ void Broker::flush_reports() {
   reports.reserve(batch.size());
   for (const auto& p : batch) reports.push_back(p.report);
   std::vector<sched::ReportOutcome> outcomes;
-  try {
-    outcomes = store_.report_many(reports, now);
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
-  } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
-    // Workers resend reports; an UNAVAILABLE error tells them to back off.
-    for (const auto& p : batch) {
-      error_to(workers_, proto::kWorkerProtocol, p.identity, p.report.rid, proto::errc::unavailable,
-               std::string("store unreachable: ") + e.what());
-    }
-    return;
-  } catch (const std::exception& e) {
-    log_->error("internal error serving worker REPORT: {}", e.what());
-    for (const auto& p : batch) {
-      error_to(workers_, proto::kWorkerProtocol, p.identity, p.report.rid, proto::errc::internal,
-               std::string("internal error: ") + e.what());
-    }
+  std::vector<BatchPeer> peers;
+  for (const auto& p : batch) peers.push_back({&p.identity, &p.report.rid});
+  // Workers resend reports; UNAVAILABLE tells them to back off first.
+  if (!batch_store_call(workers_, proto::kWorkerProtocol, "REPORT", peers,
+                        [&] { outcomes = store_.report_many(reports, now); })) {
     return;
   }
   for (std::size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {
@@ -889,28 +882,11 @@ void Broker::flush_pulls() {
     requests.push_back(std::move(request));
   }
   std::vector<std::optional<sched::Claim>> claims;
-  try {
-    claims = store_.submit_and_claim({}, requests, now).claims;
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
-  } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
-    // Workers pull again; UNAVAILABLE tells them to back off first.
-    for (const auto& p : batch) {
-      error_to(workers_, proto::kWorkerProtocol, p.identity, p.pull.rid, proto::errc::unavailable,
-               std::string("store unreachable, retry later: ") + e.what());
-    }
-    return;
-  } catch (const std::exception& e) {
-    log_->error("internal error serving PULL: {}", e.what());
-    for (const auto& p : batch) {
-      error_to(workers_, proto::kWorkerProtocol, p.identity, p.pull.rid, proto::errc::internal,
-               std::string("internal error: ") + e.what());
-    }
+  std::vector<BatchPeer> peers;
+  for (const auto& p : batch) peers.push_back({&p.identity, &p.pull.rid});
+  // Workers pull again; UNAVAILABLE tells them to back off first.
+  if (!batch_store_call(workers_, proto::kWorkerProtocol, "PULL", peers,
+                        [&] { claims = store_.submit_and_claim({}, requests, now).claims; })) {
     return;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {

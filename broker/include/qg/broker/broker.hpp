@@ -20,7 +20,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -163,6 +165,15 @@ class Broker {
   // groups when sharing is off). `submitting`: jobs applied in the same round trip.
   std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // Who asked, for answering a whole batch with one error.
+  struct BatchPeer {
+    const std::string* identity;
+    const std::string* rid;
+  };
+  // Runs the one store call made for a batch of requests. On failure answers every peer with
+  // UNAVAILABLE (store unreachable: they retry) or INTERNAL, logs, and returns false.
+  bool batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                        std::span<const BatchPeer> peers, const std::function<void()>& call);
   // Claims for every pull received this round in one store call; answers each with its
   // group, NOWORK (wait 0) or holds it.
   void flush_pulls();
