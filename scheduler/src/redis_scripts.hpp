@@ -42,7 +42,7 @@ local function ready_key(g) return P .. 'ready:' .. target_of(g) end
 -- Keeping the spec packed means a claim or a report touches only the small state: a fresh
 -- job is claimed without unpacking anything, and a report unpacks the state alone.
 -- In Lua a job is a table holding the state fields (1..14), `id`, `head` (the record up to
--- the state) and, once any is read, the spec fields (15..26): SPEC_MT unpacks them on demand.
+-- the state) and, once any is read, the spec fields (15..25): SPEC_MT unpacks them on demand.
 local STATUS, ATTEMPT, UPDATED, WORKER, LEASE, EXIT, DURATION, ERR, TAIL = 1, 2, 3, 4, 5, 6, 7, 8, 9
 local FLAKY, RETRIES_USED, FAILURES, CANCEL, MAXA = 10, 11, 12, 13, 14  -- MAXA 0: the spec's MA0
 local NSTATE = 14
@@ -82,7 +82,7 @@ local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
 -- Jobs changed in this call: packed when written, stored by one MSET in commit() (a SET per
 -- job costs several times an MSET entry), and read back from here until then.
 local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
-local FETCHED = {}  -- id -> record (false: none) read by prefetch(), valid until this call writes it
+local FETCHED = {}  -- id -> record (false: none) read by prefetch(); PACKED wins, commit() clears
 local function load(id)
   local j = DIRTY[id]
   if j then return j end
@@ -155,7 +155,7 @@ local function commit()
     mset[#mset + 1] = PACKED[id]
   end
   variadic('MSET', nil, mset)
-  DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
+  DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
   for lid, k in pairs(DROPS) do
     -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
