@@ -116,8 +116,8 @@ Job decode_job(std::string_view record) {
   const msgpack::object* st = state.via.array.ptr;
   auto spec_str = [&](SpecField i) { return str(sp[i], i); };
   auto spec_num = [&](SpecField i) { return num(sp[i], i); };
-  auto state_str = [&](StateField i) { return str(st[i], kSpecFields + i); };
-  auto state_num = [&](StateField i) { return num(st[i], kSpecFields + i); };
+  auto state_str = [&](StateField i) { return str(st[i], std::size_t{kSpecFields} + i); };
+  auto state_num = [&](StateField i) { return num(st[i], std::size_t{kSpecFields} + i); };
   auto count = [](std::int64_t v) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, v)); };
   Job j;
   j.id = spec_str(kSpecId);
