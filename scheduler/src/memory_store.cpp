@@ -107,6 +107,9 @@ class MemoryJobStore final : public JobStore {
     const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
     const std::int64_t rank = detail::rank_base(settings_, s.org_id, s.priority, now_ms);
     auto& group = groups_[g];
+    auto& by_org = idx_org_[s.org_id];
+    auto& by_app = idx_app_[build];
+    auto& of_build = builds_[build];
     for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
       JobRec rec;
       Job& j = rec.job;
@@ -125,11 +128,13 @@ class MemoryJobStore final : public JobStore {
       rec.rank_base = rank;
       rec.budget = max_attempts;
       rec.group = g;
+      // Members sort by submit time, so a new one almost always goes last: hinting the end
+      // spares the walk down each tree (a few dozen string compares per job at 10^6 jobs).
       const std::string member = detail::index_member(now_ms, j.id);
-      idx_all_.insert(member);
-      idx_org_[s.org_id].insert(member);
-      idx_app_[build].insert(member);
-      builds_[build].insert(j.id);
+      idx_all_.emplace_hint(idx_all_.end(), member);
+      by_org.emplace_hint(by_org.end(), member);
+      by_app.emplace_hint(by_app.end(), member);
+      of_build.emplace_hint(of_build.end(), j.id);
       group.add(j.id, detail::job_score(s.priority, now_ms));
       jobs_.emplace(j.id, std::move(rec));
     }
