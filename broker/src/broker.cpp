@@ -509,13 +509,8 @@ void Broker::flush_submits() {
           })) {
         continue;
       }
-      sched::ClaimRequest request;
-      request.worker_id = pull.worker_id;
-      request.targets = pull.targets;
-      request.installed = pull.installed;
       // Counting this batch's jobs, which the store's counts cannot have seen yet.
-      request.max_jobs = claim_size(now, submitted_jobs);
-      claims.push_back(std::move(request));
+      claims.push_back(claim_request(pull, now, submitted_jobs));
       claim_pulls.push_back(i);
     }
   }
@@ -809,15 +804,19 @@ void Broker::flush_reports() {
 
 bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   const auto now = clock_.now_ms();
+  auto claim = store_.claim_group(claim_request(pull, now, 0), now);
+  if (!claim) return false;
+  deliver(identity, pull, *claim, now);
+  return true;
+}
+
+sched::ClaimRequest Broker::claim_request(const proto::Pull& pull, std::int64_t now, std::uint64_t submitting) {
   sched::ClaimRequest request;
   request.worker_id = pull.worker_id;
   request.targets = pull.targets;
   request.installed = pull.installed;
-  request.max_jobs = claim_size(now, 0);
-  auto claim = store_.claim_group(request, now);
-  if (!claim) return false;
-  deliver(identity, pull, *claim, now);
-  return true;
+  request.max_jobs = claim_size(now, submitting);
+  return request;
 }
 
 std::uint32_t Broker::claim_size(std::int64_t now, std::uint64_t submitting) {
@@ -873,14 +872,7 @@ void Broker::flush_pulls() {
   const auto now = clock_.now_ms();
   std::vector<sched::ClaimRequest> requests;
   requests.reserve(batch.size());
-  for (const auto& p : batch) {
-    sched::ClaimRequest request;
-    request.worker_id = p.pull.worker_id;
-    request.targets = p.pull.targets;
-    request.installed = p.pull.installed;
-    request.max_jobs = claim_size(now, 0);
-    requests.push_back(std::move(request));
-  }
+  for (const auto& p : batch) requests.push_back(claim_request(p.pull, now, 0));
   std::vector<std::optional<sched::Claim>> claims;
   std::vector<BatchPeer> peers;
   for (const auto& p : batch) peers.push_back({&p.identity, &p.pull.rid});

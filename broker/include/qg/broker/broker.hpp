@@ -164,6 +164,8 @@ class Broker {
   // ClaimRequest::max_jobs for a claim now: a fair share of the unfinished work (0 = whole
   // groups when sharing is off). `submitting`: jobs applied in the same round trip.
   std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
+  // The claim a pull asks for, sized by claim_size().
+  sched::ClaimRequest claim_request(const proto::Pull& pull, std::int64_t now, std::uint64_t submitting);
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
   // Who asked, for answering a whole batch with one error.
   struct BatchPeer {
