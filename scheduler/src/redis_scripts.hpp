@@ -498,6 +498,92 @@ commit()
 return false
 )lua";
 
+// The submit script's arguments followed by one claim's from its ARGV[5] on: a submit batch
+// and the claim of a waiting worker in one call. The store assembles it as the prelude, then
+// kSubmit and kClaim each wrapped as a function of its ARGV (submit_main, claim_main), then
+// this. Returns {submit reply, claim reply (false: nothing claimed)}.
+//
+// Hand-off: when the batch is one submission that the claim would take whole anyway (no
+// batching window, the claim's targets hold no ready group, the group does not exist yet,
+// the submission fits the claim), its jobs are written already assigned under the claim's
+// lease: the state queue-then-claim ends in (record, lease, counts, indexes) without the
+// group's queue, ready entry, counts and wakeup that would be written and removed again
+// within this call. Anything else runs submit_main then claim_main.
+inline constexpr std::string_view kHandOff = R"lua(
+local a = 7
+for _ = 1, tonumber(ARGV[6]) do a = a + 10 + 2 * tonumber(ARGV[a + 9]) end
+local C = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
+for i = a, #ARGV do C[#C + 1] = ARGV[i] end
+local function hand_off()
+  if WINDOW ~= 0 or ARGV[6] ~= '1' then return nil end
+  local org, app, target, prio, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+  local n = tonumber(ARGV[16])
+  local want = GMAX
+  local asked = tonumber(C[10])
+  if asked > 0 and asked < want then want = asked end
+  if n == 0 or n > want then return nil end
+  local nt = tonumber(C[11])
+  local fits = false
+  for i = 1, nt do
+    local t = C[11 + i]
+    if t == target then fits = true end
+    if redis.call('ZCARD', P .. 'ready:' .. t) > 0 then return nil end
+  end
+  if not fits then return nil end
+  local g = org .. '/' .. app .. '/' .. target
+  if redis.call('HEXISTS', P .. 'gq', g) == 1 then return nil end
+  local ids, keys, seen = {}, {}, {}
+  for k = 1, n do
+    local id = ARGV[15 + 2 * k]
+    if seen[id] then return nil end
+    seen[id] = true
+    ids[k] = id
+    keys[k] = jkey(id)
+  end
+  local i = 1
+  while i <= n do
+    local e = math.min(n, i + 999)
+    if redis.call('EXISTS', unpack(keys, i, e)) > 0 then return nil end
+    i = e + 1
+  end
+  local ik = P .. 'idem:' .. org .. ':' .. idem
+  if idem ~= '' and redis.call('EXISTS', ik) == 1 then return nil end
+  -- No write above: the slow path below starts from the same state.
+  local lease_id, worker = C[5], C[6]
+  local ma = tonumber(ARGV[14])
+  local pre = SPEC_HDR .. cmsgpack.pack(org, app, target, prio)
+  local mid = cmsgpack.pack(sub, NOW, tonumber(ARGV[15]), tonumber(ARGV[13]), ma, ma)
+  local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
+  local rows = {g}
+  for k = 1, n do
+    local spec = pre .. cmsgpack.pack(ARGV[16 + 2 * k]) .. mid .. cmsgpack.pack(ids[k])
+    put(ids[k], u32(#spec) .. spec .. assigned)
+    rows[k + 1] = PACKED[ids[k]]
+  end
+  local m = ids[1]
+  if n > 1 then
+    m = m .. ':' .. sub
+    variadic('RPUSH', P .. 's:' .. sub, ids)
+  end
+  redis.call('RPUSH', P .. 'idx:all', m)
+  redis.call('RPUSH', P .. 'idx:org:' .. org, m)
+  redis.call('RPUSH', P .. 'idx:app:' .. org .. ':' .. app, m)
+  redis.call('HINCRBY', P .. 'orgcounts', org, n)
+  if idem ~= '' then
+    if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
+  end
+  redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '), 'n', n)
+  redis.call('ZADD', P .. 'leases', NOW + tonumber(C[7]), lease_id)
+  count('assigned', n)
+  commit()
+  return {{{0, sub}}, rows}
+end
+local direct = hand_off()
+if direct then return direct end
+local submitted = submit_main(ARGV)
+return {submitted, claim_main(C)}
+)lua";
+
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
 // 1..d, then per report 8 fields: job id, lease id, attempt, status, exit code, duration ms,
 // log tail, error text. Each report is checked before its own first write.
@@ -699,7 +785,10 @@ for _, g in ipairs(due) do
 end
 if moved < max then
   local ids = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', NOW, 'LIMIT', 0, max - moved)
-  for _, id in ipairs(ids) do
+  -- Last due first, so that jobs promoted together (a lost lease's) keep their run order at
+  -- the front of their bands.
+  for k = #ids, 1, -1 do
+    local id = ids[k]
     redis.call('ZREM', P .. 'delayed', id)
     local j = load(id)
     if j and j[STATUS] == 'queued' then

@@ -168,6 +168,7 @@ enum ScriptId : std::size_t {
   kRetryDead,
   kPromote,
   kQueue,
+  kHandOff,
   kScriptCount
 };
 
@@ -179,12 +180,16 @@ class RedisJobStore final : public JobStore {
         conn_(address, RedisOptions{}, logger),
         sub_(address, RedisOptions{}, logger),
         rng_(std::random_device{}()) {
-    const std::array<std::string_view, kScriptCount> bodies = {
+    const std::array<std::string_view, kHandOff> bodies = {
         scripts::kSubmit, scripts::kClaim,  scripts::kReport,    scripts::kProgress, scripts::kRenew, scripts::kRelease,
         scripts::kExpire, scripts::kCancel, scripts::kRetryDead, scripts::kPromote,  scripts::kQueue};
-    for (std::size_t i = 0; i < kScriptCount; ++i) {
+    for (std::size_t i = 0; i < kHandOff; ++i) {
       scripts_[i].body = std::string(scripts::kPrelude) + std::string(bodies[i]);
     }
+    // The hand-off runs the submit and the claim scripts as functions of their own ARGV.
+    scripts_[kHandOff].body = std::string(scripts::kPrelude) + "local function submit_main(ARGV)\n" +
+                              std::string(scripts::kSubmit) + "end\nlocal function claim_main(ARGV)\n" +
+                              std::string(scripts::kClaim) + "end\n" + std::string(scripts::kHandOff);
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_fd_ < 0 || event_fd_ < 0) throw Error("epoll/eventfd failed");
@@ -228,12 +233,29 @@ class RedisJobStore final : public JobStore {
     std::vector<std::string> lease_ids;
     for (const auto& c : claims) {
       lease_ids.push_back(lease_ids_.next(now_ms));
-      calls.emplace_back(kClaim, claim_args(c, now_ms, lease_ids.back()));
+      auto args = claim_args(c, now_ms, lease_ids.back());
+      if (calls.size() == 1 && calls.front().first == kSubmit) {
+        // The first claim rides in the submit's call (kHandOff): its arguments from [5] on.
+        calls.front().first = kHandOff;
+        calls.front().second.insert(calls.front().second.end(), std::make_move_iterator(args.begin() + 4),
+                                    std::make_move_iterator(args.end()));
+      } else {
+        calls.emplace_back(kClaim, std::move(args));
+      }
     }
     auto replies = eval_pipeline(calls);
     std::size_t i = 0;
-    if (!sent.empty()) parse_submits(replies[i++], subs, sent, out.submits);
-    for (std::size_t k = 0; k < claims.size(); ++k) out.claims.push_back(parse_claim(replies[i++], lease_ids[k]));
+    std::size_t k = 0;
+    if (!sent.empty()) {
+      const auto& first = replies[i++];
+      if (calls.front().first == kHandOff && !first.is_error()) {
+        parse_submits(first[0], subs, sent, out.submits);
+        out.claims.push_back(parse_claim(first[1], lease_ids[k++]));
+      } else {
+        parse_submits(first, subs, sent, out.submits);
+      }
+    }
+    for (; k < claims.size(); ++k) out.claims.push_back(parse_claim(replies[i++], lease_ids[k]));
     return out;
   }
 

@@ -156,6 +156,39 @@ TEST_F(RedisStoreTest, OnlyAStoreAskedForItsWakeupFdSubscribesToWakeups) {
   EXPECT_EQ(::poll(&p, 1, 5000), 1);
 }
 
+// A submission that a waiting worker takes whole goes into its record already assigned: one
+// script call, no group queue, ready entry or wakeup written and removed again. With another
+// group ready the same call queues it and claims through the queue as usual.
+TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
+  auto store = make_redis_store(server_.url(), settings_);
+  auto calls = [&](std::string_view command) {
+    auto info = redis({"INFO", "commandstats"}).str();
+    const std::string key = "cmdstat_" + std::string(command) + ":calls=";
+    auto at = info.find(key);
+    return at == std::string::npos ? 0LL : std::atoll(info.c_str() + at + key.size());
+  };
+  redis({"CONFIG", "RESETSTAT"});
+  std::vector<NewSubmission> subs = {submission("handed", 3, kT0)};
+  std::vector<ClaimRequest> claims = {worker_};
+  auto out = store->submit_and_claim(subs, claims, kT0);
+  ASSERT_TRUE(out.claims.at(0).has_value());
+  EXPECT_EQ(out.claims[0]->jobs.size(), 3u);
+  EXPECT_EQ(calls("evalsha"), 1);
+  EXPECT_EQ(calls("lpop"), 0);
+  EXPECT_EQ(calls("publish"), 0);
+  EXPECT_EQ(calls("hincrby"), 2);  // the org's and the status counts; no group count
+
+  store->submit(submission("waiting", 2, kT0 + 1), kT0 + 1);
+  redis({"CONFIG", "RESETSTAT"});
+  subs = {submission("behind", 1, kT0 + 2)};
+  out = store->submit_and_claim(subs, claims, kT0 + 2);
+  ASSERT_TRUE(out.claims.at(0).has_value());
+  EXPECT_EQ(out.claims[0]->app_version_id, "waiting");
+  EXPECT_EQ(calls("evalsha"), 1);
+  EXPECT_GT(calls("lpop"), 0);
+  EXPECT_EQ(store->queue_depth(), 1u);
+}
+
 TEST_F(RedisStoreTest, TenThousandTestSubmitIsOneCall) {
   auto store = make_redis_store(server_.url(), settings_);
   auto s = submission("big", 10000, kT0);
