@@ -36,42 +36,49 @@ local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
 local function ready_key(g) return P .. 'ready:' .. target_of(g) end
--- A job record is one string of three msgpack values: a uint32 (0xce) holding the length of
--- the next, the job's spec (an array of 12, written once at submit) and its state (an array
--- of 14, rewritten on every transition). decode_job in redis_store.cpp reads the same string.
--- Keeping the spec packed means a claim or a report touches only the small state: a fresh
--- job is claimed without unpacking anything, and a report unpacks the state alone.
--- In Lua a job is a table holding the state fields (1..14), `id`, `head` (the record up to
--- the state) and, once any is read, the spec fields (15..25): SPEC_MT unpacks them on demand.
+-- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 12: the
+-- fields ORG .. BUDGET below, then the id), and its state at st:<id> (a fixarray of 14, the
+-- fields STATUS .. MAXA), rewritten on every transition and absent until the first: a job
+-- without one is queued, attempt 0, updated at its creation. decode_job in redis_store.cpp
+-- reads the same strings. Claims and reports thus read and write only the small state:
+-- every long string that enters Lua costs Redis a hash over all its bytes.
+-- In Lua a job is a table holding the state fields (1..14), `id` and, once any is read, the
+-- spec fields (15..25) and `spec`: SPEC_MT reads and unpacks the spec on demand.
 local STATUS, ATTEMPT, UPDATED, WORKER, LEASE, EXIT, DURATION, ERR, TAIL = 1, 2, 3, 4, 5, 6, 7, 8, 9
 local FLAKY, RETRIES_USED, FAILURES, CANCEL, MAXA = 10, 11, 12, 13, 14  -- MAXA 0: the spec's MA0
 local NSTATE = 14
 local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MA0, BUDGET = 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
 local NSPEC = 12  -- the spec's last field is the job id, kept as j.id
+local function skey(id) return P .. 'st:' .. id end
+-- Spec and state are fixarrays (one header byte). They are unpacked past that byte, as the
+-- sequence of their values, into a table built at its size: cmsgpack.unpack of the array
+-- itself grows its table one field at a time, which costs several times more.
 local SPEC_MT = {__index = function(t, k)
   if type(k) ~= 'number' or k < ORG then return nil end
-  local spec = cmsgpack.unpack(string.sub(t.head, 6))
-  for i = 1, NSPEC - 1 do rawset(t, ORG - 1 + i, spec[i]) end
+  local spec = rawget(t, 'spec') or redis.call('GET', jkey(rawget(t, 'id')))
+  rawset(t, 'spec', spec)
+  local f = {cmsgpack.unpack(string.sub(spec, 2))}
+  for i = 1, NSPEC - 1 do rawset(t, ORG - 1 + i, f[i]) end
   return rawget(t, k)
 end}
-local STATE_HDR, SPEC_HDR = string.char(0x90 + NSTATE), string.char(0x90 + NSPEC)
--- The first bytes of the state of a job never claimed: queued, attempt 0.
-local FRESH = STATE_HDR .. cmsgpack.pack('queued', 0)
-local function u32(n)
-  return string.char(0xce, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256, math.floor(n / 256) % 256,
-    n % 256)
+local STATE_HDR = string.char(0x90 + NSTATE)
+local function parse(id, st)
+  return setmetatable({id = id, cmsgpack.unpack(string.sub(st, 2))}, SPEC_MT)
 end
--- Length of the record's head (uint32 and spec), i.e. where its state starts minus one.
-local function head_len(v)
-  local a, b, c, d = string.byte(v, 2, 5)
-  return 5 + ((a * 256 + b) * 256 + c) * 256 + d
+-- The job of a spec without a state.
+local function fresh(id, spec)
+  local o, a, t, pr, pa, su, cr, ra, re, m0, bu = cmsgpack.unpack(string.sub(spec, 2))
+  return setmetatable({'queued', 0, cr, '', '', 0, 0, '', '', 0, 0, 0, 0, 0, o, a, t, pr, pa, su, cr, ra, re, m0, bu,
+    id = id, spec = spec}, SPEC_MT)
 end
-local function parse(id, v)
-  local hl = head_len(v)
-  local j = cmsgpack.unpack(string.sub(v, hl + 1))
-  j.head = string.sub(v, 1, hl)
-  j.id = id
-  return setmetatable(j, SPEC_MT)
+-- The spec string of a job table (read once).
+local function spec_of(j)
+  local spec = rawget(j, 'spec')
+  if not spec then
+    spec = redis.call('GET', jkey(j.id))
+    rawset(j, 'spec', spec)
+  end
+  return spec
 end
 local function max_attempts(j)
   if j[MAXA] > 0 then return j[MAXA] end
@@ -79,44 +86,51 @@ local function max_attempts(j)
 end
 local function n2s(v) return string.format('%d', v) end
 local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
--- Jobs changed in this call: packed when written, stored by one MSET in commit() (a SET per
--- job costs several times an MSET entry), and read back from here until then.
+-- Jobs changed in this call: their states packed when written, stored by one MSET in commit()
+-- (a SET per job costs several times an MSET entry), and read back from here until then.
 local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
-local FETCHED = {}  -- id -> record (false: none) read by prefetch(); PACKED wins, commit() clears
+local FETCHED = {}  -- id -> state (false: none) read by prefetch(); PACKED wins, commit() clears
 local function load(id)
   local j = DIRTY[id]
   if j then return j end
-  local v = PACKED[id] or FETCHED[id]
-  if v == nil then v = redis.call('GET', jkey(id)) end
-  if not v then return nil end
-  return parse(id, v)
+  local st = PACKED[id]
+  if st == nil then st = FETCHED[id] end
+  if st == nil then st = redis.call('GET', skey(id)) end
+  if st then return parse(id, st) end
+  local spec = redis.call('GET', jkey(id))
+  if not spec then return nil end
+  return fresh(id, spec)
 end
--- Reads the records of ids with MGETs (one command per 1000 rather than a GET per job).
+-- Reads the states of ids with MGETs (one command per 1000 rather than a GET per job).
 local function prefetch(ids)
   local i = 1
   while i <= #ids do
     local e = math.min(#ids, i + 999)
     local keys = {}
-    for k = i, e do keys[#keys + 1] = jkey(ids[k]) end
+    for k = i, e do keys[#keys + 1] = skey(ids[k]) end
     local vals = redis.call('MGET', unpack(keys))
     for k = i, e do FETCHED[ids[k]] = vals[k - i + 1] end
     i = e + 1
   end
 end
--- Stores a record packed by the caller (a job this call does not read again as a table).
-local function put(id, rec)
+-- Stores a state packed by the caller (a job this call does not read again as a table).
+local function put(id, st)
   if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
   DIRTY[id] = nil
-  PACKED[id] = rec
+  PACKED[id] = st
 end
 local function write(j)
   local id = j.id
   if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
   DIRTY[id] = j
-  PACKED[id] = j.head .. STATE_HDR .. cmsgpack.pack(unpack(j, 1, NSTATE))
+  PACKED[id] = STATE_HDR .. cmsgpack.pack(unpack(j, 1, NSTATE))
 end
--- The job as returned to the store: its record (written by write() first).
-local function row(j) return PACKED[j.id] end
+-- The job as returned to the store: two reply entries, its spec and its state (written by
+-- write() first), appended to out.
+local function row(out, j)
+  out[#out + 1] = spec_of(j)
+  out[#out + 1] = PACKED[j.id]
+end
 local function count(status, d)
   CNT[status] = (CNT[status] or 0) + d
 end
@@ -151,7 +165,7 @@ end
 local function commit()
   local mset = {}
   for _, id in ipairs(DIRTY_ORDER) do
-    mset[#mset + 1] = jkey(id)
+    mset[#mset + 1] = skey(id)
     mset[#mset + 1] = PACKED[id]
   end
   variadic('MSET', nil, mset)
@@ -262,24 +276,25 @@ local function requeue_later(j, due)
 end
 )lua";
 
-// ARGV[5] unused, [6] number of submissions, then per submission
-// from offset a: [a] org, [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id,
-// [a+5] idempotency key, [a+6] retries, [a+7] max attempts, [a+8] rank base, [a+9] n,
-// then n pairs (job id, test path).
+// ARGV[5] unused, [6] number of submissions, then per submission from offset a: [a] org,
+// [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5] idempotency key,
+// [a+6] n, then n pairs (spec key, spec) packed by the store (SpecPacker in
+// redis_store.cpp), then the n job ids; the next submission starts at a + 7 + 3n. A job
+// gets no state here (see the prelude).
 // Returns one entry per submission: {0, submission_id}, {1, first_submission_id, {job ids}}
 // for a known idempotency key (nothing written), or {2, error} (nothing written).
-// Idempotency keys and submission lists are written per submission; job records (MSET),
+// Idempotency keys and submission lists are written per submission; job specs (MSET),
 // group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
-local STATE0 = STATE_HDR .. cmsgpack.pack('queued', 0, NOW, '', '', 0, 0, '', '', 0, 0, 0, 0, 0)
 local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
+local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
 local function submit_one(a)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
-  local n = tonumber(ARGV[a + 9])
-  local first = a + 10
+  local n = tonumber(ARGV[a + 6])
+  local pairs0, ids0 = a + 6, a + 6 + 2 * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
   local ik = P .. 'idem:' .. org .. ':' .. idem
   if idem ~= '' then
     local prev = redis.call('GET', ik)
@@ -293,24 +308,22 @@ local function submit_one(a)
     if idem ~= '' then redis.call('SET', ik, sub) end
     return {0, sub}
   end
-  local keys, ids = {}, {}
-  for i = 0, n - 1 do
-    ids[i + 1] = ARGV[first + 2 * i]
-    keys[i + 1] = jkey(ids[i + 1])
-  end
   if ANY_EXISTS then
     for k = 1, n do
-      if redis.call('EXISTS', keys[k]) == 1 then return {2, 'job id already exists: ' .. ids[k]} end
+      if redis.call('EXISTS', ARGV[pairs0 + 2 * k - 1]) == 1 then
+        return {2, 'job id already exists: ' .. ARGV[ids0 + k]}
+      end
     end
   end
-  -- Job records are written at the end of the batch: ids taken earlier in it are in NEW
+  -- Job specs are written at the end of the batch: ids taken earlier in it are in NEW
   -- (a submission that repeats one takes none of its own back out).
   for k = 1, n do
-    if NEW[ids[k]] then
-      for r = 1, k - 1 do NEW[ids[r]] = nil end
-      return {2, 'job id already exists: ' .. ids[k]}
+    local id = ARGV[ids0 + k]
+    if NEW[id] then
+      for r = 1, k - 1 do NEW[ARGV[ids0 + r]] = nil end
+      return {2, 'job id already exists: ' .. id}
     end
-    NEW[ids[k]] = true
+    NEW[id] = true
   end
   local g = org .. '/' .. app .. '/' .. target
   if not GQ[g] then
@@ -318,25 +331,30 @@ local function submit_one(a)
     GORDER[#GORDER + 1] = g
   end
   GQ[g] = GQ[g] + n
-  local ma = tonumber(ARGV[a + 7])
-  -- Record = u32(#spec) .. spec .. state. The spec's fields but the test path and the id are
-  -- the same for the whole submission, and so is the state: packed once, not per job.
-  local pre = SPEC_HDR .. cmsgpack.pack(org, app, target, prio)
-  local mid = cmsgpack.pack(sub, NOW, tonumber(ARGV[a + 8]), tonumber(ARGV[a + 6]), ma, ma)
+  for i = pairs0 + 1, pairs0 + 2 * n do
+    NM = NM + 1
+    MSET[NM] = ARGV[i]
+  end
   local ql = qkey(g, prio)
   QG[ql] = g
-  for k = 1, n do
-    local spec = pre .. cmsgpack.pack(ARGV[first + 2 * k - 1]) .. mid .. cmsgpack.pack(ids[k])
-    MSET[#MSET + 1] = keys[k]
-    MSET[#MSET + 1] = u32(#spec) .. spec .. STATE0
-    push(QL, ql, ids[k])
+  local l = QL[ql]
+  if not l then
+    l = {}
+    QL[ql] = l
   end
+  local nl = #l
+  for k = 1, n do l[nl + k] = ARGV[ids0 + k] end
   -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
   -- job, "<first job id>:<submission id>" for a suite (its ids are in s:<submission id>).
-  local m = ids[1]
+  local m = ARGV[ids0 + 1]
   if n > 1 then
     m = m .. ':' .. sub
-    variadic('RPUSH', P .. 's:' .. sub, ids)
+    local i = ids0 + 1
+    while i <= ids0 + n do
+      local e = math.min(ids0 + n, i + 999)
+      redis.call('RPUSH', P .. 's:' .. sub, unpack(ARGV, i, e))
+      i = e + 1
+    end
   end
   for _, ix in ipairs({P .. 'idx:all', P .. 'idx:org:' .. org, P .. 'idx:app:' .. org .. ':' .. app}) do
     push(IDX, ix, m)
@@ -345,18 +363,19 @@ local function submit_one(a)
   QP[prio] = (QP[prio] or 0) + n
   ORGN[org] = (ORGN[org] or 0) + n
   if idem ~= '' then
-    if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
+    if n == 1 then redis.call('SET', ik, sub .. ' ' .. ARGV[ids0 + 1]) else redis.call('SET', ik, sub) end
   end
   return {0, sub}
 end
--- One EXISTS over every job id of the batch; only when one is taken does each submission
+-- One EXISTS over every job spec of the batch; only when one is taken does each submission
 -- look for its own (and fail alone).
 local ALL = {}
 local a = 7
 for _ = 1, tonumber(ARGV[6]) do
-  local n = tonumber(ARGV[a + 9])
-  for i = 0, n - 1 do ALL[#ALL + 1] = jkey(ARGV[a + 10 + 2 * i]) end
-  a = a + 10 + 2 * n
+  local n = tonumber(ARGV[a + 6])
+  local nall = #ALL
+  for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
+  a = a + 7 + 3 * n
 end
 local found = 0
 local i = 1
@@ -370,7 +389,7 @@ local out = {}
 a = 7
 for _ = 1, tonumber(ARGV[6]) do
   out[#out + 1] = submit_one(a)
-  a = a + 10 + 2 * tonumber(ARGV[a + 9])
+  a = a + 7 + 3 * tonumber(ARGV[a + 6])
 end
 variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before
@@ -392,8 +411,10 @@ commit()
 return out
 )lua";
 
-// Returns false (nil) or {group_key, {job row}...} (row() in the prelude). Tries the chosen
-// group, then the other candidates in rank order, until one yields a queued job.
+// Returns false (nil) or {group_key, 0, then per job its id and its state}: the store reads
+// the specs, which never change, after the call (bringing them into Lua would cost Redis a
+// hash over each). Tries the chosen group, then the other candidates in rank order, until
+// one yields a queued job.
 inline constexpr std::string_view kClaim = R"lua(
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
@@ -432,59 +453,70 @@ end
 local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
--- Each taken job is {id, record, head length, band} when never claimed (its record is not
--- unpacked), else {id, job table}.
+-- Returns the ids taken, in order, the job table of each that has a state (nil for a job
+-- never claimed, whose new state is ASSIGNED1) and, per band, how many jobs never claimed it
+-- gave.
 local function take(g)
-  local got = {}
+  local ids, jobs, fresh = {}, {}, {}
+  local n = 0
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
-    while #got < want do
-      local ids = redis.call('LPOP', qk, want - #got)
-      if not ids then break end
-      local keys = {}
-      for k, id in ipairs(ids) do keys[k] = jkey(id) end
-      local vals = redis.call('MGET', unpack(keys))
-      for k, id in ipairs(ids) do
-        local v = vals[k]
-        if v then
-          local hl = head_len(v)
-          if string.sub(v, hl + 1, hl + #FRESH) == FRESH then
-            got[#got + 1] = {id, v, hl, b}
-          else
-            local j = parse(id, v)
-            if j[STATUS] == 'queued' then got[#got + 1] = {id, j} end
+    while n < want do
+      local popped = redis.call('LPOP', qk, want - n)
+      if not popped then break end
+      local sk = {}
+      for k, id in ipairs(popped) do sk[k] = skey(id) end
+      local states = redis.call('MGET', unpack(sk))
+      for k, id in ipairs(popped) do
+        local st = states[k]
+        if not st then
+          n = n + 1
+          ids[n] = id
+          fresh[b] = (fresh[b] or 0) + 1
+        else
+          local j = parse(id, st)
+          if j[STATUS] == 'queued' then
+            n = n + 1
+            ids[n], jobs[n] = id, j
           end
         end
       end
     end
-    if #got >= want then break end
+    if n >= want then break end
   end
-  return got
+  return ids, jobs, fresh
 end
 for _, c in ipairs(cands) do
   local g = c[2]
-  local got = take(g)
-  if #got == 0 then
+  local ids, jobs, fresh = take(g)
+  if #ids == 0 then
     refresh_group(g, false, 0)
   else
-    local ids, out = {}, {g}
-    for _, e in ipairs(got) do
-      local id = e[1]
-      if e[3] then
-        put(id, string.sub(e[2], 1, e[3]) .. ASSIGNED1)
-        count('queued', -1)
-        count('assigned', 1)
-        QP[e[4]] = (QP[e[4]] or 0) - 1
-      else
-        local j = e[2]
+    local out, mset = {g, 0}, {}
+    local nm = 0
+    for k, id in ipairs(ids) do
+      local j = jobs[k]
+      local st = ASSIGNED1
+      if j then
         move(j, 'assigned')
         j[ATTEMPT] = j[ATTEMPT] + 1
         j[WORKER] = worker
         j[LEASE] = lease_id
         write(j)
+        st = PACKED[id]
+      else
+        mset[nm + 1] = skey(id)
+        mset[nm + 2] = ASSIGNED1
+        nm = nm + 2
       end
-      ids[#ids + 1] = id
-      out[#out + 1] = PACKED[id]
+      out[2 * k + 1] = id
+      out[2 * k + 2] = st
+    end
+    variadic('MSET', nil, mset)
+    for b, m in pairs(fresh) do
+      count('queued', -m)
+      count('assigned', m)
+      QP[b] = (QP[b] or 0) - m
     end
     redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '),
       'n', #ids)
@@ -501,23 +533,25 @@ return false
 // The submit script's arguments followed by one claim's from its ARGV[5] on: a submit batch
 // and the claim of a waiting worker in one call. The store assembles it as the prelude, then
 // kSubmit and kClaim each wrapped as a function of its ARGV (submit_main, claim_main), then
-// this. Returns {submit reply, claim reply (false: nothing claimed)}.
+// this. Returns {submit reply, claim reply (false: nothing claimed)}; a hand-off's claim reply
+// is {group_key, 1, then per job its spec and its state}, the specs being in ARGV already.
 //
 // Hand-off: when the batch is one submission that the claim would take whole anyway (no
 // batching window, the claim's targets hold no ready group, the group does not exist yet,
 // the submission fits the claim), its jobs are written already assigned under the claim's
-// lease: the state queue-then-claim ends in (record, lease, counts, indexes) without the
+// lease: the state queue-then-claim ends in (spec, state, lease, counts, indexes) without the
 // group's queue, ready entry, counts and wakeup that would be written and removed again
 // within this call. Anything else runs submit_main then claim_main.
 inline constexpr std::string_view kHandOff = R"lua(
 local a = 7
-for _ = 1, tonumber(ARGV[6]) do a = a + 10 + 2 * tonumber(ARGV[a + 9]) end
+for _ = 1, tonumber(ARGV[6]) do a = a + 7 + 3 * tonumber(ARGV[a + 6]) end
 local C = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
 for i = a, #ARGV do C[#C + 1] = ARGV[i] end
 local function hand_off()
   if WINDOW ~= 0 or ARGV[6] ~= '1' then return nil end
   local org, app, target, prio, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-  local n = tonumber(ARGV[16])
+  local n = tonumber(ARGV[13])
+  local ids0 = 13 + 2 * n  -- job k: spec key at 12 + 2k, spec at 13 + 2k, id at ids0 + k
   local want = GMAX
   local asked = tonumber(C[10])
   if asked > 0 and asked < want then want = asked end
@@ -534,11 +568,11 @@ local function hand_off()
   if redis.call('HEXISTS', P .. 'gq', g) == 1 then return nil end
   local ids, keys, seen = {}, {}, {}
   for k = 1, n do
-    local id = ARGV[15 + 2 * k]
+    local id = ARGV[ids0 + k]
     if seen[id] then return nil end
     seen[id] = true
     ids[k] = id
-    keys[k] = jkey(id)
+    keys[k] = ARGV[12 + 2 * k]
   end
   local i = 1
   while i <= n do
@@ -550,16 +584,16 @@ local function hand_off()
   if idem ~= '' and redis.call('EXISTS', ik) == 1 then return nil end
   -- No write above: the slow path below starts from the same state.
   local lease_id, worker = C[5], C[6]
-  local ma = tonumber(ARGV[14])
-  local pre = SPEC_HDR .. cmsgpack.pack(org, app, target, prio)
-  local mid = cmsgpack.pack(sub, NOW, tonumber(ARGV[15]), tonumber(ARGV[13]), ma, ma)
   local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
-  local rows = {g}
+  local rows, mset = {g, 1}, {}
   for k = 1, n do
-    local spec = pre .. cmsgpack.pack(ARGV[16 + 2 * k]) .. mid .. cmsgpack.pack(ids[k])
-    put(ids[k], u32(#spec) .. spec .. assigned)
-    rows[k + 1] = PACKED[ids[k]]
+    mset[2 * k - 1] = ARGV[12 + 2 * k]
+    mset[2 * k] = ARGV[13 + 2 * k]
+    put(ids[k], assigned)
+    rows[2 * k + 1] = ARGV[13 + 2 * k]
+    rows[2 * k + 2] = assigned
   end
+  variadic('MSET', nil, mset)
   local m = ids[1]
   if n > 1 then
     m = m .. ':' .. sub
@@ -588,7 +622,7 @@ return {submitted, claim_main(C)}
 // 1..d, then per report 8 fields: job id, lease id, attempt, status, exit code, duration ms,
 // log tail, error text. Each report is checked before its own first write.
 // Returns two entries per report: 0 and the reason it was refused, or 1 (2 when the job was
-// requeued) and its record.
+// requeued) and its state (the store reads the specs, which never change, beside the call).
 inline constexpr std::string_view kReport = R"lua(
 local nd = tonumber(ARGV[6])
 local function report(a)
@@ -640,18 +674,80 @@ local function report(a)
   else
     finish(j, 'cancelled')
   end
-  return 1 + requeued, row(j)
+  return 1 + requeued, PACKED[j.id]
 end
+-- A pass of a job whose state this call has not touched yet is judged and written here,
+-- without the job table of load()/report() (most reports of a batch are such passes); any
+-- other report goes through report(). Both judge alike.
 local n = tonumber(ARGV[5])
-local ids = {}
-for i = 0, n - 1 do ids[i + 1] = ARGV[7 + nd + 8 * i] end
-prefetch(ids)
-local out = {}
-for i = 0, n - 1 do
-  local code, v = report(7 + nd + 8 * i)
-  out[2 * i + 1] = code
-  out[2 * i + 2] = v
+local first = 7 + nd
+local keys, vals = {}, {}
+for i = 1, n do keys[i] = skey(ARGV[first + 8 * (i - 1)]) end
+local i = 1
+while i <= n do
+  local e = math.min(n, i + 999)
+  local got = redis.call('MGET', unpack(keys, i, e))
+  for k = i, e do vals[k] = got[k - i + 1] end
+  i = e + 1
 end
+-- The new state is put together from packed fields (cmsgpack.pack of 14 values packs each
+-- into a string of its own and then joins them): those that repeat across a batch (attempt,
+-- worker, counters) are packed once each.
+local PASSED_HDR, NOW_P, EMPTY = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.pack(NOW), cmsgpack.pack('')
+local PK = {}
+local function pk(v)
+  local p = PK[v]
+  if not p then
+    p = cmsgpack.pack(v)
+    PK[v] = p
+  end
+  return p
+end
+local out, seen, mset = {}, {}, {}
+local passed, nm = 0, 0
+for k = 1, n do
+  local a = first + 8 * (k - 1)
+  local id, v = ARGV[a], vals[k]
+  local code, row
+  if v and not seen[id] and ARGV[a + 3] == 'passed' then
+    -- The state's fields, in order (the prelude's STATUS .. MAXA).
+    local status, attempt, _, worker, lid, _, _, _, _, _, used, failures, cancel, maxa =
+      cmsgpack.unpack(string.sub(v, 2))
+    if FINAL[status] then
+      code, row = 0, 'already_final'
+    elseif attempt ~= tonumber(ARGV[a + 2]) then
+      code, row = 0, 'stale_attempt'
+    elseif lid == '' or lid ~= ARGV[a + 1] then
+      code, row = 0, 'lost_lease'
+    else
+      local flaky = 0
+      if failures > 0 then flaky = 1 end
+      CNT[status] = (CNT[status] or 0) - 1
+      passed = passed + 1
+      DROPS[lid] = (DROPS[lid] or 0) + 1
+      row = PASSED_HDR .. pk(attempt) .. NOW_P .. pk(worker) .. EMPTY .. pk(tonumber(ARGV[a + 4]) or 0) ..
+        cmsgpack.pack(tonumber(ARGV[a + 5]) or 0) .. EMPTY .. cmsgpack.pack(ARGV[a + 6]) .. pk(flaky) .. pk(used) ..
+        pk(failures) .. pk(cancel) .. pk(maxa)
+      code = 1
+      mset[nm + 1] = keys[k]
+      mset[nm + 2] = row
+      nm = nm + 2
+      v = row  -- what a later report of the same job in this batch reads
+    end
+    FETCHED[id] = v
+  else
+    if not seen[id] then FETCHED[id] = v end
+    code, row = report(a)
+  end
+  seen[id] = true
+  out[2 * k - 1] = code
+  out[2 * k] = row
+end
+if passed > 0 then
+  count('passed', passed)
+  FIN = FIN + passed
+end
+variadic('MSET', nil, mset)
 commit()
 return out
 )lua";
@@ -691,7 +787,8 @@ return #back
 )lua";
 
 // ARGV[5] lease id, [6..] back-off delays. Re-checks the expiry, so of several schedulers
-// racing on one lease exactly one applies it. Returns false (nil) or {worker, {job row}...}.
+// racing on one lease exactly one applies it. Returns false (nil) or {worker, then per job
+// its spec and its state}.
 inline constexpr std::string_view kExpire = R"lua(
 local lid = ARGV[5]
 local sc = redis.call('ZSCORE', P .. 'leases', lid)
@@ -711,7 +808,7 @@ for id in string.gmatch(info[2] or '', '%S+') do
       local slot = math.min(math.max(j[ATTEMPT], 1), #ARGV - 5)
       requeue_later(j, NOW + tonumber(ARGV[5 + slot]))
     end
-    out[#out + 1] = row(j)
+    row(out, j)
   end
 end
 redis.call('DEL', lk)

@@ -38,9 +38,9 @@ std::int64_t to_i64(const std::string& s) {
   return static_cast<std::int64_t>(std::strtod(s.c_str(), nullptr));  // "1.7e+12" and the like
 }
 
-// A job record as stored and as the scripts return it (redis_scripts.hpp): three msgpack
-// values in a row, a uint32 (the spec's length in bytes), the spec (an array of
-// kSpecFields, written once at submit) and the state (an array of kStateFields).
+// A job as stored and as the scripts return it (redis_scripts.hpp): its spec, a msgpack array
+// of kSpecFields written once at submit, and its state, a msgpack array of kStateFields,
+// absent until the job's first transition (queued, attempt 0, updated at its creation).
 enum SpecField : std::size_t {
   kSpecOrg,
   kSpecApp,
@@ -74,30 +74,32 @@ enum StateField : std::size_t {
   kStateFields
 };
 
-// Decodes a record. Throws StoreError for anything that is not one (the store wrote it, so
-// this means another program wrote the key).
-Job decode_job(std::string_view record) {
+// Decodes a job from its spec and its state (nullopt: none yet). Throws StoreError for
+// anything that is not one (the store wrote them, so this means another program wrote the
+// keys).
+Job decode_job(std::string_view spec_bytes, std::optional<std::string_view> state_bytes) {
   msgpack::zone zone;
-  std::size_t offset = 0;
-  msgpack::object head, spec, state;
-  try {
-    const msgpack::unpack_limit limits(kStateFields, 0, 1 << 20, 0, 0, 4);
-    head = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
-    spec = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
-    state = msgpack::unpack(zone, record.data(), record.size(), offset, nullptr, nullptr, limits);
-  } catch (const std::exception& e) {
-    throw StoreError(std::string("job record: ") + e.what());
-  }
-  if (head.type != msgpack::type::POSITIVE_INTEGER || spec.type != msgpack::type::ARRAY ||
-      spec.via.array.size != kSpecFields || state.type != msgpack::type::ARRAY ||
-      state.via.array.size != kStateFields || offset != record.size()) {
-    throw StoreError("job record: not a spec of " + std::to_string(kSpecFields) + " fields and a state of " +
-                     std::to_string(kStateFields));
-  }
+  msgpack::object spec, state;
+  const msgpack::unpack_limit limits(kStateFields, 0, 1 << 20, 0, 0, 4);
+  auto unpack = [&](std::string_view bytes, std::size_t fields, const char* what) {
+    std::size_t offset = 0;
+    msgpack::object o;
+    try {
+      o = msgpack::unpack(zone, bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    } catch (const std::exception& e) {
+      throw StoreError(std::string("job ") + what + ": " + e.what());
+    }
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != fields || offset != bytes.size()) {
+      throw StoreError(std::string("job ") + what + ": not an array of " + std::to_string(fields) + " fields");
+    }
+    return o;
+  };
+  spec = unpack(spec_bytes, kSpecFields, "spec");
+  if (state_bytes) state = unpack(*state_bytes, kStateFields, "state");
   auto str = [&](const msgpack::object& o, std::size_t i) -> std::string {
     if (o.type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
     if (o.type == msgpack::type::BIN) return std::string(o.via.bin.ptr, o.via.bin.size);
-    throw StoreError("job record: field " + std::to_string(i) + " is not a string");
+    throw StoreError("job: field " + std::to_string(i) + " is not a string");
   };
   auto num = [&](const msgpack::object& o, std::size_t i) -> std::int64_t {
     switch (o.type) {
@@ -109,15 +111,12 @@ Job decode_job(std::string_view record) {
       case msgpack::type::FLOAT64:
         return static_cast<std::int64_t>(o.via.f64);
       default:
-        throw StoreError("job record: field " + std::to_string(i) + " is not a number");
+        throw StoreError("job: field " + std::to_string(i) + " is not a number");
     }
   };
   const msgpack::object* sp = spec.via.array.ptr;
-  const msgpack::object* st = state.via.array.ptr;
   auto spec_str = [&](SpecField i) { return str(sp[i], i); };
   auto spec_num = [&](SpecField i) { return num(sp[i], i); };
-  auto state_str = [&](StateField i) { return str(st[i], std::size_t{kSpecFields} + i); };
-  auto state_num = [&](StateField i) { return num(st[i], std::size_t{kSpecFields} + i); };
   auto count = [](std::int64_t v) { return static_cast<std::uint32_t>(std::max<std::int64_t>(0, v)); };
   Job j;
   j.id = spec_str(kSpecId);
@@ -129,6 +128,15 @@ Job decode_job(std::string_view record) {
   j.submission_id = spec_str(kSpecSubmission);
   j.created_at_ms = spec_num(kSpecCreated);
   j.retries = count(spec_num(kSpecRetries));
+  if (!state_bytes) {
+    j.max_attempts = count(spec_num(kSpecMaxAttempts));
+    j.status = JobStatus::queued;
+    j.updated_at_ms = j.created_at_ms;
+    return j;
+  }
+  const msgpack::object* st = state.via.array.ptr;
+  auto state_str = [&](StateField i) { return str(st[i], std::size_t{kSpecFields} + i); };
+  auto state_num = [&](StateField i) { return num(st[i], std::size_t{kSpecFields} + i); };
   const auto max_override = state_num(kStateMaxAttempts);
   j.max_attempts = count(max_override > 0 ? max_override : spec_num(kSpecMaxAttempts));
   j.status = proto::parse_status(state_str(kStateStatus)).value_or(JobStatus::queued);
@@ -144,7 +152,59 @@ Job decode_job(std::string_view record) {
   return j;
 }
 
-Job job_from_row(const RedisValue& row) { return decode_job(row.str()); }
+// A job as the scripts return it: two reply entries, its spec and its state (nil: none yet).
+Job job_from_row(const RedisValue& spec, const RedisValue& state) {
+  if (state.is_nil()) return decode_job(spec.str(), std::nullopt);
+  return decode_job(spec.str(), state.str());
+}
+
+// Packs the specs of one submission's jobs as kSubmit stores them (the layout decode_job
+// reads). The parts shared by every job of the submission are packed once.
+class SpecPacker {
+ public:
+  SpecPacker(const NewSubmission& s, std::string_view target, std::string_view priority, std::uint32_t max_attempts,
+             std::int64_t rank, std::int64_t now_ms) {
+    Out pre{&pre_};
+    msgpack::packer<Out> p(pre);
+    p.pack_array(kSpecFields);
+    pack_str(p, s.org_id);
+    pack_str(p, s.app_version_id);
+    pack_str(p, target);
+    pack_str(p, priority);
+    Out mid{&mid_};
+    msgpack::packer<Out> m(mid);
+    pack_str(m, s.submission_id);
+    m.pack_int64(now_ms);
+    m.pack_int64(rank);
+    m.pack_uint32(s.retries);
+    m.pack_uint32(max_attempts);
+    m.pack_uint32(max_attempts);
+  }
+
+  std::string spec(std::string_view id, std::string_view path) const {
+    std::string out;
+    out.reserve(pre_.size() + mid_.size() + path.size() + id.size() + 10);
+    out += pre_;
+    Out o{&out};
+    msgpack::packer<Out> p(o);
+    pack_str(p, path);
+    out += mid_;
+    pack_str(p, id);
+    return out;
+  }
+
+ private:
+  struct Out {
+    std::string* s;
+    void write(const char* data, std::size_t n) { s->append(data, n); }
+  };
+  static void pack_str(msgpack::packer<Out>& p, std::string_view v) {
+    p.pack_str(static_cast<std::uint32_t>(v.size()));
+    p.pack_str_body(v.data(), static_cast<std::uint32_t>(v.size()));
+  }
+
+  std::string pre_, mid_;
+};
 
 std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
   std::map<std::string, std::uint64_t> out;
@@ -246,16 +306,28 @@ class RedisJobStore final : public JobStore {
     auto replies = eval_pipeline(calls);
     std::size_t i = 0;
     std::size_t k = 0;
+    std::vector<ClaimReply> claimed;
     if (!sent.empty()) {
       const auto& first = replies[i++];
       if (calls.front().first == kHandOff && !first.is_error()) {
         parse_submits(first[0], subs, sent, out.submits);
-        out.claims.push_back(parse_claim(first[1], lease_ids[k++]));
+        claimed.push_back(parse_claim(first[1], lease_ids[k++]));
       } else {
         parse_submits(first, subs, sent, out.submits);
       }
     }
-    for (; k < claims.size(); ++k) out.claims.push_back(parse_claim(replies[i++], lease_ids[k]));
+    for (; k < claims.size(); ++k) claimed.push_back(parse_claim(replies[i++], lease_ids[k]));
+    if (sent.empty()) {
+      out.claims = read_specs(std::move(claimed));
+      return out;
+    }
+    // The submits are durable now and must be answered: a claim whose specs cannot be read
+    // goes undelivered, and its lease expires and requeues its jobs.
+    try {
+      out.claims = read_specs(std::move(claimed));
+    } catch (const Error&) {
+      out.claims.assign(claims.size(), std::nullopt);
+    }
     return out;
   }
 
@@ -269,16 +341,18 @@ class RedisJobStore final : public JobStore {
       std::vector<std::string> mget = {"MGET"};
       for (std::size_t i = first; i < std::min(job_ids.size(), first + kChunk); ++i) {
         mget.push_back(prefix_ + "j:" + job_ids[i]);
+        mget.push_back(prefix_ + "st:" + job_ids[i]);
       }
       commands.push_back(std::move(mget));
     }
     for (const auto& reply : commands.empty() ? std::vector<RedisValue>{} : conn_.pipeline(commands)) {
       if (reply.is_error()) throw_reply_error(reply.str());
-      for (const auto& v : reply.array()) {
-        if (v.is_nil()) {
+      const auto& a = reply.array();
+      for (std::size_t i = 0; i + 1 < a.size(); i += 2) {
+        if (a[i].is_nil()) {
           out.emplace_back();
         } else {
-          out.emplace_back(decode_job(v.str()));
+          out.emplace_back(job_from_row(a[i], a[i + 1]));
         }
       }
     }
@@ -377,7 +451,9 @@ class RedisJobStore final : public JobStore {
 
   std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) override {
     const std::string lease_id = lease_ids_.next(now_ms);
-    return parse_claim(eval(kClaim, claim_args(request, now_ms, lease_id)), lease_id);
+    std::vector<ClaimReply> replies;
+    replies.push_back(parse_claim(eval(kClaim, claim_args(request, now_ms, lease_id)), lease_id));
+    return std::move(read_specs(std::move(replies)).at(0));
   }
 
   ReportOutcome report(const proto::Report& r, std::int64_t now_ms) override {
@@ -402,7 +478,16 @@ class RedisJobStore final : public JobStore {
       args.push_back(r.log_tail);
       args.push_back(r.error);
     }
-    auto reply = eval(kReport, args);
+    // The specs, which never change, are read beside the script in the same round trip, so
+    // that the script handles only the small states.
+    std::vector<std::string> specs = {"MGET"};
+    specs.reserve(1 + reports.size());
+    for (const auto& r : reports) specs.push_back(prefix_ + "j:" + r.job_id);
+    auto replies = eval_pipeline({{kReport, std::move(args)}}, {std::move(specs)});
+    const auto& reply = replies.at(0);
+    if (reply.is_error()) throw_reply_error(reply.str());
+    if (replies.at(1).is_error()) throw_reply_error(replies[1].str());
+    const auto& spec = replies[1].array();
     out.reserve(reports.size());
     for (std::size_t i = 0; i < reports.size(); ++i) {
       const auto code = reply[2 * i].integer();
@@ -412,7 +497,7 @@ class RedisJobStore final : public JobStore {
         o.reason = reply[2 * i + 1].str();
       } else {
         o.requeued = code == 2;
-        o.job = job_from_row(reply[2 * i + 1]);
+        o.job = job_from_row(spec.at(i), reply[2 * i + 1]);
       }
       out.push_back(std::move(o));
     }
@@ -466,7 +551,9 @@ class RedisJobStore final : public JobStore {
       ExpiredLease expired;
       expired.lease_id = lease.str();
       expired.worker_id = reply[0].str();
-      for (std::size_t i = 1; i < reply.size(); ++i) expired.jobs.push_back(job_from_row(reply[i]));
+      for (std::size_t i = 1; i + 1 < reply.size(); i += 2) {
+        expired.jobs.push_back(job_from_row(reply[i], reply[i + 1]));
+      }
       out.push_back(std::move(expired));
     }
     return out;
@@ -657,20 +744,24 @@ class RedisJobStore final : public JobStore {
         continue;
       }
       const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+      const auto target = proto::to_string(s.target);
+      const auto priority = proto::to_string(s.priority);
       args.push_back(s.org_id);
       args.push_back(s.app_version_id);
-      args.emplace_back(proto::to_string(s.target));
-      args.emplace_back(proto::to_string(s.priority));
+      args.emplace_back(target);
+      args.emplace_back(priority);
       args.push_back(s.submission_id);
       args.push_back(s.idempotency_key);
-      args.push_back(std::to_string(s.retries));
-      args.push_back(std::to_string(max_attempts));
-      args.push_back(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, now_ms)));
       args.push_back(std::to_string(s.job_ids.size()));
+      // The specs are packed here, not in Lua, where building them cost Redis more than
+      // writing them: per job its key and its spec, then the job ids.
+      SpecPacker packer(s, target, priority, max_attempts, detail::rank_base(settings_, s.org_id, s.priority, now_ms),
+                        now_ms);
       for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
-        args.push_back(s.job_ids[i]);
-        args.push_back(s.test_paths[i]);
+        args.push_back(prefix_ + "j:" + s.job_ids[i]);
+        args.push_back(packer.spec(s.job_ids[i], s.test_paths[i]));
       }
+      args.insert(args.end(), s.job_ids.begin(), s.job_ids.end());
       sent.push_back(k);
     }
     args[5] = std::to_string(sent.size());
@@ -716,9 +807,18 @@ class RedisJobStore final : public JobStore {
     return args;
   }
 
-  static std::optional<Claim> parse_claim(const RedisValue& reply, const std::string& lease_id) {
+  // A claim script's reply (kClaim, kHandOff), its jobs decoded once read_specs() has the
+  // specs of those the reply names by id.
+  struct ClaimReply {
+    std::optional<Claim> claim;       // nullopt: nothing claimed
+    std::vector<std::string> ids;     // the jobs in order, when the reply names them by id
+    std::vector<std::string> states;  // their states
+  };
+
+  static ClaimReply parse_claim(const RedisValue& reply, const std::string& lease_id) {
     if (reply.is_error()) throw_reply_error(reply.str());
-    if (reply.is_nil()) return std::nullopt;
+    ClaimReply out;
+    if (reply.is_nil()) return out;
     Claim claim;
     claim.lease_id = lease_id;
     claim.group_key = reply[0].str();
@@ -726,8 +826,54 @@ class RedisJobStore final : public JobStore {
     claim.org_id = parts.org_id;
     claim.app_version_id = parts.app_version_id;
     claim.target = parts.target;
-    for (std::size_t i = 1; i < reply.size(); ++i) claim.jobs.push_back(job_from_row(reply[i]));
-    return claim;
+    const bool by_id = reply[1].integer() == 0;
+    for (std::size_t i = 2; i + 1 < reply.size(); i += 2) {
+      if (by_id) {
+        out.ids.push_back(reply[i].str());
+        out.states.push_back(reply[i + 1].str());
+      } else {
+        claim.jobs.push_back(job_from_row(reply[i], reply[i + 1]));
+      }
+    }
+    out.claim = std::move(claim);
+    return out;
+  }
+
+  // Reads the specs of the jobs the replies name by id (one round trip for all) and returns
+  // the claims.
+  std::vector<std::optional<Claim>> read_specs(std::vector<ClaimReply> replies) {
+    constexpr std::size_t kChunk = 1000;
+    std::vector<std::vector<std::string>> commands;
+    std::size_t in_chunk = kChunk;
+    for (const auto& r : replies) {
+      for (const auto& id : r.ids) {
+        if (in_chunk == kChunk) {
+          commands.push_back({"MGET"});
+          in_chunk = 0;
+        }
+        commands.back().push_back(prefix_ + "j:" + id);
+        ++in_chunk;
+      }
+    }
+    std::vector<RedisValue> specs;
+    if (!commands.empty()) {
+      for (auto& reply : conn_.pipeline(commands)) {
+        if (reply.is_error()) throw_reply_error(reply.str());
+        for (const auto& v : reply.array()) specs.push_back(v);
+      }
+    }
+    std::vector<std::optional<Claim>> out;
+    out.reserve(replies.size());
+    std::size_t next = 0;
+    for (auto& r : replies) {
+      for (std::size_t k = 0; k < r.ids.size(); ++k, ++next) {
+        const auto& spec = specs.at(next);
+        if (spec.is_nil()) throw StoreError("claimed job " + r.ids[k] + " has no spec");
+        r.claim->jobs.push_back(decode_job(spec.str(), r.states[k]));
+      }
+      out.push_back(std::move(r.claim));
+    }
+    return out;
   }
 
   std::vector<std::string> renew_args(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) {
@@ -739,10 +885,12 @@ class RedisJobStore final : public JobStore {
   }
 
   // Several script calls in one round trip. A call refused with NOSCRIPT did not run: the
-  // scripts are loaded again and those calls are made again, in order.
-  std::vector<RedisValue> eval_pipeline(const std::vector<std::pair<ScriptId, std::vector<std::string>>>& calls) {
+  // scripts are loaded again and those calls are made again, in order. plain: commands without
+  // a script, sent after the calls in the same round trip; their replies follow the calls'.
+  std::vector<RedisValue> eval_pipeline(const std::vector<std::pair<ScriptId, std::vector<std::string>>>& calls,
+                                        std::vector<std::vector<std::string>> plain = {}) {
     maybe_resubscribe();
-    if (calls.empty()) return {};
+    if (calls.empty()) return plain.empty() ? std::vector<RedisValue>{} : conn_.pipeline(plain);
     if (scripts_[calls.front().first].sha.empty()) load_scripts();
     auto command = [&](const std::pair<ScriptId, std::vector<std::string>>& c) {
       std::vector<std::string> argv;
@@ -756,9 +904,10 @@ class RedisJobStore final : public JobStore {
     std::vector<std::vector<std::string>> commands;
     commands.reserve(calls.size());
     for (const auto& c : calls) commands.push_back(command(c));
+    for (auto& p : plain) commands.push_back(std::move(p));
     auto replies = conn_.pipeline(commands);
     bool reloaded = false;
-    for (std::size_t i = 0; i < replies.size(); ++i) {
+    for (std::size_t i = 0; i < calls.size(); ++i) {
       if (!replies[i].is_error() || replies[i].str().rfind("NOSCRIPT", 0) != 0) continue;
       if (!reloaded) {
         load_scripts();

@@ -72,15 +72,16 @@ TEST_F(RedisStoreTest, FlushedScriptCacheIsReloadedTransparently) {
   EXPECT_EQ(c->jobs.size(), 3u);
 }
 
-// The key layout docs/architecture.md promises: a job is one string, a group's queue is one
-// list per priority band, a suite takes one list-index entry, and a lease goes with its
-// last job.
-TEST_F(RedisStoreTest, KeyLayoutIsOneStringPerJobAndOneIndexEntryPerSubmission) {
+// The key layout docs/architecture.md promises: a job is its spec string and, from its first
+// transition, its state string; a group's queue is one list per priority band, a suite takes
+// one list-index entry, and a lease goes with its last job.
+TEST_F(RedisStoreTest, KeyLayoutIsASpecPerJobAStateOnceClaimedAndOneIndexEntryPerSubmission) {
   auto store = make_redis_store(server_.url(), settings_);
   const std::string& p = settings_.key_prefix;
   auto s = submission("a", 3, kT0);
   store->submit(s, kT0);
   EXPECT_EQ(redis({"TYPE", p + "j:" + s.job_ids[0]}).str(), "string");
+  EXPECT_EQ(redis({"EXISTS", p + "st:" + s.job_ids[0]}).integer(), 0);  // queued, never claimed
   auto queued = redis({"LRANGE", p + "q:" + s.org_id + "/" + s.app_version_id + "/emulator:medium", "0", "-1"});
   ASSERT_EQ(queued.size(), 3u);
   EXPECT_EQ(queued[0].str(), s.job_ids[0]);
@@ -90,6 +91,7 @@ TEST_F(RedisStoreTest, KeyLayoutIsOneStringPerJobAndOneIndexEntryPerSubmission) 
   auto c = store->claim_group(worker_, kT0 + 1);
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(redis({"EXISTS", p + "lease:" + c->lease_id}).integer(), 1);
+  EXPECT_EQ(redis({"TYPE", p + "st:" + s.job_ids[0]}).str(), "string");
   for (const auto& job : c->jobs) {
     proto::Report r;
     r.job_id = job.id;
