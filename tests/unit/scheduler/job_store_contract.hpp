@@ -351,6 +351,21 @@ TYPED_TEST_P(JobStoreContract, ReportIsAcceptedOnceAndLaterReportsAreRejected) {
   EXPECT_EQ(first.job->status, JobStatus::passed);
   EXPECT_FALSE(first.job->flaky);
   EXPECT_FALSE(first.requeued);
+  // What the report said is kept, the lease is left, the rest of the job is as claimed.
+  const auto kept = this->job(c->jobs[0].id);
+  for (const auto& j : {*first.job, kept}) {
+    EXPECT_EQ(j.id, c->jobs[0].id);
+    EXPECT_EQ(j.exit_code, 0);
+    EXPECT_EQ(j.duration_ms, 5);
+    EXPECT_EQ(j.log_tail, "log");
+    EXPECT_EQ(j.last_error, "");
+    EXPECT_EQ(j.attempt, 1u);
+    EXPECT_EQ(j.worker_id, "w");
+    EXPECT_TRUE(j.lease_id.empty());
+    EXPECT_EQ(j.updated_at_ms, kT0 + 10);
+    EXPECT_EQ(j.created_at_ms, kT0);
+    EXPECT_EQ(j.test_path, c->jobs[0].test_path);
+  }
   auto again = this->report(*c, 0, JobStatus::failed, kT0 + 11);
   EXPECT_FALSE(again.accepted);
   EXPECT_EQ(again.reason, "already_final");
