@@ -22,6 +22,10 @@
 namespace qg::sched::scripts {
 
 inline constexpr std::string_view kPrelude = R"lua(
+-- Globals read once: each use of a global is a table lookup.
+local ARGV, redis, cmsgpack, string, table, math = ARGV, redis, cmsgpack, string, table, math
+local tonumber, unpack, ipairs, pairs, setmetatable = tonumber, unpack, ipairs, pairs, setmetatable
+local rawget, rawset, type = rawget, rawset, type
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local GMAX = tonumber(ARGV[3])
@@ -619,34 +623,33 @@ return {submitted, claim_main(C)}
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
-// 1..d, then per report 8 fields: job id, lease id, attempt, status, exit code, duration ms,
-// log tail, error text. Each report is checked before its own first write.
+// 1..d, [7+d] the reports: a msgpack sequence of 8 values per report (job id, lease id,
+// attempt, status, exit code, duration ms, log tail, error text), numbers as numbers (one
+// argument rather than 8n: each argument costs Redis a parse and a Lua string, and each
+// number a strtod). Each report is checked before its own first write.
 // Returns two entries per report: 0 and the reason it was refused, or 1 (2 when the job was
 // requeued) and its state (the store reads the specs, which never change, beside the call).
 inline constexpr std::string_view kReport = R"lua(
 local nd = tonumber(ARGV[6])
-local function report(a)
-  local id = ARGV[a]
+local function report(id, lease, attempt, st, exit, duration, tail, err)
   local j = load(id)
   if not j then return 0, 'not_found' end
   if FINAL[j[STATUS]] then return 0, 'already_final' end
-  if j[ATTEMPT] ~= tonumber(ARGV[a + 2]) then return 0, 'stale_attempt' end
-  if j[LEASE] == '' or j[LEASE] ~= ARGV[a + 1] then return 0, 'lost_lease' end
-  local st = ARGV[a + 3]
+  if j[ATTEMPT] ~= attempt then return 0, 'stale_attempt' end
+  if j[LEASE] == '' or j[LEASE] ~= lease then return 0, 'lost_lease' end
   if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
-  j[EXIT] = tonumber(ARGV[a + 4]) or 0
-  j[DURATION] = tonumber(ARGV[a + 5]) or 0
-  j[TAIL] = ARGV[a + 6]
+  j[EXIT] = exit
+  j[DURATION] = duration
+  j[TAIL] = tail
   local requeued = 0
   local cancel = j[CANCEL] == 1
-  local err = ARGV[a + 7]
   if st == 'passed' then
     if j[FAILURES] > 0 then j[FLAKY] = 1 else j[FLAKY] = 0 end
     j[ERR] = ''
     finish(j, 'passed')
   elseif st == 'failed' or st == 'timed_out' then
     if err == '' then
-      if st == 'timed_out' then err = 'timed out' else err = 'exit code ' .. ARGV[a + 4] end
+      if st == 'timed_out' then err = 'timed out' else err = 'exit code ' .. n2s(exit) end
     end
     j[ERR] = err
     j[FAILURES] = j[FAILURES] + 1
@@ -676,13 +679,19 @@ local function report(a)
   end
   return 1 + requeued, PACKED[j.id]
 end
--- A pass of a job whose state this call has not touched yet is judged and written here,
--- without the job table of load()/report() (most reports of a batch are such passes); any
--- other report goes through report(). Both judge alike.
 local n = tonumber(ARGV[5])
-local first = 7 + nd
+-- R: the reports' fields, 8 per report, unpacked 100 reports at a time (a sequence unpacked
+-- whole would put all its values on Lua's stack at once).
+local R, nr = {}, 0
+local off = 0
+while off >= 0 do
+  local got = {cmsgpack.unpack_limit(ARGV[7 + nd], 800, off)}
+  off = got[1]
+  for i = 2, #got do R[nr + i - 1] = got[i] end
+  nr = nr + #got - 1
+end
 local keys, vals = {}, {}
-for i = 1, n do keys[i] = skey(ARGV[first + 8 * (i - 1)]) end
+for k = 1, n do keys[k] = skey(R[8 * k - 7]) end
 local i = 1
 while i <= n do
   local e = math.min(n, i + 999)
@@ -690,6 +699,9 @@ while i <= n do
   for k = i, e do vals[k] = got[k - i + 1] end
   i = e + 1
 end
+-- A pass of a job whose state this call has not touched yet is judged and written here,
+-- without the job table of load()/report() (most reports of a batch are such passes); any
+-- other report goes through report(). Both judge alike.
 -- The new state is put together from packed fields (cmsgpack.pack of 14 values packs each
 -- into a string of its own and then joins them): those that repeat across a batch (attempt,
 -- worker, counters) are packed once each.
@@ -706,18 +718,18 @@ end
 local out, seen, mset = {}, {}, {}
 local passed, nm = 0, 0
 for k = 1, n do
-  local a = first + 8 * (k - 1)
-  local id, v = ARGV[a], vals[k]
+  local b = 8 * k - 8
+  local id, v = R[b + 1], vals[k]
   local code, row
-  if v and not seen[id] and ARGV[a + 3] == 'passed' then
+  if v and not seen[id] and R[b + 4] == 'passed' then
     -- The state's fields, in order (the prelude's STATUS .. MAXA).
     local status, attempt, _, worker, lid, _, _, _, _, _, used, failures, cancel, maxa =
       cmsgpack.unpack(string.sub(v, 2))
     if FINAL[status] then
       code, row = 0, 'already_final'
-    elseif attempt ~= tonumber(ARGV[a + 2]) then
+    elseif attempt ~= R[b + 3] then
       code, row = 0, 'stale_attempt'
-    elseif lid == '' or lid ~= ARGV[a + 1] then
+    elseif lid == '' or lid ~= R[b + 2] then
       code, row = 0, 'lost_lease'
     else
       local flaky = 0
@@ -725,9 +737,8 @@ for k = 1, n do
       CNT[status] = (CNT[status] or 0) - 1
       passed = passed + 1
       DROPS[lid] = (DROPS[lid] or 0) + 1
-      row = PASSED_HDR .. pk(attempt) .. NOW_P .. pk(worker) .. EMPTY .. pk(tonumber(ARGV[a + 4]) or 0) ..
-        cmsgpack.pack(tonumber(ARGV[a + 5]) or 0) .. EMPTY .. cmsgpack.pack(ARGV[a + 6]) .. pk(flaky) .. pk(used) ..
-        pk(failures) .. pk(cancel) .. pk(maxa)
+      row = PASSED_HDR .. pk(attempt) .. NOW_P .. pk(worker) .. EMPTY .. pk(R[b + 5]) .. cmsgpack.pack(R[b + 6]) ..
+        EMPTY .. cmsgpack.pack(R[b + 7]) .. pk(flaky) .. pk(used) .. pk(failures) .. pk(cancel) .. pk(maxa)
       code = 1
       mset[nm + 1] = keys[k]
       mset[nm + 2] = row
@@ -737,7 +748,7 @@ for k = 1, n do
     FETCHED[id] = v
   else
     if not seen[id] then FETCHED[id] = v end
-    code, row = report(a)
+    code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5], R[b + 6], R[b + 7], R[b + 8])
   end
   seen[id] = true
   out[2 * k - 1] = code

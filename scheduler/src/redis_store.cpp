@@ -158,21 +158,31 @@ Job job_from_row(const RedisValue& spec, const RedisValue& state) {
   return decode_job(spec.str(), state.str());
 }
 
+// msgpack-c's packer appends to a std::string through this.
+struct PackTo {
+  std::string* s;
+  void write(const char* data, std::size_t n) { s->append(data, n); }
+};
+void pack_str(msgpack::packer<PackTo>& p, std::string_view v) {
+  p.pack_str(static_cast<std::uint32_t>(v.size()));
+  p.pack_str_body(v.data(), static_cast<std::uint32_t>(v.size()));
+}
+
 // Packs the specs of one submission's jobs as kSubmit stores them (the layout decode_job
 // reads). The parts shared by every job of the submission are packed once.
 class SpecPacker {
  public:
   SpecPacker(const NewSubmission& s, std::string_view target, std::string_view priority, std::uint32_t max_attempts,
              std::int64_t rank, std::int64_t now_ms) {
-    Out pre{&pre_};
-    msgpack::packer<Out> p(pre);
+    PackTo pre{&pre_};
+    msgpack::packer<PackTo> p(pre);
     p.pack_array(kSpecFields);
     pack_str(p, s.org_id);
     pack_str(p, s.app_version_id);
     pack_str(p, target);
     pack_str(p, priority);
-    Out mid{&mid_};
-    msgpack::packer<Out> m(mid);
+    PackTo mid{&mid_};
+    msgpack::packer<PackTo> m(mid);
     pack_str(m, s.submission_id);
     m.pack_int64(now_ms);
     m.pack_int64(rank);
@@ -185,8 +195,8 @@ class SpecPacker {
     std::string out;
     out.reserve(pre_.size() + mid_.size() + path.size() + id.size() + 10);
     out += pre_;
-    Out o{&out};
-    msgpack::packer<Out> p(o);
+    PackTo o{&out};
+    msgpack::packer<PackTo> p(o);
     pack_str(p, path);
     out += mid_;
     pack_str(p, id);
@@ -194,15 +204,6 @@ class SpecPacker {
   }
 
  private:
-  struct Out {
-    std::string* s;
-    void write(const char* data, std::size_t n) { s->append(data, n); }
-  };
-  static void pack_str(msgpack::packer<Out>& p, std::string_view v) {
-    p.pack_str(static_cast<std::uint32_t>(v.size()));
-    p.pack_str_body(v.data(), static_cast<std::uint32_t>(v.size()));
-  }
-
   std::string pre_, mid_;
 };
 
@@ -464,20 +465,11 @@ class RedisJobStore final : public JobStore {
     std::vector<ReportOutcome> out;
     if (reports.empty()) return out;
     auto args = base(now_ms);
-    args.reserve(args.size() + 2 + detail::kMaxDelaySlots + 8 * reports.size());
+    args.reserve(args.size() + 3 + detail::kMaxDelaySlots);
     args.push_back(std::to_string(reports.size()));
     args.push_back(std::to_string(detail::kMaxDelaySlots));
     push_delays(args);
-    for (const auto& r : reports) {
-      args.push_back(r.job_id);
-      args.push_back(r.lease_id);
-      args.push_back(std::to_string(r.attempt));
-      args.emplace_back(proto::to_string(r.status));
-      args.push_back(std::to_string(r.exit_code));
-      args.push_back(std::to_string(r.duration_ms));
-      args.push_back(r.log_tail);
-      args.push_back(r.error);
-    }
+    args.push_back(pack_reports(reports));
     // The specs, which never change, are read beside the script in the same round trip, so
     // that the script handles only the small states.
     std::vector<std::string> specs = {"MGET"};
@@ -697,6 +689,25 @@ class RedisJobStore final : public JobStore {
     std::string body;
     std::string sha;
   };
+
+  // The reports as kReport takes them: 8 msgpack values per report.
+  static std::string pack_reports(std::span<const proto::Report> reports) {
+    std::string out;
+    out.reserve(reports.size() * 96);
+    PackTo to{&out};
+    msgpack::packer<PackTo> p(to);
+    for (const auto& r : reports) {
+      pack_str(p, r.job_id);
+      pack_str(p, r.lease_id);
+      p.pack_uint32(r.attempt);
+      pack_str(p, proto::to_string(r.status));
+      p.pack_int32(r.exit_code);
+      p.pack_int64(r.duration_ms);
+      pack_str(p, r.log_tail);
+      pack_str(p, r.error);
+    }
+    return out;
+  }
 
   std::vector<std::string> base(std::int64_t now_ms) const {
     return {prefix_, std::to_string(now_ms), std::to_string(settings_.group_max),
