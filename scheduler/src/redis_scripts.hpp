@@ -205,10 +205,13 @@ local function head_of(g)
   end
   return nil
 end
--- Adds d to the group's count of queued jobs; returns the new count.
+-- Adds d to the group's count of queued jobs; returns the new count. One counter key per
+-- group, not a field of one hash: a hash of up to 128 fields is a listpack, which HINCRBY
+-- searches field by field.
+local function gqkey(g) return P .. 'gq:' .. g end
 local function gq_add(g, d)
-  if d == 0 then return tonumber(redis.call('HGET', P .. 'gq', g) or '0') end
-  return redis.call('HINCRBY', P .. 'gq', g, d)
+  if d == 0 then return tonumber(redis.call('GET', gqkey(g)) or '0') end
+  return redis.call('INCRBY', gqkey(g), d)
 end
 -- Puts a group where it belongs after jobs entered or left it (n: its queued jobs): nowhere
 -- when empty, in pending while its batching window is open, else in its target's ready set at
@@ -220,8 +223,7 @@ local function refresh_group(g, requeue, n, same_head)
   if same_head and WINDOW == 0 and n > 0 then return end
   local rk = ready_key(g)
   if n <= 0 then
-    redis.call('HDEL', P .. 'gq', g)
-    redis.call('DEL', qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
+    redis.call('DEL', gqkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
     redis.call('ZREM', rk, g)
     redis.call('ZREM', P .. 'pending', g)
     return
@@ -569,7 +571,7 @@ local function hand_off()
   end
   if not fits then return nil end
   local g = org .. '/' .. app .. '/' .. target
-  if redis.call('HEXISTS', P .. 'gq', g) == 1 then return nil end
+  if redis.call('EXISTS', gqkey(g)) == 1 then return nil end
   local ids, keys, seen = {}, {}, {}
   for k = 1, n do
     local id = ARGV[ids0 + k]

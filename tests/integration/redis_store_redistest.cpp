@@ -178,7 +178,8 @@ TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
   EXPECT_EQ(calls("evalsha"), 1);
   EXPECT_EQ(calls("lpop"), 0);
   EXPECT_EQ(calls("publish"), 0);
-  EXPECT_EQ(calls("hincrby"), 2);  // the org's and the status counts; no group count
+  EXPECT_EQ(calls("hincrby"), 2);  // the org's and the status counts
+  EXPECT_EQ(calls("incrby"), 0);   // no group count
 
   store->submit(submission("waiting", 2, kT0 + 1), kT0 + 1);
   redis({"CONFIG", "RESETSTAT"});
