@@ -25,7 +25,7 @@ inline constexpr std::string_view kPrelude = R"lua(
 -- Globals read once: each use of a global is a table lookup.
 local ARGV, redis, cmsgpack, string, table, math = ARGV, redis, cmsgpack, string, table, math
 local tonumber, unpack, ipairs, pairs, setmetatable = tonumber, unpack, ipairs, pairs, setmetatable
-local rawget, rawset, type = rawget, rawset, type
+local rawget, rawset, type, select = rawget, rawset, type, select
 local P = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local GMAX = tonumber(ARGV[3])
@@ -54,24 +54,25 @@ local NSTATE = 14
 local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MA0, BUDGET = 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
 local NSPEC = 12  -- the spec's last field is the job id, kept as j.id
 local function skey(id) return P .. 'st:' .. id end
--- Spec and state are fixarrays (one header byte). They are unpacked past that byte, as the
--- sequence of their values, into a table built at its size: cmsgpack.unpack of the array
--- itself grows its table one field at a time, which costs several times more.
+-- Spec and state are fixarrays (one header byte). They are unpacked from past that byte
+-- (unpack_limit's offset, which also spares a substring), as the sequence of their values,
+-- into locals or a table built at its size: cmsgpack.unpack of the array itself grows its
+-- table one field at a time, which costs several times more.
 local SPEC_MT = {__index = function(t, k)
   if type(k) ~= 'number' or k < ORG then return nil end
   local spec = rawget(t, 'spec') or redis.call('GET', jkey(rawget(t, 'id')))
   rawset(t, 'spec', spec)
-  local f = {cmsgpack.unpack(string.sub(spec, 2))}
+  local f = {select(2, cmsgpack.unpack_limit(spec, NSPEC, 1))}
   for i = 1, NSPEC - 1 do rawset(t, ORG - 1 + i, f[i]) end
   return rawget(t, k)
 end}
 local STATE_HDR = string.char(0x90 + NSTATE)
 local function parse(id, st)
-  return setmetatable({id = id, cmsgpack.unpack(string.sub(st, 2))}, SPEC_MT)
+  return setmetatable({id = id, select(2, cmsgpack.unpack_limit(st, NSTATE, 1))}, SPEC_MT)
 end
 -- The job of a spec without a state.
 local function fresh(id, spec)
-  local o, a, t, pr, pa, su, cr, ra, re, m0, bu = cmsgpack.unpack(string.sub(spec, 2))
+  local _, o, a, t, pr, pa, su, cr, ra, re, m0, bu = cmsgpack.unpack_limit(spec, NSPEC, 1)
   return setmetatable({'queued', 0, cr, '', '', 0, 0, '', '', 0, 0, 0, 0, 0, o, a, t, pr, pa, su, cr, ra, re, m0, bu,
     id = id, spec = spec}, SPEC_MT)
 end
@@ -459,11 +460,11 @@ end
 local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
--- Returns the ids taken, in order, the job table of each that has a state (nil for a job
--- never claimed, whose new state is ASSIGNED1) and, per band, how many jobs never claimed it
--- gave.
+-- Returns the ids taken, in order, and for each either its state key (a job never claimed,
+-- whose new state is ASSIGNED1) or its job table; and per band how many jobs never claimed
+-- it gave.
 local function take(g)
-  local ids, jobs, fresh = {}, {}, {}
+  local ids, skeys, jobs, fresh = {}, {}, {}, {}
   local n = 0
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
@@ -477,7 +478,7 @@ local function take(g)
         local st = states[k]
         if not st then
           n = n + 1
-          ids[n] = id
+          ids[n], skeys[n] = id, sk[k]
           fresh[b] = (fresh[b] or 0) + 1
         else
           local j = parse(id, st)
@@ -490,11 +491,11 @@ local function take(g)
     end
     if n >= want then break end
   end
-  return ids, jobs, fresh
+  return ids, skeys, jobs, fresh
 end
 for _, c in ipairs(cands) do
   local g = c[2]
-  local ids, jobs, fresh = take(g)
+  local ids, skeys, jobs, fresh = take(g)
   if #ids == 0 then
     refresh_group(g, false, 0)
   else
@@ -511,7 +512,7 @@ for _, c in ipairs(cands) do
         write(j)
         st = PACKED[id]
       else
-        mset[nm + 1] = skey(id)
+        mset[nm + 1] = skeys[k]
         mset[nm + 2] = ASSIGNED1
         nm = nm + 2
       end
@@ -717,16 +718,17 @@ local function pk(v)
   end
   return p
 end
-local out, seen, mset = {}, {}, {}
+local out, mset = {}, {}
 local passed, nm = 0, 0
 for k = 1, n do
   local b = 8 * k - 8
   local id, v = R[b + 1], vals[k]
   local code, row
-  if v and not seen[id] and R[b + 4] == 'passed' then
+  -- FETCHED[id] is set once a report of the job was judged: a later one goes to report().
+  if v and FETCHED[id] == nil and R[b + 4] == 'passed' then
     -- The state's fields, in order (the prelude's STATUS .. MAXA).
-    local status, attempt, _, worker, lid, _, _, _, _, _, used, failures, cancel, maxa =
-      cmsgpack.unpack(string.sub(v, 2))
+    local _, status, attempt, _, worker, lid, _, _, _, _, _, used, failures, cancel, maxa =
+      cmsgpack.unpack_limit(v, NSTATE, 1)
     if FINAL[status] then
       code, row = 0, 'already_final'
     elseif attempt ~= R[b + 3] then
@@ -749,10 +751,9 @@ for k = 1, n do
     end
     FETCHED[id] = v
   else
-    if not seen[id] then FETCHED[id] = v end
+    if FETCHED[id] == nil then FETCHED[id] = v end
     code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5], R[b + 6], R[b + 7], R[b + 8])
   end
-  seen[id] = true
   out[2 * k - 1] = code
   out[2 * k] = row
 end
