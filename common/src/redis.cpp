@@ -137,7 +137,7 @@ const std::vector<RedisValue>& RedisValue::array() const {
 }
 
 void throw_reply_error(const std::string& message) {
-  if (message.rfind("NOSCRIPT", 0) == 0) throw RedisNoScript(message);
+  if (is_missing_script(message)) throw RedisNoScript(message);
   // Refusals of a Redis that is not ready (still loading its AOF after a restart, busy with a
   // long script, a replica or a primary without its replicas during failover): the command
   // was not executed and can be retried, like a dropped connection.

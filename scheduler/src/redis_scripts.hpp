@@ -6,10 +6,18 @@
 // per item, so one bad item changes nothing and does not hold back the others.
 // docs/architecture.md lists the keys.
 //
-// Cost rules (docs/benchmarks.md): a job is one string (its spec, packed once at submit, and
-// its state, both msgpack, packed and unpacked in C by Redis's cmsgpack) written at most once
-// per script call; a claim or a report unpacks and repacks only the state, and a job never
-// claimed before is claimed without unpacking anything; a group's queue is three lists (one per
+// The store loads them as one Redis function library (FUNCTION LOAD; redis_store.cpp puts it
+// together): the prelude runs once, at load, and each script body becomes a function that
+// begin() starts with the call's arguments. (As EVAL scripts, every call ran the prelude
+// again: its closures and tables cost Redis more than a small call's own work.)
+//
+// Cost rules (docs/benchmarks.md), from profiles of Redis running these scripts: every string
+// that enters Lua (an argument, a reply, a concatenation, a substring) costs a hash over all
+// its bytes, a table grown one field at a time costs a resize at each power of two, and each
+// redis.call costs about as much as a small command itself. So: a job is its spec (written
+// once, packed by the store in C++) and its state (small, read and written by claims and
+// reports); specs leave Redis beside the scripts, not through Lua; a job never claimed has no
+// state and is claimed without unpacking anything; a group's queue is three lists (one per
 // priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold one entry per
 // submission, not per job; per-status counters, lease counts, the finished-per-second counter
 // and the wakeup PUBLISH are applied once per call by commit().
@@ -22,14 +30,16 @@
 namespace qg::sched::scripts {
 
 inline constexpr std::string_view kPrelude = R"lua(
--- Globals read once: each use of a global is a table lookup.
-local ARGV, redis, cmsgpack, string, table, math = ARGV, redis, cmsgpack, string, table, math
-local tonumber, unpack, ipairs, pairs, setmetatable = tonumber, unpack, ipairs, pairs, setmetatable
-local rawget, rawset, type, select = rawget, rawset, type, select
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
-local GMAX = tonumber(ARGV[3])
-local WINDOW = tonumber(ARGV[4])
+-- Globals are read into locals once, by the first call (each use of a global is a table
+-- lookup); a library being loaded may read no global but redis. globals() is defined before
+-- the locals of the same names, so its body names the globals.
+local function globals()
+  return cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select
+end
+local cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select
+-- The call's arguments and what follows from them: set by begin() at the start of each call
+-- (calls run one at a time, so the library's state is the running call's).
+local ARGV, P, NOW, GMAX, WINDOW
 local WAKE = false
 local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=true, dead=true}
 local PRIO = {low=0, medium=1, high=2}
@@ -66,7 +76,7 @@ local SPEC_MT = {__index = function(t, k)
   for i = 1, NSPEC - 1 do rawset(t, ORG - 1 + i, f[i]) end
   return rawget(t, k)
 end}
-local STATE_HDR = string.char(0x90 + NSTATE)
+local STATE_HDR = '\158'  -- a fixarray of NSTATE (14): 0x90 + 14
 local function parse(id, st)
   return setmetatable({id = id, select(2, cmsgpack.unpack_limit(st, NSTATE, 1))}, SPEC_MT)
 end
@@ -196,6 +206,16 @@ local function commit()
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
   CNT, QP, FIN, WAKE, DROPS = {}, {}, 0, false, {}
+end
+-- Starts a call: its arguments, and the per-call state empty (a call that failed half-way may
+-- have left some behind; commit() empties it after a call that did not).
+local function begin(args)
+  if not string then
+    cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select = globals()
+  end
+  ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
+  WAKE, CNT, QP, FIN, DROPS = false, {}, {}, 0, {}
+  DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
 end
 -- The group's head job (first of its highest non-empty band), or nil. The head may be an
 -- entry left behind by a cancel (see take()); it still carries its rank.
@@ -538,10 +558,9 @@ return false
 )lua";
 
 // The submit script's arguments followed by one claim's from its ARGV[5] on: a submit batch
-// and the claim of a waiting worker in one call. The store assembles it as the prelude, then
-// kSubmit and kClaim each wrapped as a function of its ARGV (submit_main, claim_main), then
-// this. Returns {submit reply, claim reply (false: nothing claimed)}; a hand-off's claim reply
-// is {group_key, 1, then per job its spec and its state}, the specs being in ARGV already.
+// and the claim of a waiting worker in one call: kSubmit's body (body_submit), then kClaim's
+// (body_claim) on the claim's arguments. Returns {submit reply, claim reply (false: nothing claimed)}; a hand-off's
+// claim reply is {group_key, 1, then per job its spec and its state}, the specs being in ARGV already.
 //
 // Hand-off: when the batch is one submission that the claim would take whole anyway (no
 // batching window, the claim's targets hold no ready group, the group does not exist yet,
@@ -621,8 +640,9 @@ local function hand_off()
 end
 local direct = hand_off()
 if direct then return direct end
-local submitted = submit_main(ARGV)
-return {submitted, claim_main(C)}
+local submitted = body_submit()
+ARGV = C
+return {submitted, body_claim()}
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts

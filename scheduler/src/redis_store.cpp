@@ -1,6 +1,8 @@
-// RedisJobStore: every multi-key transition is one Lua script (redis_scripts.hpp), loaded
-// with SCRIPT LOAD and called with EVALSHA; after NOSCRIPT (restart, failover, SCRIPT FLUSH)
-// the scripts are loaded again and the call retried once. Reads that need no atomicity
+// RedisJobStore: every multi-key transition is one Lua script (redis_scripts.hpp). The
+// scripts are one function library, named by a hash of its text so that stores of different
+// versions on one Redis each call their own; it is loaded with FUNCTION LOAD REPLACE and
+// called with FCALL. When Redis no longer has it (a restart without persistence, a failover,
+// FUNCTION FLUSH) it is loaded again and the call retried once. Reads that need no atomicity
 // (get, list, stats) are pipelined. docs/architecture.md lists every key.
 //
 // Wakeups: scripts that make work claimable PUBLISH on "<prefix>wakeup". A second connection
@@ -14,6 +16,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 
 #include <msgpack.hpp>
@@ -241,16 +244,7 @@ class RedisJobStore final : public JobStore {
         conn_(address, RedisOptions{}, logger),
         sub_(address, RedisOptions{}, logger),
         rng_(std::random_device{}()) {
-    const std::array<std::string_view, kHandOff> bodies = {
-        scripts::kSubmit, scripts::kClaim,  scripts::kReport,    scripts::kProgress, scripts::kRenew, scripts::kRelease,
-        scripts::kExpire, scripts::kCancel, scripts::kRetryDead, scripts::kPromote,  scripts::kQueue};
-    for (std::size_t i = 0; i < kHandOff; ++i) {
-      scripts_[i].body = std::string(scripts::kPrelude) + std::string(bodies[i]);
-    }
-    // The hand-off runs the submit and the claim scripts as functions of their own ARGV.
-    scripts_[kHandOff].body = std::string(scripts::kPrelude) + "local function submit_main(ARGV)\n" +
-                              std::string(scripts::kSubmit) + "end\nlocal function claim_main(ARGV)\n" +
-                              std::string(scripts::kClaim) + "end\n" + std::string(scripts::kHandOff);
+    make_library();
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_fd_ < 0 || event_fd_ < 0) throw Error("epoll/eventfd failed");
@@ -685,10 +679,40 @@ class RedisJobStore final : public JobStore {
   }
 
  private:
-  struct Script {
-    std::string body;
-    std::string sha;
-  };
+  // The library: the prelude, each script's body as a local function body_<name> (the
+  // hand-off's last, as it calls the submit's and the claim's), then one registered function
+  // per script that begins the call and runs its body.
+  void make_library() {
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, kScriptCount> scripts = {{
+        {"submit", scripts::kSubmit},
+        {"claim", scripts::kClaim},
+        {"report", scripts::kReport},
+        {"progress", scripts::kProgress},
+        {"renew", scripts::kRenew},
+        {"release", scripts::kRelease},
+        {"expire", scripts::kExpire},
+        {"cancel", scripts::kCancel},
+        {"retry_dead", scripts::kRetryDead},
+        {"promote", scripts::kPromote},
+        {"queue", scripts::kQueue},
+        {"hand_off", scripts::kHandOff},
+    }};
+    std::string code(scripts::kPrelude);
+    for (const auto& [name, body] : scripts) {
+      code += "local function body_" + std::string(name) + "()\n" + std::string(body) + "end\n";
+    }
+    std::uint64_t hash = 14695981039346656037ull;  // FNV-1a over the code
+    for (unsigned char c : code) hash = (hash ^ c) * 1099511628211ull;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    const std::string lib = "qg_" + std::string(hex, 12);
+    for (std::size_t i = 0; i < kScriptCount; ++i) {
+      functions_[i] = lib + "_" + std::string(scripts[i].first);
+      code += "redis.register_function('" + functions_[i] + "', function(_, args) begin(args) return body_" +
+              std::string(scripts[i].first) + "() end)\n";
+    }
+    library_ = "#!lua name=" + lib + "\n" + code;
+  }
 
   // The reports as kReport takes them: 8 msgpack values per report.
   static std::string pack_reports(std::span<const proto::Report> reports) {
@@ -719,7 +743,8 @@ class RedisJobStore final : public JobStore {
   }
 
   void load_scripts() {
-    for (auto& s : scripts_) s.sha = conn_.command({"SCRIPT", "LOAD", s.body}).str();
+    conn_.command({"FUNCTION", "LOAD", "REPLACE", library_});
+    loaded_ = true;
   }
 
   RedisValue eval(ScriptId id, const std::vector<std::string>& args) {
@@ -727,13 +752,13 @@ class RedisJobStore final : public JobStore {
     auto call = [&] {
       std::vector<std::string_view> argv;
       argv.reserve(args.size() + 3);
-      argv.emplace_back("EVALSHA");
-      argv.emplace_back(scripts_[id].sha);
+      argv.emplace_back("FCALL");
+      argv.emplace_back(functions_[id]);
       argv.emplace_back("0");
       for (const auto& a : args) argv.emplace_back(a);
       return conn_.command(std::span<const std::string_view>(argv));
     };
-    if (scripts_[id].sha.empty()) load_scripts();
+    if (!loaded_) load_scripts();
     try {
       return call();
     } catch (const RedisNoScript&) {
@@ -895,19 +920,19 @@ class RedisJobStore final : public JobStore {
     return args;
   }
 
-  // Several script calls in one round trip. A call refused with NOSCRIPT did not run: the
-  // scripts are loaded again and those calls are made again, in order. plain: commands without
+  // Several script calls in one round trip. A call refused because Redis no longer has the
+  // library did not run: the library is loaded again and those calls are made again, in order. plain: commands without
   // a script, sent after the calls in the same round trip; their replies follow the calls'.
   std::vector<RedisValue> eval_pipeline(const std::vector<std::pair<ScriptId, std::vector<std::string>>>& calls,
                                         std::vector<std::vector<std::string>> plain = {}) {
     maybe_resubscribe();
     if (calls.empty()) return plain.empty() ? std::vector<RedisValue>{} : conn_.pipeline(plain);
-    if (scripts_[calls.front().first].sha.empty()) load_scripts();
+    if (!loaded_) load_scripts();
     auto command = [&](const std::pair<ScriptId, std::vector<std::string>>& c) {
       std::vector<std::string> argv;
       argv.reserve(c.second.size() + 3);
-      argv.emplace_back("EVALSHA");
-      argv.push_back(scripts_[c.first].sha);
+      argv.emplace_back("FCALL");
+      argv.push_back(functions_[c.first]);
       argv.emplace_back("0");
       argv.insert(argv.end(), c.second.begin(), c.second.end());
       return argv;
@@ -919,7 +944,7 @@ class RedisJobStore final : public JobStore {
     auto replies = conn_.pipeline(commands);
     bool reloaded = false;
     for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (!replies[i].is_error() || replies[i].str().rfind("NOSCRIPT", 0) != 0) continue;
+      if (!replies[i].is_error() || !is_missing_script(replies[i].str())) continue;
       if (!reloaded) {
         load_scripts();
         reloaded = true;
@@ -980,7 +1005,9 @@ class RedisJobStore final : public JobStore {
   std::string prefix_;
   RedisConnection conn_;
   RedisConnection sub_;
-  std::array<Script, kScriptCount> scripts_;
+  std::string library_;
+  std::array<std::string, kScriptCount> functions_;
+  bool loaded_ = false;
   std::mt19937_64 rng_;
   IdGenerator lease_ids_;
   int epoll_fd_ = -1;

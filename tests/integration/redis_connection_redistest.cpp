@@ -42,6 +42,7 @@ TEST_F(RedisConnectionTest, ErrorRepliesThrowStoreErrorAndNoscriptDistinctly) {
   c.command({"SET", "a", "1"});
   EXPECT_THROW(c.command({"HGET", "a", "x"}), StoreError);
   EXPECT_THROW(c.command({"EVALSHA", "0123456789012345678901234567890123456789", "0"}), RedisNoScript);
+  EXPECT_THROW(c.command({"FCALL", "no_such_function", "0"}), RedisNoScript);
   EXPECT_EQ(c.command({"PING"}).str(), "PONG");  // still usable
 }
 

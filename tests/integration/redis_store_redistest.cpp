@@ -62,10 +62,10 @@ TEST_F(RedisStoreTest, UnreachableRedisThrowsStoreUnavailableAtConstruction) {
   EXPECT_THROW(make_redis_store("http://nope", settings_), ConfigError);
 }
 
-TEST_F(RedisStoreTest, FlushedScriptCacheIsReloadedTransparently) {
+TEST_F(RedisStoreTest, FlushedFunctionLibraryIsReloadedTransparently) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("a", 2, kT0), kT0);
-  redis({"SCRIPT", "FLUSH"});
+  redis({"FUNCTION", "FLUSH"});
   store->submit(submission("a", 1, kT0 + 1), kT0 + 1);
   auto c = store->claim_group(worker_, kT0 + 2);
   ASSERT_TRUE(c.has_value());
@@ -175,7 +175,7 @@ TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
   auto out = store->submit_and_claim(subs, claims, kT0);
   ASSERT_TRUE(out.claims.at(0).has_value());
   EXPECT_EQ(out.claims[0]->jobs.size(), 3u);
-  EXPECT_EQ(calls("evalsha"), 1);
+  EXPECT_EQ(calls("fcall"), 1);
   EXPECT_EQ(calls("lpop"), 0);
   EXPECT_EQ(calls("publish"), 0);
   EXPECT_EQ(calls("hincrby"), 2);  // the org's and the status counts
@@ -187,7 +187,7 @@ TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
   out = store->submit_and_claim(subs, claims, kT0 + 2);
   ASSERT_TRUE(out.claims.at(0).has_value());
   EXPECT_EQ(out.claims[0]->app_version_id, "waiting");
-  EXPECT_EQ(calls("evalsha"), 1);
+  EXPECT_EQ(calls("fcall"), 1);
   EXPECT_GT(calls("lpop"), 0);
   EXPECT_EQ(store->queue_depth(), 1u);
 }

@@ -4,8 +4,8 @@
 //
 //   I/O error, timeout, connection refused/closed  -> StoreUnavailable (connection marked broken)
 //   a Redis error reply                             -> StoreError
-//   a NOSCRIPT error reply                          -> RedisNoScript (a StoreError), so callers
-//                                                      can SCRIPT LOAD and retry
+//   a NOSCRIPT or "Function not found" reply        -> RedisNoScript (a StoreError), so callers
+//                                                      can load their scripts and retry
 //
 // A broken connection reconnects on the next call, no sooner than its back-off allows
 // (capped exponential); until then calls throw StoreUnavailable at once. A call never waits
@@ -49,11 +49,17 @@ struct RedisOptions {
   std::chrono::milliseconds reconnect_max{2000};     // back-off cap
 };
 
-// The script named by EVALSHA is not in the server's cache (restart, failover, FLUSH).
+// The script named by EVALSHA, or the function named by FCALL, is not on the server (a
+// restart without persistence, a failover, SCRIPT FLUSH or FUNCTION FLUSH).
 class RedisNoScript : public StoreError {
  public:
   using StoreError::StoreError;
 };
+
+// True for the error reply of a call to a script or function the server does not have.
+inline bool is_missing_script(std::string_view message) {
+  return message.rfind("NOSCRIPT", 0) == 0 || message.rfind("ERR Function not found", 0) == 0;
+}
 
 struct RedisContextDeleter {
   void operator()(redisContext* context) const noexcept;
