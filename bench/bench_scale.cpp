@@ -11,6 +11,7 @@
 //   workers — broker resident memory with 1,000 connected workers (each sent HELLO and has a
 //             PULL held at the broker).
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "harness/bench.hpp"
@@ -23,6 +24,17 @@ namespace qg::bench {
 namespace {
 
 using namespace std::chrono_literals;
+
+// QG_BENCH_PHASE_HOOK, when set, is a shell command run at the end of each CPU run's submit
+// phase (once the broker's last script call is done) and of its processing phase, e.g.
+// `callgrind_control -d <pid>` to split a profile of redis-server by phase
+// (docs/benchmarks.md). Unset, nothing happens.
+void phase_hook(bool after_submits) {
+  const char* hook = std::getenv("QG_BENCH_PHASE_HOOK");
+  if (hook == nullptr) return;
+  if (after_submits) std::this_thread::sleep_for(300ms);  // the last submit batch reaches Redis
+  if (std::system(hook) != 0) throw BenchError(std::string("QG_BENCH_PHASE_HOOK failed: ") + hook);
+}
 
 // One whole-life run of n jobs; returns Redis CPU µs per job and the run's wall seconds.
 std::pair<double, double> cpu_run(const std::string& redis_url, std::size_t n, bool suites) {
@@ -51,8 +63,10 @@ std::pair<double, double> cpu_run(const std::string& redis_url, std::size_t n, b
         context, stack.client_endpoint(), 50, n, [&](std::size_t i) { return bodies[i % bodies.size()]; }, 120s);
     if (r.errors > 0) throw BenchError("cpu: submits failed");
   }
+  phase_hook(true);
   auto sim = run_sim_workers(context, stack.worker_endpoint(), 50, n, 120s);
   if (sim.jobs < n) throw BenchError("cpu: only " + std::to_string(sim.jobs) + " jobs finished");
+  phase_hook(false);
   const double secs = (now_us() - t0) / 1e6;
   const double cpu1 = admin.cpu_seconds();
   return {(cpu1 - cpu0) * 1e6 / static_cast<double>(n), secs};
