@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 void phase_hook(bool after_submits) {
   const char* hook = std::getenv("QG_BENCH_PHASE_HOOK");
   if (hook == nullptr) return;
-  if (after_submits) std::this_thread::sleep_for(300ms);  // the last submit batch reaches Redis
+  if (after_submits) std::this_thread::sleep_for(300ms);  // what the broker does after the last reply
   if (std::system(hook) != 0) throw BenchError(std::string("QG_BENCH_PHASE_HOOK failed: ") + hook);
 }
 
