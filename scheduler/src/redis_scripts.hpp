@@ -317,13 +317,14 @@ local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
 local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
-local function submit_one(a)
+local IDX_ALL = P .. 'idx:all'
+local function submit_one(a, n)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
-  local n = tonumber(ARGV[a + 6])
   local pairs0, ids0 = a + 6, a + 6 + 2 * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
-  local ik = P .. 'idem:' .. org .. ':' .. idem
+  local ik
   if idem ~= '' then
+    ik = P .. 'idem:' .. org .. ':' .. idem
     local prev = redis.call('GET', ik)
     if prev then
       local sid, one = string.match(prev, '^(%S+) (%S+)$')
@@ -383,9 +384,9 @@ local function submit_one(a)
       i = e + 1
     end
   end
-  for _, ix in ipairs({P .. 'idx:all', P .. 'idx:org:' .. org, P .. 'idx:app:' .. org .. ':' .. app}) do
-    push(IDX, ix, m)
-  end
+  push(IDX, IDX_ALL, m)
+  push(IDX, P .. 'idx:org:' .. org, m)
+  push(IDX, P .. 'idx:app:' .. org .. ':' .. app, m)
   count('queued', n)
   QP[prio] = (QP[prio] or 0) + n
   ORGN[org] = (ORGN[org] or 0) + n
@@ -396,10 +397,11 @@ local function submit_one(a)
 end
 -- One EXISTS over every job spec of the batch; only when one is taken does each submission
 -- look for its own (and fail alone).
-local ALL = {}
+local ALL, NS = {}, {}  -- NS: each submission's number of jobs (tonumber once: it is a strtod)
 local a = 7
-for _ = 1, tonumber(ARGV[6]) do
+for s = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[a + 6])
+  NS[s] = n
   local nall = #ALL
   for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
   a = a + 7 + 3 * n
@@ -414,9 +416,9 @@ end
 ANY_EXISTS = found > 0
 local out = {}
 a = 7
-for _ = 1, tonumber(ARGV[6]) do
-  out[#out + 1] = submit_one(a)
-  a = a + 7 + 3 * tonumber(ARGV[a + 6])
+for s = 1, #NS do
+  out[s] = submit_one(a, NS[s])
+  a = a + 7 + 3 * NS[s]
 end
 variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before

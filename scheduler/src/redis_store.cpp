@@ -683,6 +683,7 @@ class RedisJobStore final : public JobStore {
   // hand-off's last, as it calls the submit's and the claim's), then one registered function
   // per script that begins the call and runs its body.
   void make_library() {
+    // In ScriptId order.
     static constexpr std::array<std::pair<std::string_view, std::string_view>, kScriptCount> scripts = {{
         {"submit", scripts::kSubmit},
         {"claim", scripts::kClaim},
