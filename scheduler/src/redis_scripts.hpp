@@ -104,7 +104,7 @@ local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
 -- Jobs changed in this call: their states packed when written, stored by one MSET in commit()
 -- (a SET per job costs several times an MSET entry), and read back from here until then.
 local DIRTY, PACKED, DIRTY_ORDER = {}, {}, {}
-local FETCHED = {}  -- id -> state (false: none) read by prefetch(); PACKED wins, commit() clears
+local FETCHED = {}  -- id -> state (false: none) read ahead by a batch (REP); PACKED wins, commit() clears
 local function load(id)
   local j = DIRTY[id]
   if j then return j end
@@ -115,18 +115,6 @@ local function load(id)
   local spec = redis.call('GET', jkey(id))
   if not spec then return nil end
   return fresh(id, spec)
-end
--- Reads the states of ids with MGETs (one command per 1000 rather than a GET per job).
-local function prefetch(ids)
-  local i = 1
-  while i <= #ids do
-    local e = math.min(#ids, i + 999)
-    local keys = {}
-    for k = i, e do keys[#keys + 1] = skey(ids[k]) end
-    local vals = redis.call('MGET', unpack(keys))
-    for k = i, e do FETCHED[ids[k]] = vals[k - i + 1] end
-    i = e + 1
-  end
 end
 -- Stores a state packed by the caller (a job this call does not read again as a table).
 local function put(id, st)
