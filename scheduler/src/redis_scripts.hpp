@@ -259,6 +259,12 @@ local function refresh_group(g, requeue, n, same_head)
   end
 end
 -- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
+-- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
+-- EXP read its fields; commit() counts `n` down as jobs leave it.
+local function open_lease(lease_id, worker, g, ids, lease_ms)
+  redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '), 'n', #ids)
+  redis.call('ZADD', P .. 'leases', NOW + lease_ms, lease_id)
+end
 local function lease_drop(j)
   local lid = j[LEASE]
   if lid == '' then return end
@@ -535,9 +541,7 @@ for _, c in ipairs(cands) do
       count('assigned', m)
       QP[b] = (QP[b] or 0) - m
     end
-    redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '),
-      'n', #ids)
-    redis.call('ZADD', P .. 'leases', NOW + tonumber(ARGV[7]), lease_id)
+    open_lease(lease_id, worker, g, ids, tonumber(ARGV[7]))
     refresh_group(g, false, gq_add(g, -#ids))
     commit()
     return out
@@ -596,8 +600,11 @@ local function hand_off()
     if redis.call('EXISTS', unpack(keys, i, e)) > 0 then return nil end
     i = e + 1
   end
-  local ik = P .. 'idem:' .. org .. ':' .. idem
-  if idem ~= '' and redis.call('EXISTS', ik) == 1 then return nil end
+  local ik
+  if idem ~= '' then
+    ik = P .. 'idem:' .. org .. ':' .. idem
+    if redis.call('EXISTS', ik) == 1 then return nil end
+  end
   -- No write above: the slow path below starts from the same state.
   local lease_id, worker = C[5], C[6]
   local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
@@ -622,8 +629,7 @@ local function hand_off()
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
   end
-  redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '), 'n', n)
-  redis.call('ZADD', P .. 'leases', NOW + tonumber(C[7]), lease_id)
+  open_lease(lease_id, worker, g, ids, tonumber(C[7]))
   count('assigned', n)
   commit()
   return {{{0, sub}}, rows}

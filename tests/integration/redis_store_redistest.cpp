@@ -158,7 +158,7 @@ TEST_F(RedisStoreTest, OnlyAStoreAskedForItsWakeupFdSubscribesToWakeups) {
   EXPECT_EQ(::poll(&p, 1, 5000), 1);
 }
 
-// A submission that a waiting worker takes whole goes into its record already assigned: one
+// A submission that a waiting worker takes whole gets its state already assigned: one
 // script call, no group queue, ready entry or wakeup written and removed again. With another
 // group ready the same call queues it and claims through the queue as usual.
 TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
