@@ -19,6 +19,11 @@ constexpr std::size_t kMaxRenewalBatch = 1024;  // renewals per store round trip
 // A submit batch is sent once it holds this many jobs (bounds one script's run time in Redis).
 constexpr std::size_t kMaxSubmitBatchJobs = 2000;
 constexpr std::size_t kMaxReportBatch = 256;
+// Submits go to the store while the next ones are read: a batch is sent once it holds this
+// many submissions, so that Redis works on it while the broker reads the rest of the round,
+// with up to kMaxSubmitsInFlight batches out (then the broker waits for the oldest).
+constexpr std::size_t kSubmitChunk = 16;
+constexpr std::size_t kMaxSubmitsInFlight = 4;
 
 }  // namespace
 
@@ -91,6 +96,12 @@ void Broker::run() {
       log_->error("loop round failed, continuing: {}", e.what());
     }
   }
+  try {
+    flush_submits();
+    settle_submits();  // every submit the store took is answered
+  } catch (const std::exception& e) {
+    log_->error("answering the last submits failed: {}", e.what());
+  }
   log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted", settings_.broker_id,
              counters_.client_requests, counters_.worker_messages, counters_.rejected, counters_.jobs_submitted);
 }
@@ -119,12 +130,19 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   // its fd is quiet. Hence unread_[s]: set when the fd fires or after this broker sent on
   // the socket, cleared only when a receive finds the socket empty. The wait is zero while
   // any socket may still hold messages.
-  const bool busy = std::any_of(unread_.begin(), unread_.end(), [](bool u) { return u; });
-  std::array<pollfd, kSocketCount + 1> fds{};
+  //
+  // Submit batches out at the store (send_submits) are answered when their results come in:
+  // the store's descriptor for them is polled too, and the wait is zero when one is in.
+  const int submits_fd = store_.submits_fd();
+  const bool submits_in = submits_fd < 0 && store_.submits_in_flight() > 0;
+  const bool busy = submits_in || std::any_of(unread_.begin(), unread_.end(), [](bool u) { return u; });
+  std::array<pollfd, kSocketCount + 2> fds{};
   for (std::size_t i = 0; i < kSocketCount; ++i) fds[i] = {socket_fds_[i], POLLIN, 0};
+  std::size_t count = kSocketCount;
   const int wakeup_fd = store_.wakeup_fd();
-  const std::size_t count = wakeup_fd >= 0 ? kSocketCount + 1 : kSocketCount;
-  if (wakeup_fd >= 0) fds[kSocketCount] = {wakeup_fd, POLLIN, 0};
+  const std::size_t wakeup_slot = count;
+  if (wakeup_fd >= 0) fds[count++] = {wakeup_fd, POLLIN, 0};
+  if (submits_fd >= 0) fds[count++] = {submits_fd, POLLIN, 0};
   const auto timeout = busy ? std::chrono::milliseconds(0) : next_timeout(cap);
   const int ready = ::poll(fds.data(), count, static_cast<int>(timeout.count()));
   if (ready < 0) {
@@ -134,8 +152,9 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   for (std::size_t i = 0; i < kSocketCount; ++i) {
     if ((fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0) unread_[i] = true;
   }
-  const bool woken = count > kSocketCount && (fds[kSocketCount].revents & POLLIN) != 0;
+  const bool woken = wakeup_fd >= 0 && (fds[wakeup_slot].revents & POLLIN) != 0;
   if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
+  answer_sent_submits(false);
 
   // Each socket is read until a receive finds it empty, in bounded batches so no one socket
   // starves the others (a socket whose batch ran out stays unread for the next round).
@@ -162,6 +181,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   flush_renewals();
   flush_worker_records(false);
   if (scheduler_ && steady_ms() >= next_scheduler_tick_) {
+    settle_submits();  // the tick's events come after the submits' own
     auto wait = scheduler_->tick();
     next_scheduler_tick_ = steady_ms() + wait.count();
     work_maybe_available_ = true;  // the round may have promoted or requeued work
@@ -292,14 +312,17 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     // one store call and answered (flush_submits).
     pending_submit_jobs_ += submission.job_ids.size();
     pending_submits_.push_back({identity, request->rid, std::move(submission)});
-    if (pending_submit_jobs_ >= kMaxSubmitBatchJobs) flush_submits();
+    if (pending_submit_jobs_ >= kMaxSubmitBatchJobs ||
+        (pending_submits_.size() >= kSubmitChunk && store_.submits_in_flight() < kMaxSubmitsInFlight)) {
+      flush_submits();
+    }
     return;
   }
-  flush_submits();  // anything else sees every earlier submit applied
+  flush_submits();  // anything else sees every earlier submit applied (and answered: store())
   if (cmd == proto::StatusRequest::command) {
     auto request = decode_or<proto::StatusRequest>(envelope, settings_.limits, reject);
     if (!request) return;
-    auto found = store_.get(request->job_ids);
+    auto found = store().get(request->job_ids);
     proto::StatusReply reply;
     reply.rid = request->rid;
     for (std::size_t i = 0; i < found.size(); ++i) {
@@ -322,7 +345,7 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     query.target = request->target;
     query.cursor = request->cursor;
     query.limit = request->limit;
-    auto page = store_.list(query);
+    auto page = store().list(query);
     proto::ListReply reply;
     reply.rid = request->rid;
     reply.jobs = std::move(page.jobs);
@@ -336,16 +359,16 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     proto::CancelReply reply;
     reply.rid = request->rid;
     if (!request->job_id.empty()) {
-      reply.results.push_back(store_.cancel_job(request->job_id, now));
+      reply.results.push_back(store().cancel_job(request->job_id, now));
     } else {
-      reply.results = store_.cancel_build(request->org_id, request->app_version_id, now);
+      reply.results = store().cancel_build(request->org_id, request->app_version_id, now);
     }
     std::vector<std::string> running;
     for (const auto& result : reply.results) {
       if (result.outcome == "cancel_requested") running.push_back(result.job_id);
     }
     if (!running.empty()) {
-      for (const auto& job : store_.get(running)) {
+      for (const auto& job : store().get(running)) {
         if (job) send_cancel(*job);
       }
     }
@@ -354,7 +377,7 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
       if (result.outcome == "cancelled") cancelled.push_back(result.job_id);
     }
     if (!cancelled.empty()) {
-      for (const auto& job : store_.get(cancelled)) {
+      for (const auto& job : store().get(cancelled)) {
         if (job) events_->job_status(*job, now, "cancelled");
       }
     }
@@ -368,14 +391,14 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     // already; only a dead job may be retried, so look first. (A job that dies in between
     // is refused and can be retried again.)
     const std::string ids[] = {request->job_id};
-    auto current = store_.get(ids);
+    auto current = store().get(ids);
     if (current.front() && current.front()->status != proto::JobStatus::dead) {
       reject({std::string(proto::errc::conflict),
               "job " + request->job_id + " is " + std::string(proto::to_string(current.front()->status)) + ", not dead",
               "job_id"});
       return;
     }
-    auto status = current.front() ? store_.retry_dead(request->job_id, now) : std::nullopt;
+    auto status = current.front() ? store().retry_dead(request->job_id, now) : std::nullopt;
     if (!status) {
       reject({std::string(proto::errc::not_found), "no job " + request->job_id, "job_id"});
       return;
@@ -396,7 +419,7 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
   if (cmd == proto::QueueRequest::command) {
     auto request = decode_or<proto::QueueRequest>(envelope, settings_.limits, reject);
     if (!request) return;
-    auto page = store_.queue(request->cursor, request->limit, now);
+    auto page = store().queue(request->cursor, request->limit, now);
     proto::QueueReply reply;
     reply.rid = request->rid;
     reply.groups = std::move(page.groups);
@@ -411,7 +434,7 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     if (!request) return;
     proto::WorkersReply reply;
     reply.rid = request->rid;
-    reply.workers = store_.workers();
+    reply.workers = store().workers();
     reply_client(identity, reply);
     return;
   }
@@ -425,8 +448,8 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     reply.broker_id = settings_.broker_id;
     reply.uptime_ms = steady_ms() - started_steady_ms_;
     try {
-      reply.store_reachable = store_.ping();
-      if (reply.store_reachable) reply.queue_depth = store_.queue_depth();
+      reply.store_reachable = store().ping();
+      if (reply.store_reachable) reply.queue_depth = store().queue_depth();
     } catch (const StoreUnavailable& e) {
       reply.store_reachable = false;
       reply.detail = std::string("store unreachable: ") + e.what();
@@ -439,7 +462,7 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
   if (cmd == proto::StatsRequest::command) {
     auto request = decode_or<proto::StatsRequest>(envelope, settings_.limits, reject);
     if (!request) return;
-    auto stats = store_.stats(now);
+    auto stats = store().stats(now);
     proto::StatsReply reply;
     reply.rid = request->rid;
     reply.by_status = std::move(stats.by_status);
@@ -479,19 +502,110 @@ bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, 
   return false;
 }
 
+sched::JobStore& Broker::store() {
+  settle_submits();
+  return store_;
+}
+
+void Broker::settle_submits() {
+  while (store_.submits_in_flight() > 0) answer_sent_submits(true);
+}
+
+void Broker::fail_submits(std::span<const BatchPeer> peers, bool unavailable, const std::string& why) {
+  if (unavailable) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", why);
+    store_down_ = true;
+  } else {
+    log_->error("internal error serving SUBMIT: {}", why);
+  }
+  for (const auto& peer : peers) {
+    if (unavailable) {
+      error_to(clients_, proto::kClientProtocol, *peer.identity, *peer.rid, proto::errc::unavailable,
+               "store unreachable, retry later: " + why);
+    } else {
+      error_to(clients_, proto::kClientProtocol, *peer.identity, *peer.rid, proto::errc::internal,
+               "internal error: " + why);
+    }
+  }
+}
+
+void Broker::answer_sent_submits(bool wait) {
+  // Without `wait`, only what is in; with it, at least the oldest batch.
+  for (bool first = true; !sent_submits_.empty(); first = false) {
+    auto done = store_.take_submits(wait && first);
+    if (!done) return;
+    auto batch = std::move(sent_submits_.front());
+    sent_submits_.pop_front();
+    if (done->failure != sched::JobStore::SentSubmits::Failure::none) {
+      std::vector<BatchPeer> peers;
+      for (const auto& p : batch.peers) peers.push_back({&p.identity, &p.rid});
+      fail_submits(peers, done->failure == sched::JobStore::SentSubmits::Failure::unavailable, done->error);
+      continue;
+    }
+    if (store_down_) {
+      store_down_ = false;
+      log_->info("store reachable again");
+    }
+    answer_submits(batch.peers, done->submissions, done->results, batch.now);
+  }
+}
+
+void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
+                            std::span<const sched::SubmitResult> results, std::int64_t now) {
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const auto& p = peers[i];
+    const auto& s = submissions[i];
+    if (i >= results.size() || !results[i].outcome) {
+      const std::string why = i < results.size() ? results[i].error : "no result";
+      log_->error("internal error serving SUBMIT: {}", why);
+      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal, "internal error: " + why);
+      continue;
+    }
+    const auto& outcome = *results[i].outcome;
+    proto::SubmitReply reply;
+    reply.rid = p.rid;
+    reply.submission_id = outcome.submission_id;
+    reply.job_ids = outcome.job_ids;
+    reply.duplicate = outcome.duplicate;
+    reply_client(p.identity, reply);
+    if (!outcome.duplicate) {
+      counters_.jobs_submitted += outcome.job_ids.size();
+      for (std::size_t k = 0; has_subscribers() && k < outcome.job_ids.size(); ++k) {
+        proto::JobEvent event;
+        event.job_id = outcome.job_ids[k];
+        event.org_id = s.org_id;
+        event.app_version_id = s.app_version_id;
+        event.status = proto::JobStatus::queued;
+        event.at_ms = now;
+        events_->job(std::move(event));
+      }
+      work_maybe_available_ = true;
+    }
+  }
+}
+
 void Broker::flush_submits() {
   if (pending_submits_.empty()) return;
   auto batch = std::move(pending_submits_);
   pending_submits_.clear();
   pending_submit_jobs_ = 0;
   const auto now = clock_.now_ms();
+  std::vector<SubmitPeer> submitters;
   std::vector<sched::NewSubmission> submissions;
+  submitters.reserve(batch.size());
   submissions.reserve(batch.size());
-  for (auto& p : batch) submissions.push_back(std::move(p.submission));
-  // Held pulls that the new work may satisfy are tried in the same store round trip (at most
-  // one per distinct group submitted): the worker gets its group without a second one.
+  for (auto& p : batch) {
+    submitters.push_back({std::move(p.identity), std::move(p.rid)});
+    submissions.push_back(std::move(p.submission));
+  }
+  std::vector<BatchPeer> peers;
+  for (const auto& p : submitters) peers.push_back({&p.identity, &p.rid});
   std::uint64_t submitted_jobs = 0;
   for (const auto& s : submissions) submitted_jobs += s.job_ids.size();
+
+  // Held pulls that the new work may satisfy are tried in the same store round trip (at most
+  // one per distinct group submitted): the worker gets its group without a second one.
   std::vector<sched::ClaimRequest> claims;
   std::vector<std::size_t> claim_pulls;  // index into held_pulls_
   if (!held_pulls_.empty()) {
@@ -515,50 +629,34 @@ void Broker::flush_submits() {
     }
   }
   claim_sizer_->add_submitted(submitted_jobs);
+
+  if (claims.empty()) {
+    // Nobody waits for this work: the batch goes out, and is answered when the store is done
+    // with it (answer_sent_submits), while this loop reads on.
+    if (store_.submits_in_flight() >= kMaxSubmitsInFlight) answer_sent_submits(true);
+    try {
+      store_.send_submits(std::move(submissions), now);
+    } catch (const StoreUnavailable& e) {
+      fail_submits(peers, true, e.what());
+      return;
+    } catch (const std::exception& e) {
+      fail_submits(peers, false, e.what());
+      return;
+    }
+    sent_submits_.push_back({std::move(submitters), now});
+    answer_sent_submits(false);  // a store that writes at once (memory) is answered now
+    return;
+  }
+
   std::vector<sched::SubmitResult> results;
   std::vector<std::optional<sched::Claim>> claimed;
-  std::vector<BatchPeer> peers;
-  for (const auto& p : batch) peers.push_back({&p.identity, &p.rid});
   const bool done = batch_store_call(clients_, proto::kClientProtocol, "SUBMIT", peers, [&] {
-    if (claims.empty()) {
-      results = store_.submit_many(submissions, now);
-    } else {
-      auto both = store_.submit_and_claim(submissions, claims, now);
-      results = std::move(both.submits);
-      claimed = std::move(both.claims);
-    }
+    auto both = store().submit_and_claim(submissions, claims, now);
+    results = std::move(both.submits);
+    claimed = std::move(both.claims);
   });
   if (!done) return;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const auto& p = batch[i];
-    const auto& s = submissions[i];
-    if (i >= results.size() || !results[i].outcome) {
-      const std::string why = i < results.size() ? results[i].error : "no result";
-      log_->error("internal error serving SUBMIT: {}", why);
-      error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal, "internal error: " + why);
-      continue;
-    }
-    auto& outcome = *results[i].outcome;
-    proto::SubmitReply reply;
-    reply.rid = p.rid;
-    reply.submission_id = outcome.submission_id;
-    reply.job_ids = outcome.job_ids;
-    reply.duplicate = outcome.duplicate;
-    reply_client(p.identity, reply);
-    if (!outcome.duplicate) {
-      counters_.jobs_submitted += outcome.job_ids.size();
-      for (std::size_t k = 0; has_subscribers() && k < outcome.job_ids.size(); ++k) {
-        proto::JobEvent event;
-        event.job_id = outcome.job_ids[k];
-        event.org_id = s.org_id;
-        event.app_version_id = s.app_version_id;
-        event.status = proto::JobStatus::queued;
-        event.at_ms = now;
-        events_->job(std::move(event));
-      }
-      work_maybe_available_ = true;
-    }
-  }
+  answer_submits(submitters, submissions, results, now);
   // Groups claimed for held pulls go out now; those pulls are no longer held.
   std::vector<std::size_t> served;
   for (std::size_t k = 0; k < claimed.size() && k < claim_pulls.size(); ++k) {
@@ -620,7 +718,7 @@ void Broker::flush_worker_records(bool all) {
     if (!record.dirty) continue;
     if (!all && !record.changed && now - record.written_ms < 1000) continue;
     try {
-      store_.upsert_worker(record.info);
+      store().upsert_worker(record.info);
     } catch (const StoreUnavailable&) {
       ++counters_.store_unavailable;
       worker_changes_pending_ = true;
@@ -701,7 +799,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     if (!progress) return;
     note_worker(progress->worker_id, identity);
     renew_lease(progress->worker_id, progress->lease_id);
-    (void)store_.progress(*progress, now);
+    (void)store().progress(*progress, now);
     return;
   }
   if (cmd == proto::Hello::command) {
@@ -733,7 +831,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
   if (cmd == proto::Release::command) {
     auto release = decode_or<proto::Release>(envelope, settings_.limits, reject);
     if (!release) return;
-    auto released = store_.release(release->worker_id, release->lease_id, release->job_ids, now);
+    auto released = store().release(release->worker_id, release->lease_id, release->job_ids, now);
     proto::ReleaseReply reply;
     reply.rid = release->rid;
     reply.released = released;
@@ -749,7 +847,7 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
     std::erase_if(pending_pulls_, [&](const HeldPull& p) { return p.identity == identity; });
     worker_identity_.erase(bye->worker_id);
     worker_records_.erase(bye->worker_id);
-    store_.remove_worker(bye->worker_id);
+    store().remove_worker(bye->worker_id);
     proto::ByeReply reply;
     reply.rid = bye->rid;
     reply_worker(identity, reply);
@@ -777,7 +875,7 @@ void Broker::flush_reports() {
   for (const auto& p : batch) peers.push_back({&p.identity, &p.report.rid});
   // Workers resend reports; UNAVAILABLE tells them to back off first.
   if (!batch_store_call(workers_, proto::kWorkerProtocol, "REPORT", peers,
-                        [&] { outcomes = store_.report_many(reports, now); })) {
+                        [&] { outcomes = store().report_many(reports, now); })) {
     return;
   }
   for (std::size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {
@@ -804,7 +902,7 @@ void Broker::flush_reports() {
 
 bool Broker::try_assign(const std::string& identity, const proto::Pull& pull) {
   const auto now = clock_.now_ms();
-  auto claim = store_.claim_group(claim_request(pull, now, 0), now);
+  auto claim = store().claim_group(claim_request(pull, now, 0), now);
   if (!claim) return false;
   deliver(identity, pull, *claim, now);
   return true;
@@ -853,7 +951,7 @@ void Broker::deliver(const std::string& identity, const proto::Pull& pull, const
     ++counters_.unroutable;
     std::vector<std::string> ids;
     for (const auto& job : claim->jobs) ids.push_back(job.id);
-    store_.release(pull.worker_id, claim->lease_id, ids, now);
+    store().release(pull.worker_id, claim->lease_id, ids, now);
     work_maybe_available_ = true;
     log_->warn("worker {} vanished before its group {} was delivered; released it", pull.worker_id, claim->group_key);
     return;
@@ -878,7 +976,7 @@ void Broker::flush_pulls() {
   for (const auto& p : batch) peers.push_back({&p.identity, &p.pull.rid});
   // Workers pull again; UNAVAILABLE tells them to back off first.
   if (!batch_store_call(workers_, proto::kWorkerProtocol, "PULL", peers,
-                        [&] { claims = store_.submit_and_claim({}, requests, now).claims; })) {
+                        [&] { claims = store().submit_and_claim({}, requests, now).claims; })) {
     return;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -968,7 +1066,7 @@ void Broker::flush_renewals() {
   }
   std::vector<bool> renewed;
   try {
-    renewed = store_.renew_leases(batch, now);
+    renewed = store().renew_leases(batch, now);
   } catch (const StoreUnavailable&) {
     ++counters_.store_unavailable;
     return;  // kept for the next iteration

@@ -179,9 +179,26 @@ RedisConnection::~RedisConnection() = default;
 
 int RedisConnection::fd() const { return context_ ? context_->fd : -1; }
 
-void RedisConnection::disconnect() { context_.reset(); }
+void RedisConnection::disconnect() {
+  lose_deferred("connection dropped");
+  context_.reset();
+}
+
+void RedisConnection::lose_deferred(const std::string& why) {
+  for (; unread_deferred_ > 0; --unread_deferred_) read_deferred_.push_back({std::nullopt, why});
+}
+
+void RedisConnection::read_deferred_aside() {
+  while (unread_deferred_ > 0) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("read");
+    read_deferred_.push_back({take(raw), {}});
+    --unread_deferred_;
+  }
+}
 
 void RedisConnection::connect() {
+  lose_deferred("reconnected");
   context_.reset();
   RedisContextPtr context(
       redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(options_.connect_timeout)));
@@ -230,6 +247,7 @@ void RedisConnection::ensure_connected() {
 
 void RedisConnection::fail_io(const std::string& what) {
   std::string why = context_ && context_->errstr[0] != '\0' ? context_->errstr : "connection lost";
+  lose_deferred("redis " + address_.url() + ": " + what + " failed: " + why);
   context_.reset();
   backoff_ = options_.reconnect_min;
   next_attempt_ms_ = 0;  // the first reconnect may be tried at once
@@ -248,8 +266,18 @@ RedisValue RedisConnection::take(void* raw) {
 RedisValue RedisConnection::command(std::span<const std::string_view> args) {
   ensure_connected();
   Argv argv(args);
-  void* raw = redisCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data());
-  if (raw == nullptr) fail_io("command");
+  void* raw = nullptr;
+  if (unread_deferred_ == 0) {
+    raw = redisCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data());
+    if (raw == nullptr) fail_io("command");
+  } else {
+    // Sent before the deferred replies are read: one round trip still.
+    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
+      fail_io("command");
+    }
+    read_deferred_aside();
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("command");
+  }
   RedisValue value = take(raw);
   if (value.is_error()) throw_reply_error(value.str());
   return value;
@@ -272,6 +300,7 @@ std::vector<RedisValue> RedisConnection::pipeline(const std::vector<std::vector<
       fail_io("pipeline");
     }
   }
+  read_deferred_aside();
   std::vector<RedisValue> replies;
   replies.reserve(commands.size());
   for (std::size_t i = 0; i < commands.size(); ++i) {
@@ -291,6 +320,49 @@ void RedisConnection::send(const std::vector<std::string>& args) {
   int done = 0;
   while (done == 0) {
     if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
+  }
+}
+
+void RedisConnection::send_deferred(std::span<const std::string_view> args) {
+  ensure_connected();
+  Argv argv(args);
+  if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
+    fail_io("send");
+  }
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
+  }
+  ++unread_deferred_;
+}
+
+std::optional<RedisConnection::DeferredReply> RedisConnection::take_deferred(bool wait) {
+  auto pop = [&] {
+    auto front = std::move(read_deferred_.front());
+    read_deferred_.pop_front();
+    return front;
+  };
+  if (!read_deferred_.empty()) return pop();
+  if (unread_deferred_ == 0) return std::nullopt;
+  try {
+    void* raw = nullptr;
+    if (wait) {
+      if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("read");
+    } else {
+      if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
+      if (raw == nullptr) {
+        pollfd p{context_->fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0) return std::nullopt;
+        // Readable: one read() cannot block (data or EOF is waiting).
+        if (redisBufferRead(context_.get()) != REDIS_OK) fail_io("read");
+        if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
+        if (raw == nullptr) return std::nullopt;
+      }
+    }
+    --unread_deferred_;
+    return DeferredReply{take(raw), {}};
+  } catch (const StoreUnavailable&) {
+    return pop();  // fail_io turned every unread reply into a lost one
   }
 }
 

@@ -22,6 +22,20 @@ std::vector<SubmitResult> JobStore::submit_many(std::span<const NewSubmission> s
   return out;
 }
 
+void JobStore::send_submits(std::vector<NewSubmission> submissions, std::int64_t now_ms) {
+  SentSubmits done;
+  done.results = submit_many(submissions, now_ms);
+  done.submissions = std::move(submissions);
+  sent_submits_.push_back(std::move(done));
+}
+
+std::optional<JobStore::SentSubmits> JobStore::take_submits(bool /*wait*/) {
+  if (sent_submits_.empty()) return std::nullopt;
+  auto done = std::move(sent_submits_.front());
+  sent_submits_.pop_front();
+  return done;
+}
+
 JobStore::SubmitAndClaim JobStore::submit_and_claim(std::span<const NewSubmission> submissions,
                                                     std::span<const ClaimRequest> claims, std::int64_t now_ms) {
   SubmitAndClaim out;

@@ -18,6 +18,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 
 #include <msgpack.hpp>
 
@@ -275,6 +276,59 @@ class RedisJobStore final : public JobStore {
     if (sent.empty()) return out;
     parse_submits(eval(kSubmit, args), subs, sent, out);
     return out;
+  }
+
+  void send_submits(std::vector<NewSubmission> subs, std::int64_t now_ms) override {
+    InFlightSubmits batch;
+    batch.subs = std::move(subs);
+    batch.out.resize(batch.subs.size());
+    batch.args = submit_args(batch.subs, now_ms, batch.out, batch.sent);
+    if (!batch.sent.empty()) {
+      maybe_resubscribe();
+      if (!loaded_) load_scripts();
+      const auto argv = fcall_argv(kSubmit, batch.args);
+      conn_.send_deferred(argv);
+      batch.awaiting = true;
+    }
+    in_flight_.push_back(std::move(batch));
+  }
+
+  std::optional<SentSubmits> take_submits(bool wait) override {
+    if (in_flight_.empty()) return std::nullopt;
+    auto& batch = in_flight_.front();
+    SentSubmits done;
+    if (batch.awaiting) {
+      auto reply = conn_.take_deferred(wait);
+      if (!reply) return std::nullopt;
+      try {
+        if (!reply->value) throw StoreUnavailable(reply->lost);
+        try {
+          parse_submits(*reply->value, batch.subs, batch.sent, batch.out);
+        } catch (const RedisNoScript&) {
+          // The library went missing (restart, failover, FUNCTION FLUSH): nothing of the
+          // batch ran. eval() loads it and sends the batch again, now after any call made
+          // since; each submission is still applied once.
+          parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+        }
+      } catch (const StoreUnavailable& e) {
+        done.failure = SentSubmits::Failure::unavailable;
+        done.error = e.what();
+      } catch (const std::exception& e) {
+        done.failure = SentSubmits::Failure::internal;
+        done.error = e.what();
+      }
+    }
+    done.submissions = std::move(batch.subs);
+    done.results = std::move(batch.out);
+    in_flight_.pop_front();
+    return done;
+  }
+
+  std::size_t submits_in_flight() const override { return in_flight_.size(); }
+
+  int submits_fd() const override {
+    if (in_flight_.empty() || !in_flight_.front().awaiting || conn_.deferred_ready()) return -1;
+    return conn_.fd();
   }
 
   SubmitAndClaim submit_and_claim(std::span<const NewSubmission> subs, std::span<const ClaimRequest> claims,
@@ -748,15 +802,20 @@ class RedisJobStore final : public JobStore {
     loaded_ = true;
   }
 
+  std::vector<std::string_view> fcall_argv(ScriptId id, const std::vector<std::string>& args) const {
+    std::vector<std::string_view> argv;
+    argv.reserve(args.size() + 3);
+    argv.emplace_back("FCALL");
+    argv.emplace_back(functions_[id]);
+    argv.emplace_back("0");
+    for (const auto& a : args) argv.emplace_back(a);
+    return argv;
+  }
+
   RedisValue eval(ScriptId id, const std::vector<std::string>& args) {
     maybe_resubscribe();
     auto call = [&] {
-      std::vector<std::string_view> argv;
-      argv.reserve(args.size() + 3);
-      argv.emplace_back("FCALL");
-      argv.emplace_back(functions_[id]);
-      argv.emplace_back("0");
-      for (const auto& a : args) argv.emplace_back(a);
+      const auto argv = fcall_argv(id, args);
       return conn_.command(std::span<const std::string_view>(argv));
     };
     if (!loaded_) load_scripts();
@@ -1006,6 +1065,16 @@ class RedisJobStore final : public JobStore {
   std::string prefix_;
   RedisConnection conn_;
   RedisConnection sub_;
+  // Batches of send_submits() not yet taken, oldest first; the awaiting ones have their
+  // FCALL's reply deferred on conn_, in the same order.
+  struct InFlightSubmits {
+    std::vector<NewSubmission> subs;
+    std::vector<std::size_t> sent;   // the submissions the script got (the others failed checks)
+    std::vector<SubmitResult> out;
+    std::vector<std::string> args;   // kept to send again when the library went missing
+    bool awaiting = false;           // an FCALL is out for it
+  };
+  std::deque<InFlightSubmits> in_flight_;
   std::string library_;
   std::array<std::string, kScriptCount> functions_;
   bool loaded_ = false;

@@ -1,5 +1,5 @@
 // RedisConnection against a real redis-server: binary-safe commands, pipelines, db
-// selection, error replies, and reconnecting after a restart.
+// selection, error replies, deferred replies, and reconnecting after a restart.
 
 #include <gtest/gtest.h>
 
@@ -69,6 +69,63 @@ TEST_F(RedisConnectionTest, ReconnectsAfterRestart) {
       },
       std::chrono::seconds(15)));
   EXPECT_GT(c.generation(), generation);
+}
+
+TEST_F(RedisConnectionTest, DeferredRepliesComeBackInSendOrderAndLaterCommandsReadPastThem) {
+  auto c = connect();
+  const std::string_view first[] = {"RPUSH", "l", "a"};
+  const std::string_view second[] = {"RPUSH", "l", "b"};
+  c.send_deferred(first);
+  c.send_deferred(second);
+  EXPECT_EQ(c.deferred(), 2u);
+  // A later command sees both applied, and its reply is its own.
+  auto all = c.command({"LRANGE", "l", "0", "-1"});
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].str(), "a");
+  EXPECT_EQ(all[1].str(), "b");
+  // Both replies were read past and kept: taken at once, oldest first.
+  EXPECT_TRUE(c.deferred_ready());
+  auto r1 = c.take_deferred(false);
+  auto r2 = c.take_deferred(false);
+  ASSERT_TRUE(r1 && r1->value && r2 && r2->value);
+  EXPECT_EQ(r1->value->integer(), 1);
+  EXPECT_EQ(r2->value->integer(), 2);
+  EXPECT_EQ(c.deferred(), 0u);
+  EXPECT_FALSE(c.take_deferred(true));  // none out: nothing to wait for
+}
+
+TEST_F(RedisConnectionTest, DeferredRepliesAreTakenWithoutBlockingOnceIn) {
+  auto c = connect();
+  const std::string_view incr[] = {"INCR", "n"};
+  const std::string_view bad[] = {"HGET", "n", "x"};
+  c.send_deferred(incr);
+  c.send_deferred(bad);
+  auto r = c.take_deferred(true);
+  ASSERT_TRUE(r && r->value);
+  EXPECT_EQ(r->value->integer(), 1);
+  // Without waiting: polled until it is in (a poll with a deadline, not a sleep).
+  std::optional<RedisConnection::DeferredReply> e;
+  ASSERT_TRUE(testing::wait_until([&] { return (e = c.take_deferred(false)).has_value(); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(e->value);
+  EXPECT_TRUE(e->value->is_error());  // an error reply is a value, as in pipeline()
+  EXPECT_EQ(c.command({"GET", "n"}).integer(), 1);
+}
+
+TEST_F(RedisConnectionTest, DeferredRepliesNotReadWhenTheConnectionBreaksAreLost) {
+  auto c = connect();
+  auto killer = connect();
+  // The connection's own id, then a command that does not answer until it is killed.
+  const auto id = c.command({"CLIENT", "ID"}).integer();
+  const std::string_view block[] = {"BLPOP", "never", "0"};
+  c.send_deferred(block);
+  ASSERT_EQ(killer.command({"CLIENT", "KILL", "ID", std::to_string(id)}).integer(), 1);
+  auto r = c.take_deferred(true);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->value);
+  EXPECT_FALSE(r->lost.empty());
+  EXPECT_EQ(c.deferred(), 0u);
+  EXPECT_FALSE(c.connected());
+  EXPECT_EQ(c.command({"PING"}).str(), "PONG");  // reconnects
 }
 
 }  // namespace

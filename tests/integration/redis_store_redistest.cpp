@@ -72,6 +72,48 @@ TEST_F(RedisStoreTest, FlushedFunctionLibraryIsReloadedTransparently) {
   EXPECT_EQ(c->jobs.size(), 3u);
 }
 
+TEST_F(RedisStoreTest, SentSubmitMetByAMissingLibraryIsSentAgainAndAppliedOnce) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("a", 1, kT0), kT0);
+  redis({"FUNCTION", "FLUSH"});
+  auto s = submission("a", 2, kT0 + 1);
+  store->send_submits({s}, kT0 + 1);  // its FCALL meets "Function not found"
+  auto done = store->take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  ASSERT_TRUE(done->results.at(0).outcome);
+  EXPECT_EQ(done->results[0].outcome->job_ids, s.job_ids);
+  EXPECT_EQ(store->queue_depth(), 3u);
+  EXPECT_EQ(redis({"LLEN", settings_.key_prefix + "q:org/a/emulator:medium"}).integer(), 3);
+}
+
+TEST_F(RedisStoreTest, SentSubmitOnALostConnectionComesBackUnavailable) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("a", 1, kT0), kT0);
+  server_.kill();
+  bool sent = true;
+  try {
+    store->send_submits({submission("a", 1, kT0 + 1)}, kT0 + 1);
+  } catch (const StoreUnavailable&) {
+    sent = false;  // the write itself failed: nothing was sent
+  }
+  if (sent) {
+    EXPECT_EQ(store->submits_in_flight(), 1u);
+    auto done = store->take_submits(true);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->failure, JobStore::SentSubmits::Failure::unavailable);
+    EXPECT_FALSE(done->error.empty());
+  }
+  EXPECT_EQ(store->submits_in_flight(), 0u);
+  server_.start();
+  ASSERT_TRUE(testing::wait_until([&] { return store->ping(); }, std::chrono::seconds(15)));
+  store->send_submits({submission("b", 2, kT0 + 2)}, kT0 + 2);
+  auto done = store->take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  EXPECT_TRUE(done->results.at(0).outcome);
+}
+
 // The key layout docs/architecture.md promises: a job is its spec string and, from its first
 // transition, its state string; a group's queue is one list per priority band, a suite takes
 // one list-index entry, and a lease goes with its last job.

@@ -796,6 +796,95 @@ TYPED_TEST_P(JobStoreContract, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadO
   EXPECT_EQ(this->store().queue_depth(), 3u);
 }
 
+TYPED_TEST_P(JobStoreContract, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied) {
+  auto make = [&](std::string app, std::size_t n, std::string idem) {
+    NewSubmission s;
+    s.submission_id = this->ids_.next(kT0);
+    s.org_id = "org";
+    s.app_version_id = std::move(app);
+    s.idempotency_key = std::move(idem);
+    for (std::size_t i = 0; i < n; ++i) {
+      s.job_ids.push_back(this->ids_.next(kT0));
+      s.test_paths.push_back("t" + std::to_string(i));
+    }
+    return s;
+  };
+  auto first = make("a", 2, "k1");
+  auto again = make("a", 4, "k1");  // a later batch sees the first's idempotency key
+  auto bad = make("b", 1, "");
+  bad.test_paths.clear();  // refused alone, by the checks before the store
+  auto other = make("c", 3, "");
+  auto& store = this->store();
+  EXPECT_EQ(store.submits_in_flight(), 0u);
+  store.send_submits({first}, kT0);
+  store.send_submits({again, bad}, kT0);
+  store.send_submits({}, kT0);  // an empty batch keeps its place too
+  store.send_submits({other}, kT0);
+  EXPECT_EQ(store.submits_in_flight(), 4u);
+  // A later call sees every batch sent before it applied.
+  EXPECT_EQ(store.queue_depth(), 5u);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(this->ids_of(*c), first.job_ids);
+
+  auto b1 = store.take_submits(true);
+  ASSERT_TRUE(b1);
+  ASSERT_EQ(b1->failure, JobStore::SentSubmits::Failure::none) << b1->error;
+  ASSERT_EQ(b1->results.size(), 1u);
+  ASSERT_TRUE(b1->results[0].outcome);
+  EXPECT_FALSE(b1->results[0].outcome->duplicate);
+  EXPECT_EQ(b1->results[0].outcome->job_ids, first.job_ids);
+  EXPECT_EQ(b1->submissions.at(0).submission_id, first.submission_id);  // handed back
+
+  auto b2 = store.take_submits(true);
+  ASSERT_TRUE(b2);
+  ASSERT_EQ(b2->results.size(), 2u);
+  ASSERT_TRUE(b2->results[0].outcome);
+  EXPECT_TRUE(b2->results[0].outcome->duplicate);
+  EXPECT_EQ(b2->results[0].outcome->submission_id, first.submission_id);
+  EXPECT_FALSE(b2->results[1].outcome);
+  EXPECT_FALSE(b2->results[1].error.empty());
+
+  auto b3 = store.take_submits(true);
+  ASSERT_TRUE(b3);
+  EXPECT_TRUE(b3->results.empty());
+  auto b4 = store.take_submits(true);
+  ASSERT_TRUE(b4);
+  ASSERT_EQ(b4->results.size(), 1u);
+  ASSERT_TRUE(b4->results[0].outcome);
+  EXPECT_EQ(b4->results[0].outcome->job_ids, other.job_ids);
+  EXPECT_EQ(b4->submissions.at(0).app_version_id, "c");
+
+  EXPECT_EQ(store.submits_in_flight(), 0u);
+  EXPECT_FALSE(store.take_submits(true));
+  EXPECT_EQ(store.submits_fd(), -1);
+}
+
+TYPED_TEST_P(JobStoreContract, SentSubmitIsTakenOnceItsDescriptorSaysSo) {
+  NewSubmission s;
+  s.submission_id = this->ids_.next(kT0);
+  s.org_id = "org";
+  s.app_version_id = "app";
+  s.job_ids = {this->ids_.next(kT0)};
+  s.test_paths = {"t"};
+  auto& store = this->store();
+  store.send_submits({s}, kT0);
+  // The caller's loop: wait on the descriptor (when there is one), then take without waiting.
+  std::optional<JobStore::SentSubmits> done;
+  for (int round = 0; round < 1000 && !done; ++round) {
+    const int fd = store.submits_fd();
+    if (fd >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the reply never made the descriptor readable";
+    }
+    done = store.take_submits(false);
+  }
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  ASSERT_TRUE(done->results.at(0).outcome);
+  EXPECT_EQ(this->job(s.job_ids[0]).status, JobStatus::queued);
+}
+
 TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);
@@ -1096,7 +1185,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ProgressRecordsStatusOfHeldJobsOnly, ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs,
     CancelBuildCancelsEveryNonFinalJob, ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount,
     WakeupFdBecomesReadableAfterSubmit, WorkerRegistryRoundTripsAndPingAnswers,
-    SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, ReportManyJudgesEachReportOnItsOwn,
+    SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
+    SentSubmitIsTakenOnceItsDescriptorSaysSo, ReportManyJudgesEachReportOnItsOwn,
     SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
     GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,

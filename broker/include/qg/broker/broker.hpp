@@ -144,8 +144,26 @@ class Broker {
   // when it is full, and before any other command from the same side is handled, so every
   // request still takes effect in arrival order. Never throws: a store failure is answered
   // to every request in the batch.
+  //
+  // A submit batch that no held pull waits for goes out with send_submits() and is answered
+  // when its results come in (answer_sent_submits, polled each round), so the broker reads
+  // the next requests while the store writes. Before any other store call the broker settles
+  // them (store()): replies and events keep the order of the store's changes.
   void flush_submits();
   void flush_reports();
+  // Who sent a submission, for its reply.
+  struct SubmitPeer {
+    std::string identity;
+    std::string rid;
+  };
+  // Answers the sent batches whose results are in; with `wait`, at least the oldest.
+  void answer_sent_submits(bool wait);
+  // Answers every sent batch (waiting for the store).
+  void settle_submits();
+  void answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
+                      std::span<const sched::SubmitResult> results, std::int64_t now);
+  // The store, after every sent submit batch is answered: use for all other store calls.
+  sched::JobStore& store();
   void handle_worker(const std::string& identity, const proto::Envelope& envelope);
 
   // Sends [identity][protocol][command][body] on a ROUTER; false when the peer has gone.
@@ -176,6 +194,8 @@ class Broker {
   // UNAVAILABLE (store unreachable: they retry) or INTERNAL, logs, and returns false.
   bool batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
                         std::span<const BatchPeer> peers, const std::function<void()>& call);
+  // Answers a submit batch's senders UNAVAILABLE (store unreachable: they retry) or INTERNAL.
+  void fail_submits(std::span<const BatchPeer> peers, bool unavailable, const std::string& why);
   // Claims for every pull received this round in one store call; answers each with its
   // group, NOWORK (wait 0) or holds it.
   void flush_pulls();
@@ -238,6 +258,11 @@ class Broker {
   };
   std::vector<PendingSubmit> pending_submits_;
   std::size_t pending_submit_jobs_ = 0;
+  struct SentSubmitBatch {
+    std::vector<SubmitPeer> peers;  // one per submission of the batch
+    std::int64_t now = 0;           // the time it was sent with
+  };
+  std::deque<SentSubmitBatch> sent_submits_;  // in the order sent, as the store returns them
   struct PendingReport {
     std::string identity;
     proto::Report report;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -144,6 +145,27 @@ class RedisConnection {
   // when none is complete yet.
   std::optional<RedisValue> try_read();
 
+  // Deferred replies, for a caller that goes on with other work while Redis runs a command.
+  // send_deferred() writes a command and returns; its reply is kept for take_deferred(), in
+  // send order. Redis runs commands in the order sent, so any later command sees a deferred
+  // one applied; a later command() or pipeline() reads past the deferred replies before its
+  // own (keeping them aside), so it does not wait for them to be taken. When the connection
+  // breaks before a deferred reply was read, that reply is taken as lost: the command may or
+  // may not have run.
+  struct DeferredReply {
+    std::optional<RedisValue> value;  // empty: lost
+    std::string lost;                 // why, when lost
+  };
+  // Throws StoreUnavailable when the command cannot be written (then it was not sent).
+  void send_deferred(std::span<const std::string_view> args);
+  // The oldest deferred reply not yet taken: at once when it is in; otherwise, with wait, once
+  // it arrives (up to the command timeout, then lost), without wait an empty optional.
+  std::optional<DeferredReply> take_deferred(bool wait);
+  // Deferred commands sent and not yet taken.
+  std::size_t deferred() const { return unread_deferred_ + read_deferred_.size(); }
+  // True when take_deferred() has a reply without reading the socket.
+  bool deferred_ready() const { return !read_deferred_.empty(); }
+
   // Drops the connection (next call reconnects, subject to back-off).
   void disconnect();
 
@@ -151,6 +173,8 @@ class RedisConnection {
   void ensure_connected();
   [[noreturn]] void fail_io(const std::string& what);
   RedisValue take(void* reply);
+  void read_deferred_aside();
+  void lose_deferred(const std::string& why);
 
   RedisAddress address_;
   RedisOptions options_;
@@ -160,6 +184,8 @@ class RedisConnection {
   std::int64_t next_attempt_ms_ = 0;
   std::chrono::milliseconds backoff_{0};
   bool was_lost_ = false;
+  std::size_t unread_deferred_ = 0;             // sent, reply not read from the socket yet
+  std::deque<DeferredReply> read_deferred_;     // read (or lost), not taken yet
 };
 
 }  // namespace qg

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -155,6 +156,33 @@ class JobStore {
   // were written: each is all-or-nothing, and resending with an idempotency key is safe).
   virtual std::vector<SubmitResult> submit_many(std::span<const NewSubmission> submissions, std::int64_t now_ms);
 
+  // Asynchronous submits, for a caller with other work to do while the store writes (the
+  // broker reads the next requests while Redis runs the last batch). send_submits() hands a
+  // batch over and returns; take_submits() hands back the results, one batch at a time in
+  // send order, each as submit_many() would have returned it. The store applies all calls in
+  // the order they are made, so every later call sees a sent batch applied. One caller at a
+  // time (also for MemoryJobStore). The default runs submit_many() at once.
+  struct SentSubmits {
+    enum class Failure : std::uint8_t { none, unavailable, internal };
+    std::vector<NewSubmission> submissions;  // the batch, handed back
+    std::vector<SubmitResult> results;       // one per submission, when failure is none
+    // unavailable: the store could not be reached (none, some or all were written, each
+    // all-or-nothing, as when submit_many throws StoreUnavailable); internal: a store error.
+    Failure failure = Failure::none;
+    std::string error;
+  };
+  // Throws StoreUnavailable when the batch cannot be sent (then nothing of it was written).
+  virtual void send_submits(std::vector<NewSubmission> submissions, std::int64_t now_ms);
+  // The oldest batch not yet taken, when its results are in; with `wait`, waits for them (up
+  // to the store's command timeout, then it comes back failed). Empty optional when no batch
+  // is out, or (without `wait`) its results are not in yet.
+  virtual std::optional<SentSubmits> take_submits(bool wait);
+  // Batches sent and not yet taken.
+  virtual std::size_t submits_in_flight() const { return sent_submits_.size(); }
+  // A descriptor that becomes readable when the oldest batch's results may have come in; -1
+  // when there is nothing to wait for: no batch is out, or take_submits() has one at once.
+  virtual int submits_fd() const { return -1; }
+
   // One entry per id, empty optional when there is no such job.
   virtual std::vector<std::optional<proto::Job>> get(std::span<const std::string> job_ids) = 0;
 
@@ -244,6 +272,9 @@ class JobStore {
   // from the first call of either on (a store nobody waits on receives none).
   virtual int wakeup_fd() = 0;
   virtual void drain_wakeups() = 0;
+
+ private:
+  std::deque<SentSubmits> sent_submits_;  // the default send_submits(): done, not taken
 };
 
 // The embedded default: every structure in memory behind one mutex. Not durable.
