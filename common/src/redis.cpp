@@ -324,16 +324,23 @@ void RedisConnection::send(const std::vector<std::string>& args) {
 }
 
 void RedisConnection::send_deferred(std::span<const std::string_view> args) {
+  const std::vector<std::string_view> one(args.begin(), args.end());
+  send_deferred(std::span<const std::vector<std::string_view>>(&one, 1));
+}
+
+void RedisConnection::send_deferred(std::span<const std::vector<std::string_view>> commands) {
   ensure_connected();
-  Argv argv(args);
-  if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
-    fail_io("send");
+  for (const auto& c : commands) {
+    Argv argv(c);
+    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
+      fail_io("send");
+    }
   }
   int done = 0;
   while (done == 0) {
     if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
   }
-  ++unread_deferred_;
+  unread_deferred_ += commands.size();
 }
 
 std::optional<RedisConnection::DeferredReply> RedisConnection::take_deferred(bool wait) {

@@ -297,11 +297,18 @@ local function requeue_later(j, due)
 end
 )lua";
 
-// ARGV[5] unused, [6] number of submissions, then per submission from offset a: [a] org,
-// [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5] idempotency key,
-// [a+6] n, then n pairs (spec key, spec) packed by the store (SpecPacker in
+// ARGV[5] '' or a sentinel key (below), [6] number of submissions, then per submission from
+// offset a: [a] org, [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5]
+// idempotency key, [a+6] n, then n pairs (spec key, spec) packed by the store (SpecPacker in
 // redis_store.cpp), then the n job ids; the next submission starts at a + 7 + 3n. A job
 // gets no state here (see the prelude).
+// With a sentinel key the specs are not in the arguments (a submission is its 7 fields and
+// its n ids, the next starting at a + 7 + n): the store wrote them natively, with the
+// sentinel, by one MSETNX in the same MULTI just before this call, so that they never enter
+// Lua. MSETNX writes all or nothing: a sentinel present means every job id was new; a missing
+// one means nothing was written, and the script returns false at once (the store sends the
+// batch again, specs in the arguments). The script deletes the sentinel, and the specs of a
+// submission it refuses.
 // Returns one entry per submission: {0, submission_id}, {1, first_submission_id, {job ids}}
 // for a known idempotency key (nothing written), or {2, error} (nothing written).
 // Idempotency keys and submission lists are written per submission; job specs (MSET),
@@ -312,15 +319,21 @@ local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
 local IDX_ALL = P .. 'idx:all'
+local SENTINEL = ARGV[5]
+local SPECS = SENTINEL == ''  -- the specs are in the arguments
+local STRIDE = SPECS and 3 or 1  -- arguments per job
 local function submit_one(a, n)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
-  local pairs0, ids0 = a + 6, a + 6 + 2 * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
+  local pairs0, ids0 = a + 6, a + 6 + (STRIDE - 1) * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
   local ik
   if idem ~= '' then
     ik = P .. 'idem:' .. org .. ':' .. idem
     local prev = redis.call('GET', ik)
     if prev then
+      if not SPECS then
+        for k = 1, n do redis.call('DEL', jkey(ARGV[ids0 + k])) end
+      end
       local sid, one = string.match(prev, '^(%S+) (%S+)$')
       if one then return {1, sid, {one}} end
       return {1, prev, redis.call('LRANGE', P .. 's:' .. prev, 0, -1)}
@@ -353,9 +366,11 @@ local function submit_one(a, n)
     GORDER[#GORDER + 1] = g
   end
   GQ[g] = GQ[g] + n
-  for i = pairs0 + 1, pairs0 + 2 * n do
-    NM = NM + 1
-    MSET[NM] = ARGV[i]
+  if SPECS then
+    for i = pairs0 + 1, pairs0 + 2 * n do
+      NM = NM + 1
+      MSET[NM] = ARGV[i]
+    end
   end
   local ql = qkey(g, prio)
   QG[ql] = g
@@ -391,14 +406,18 @@ local function submit_one(a, n)
 end
 -- One EXISTS over every job spec of the batch; only when one is taken does each submission
 -- look for its own (and fail alone).
+-- (With a sentinel there is nothing to look for: MSETNX found every id new.)
+if not SPECS and redis.call('DEL', SENTINEL) == 0 then return false end
 local ALL, NS = {}, {}  -- NS: each submission's number of jobs (tonumber once: it is a strtod)
 local a = 7
 for s = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[a + 6])
   NS[s] = n
-  local nall = #ALL
-  for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
-  a = a + 7 + 3 * n
+  if SPECS then
+    local nall = #ALL
+    for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
+  end
+  a = a + 7 + STRIDE * n
 end
 local found = 0
 local i = 1
@@ -412,7 +431,7 @@ local out = {}
 a = 7
 for s = 1, #NS do
   out[s] = submit_one(a, NS[s])
-  a = a + 7 + 3 * NS[s]
+  a = a + 7 + STRIDE * NS[s]
 end
 variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <unordered_set>
 
 #include <msgpack.hpp>
 
@@ -238,6 +239,17 @@ enum ScriptId : std::size_t {
 };
 
 class RedisJobStore final : public JobStore {
+  // A batch of send_submits(), until take_submits() hands it back.
+  struct InFlightSubmits {
+    std::vector<NewSubmission> subs;
+    std::vector<std::size_t> sent;  // the submissions the script got (the others failed checks)
+    std::vector<SubmitResult> out;
+    std::vector<std::string> args;  // the submit script's, specs included (sent again if need be)
+    std::string sentinel;           // set: sent as MULTI, MSETNX, spec-free FCALL, EXEC
+    std::size_t replies = 0;        // deferred replies still to take
+    RedisValue last;                // the last reply (EXEC's or the FCALL's)
+    std::string lost;               // set when a reply was lost with the connection
+  };
  public:
   RedisJobStore(const RedisAddress& address, const StoreSettings& settings, std::shared_ptr<spdlog::logger> logger)
       : settings_(settings),
@@ -278,6 +290,10 @@ class RedisJobStore final : public JobStore {
     return out;
   }
 
+  // A batch goes out as MULTI, MSETNX (a sentinel and every spec), FCALL of the submit
+  // script without the specs, EXEC: the specs are written natively instead of passing through
+  // Lua (see kSubmit). A batch that repeats a job id within itself goes as one FCALL with the
+  // specs in its arguments, which refuses the repeat (MSETNX would keep the last value).
   void send_submits(std::vector<NewSubmission> subs, std::int64_t now_ms) override {
     InFlightSubmits batch;
     batch.subs = std::move(subs);
@@ -286,9 +302,24 @@ class RedisJobStore final : public JobStore {
     if (!batch.sent.empty()) {
       maybe_resubscribe();
       if (!loaded_) load_scripts();
-      const auto argv = fcall_argv(kSubmit, batch.args);
-      conn_.send_deferred(argv);
-      batch.awaiting = true;
+      std::unordered_set<std::string_view> ids;
+      bool repeats = false;
+      for (auto k : batch.sent) {
+        for (const auto& id : batch.subs[k].job_ids) repeats = repeats || !ids.insert(id).second;
+      }
+      if (repeats) {
+        const auto argv = fcall_argv(kSubmit, batch.args);
+        conn_.send_deferred(argv);
+        batch.replies = 1;
+      } else {
+        batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
+        std::vector<std::vector<std::string_view>> commands(4);
+        commands[0] = {"MULTI"};
+        commands[2] = spec_free_fcall(batch, commands[1]);
+        commands[3] = {"EXEC"};
+        conn_.send_deferred(commands);
+        batch.replies = 4;
+      }
     }
     in_flight_.push_back(std::move(batch));
   }
@@ -297,37 +328,36 @@ class RedisJobStore final : public JobStore {
     if (in_flight_.empty()) return std::nullopt;
     auto& batch = in_flight_.front();
     SentSubmits done;
-    if (batch.awaiting) {
-      auto reply = conn_.take_deferred(wait);
-      if (!reply) return std::nullopt;
-      try {
-        if (!reply->value) throw StoreUnavailable(reply->lost);
-        try {
-          parse_submits(*reply->value, batch.subs, batch.sent, batch.out);
-        } catch (const RedisNoScript&) {
-          // The library went missing (restart, failover, FUNCTION FLUSH): nothing of the
-          // batch ran. eval() loads it and sends the batch again, now after any call made
-          // since; each submission is still applied once.
-          parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+    try {
+      // Every reply of the batch (MULTI's OK and the QUEUEDs come first), the last kept.
+      while (batch.replies > 0) {
+        auto reply = conn_.take_deferred(wait);
+        if (!reply) return std::nullopt;
+        --batch.replies;
+        if (!reply->value) {
+          batch.lost = reply->lost;
+        } else if (batch.replies == 0) {
+          batch.last = std::move(*reply->value);
         }
-      } catch (const StoreUnavailable& e) {
-        done.failure = SentSubmits::Failure::unavailable;
-        done.error = e.what();
-      } catch (const std::exception& e) {
-        done.failure = SentSubmits::Failure::internal;
-        done.error = e.what();
       }
+      if (!batch.lost.empty()) throw StoreUnavailable(batch.lost);
+      if (!batch.sent.empty()) settle_sent(batch);
+    } catch (const StoreUnavailable& e) {
+      done.failure = SentSubmits::Failure::unavailable;
+      done.error = e.what();
+    } catch (const std::exception& e) {
+      done.failure = SentSubmits::Failure::internal;
+      done.error = e.what();
     }
     done.submissions = std::move(batch.subs);
     done.results = std::move(batch.out);
     in_flight_.pop_front();
     return done;
   }
-
   std::size_t submits_in_flight() const override { return in_flight_.size(); }
 
   int submits_fd() const override {
-    if (in_flight_.empty() || !in_flight_.front().awaiting || conn_.deferred_ready()) return -1;
+    if (in_flight_.empty() || in_flight_.front().replies == 0 || conn_.deferred_ready()) return -1;
     return conn_.fd();
   }
 
@@ -802,6 +832,60 @@ class RedisJobStore final : public JobStore {
     loaded_ = true;
   }
 
+  // The FCALL of a batch's submit without its specs (kSubmit with a sentinel), and in
+  // `msetnx` the MSETNX that writes the sentinel and the specs: views into batch.args.
+  std::vector<std::string_view> spec_free_fcall(const InFlightSubmits& batch,
+                                                std::vector<std::string_view>& msetnx) const {
+    const auto& args = batch.args;
+    std::vector<std::string_view> argv = {"FCALL", functions_[kSubmit], "0"};
+    msetnx = {"MSETNX", batch.sentinel, "1"};
+    for (std::size_t i = 0; i < 4; ++i) argv.emplace_back(args[i]);
+    argv.emplace_back(batch.sentinel);
+    argv.emplace_back(args[5]);
+    std::size_t at = 6;  // submit_args' layout: 7 fields, n (key, spec) pairs, n ids
+    for (auto k : batch.sent) {
+      const std::size_t n = batch.subs[k].job_ids.size();
+      for (std::size_t i = at; i < at + 7; ++i) argv.emplace_back(args[i]);
+      for (std::size_t i = at + 7; i < at + 7 + 2 * n; ++i) msetnx.emplace_back(args[i]);
+      for (std::size_t i = at + 7 + 2 * n; i < at + 7 + 3 * n; ++i) argv.emplace_back(args[i]);
+      at += 7 + 3 * n;
+    }
+    return argv;
+  }
+
+  // Reads a sent batch's results from its last reply (EXEC's, or the FCALL's), sending it
+  // again when it did not run.
+  void settle_sent(InFlightSubmits& batch) {
+    const RedisValue* result = &batch.last;
+    bool specs_written = false;
+    if (!batch.sentinel.empty()) {
+      if (batch.last.is_error()) throw_reply_error(batch.last.str());  // EXECABORT: nothing ran
+      specs_written = batch.last[0].integer() == 1;
+      result = &batch.last[1];
+    }
+    if (result->is_error() && is_missing_script(result->str())) {
+      // The library went missing (restart, failover, FUNCTION FLUSH): the script did not run
+      // (MSETNX may have). Sent again now, after any call made since: each submission is
+      // still applied once.
+      load_scripts();
+      if (specs_written) {
+        std::vector<std::string_view> msetnx;
+        const auto argv = spec_free_fcall(batch, msetnx);
+        parse_submits(conn_.command(std::span<const std::string_view>(argv)), batch.subs, batch.sent, batch.out);
+      } else {
+        parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+      }
+      return;
+    }
+    if (!batch.sentinel.empty() && (!specs_written || result->is_nil())) {
+      // A job id was taken already, so MSETNX wrote nothing and the script refused the batch
+      // at once: sent again with the specs, to refuse only the submissions that hold one.
+      parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+      return;
+    }
+    parse_submits(*result, batch.subs, batch.sent, batch.out);
+  }
+
   std::vector<std::string_view> fcall_argv(ScriptId id, const std::vector<std::string>& args) const {
     std::vector<std::string_view> argv;
     argv.reserve(args.size() + 3);
@@ -1065,15 +1149,8 @@ class RedisJobStore final : public JobStore {
   std::string prefix_;
   RedisConnection conn_;
   RedisConnection sub_;
-  // Batches of send_submits() not yet taken, oldest first; the awaiting ones have their
-  // FCALL's reply deferred on conn_, in the same order.
-  struct InFlightSubmits {
-    std::vector<NewSubmission> subs;
-    std::vector<std::size_t> sent;   // the submissions the script got (the others failed checks)
-    std::vector<SubmitResult> out;
-    std::vector<std::string> args;   // kept to send again when the library went missing
-    bool awaiting = false;           // an FCALL is out for it
-  };
+  // Batches of send_submits() not yet taken, oldest first; their replies are deferred on
+  // conn_, in the same order.
   std::deque<InFlightSubmits> in_flight_;
   std::string library_;
   std::array<std::string, kScriptCount> functions_;

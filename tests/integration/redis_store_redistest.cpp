@@ -87,6 +87,34 @@ TEST_F(RedisStoreTest, SentSubmitMetByAMissingLibraryIsSentAgainAndAppliedOnce) 
   EXPECT_EQ(redis({"LLEN", settings_.key_prefix + "q:org/a/emulator:medium"}).integer(), 3);
 }
 
+// A sent batch's specs are written by MSETNX beside the script (they never enter Lua): one
+// FCALL and one MSETNX per batch, no MSET or EXISTS in the script, and no sentinel left.
+TEST_F(RedisStoreTest, SentSubmitWritesItsSpecsNativelyAndLeavesNoSentinel) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("warm", 1, kT0), kT0);  // loads the library
+  redis({"CONFIG", "RESETSTAT"});
+  std::vector<NewSubmission> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(submission("a" + std::to_string(i), 1 + i, kT0));
+  store->send_submits(batch, kT0);
+  auto done = store->take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  const auto stats = redis({"INFO", "commandstats"}).str();
+  EXPECT_NE(stats.find("cmdstat_msetnx:calls=1,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_fcall:calls=1,"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_mset:"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_exists:"), std::string::npos) << stats;
+  EXPECT_EQ(redis({"KEYS", settings_.key_prefix + "sx:*"}).size(), 0u);
+  for (const auto& s : batch) {
+    auto jobs = store->get(s.job_ids);
+    for (const auto& j : jobs) {
+      ASSERT_TRUE(j.has_value());
+      EXPECT_EQ(j->app_version_id, s.app_version_id);
+    }
+  }
+  EXPECT_EQ(store->queue_depth(), 16u);
+}
+
 TEST_F(RedisStoreTest, SentSubmitOnALostConnectionComesBackUnavailable) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("a", 1, kT0), kT0);

@@ -860,6 +860,56 @@ TYPED_TEST_P(JobStoreContract, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThe
   EXPECT_EQ(store.submits_fd(), -1);
 }
 
+TYPED_TEST_P(JobStoreContract, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing) {
+  auto make = [&](std::string app, std::size_t n, std::string idem) {
+    NewSubmission s;
+    s.submission_id = this->ids_.next(kT0);
+    s.org_id = "org";
+    s.app_version_id = std::move(app);
+    s.idempotency_key = std::move(idem);
+    for (std::size_t i = 0; i < n; ++i) {
+      s.job_ids.push_back(this->ids_.next(kT0));
+      s.test_paths.push_back("t" + std::to_string(i));
+    }
+    return s;
+  };
+  auto& store = this->store();
+  auto first = make("a", 2, "k1");
+  store.send_submits({first}, kT0);
+  auto taken = make("b", 2, "");
+  taken.job_ids[1] = first.job_ids[0];  // an id that exists already
+  auto fine = make("c", 1, "");
+  store.send_submits({taken, fine}, kT0);
+  auto dup = make("d", 3, "k1");  // a known key: nothing of it is written
+  auto fine2 = make("e", 1, "");
+  store.send_submits({dup, fine2}, kT0);
+  auto repeat = make("f", 2, "");
+  repeat.job_ids[1] = repeat.job_ids[0];  // the same id twice in one submission
+  auto fine3 = make("g", 1, "");
+  store.send_submits({repeat, fine3}, kT0);
+
+  std::vector<JobStore::SentSubmits> done;
+  while (auto d = store.take_submits(true)) done.push_back(std::move(*d));
+  ASSERT_EQ(done.size(), 4u);
+  for (const auto& d : done) ASSERT_EQ(d.failure, JobStore::SentSubmits::Failure::none) << d.error;
+  EXPECT_TRUE(done[0].results[0].outcome);
+  EXPECT_FALSE(done[1].results[0].outcome);
+  EXPECT_NE(done[1].results[0].error.find("exists"), std::string::npos) << done[1].results[0].error;
+  ASSERT_TRUE(done[1].results[1].outcome);
+  ASSERT_TRUE(done[2].results[0].outcome);
+  EXPECT_TRUE(done[2].results[0].outcome->duplicate);
+  EXPECT_EQ(done[2].results[0].outcome->job_ids, first.job_ids);
+  ASSERT_TRUE(done[2].results[1].outcome);
+  EXPECT_FALSE(done[3].results[0].outcome);
+  ASSERT_TRUE(done[3].results[1].outcome);
+
+  // The refused and duplicate submissions left no job behind; the first job is untouched.
+  std::vector<std::string> gone = {taken.job_ids[0], dup.job_ids[0], dup.job_ids[2], repeat.job_ids[0]};
+  for (const auto& j : store.get(gone)) EXPECT_FALSE(j.has_value());
+  EXPECT_EQ(this->job(first.job_ids[0]).app_version_id, "a");
+  EXPECT_EQ(store.queue_depth(), 5u);  // first (2), fine, fine2, fine3
+}
+
 TYPED_TEST_P(JobStoreContract, SentSubmitIsTakenOnceItsDescriptorSaysSo) {
   NewSubmission s;
   s.submission_id = this->ids_.next(kT0);
@@ -1186,7 +1236,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     CancelBuildCancelsEveryNonFinalJob, ListPagesNewestFirstWithFiltersCoveringAllJobsOnce, QueueAndStatsCount,
     WakeupFdBecomesReadableAfterSubmit, WorkerRegistryRoundTripsAndPingAnswers,
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
-    SentSubmitIsTakenOnceItsDescriptorSaysSo, ReportManyJudgesEachReportOnItsOwn,
+    SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
+    ReportManyJudgesEachReportOnItsOwn,
     SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
     GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
