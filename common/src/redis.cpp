@@ -170,6 +170,16 @@ struct Argv {
   }
   int argc() const { return static_cast<int>(data.size()); }
 };
+
+// Appends every command to hiredis's output buffer; false when hiredis fails.
+template <class Commands>
+bool append_all(redisContext* context, const Commands& commands) {
+  for (const auto& c : commands) {
+    Argv argv(c);
+    if (redisAppendCommandArgv(context, argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) return false;
+  }
+  return true;
+}
 }  // namespace
 
 RedisConnection::RedisConnection(RedisAddress address, RedisOptions options, std::shared_ptr<spdlog::logger> logger)
@@ -294,12 +304,7 @@ RedisValue RedisConnection::command(const std::vector<std::string>& args) {
 
 std::vector<RedisValue> RedisConnection::pipeline(const std::vector<std::vector<std::string>>& commands) {
   ensure_connected();
-  for (const auto& c : commands) {
-    Argv argv(c);
-    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
-      fail_io("pipeline");
-    }
-  }
+  if (!append_all(context_.get(), commands)) fail_io("pipeline");
   read_deferred_aside();
   std::vector<RedisValue> replies;
   replies.reserve(commands.size());
@@ -311,16 +316,20 @@ std::vector<RedisValue> RedisConnection::pipeline(const std::vector<std::vector<
   return replies;
 }
 
+void RedisConnection::write_out() {
+  int done = 0;
+  while (done == 0) {
+    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
+  }
+}
+
 void RedisConnection::send(const std::vector<std::string>& args) {
   ensure_connected();
   Argv argv(args);
   if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
     fail_io("send");
   }
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
-  }
+  write_out();
 }
 
 void RedisConnection::send_deferred(std::span<const std::string_view> args) {
@@ -330,16 +339,8 @@ void RedisConnection::send_deferred(std::span<const std::string_view> args) {
 
 void RedisConnection::send_deferred(std::span<const std::vector<std::string_view>> commands) {
   ensure_connected();
-  for (const auto& c : commands) {
-    Argv argv(c);
-    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
-      fail_io("send");
-    }
-  }
-  int done = 0;
-  while (done == 0) {
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) fail_io("send");
-  }
+  if (!append_all(context_.get(), commands)) fail_io("send");
+  write_out();
   unread_deferred_ += commands.size();
 }
 
@@ -356,15 +357,8 @@ std::optional<RedisConnection::DeferredReply> RedisConnection::take_deferred(boo
     if (wait) {
       if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("read");
     } else {
-      if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
-      if (raw == nullptr) {
-        pollfd p{context_->fd, POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0) return std::nullopt;
-        // Readable: one read() cannot block (data or EOF is waiting).
-        if (redisBufferRead(context_.get()) != REDIS_OK) fail_io("read");
-        if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
-        if (raw == nullptr) return std::nullopt;
-      }
+      raw = reply_if_in();
+      if (raw == nullptr) return std::nullopt;
     }
     --unread_deferred_;
     return DeferredReply{take(raw), {}};
@@ -380,16 +374,21 @@ RedisValue RedisConnection::read() {
   return take(raw);
 }
 
-std::optional<RedisValue> RedisConnection::try_read() {
-  if (!context_) return std::nullopt;
+void* RedisConnection::reply_if_in() {
   void* raw = nullptr;
   if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
-  if (raw != nullptr) return take(raw);
+  if (raw != nullptr) return raw;
   pollfd p{context_->fd, POLLIN, 0};
-  if (::poll(&p, 1, 0) <= 0) return std::nullopt;
+  if (::poll(&p, 1, 0) <= 0) return nullptr;
   // Readable: one read() cannot block (data or EOF is waiting).
   if (redisBufferRead(context_.get()) != REDIS_OK) fail_io("read");
   if (redisGetReplyFromReader(context_.get(), &raw) != REDIS_OK) fail_io("read");
+  return raw;
+}
+
+std::optional<RedisValue> RedisConnection::try_read() {
+  if (!context_) return std::nullopt;
+  void* raw = reply_if_in();
   if (raw != nullptr) return take(raw);
   return std::nullopt;
 }

@@ -94,6 +94,20 @@ class JobStoreContract : public ::testing::Test {
     return store().submit(s, now);
   }
 
+  // A submission of n tests of org/app, made at kT0, not yet given to the store.
+  NewSubmission new_submission(const std::string& app, std::size_t n, const std::string& idem = "") {
+    NewSubmission s;
+    s.submission_id = ids_.next(kT0);
+    s.org_id = "org";
+    s.app_version_id = app;
+    s.idempotency_key = idem;
+    for (std::size_t i = 0; i < n; ++i) {
+      s.job_ids.push_back(ids_.next(kT0));
+      s.test_paths.push_back("t" + std::to_string(i));
+    }
+    return s;
+  }
+
   std::optional<Claim> claim(const std::string& worker, std::int64_t now, std::vector<std::string> installed = {},
                              std::vector<Target> targets = {Target::emulator, Target::device, Target::browserstack}) {
     ClaimRequest r;
@@ -763,18 +777,7 @@ TYPED_TEST_P(JobStoreContract, WorkerRegistryRoundTripsAndPingAnswers) {
 }
 
 TYPED_TEST_P(JobStoreContract, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne) {
-  auto make = [&](std::string app, std::size_t n, std::string idem) {
-    NewSubmission s;
-    s.submission_id = this->ids_.next(kT0);
-    s.org_id = "org";
-    s.app_version_id = std::move(app);
-    s.idempotency_key = std::move(idem);
-    for (std::size_t i = 0; i < n; ++i) {
-      s.job_ids.push_back(this->ids_.next(kT0));
-      s.test_paths.push_back("t" + std::to_string(i));
-    }
-    return s;
-  };
+  auto make = [&](std::string app, std::size_t n, std::string idem) { return this->new_submission(app, n, idem); };
   auto first = make("a", 2, "k1");
   auto again = make("a", 3, "k1");  // same key in the same batch: a duplicate of `first`
   auto bad = make("b", 2, "");
@@ -797,18 +800,7 @@ TYPED_TEST_P(JobStoreContract, SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadO
 }
 
 TYPED_TEST_P(JobStoreContract, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied) {
-  auto make = [&](std::string app, std::size_t n, std::string idem) {
-    NewSubmission s;
-    s.submission_id = this->ids_.next(kT0);
-    s.org_id = "org";
-    s.app_version_id = std::move(app);
-    s.idempotency_key = std::move(idem);
-    for (std::size_t i = 0; i < n; ++i) {
-      s.job_ids.push_back(this->ids_.next(kT0));
-      s.test_paths.push_back("t" + std::to_string(i));
-    }
-    return s;
-  };
+  auto make = [&](std::string app, std::size_t n, std::string idem) { return this->new_submission(app, n, idem); };
   auto first = make("a", 2, "k1");
   auto again = make("a", 4, "k1");  // a later batch sees the first's idempotency key
   auto bad = make("b", 1, "");
@@ -861,18 +853,7 @@ TYPED_TEST_P(JobStoreContract, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThe
 }
 
 TYPED_TEST_P(JobStoreContract, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing) {
-  auto make = [&](std::string app, std::size_t n, std::string idem) {
-    NewSubmission s;
-    s.submission_id = this->ids_.next(kT0);
-    s.org_id = "org";
-    s.app_version_id = std::move(app);
-    s.idempotency_key = std::move(idem);
-    for (std::size_t i = 0; i < n; ++i) {
-      s.job_ids.push_back(this->ids_.next(kT0));
-      s.test_paths.push_back("t" + std::to_string(i));
-    }
-    return s;
-  };
+  auto make = [&](std::string app, std::size_t n, std::string idem) { return this->new_submission(app, n, idem); };
   auto& store = this->store();
   auto first = make("a", 2, "k1");
   store.send_submits({first}, kT0);
@@ -911,12 +892,7 @@ TYPED_TEST_P(JobStoreContract, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDupli
 }
 
 TYPED_TEST_P(JobStoreContract, SentSubmitIsTakenOnceItsDescriptorSaysSo) {
-  NewSubmission s;
-  s.submission_id = this->ids_.next(kT0);
-  s.org_id = "org";
-  s.app_version_id = "app";
-  s.job_ids = {this->ids_.next(kT0)};
-  s.test_paths = {"t"};
+  auto s = this->new_submission("app", 1);
   auto& store = this->store();
   store.send_submits({s}, kT0);
   // The caller's loop: wait on the descriptor (when there is one), then take without waiting.

@@ -175,6 +175,10 @@ class RedisConnection {
   void ensure_connected();
   [[noreturn]] void fail_io(const std::string& what);
   RedisValue take(void* reply);
+  // A reply already buffered or readable now (connected only), else nullptr; never blocks.
+  void* reply_if_in();
+  // Writes everything hiredis holds for the socket (blocking up to the command timeout).
+  void write_out();
   void read_deferred_aside();
   void lose_deferred(const std::string& why);
 
