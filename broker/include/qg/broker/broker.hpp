@@ -147,8 +147,10 @@ class Broker {
   //
   // A submit batch that no held pull waits for goes out with send_submits() and is answered
   // when its results come in (answer_sent_submits, polled each round), so the broker reads
-  // the next requests while the store writes. Before any other store call the broker settles
-  // them (store()): replies and events keep the order of the store's changes.
+  // the next requests while the store writes; while a batch is out, the submits left at the
+  // end of a round wait for the round that answers it (a larger batch, cheaper per job).
+  // Before any other store call the broker settles them (store()): replies and events keep
+  // the order of the store's changes.
   void flush_submits();
   void flush_reports();
   // Who sent a submission, for its reply.
