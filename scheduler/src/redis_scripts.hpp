@@ -310,7 +310,8 @@ end
 // batch again, specs in the arguments). The script deletes the sentinel, and the specs of a
 // submission it refuses.
 // Returns one entry per submission: {0, submission_id}, {1, first_submission_id, {job ids}}
-// for a known idempotency key (nothing written), or {2, error} (nothing written).
+// for a known idempotency key (nothing written), or {2, error} (nothing written); with a
+// sentinel, only the entries other than {0, ...}, each after its submission's position.
 // Idempotency keys and submission lists are written per submission; job specs (MSET),
 // group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
@@ -351,8 +352,9 @@ local function submit_one(a, n)
     end
   end
   -- Job specs are written at the end of the batch: ids taken earlier in it are in NEW
-  -- (a submission that repeats one takes none of its own back out).
-  for k = 1, n do
+  -- (a submission that repeats one takes none of its own back out). With a sentinel the
+  -- store sent no batch that repeats an id.
+  for k = 1, SPECS and n or 0 do
     local id = ARGV[ids0 + k]
     if NEW[id] then
       for r = 1, k - 1 do NEW[ARGV[ids0 + r]] = nil end
@@ -427,10 +429,18 @@ while i <= #ALL do
   i = k + 1
 end
 ANY_EXISTS = found > 0
+-- With a sentinel the reply lists only the submissions not written as sent, as pairs (the
+-- submission's position, its entry): the store knows the others' ids.
 local out = {}
 a = 7
 for s = 1, #NS do
-  out[s] = submit_one(a, NS[s])
+  local r = submit_one(a, NS[s])
+  if SPECS then
+    out[s] = r
+  elseif r[1] ~= 0 then
+    out[#out + 1] = s
+    out[#out + 1] = r
+  end
   a = a + 7 + STRIDE * NS[s]
 end
 variadic('MSET', nil, MSET)

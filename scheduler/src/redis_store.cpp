@@ -871,7 +871,8 @@ class RedisJobStore final : public JobStore {
       if (specs_written) {
         std::vector<std::string_view> msetnx;
         const auto argv = spec_free_fcall(batch, msetnx);
-        parse_submits(conn_.command(std::span<const std::string_view>(argv)), batch.subs, batch.sent, batch.out);
+        parse_spec_free_submits(conn_.command(std::span<const std::string_view>(argv)), batch.subs, batch.sent,
+                                batch.out);
       } else {
         parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
       }
@@ -883,7 +884,11 @@ class RedisJobStore final : public JobStore {
       parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
       return;
     }
-    parse_submits(*result, batch.subs, batch.sent, batch.out);
+    if (batch.sentinel.empty()) {
+      parse_submits(*result, batch.subs, batch.sent, batch.out);
+    } else {
+      parse_spec_free_submits(*result, batch.subs, batch.sent, batch.out);
+    }
   }
 
   std::vector<std::string_view> fcall_argv(ScriptId id, const std::vector<std::string>& args) const {
@@ -951,24 +956,40 @@ class RedisJobStore final : public JobStore {
   static void parse_submits(const RedisValue& reply, std::span<const NewSubmission> subs,
                             const std::vector<std::size_t>& sent, std::vector<SubmitResult>& out) {
     if (reply.is_error()) throw_reply_error(reply.str());
-    for (std::size_t i = 0; i < sent.size(); ++i) {
-      const auto& r = reply[i];
-      auto& result = out[sent[i]];
-      const auto kind = r[0].integer();
-      if (kind == 2) {
-        result.error = r[1].str();
-        continue;
-      }
-      SubmitOutcome o;
-      o.submission_id = r[1].str();
-      if (kind == 1) {
-        o.duplicate = true;
-        for (const auto& id : r[2].array()) o.job_ids.push_back(id.str());
-      } else {
-        o.job_ids = subs[sent[i]].job_ids;
-      }
-      result.outcome = std::move(o);
+    for (std::size_t i = 0; i < sent.size(); ++i) parse_submit_entry(reply[i], subs[sent[i]], out[sent[i]]);
+  }
+
+  // The reply of the submit script called with a sentinel: (position, entry) pairs for the
+  // submissions not written as sent; every other one was.
+  static void parse_spec_free_submits(const RedisValue& reply, std::span<const NewSubmission> subs,
+                                      const std::vector<std::size_t>& sent, std::vector<SubmitResult>& out) {
+    if (reply.is_error()) throw_reply_error(reply.str());
+    for (auto k : sent) out[k].outcome = SubmitOutcome{subs[k].submission_id, subs[k].job_ids, false};
+    const auto& pairs = reply.array();
+    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) {
+      const auto position = static_cast<std::size_t>(pairs[i].integer());
+      if (position < 1 || position > sent.size()) throw StoreError("submit: reply names no submission");
+      const auto k = sent[position - 1];
+      out[k] = SubmitResult{};
+      parse_submit_entry(pairs[i + 1], subs[k], out[k]);
     }
+  }
+
+  static void parse_submit_entry(const RedisValue& r, const NewSubmission& s, SubmitResult& result) {
+    const auto kind = r[0].integer();
+    if (kind == 2) {
+      result.error = r[1].str();
+      return;
+    }
+    SubmitOutcome o;
+    o.submission_id = r[1].str();
+    if (kind == 1) {
+      o.duplicate = true;
+      for (const auto& id : r[2].array()) o.job_ids.push_back(id.str());
+    } else {
+      o.job_ids = s.job_ids;
+    }
+    result.outcome = std::move(o);
   }
 
   std::vector<std::string> claim_args(const ClaimRequest& request, std::int64_t now_ms,

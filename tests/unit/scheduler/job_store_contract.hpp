@@ -872,7 +872,9 @@ TYPED_TEST_P(JobStoreContract, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDupli
   std::vector<JobStore::SentSubmits> done;
   while (auto d = store.take_submits(true)) done.push_back(std::move(*d));
   ASSERT_EQ(done.size(), 4u);
-  for (const auto& d : done) ASSERT_EQ(d.failure, JobStore::SentSubmits::Failure::none) << d.error;
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    ASSERT_EQ(done[i].failure, JobStore::SentSubmits::Failure::none) << "batch " << i << ": " << done[i].error;
+  }
   EXPECT_TRUE(done[0].results[0].outcome);
   EXPECT_FALSE(done[1].results[0].outcome);
   EXPECT_NE(done[1].results[0].error.find("exists"), std::string::npos) << done[1].results[0].error;
