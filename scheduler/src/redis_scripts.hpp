@@ -319,7 +319,31 @@ local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
 local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
-local IDX_ALL = P .. 'idx:all'
+local IDX_ALL, ALL_M = P .. 'idx:all', {}  -- ALL_M: the batch's idx:all entries
+local ORG_IDX = {}  -- org -> its idx:org key (built once a batch)
+-- Batched values per key: a lone value is kept as the string itself, a table only from the
+-- second (most single-job submissions of a batch go to keys of their own).
+local function add(map, key, v)
+  local l = map[key]
+  if l == nil then
+    map[key] = v
+  elseif type(l) == 'string' then
+    map[key] = {l, v}
+  else
+    l[#l + 1] = v
+  end
+end
+local function push_all(key, l)
+  if type(l) == 'string' then return redis.call('RPUSH', key, l), 1 end
+  local len = 0
+  local i = 1
+  while i <= #l do
+    local e = math.min(#l, i + 999)
+    len = redis.call('RPUSH', key, unpack(l, i, e))
+    i = e + 1
+  end
+  return len, #l
+end
 local SENTINEL = ARGV[5]
 local SPECS = SENTINEL == ''  -- the specs are in the arguments
 local STRIDE = SPECS and 3 or 1  -- arguments per job
@@ -342,7 +366,7 @@ local function submit_one(a, n)
   end
   if n == 0 then
     if idem ~= '' then redis.call('SET', ik, sub) end
-    return {0, sub}
+    return true
   end
   if ANY_EXISTS then
     for k = 1, n do
@@ -376,13 +400,7 @@ local function submit_one(a, n)
   end
   local ql = qkey(g, prio)
   QG[ql] = g
-  local l = QL[ql]
-  if not l then
-    l = {}
-    QL[ql] = l
-  end
-  local nl = #l
-  for k = 1, n do l[nl + k] = ARGV[ids0 + k] end
+  for k = 1, n do add(QL, ql, ARGV[ids0 + k]) end
   -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
   -- job, "<first job id>:<submission id>" for a suite (its ids are in s:<submission id>).
   local m = ARGV[ids0 + 1]
@@ -395,16 +413,21 @@ local function submit_one(a, n)
       i = e + 1
     end
   end
-  push(IDX, IDX_ALL, m)
-  push(IDX, P .. 'idx:org:' .. org, m)
-  push(IDX, P .. 'idx:app:' .. org .. ':' .. app, m)
+  ALL_M[#ALL_M + 1] = m
+  local ok = ORG_IDX[org]
+  if not ok then
+    ok = P .. 'idx:org:' .. org
+    ORG_IDX[org] = ok
+  end
+  add(IDX, ok, m)
+  add(IDX, P .. 'idx:app:' .. org .. ':' .. app, m)
   count('queued', n)
   QP[prio] = (QP[prio] or 0) + n
   ORGN[org] = (ORGN[org] or 0) + n
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ARGV[ids0 + 1]) else redis.call('SET', ik, sub) end
   end
-  return {0, sub}
+  return true
 end
 -- One EXISTS over every job spec of the batch; only when one is taken does each submission
 -- look for its own (and fail alone).
@@ -436,8 +459,9 @@ a = 7
 for s = 1, #NS do
   local r = submit_one(a, NS[s])
   if SPECS then
+    if r == true then r = {0, ARGV[a + 4]} end
     out[s] = r
-  elseif r[1] ~= 0 then
+  elseif r ~= true then
     out[#out + 1] = s
     out[#out + 1] = r
   end
@@ -447,16 +471,11 @@ variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before
 -- (and then only when no higher band has jobs, which ready() works out).
 for k, list in pairs(QL) do
-  local len = 0
-  local i = 1
-  while i <= #list do
-    local e = math.min(#list, i + 999)
-    len = redis.call('RPUSH', k, unpack(list, i, e))
-    i = e + 1
-  end
-  if len == #list then HEAD[QG[k]] = true end
+  local len, pushed = push_all(k, list)
+  if len == pushed then HEAD[QG[k]] = true end
 end
-for k, list in pairs(IDX) do variadic('RPUSH', k, list) end
+variadic('RPUSH', IDX_ALL, ALL_M)
+for k, list in pairs(IDX) do push_all(k, list) end
 for org, n in pairs(ORGN) do redis.call('HINCRBY', P .. 'orgcounts', org, n) end
 for _, g in ipairs(GORDER) do refresh_group(g, false, gq_add(g, GQ[g]), not HEAD[g]) end
 commit()
