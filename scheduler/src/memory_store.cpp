@@ -102,7 +102,8 @@ class MemoryJobStore final : public JobStore {
     if (s.job_ids.size() != s.test_paths.size()) throw StoreError("submit: job_ids and test_paths differ in size");
     std::unordered_set<std::string_view> seen;  // an id given twice is taken by its first use
     for (const auto& id : s.job_ids) {
-      if (jobs_.contains(id) || (s.job_ids.size() > 1 && !seen.insert(id).second)) throw StoreError("submit: job id already exists: " + id);
+      if (jobs_.contains(id) || (s.job_ids.size() > 1 && !seen.insert(id).second))
+        throw StoreError("submit: job id already exists: " + id);
     }
     const std::string g = detail::group_key(s.org_id, s.app_version_id, s.target);
     const std::string build = s.org_id + "/" + s.app_version_id;

@@ -250,6 +250,7 @@ class RedisJobStore final : public JobStore {
     RedisValue last;                // the last reply (EXEC's or the FCALL's)
     std::string lost;               // set when a reply was lost with the connection
   };
+
  public:
   RedisJobStore(const RedisAddress& address, const StoreSettings& settings, std::shared_ptr<spdlog::logger> logger)
       : settings_(settings),

@@ -76,7 +76,8 @@ class BrokerOnRedisTest : public ::testing::Test {
 TEST_F(BrokerOnRedisTest, PipelinedSubmitsAreAnsweredBeforeALaterRequestThatSeesThemAll) {
   auto client = dealer();
   constexpr int kSubmits = 400;  // many batches: several are out at Redis at once
-  for (int i = 0; i < kSubmits; ++i) ASSERT_TRUE(qg::send_multipart(client, qg::proto::frames_of(kClientProtocol, submit_request(i))));
+  for (int i = 0; i < kSubmits; ++i)
+    ASSERT_TRUE(qg::send_multipart(client, qg::proto::frames_of(kClientProtocol, submit_request(i))));
   qg::proto::StatsRequest stats;
   stats.rid = "stats";
   ASSERT_TRUE(qg::send_multipart(client, qg::proto::frames_of(kClientProtocol, stats)));
@@ -111,7 +112,8 @@ TEST_F(BrokerOnRedisTest, SubmitsWhileRedisIsDownAreRefusedAsUnavailableAndServe
   EXPECT_EQ(first[1], "SUBMIT");
 
   server_.kill();
-  for (int i = 1; i <= 20; ++i) ASSERT_TRUE(qg::send_multipart(client, qg::proto::frames_of(kClientProtocol, submit_request(i))));
+  for (int i = 1; i <= 20; ++i)
+    ASSERT_TRUE(qg::send_multipart(client, qg::proto::frames_of(kClientProtocol, submit_request(i))));
   for (int i = 1; i <= 20; ++i) {
     auto reply = receive(client);
     ASSERT_EQ(reply.size(), 3u) << "reply " << i << " missing";

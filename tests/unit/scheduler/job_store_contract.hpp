@@ -1215,9 +1215,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     WakeupFdBecomesReadableAfterSubmit, WorkerRegistryRoundTripsAndPingAnswers,
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
     SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
-    ReportManyJudgesEachReportOnItsOwn,
-    SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
-    GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
+    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
+    MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks);
 

@@ -190,8 +190,8 @@ class RedisConnection {
   std::int64_t next_attempt_ms_ = 0;
   std::chrono::milliseconds backoff_{0};
   bool was_lost_ = false;
-  std::size_t unread_deferred_ = 0;             // sent, reply not read from the socket yet
-  std::deque<DeferredReply> read_deferred_;     // read (or lost), not taken yet
+  std::size_t unread_deferred_ = 0;          // sent, reply not read from the socket yet
+  std::deque<DeferredReply> read_deferred_;  // read (or lost), not taken yet
 };
 
 }  // namespace qg
