@@ -486,27 +486,40 @@ bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, 
                               std::span<const BatchPeer> peers, const std::function<void()>& call) {
   try {
     call();
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
+    note_store_reachable();
     return true;
   } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
-    for (const auto& peer : peers) {
-      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::unavailable,
-               std::string("store unreachable, retry later: ") + e.what());
-    }
+    fail_batch(socket, protocol, command, peers, true, e.what());
   } catch (const std::exception& e) {
-    log_->error("internal error serving {}: {}", command, e.what());
-    for (const auto& peer : peers) {
-      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::internal,
-               std::string("internal error: ") + e.what());
-    }
+    fail_batch(socket, protocol, command, peers, false, e.what());
   }
   return false;
+}
+
+void Broker::note_store_reachable() {
+  if (store_down_) {
+    store_down_ = false;
+    log_->info("store reachable again");
+  }
+}
+
+void Broker::fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                        std::span<const BatchPeer> peers, bool unavailable, const std::string& why) {
+  if (unavailable) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", why);
+    store_down_ = true;
+  } else {
+    log_->error("internal error serving {}: {}", command, why);
+  }
+  for (const auto& peer : peers) {
+    if (unavailable) {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::unavailable,
+               "store unreachable, retry later: " + why);
+    } else {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::internal, "internal error: " + why);
+    }
+  }
 }
 
 sched::JobStore& Broker::store() {
@@ -516,25 +529,6 @@ sched::JobStore& Broker::store() {
 
 void Broker::settle_submits() {
   while (store_.submits_in_flight() > 0) answer_sent_submits(true);
-}
-
-void Broker::fail_submits(std::span<const BatchPeer> peers, bool unavailable, const std::string& why) {
-  if (unavailable) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", why);
-    store_down_ = true;
-  } else {
-    log_->error("internal error serving SUBMIT: {}", why);
-  }
-  for (const auto& peer : peers) {
-    if (unavailable) {
-      error_to(clients_, proto::kClientProtocol, *peer.identity, *peer.rid, proto::errc::unavailable,
-               "store unreachable, retry later: " + why);
-    } else {
-      error_to(clients_, proto::kClientProtocol, *peer.identity, *peer.rid, proto::errc::internal,
-               "internal error: " + why);
-    }
-  }
 }
 
 void Broker::answer_sent_submits(bool wait) {
@@ -547,13 +541,11 @@ void Broker::answer_sent_submits(bool wait) {
     if (done->failure != sched::JobStore::SentSubmits::Failure::none) {
       std::vector<BatchPeer> peers;
       for (const auto& p : batch.peers) peers.push_back({&p.identity, &p.rid});
-      fail_submits(peers, done->failure == sched::JobStore::SentSubmits::Failure::unavailable, done->error);
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers,
+                 done->failure == sched::JobStore::SentSubmits::Failure::unavailable, done->error);
       continue;
     }
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
+    note_store_reachable();
     answer_submits(batch.peers, done->submissions, done->results, batch.now);
   }
 }
@@ -644,10 +636,10 @@ void Broker::flush_submits() {
     try {
       store_.send_submits(std::move(submissions), now);
     } catch (const StoreUnavailable& e) {
-      fail_submits(peers, true, e.what());
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, true, e.what());
       return;
     } catch (const std::exception& e) {
-      fail_submits(peers, false, e.what());
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, false, e.what());
       return;
     }
     sent_submits_.push_back({std::move(submitters), now});

@@ -196,8 +196,12 @@ class Broker {
   // UNAVAILABLE (store unreachable: they retry) or INTERNAL, logs, and returns false.
   bool batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
                         std::span<const BatchPeer> peers, const std::function<void()>& call);
-  // Answers a submit batch's senders UNAVAILABLE (store unreachable: they retry) or INTERNAL.
-  void fail_submits(std::span<const BatchPeer> peers, bool unavailable, const std::string& why);
+  // Answers every peer of a batch UNAVAILABLE (store unreachable: they retry) or INTERNAL,
+  // and logs it.
+  void fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                  std::span<const BatchPeer> peers, bool unavailable, const std::string& why);
+  // After a store call that worked: logs the store's return once after an outage.
+  void note_store_reachable();
   // Claims for every pull received this round in one store call; answers each with its
   // group, NOWORK (wait 0) or holds it.
   void flush_pulls();
