@@ -100,6 +100,21 @@ local function max_attempts(j)
   return j[MA0]
 end
 local function n2s(v) return string.format('%d', v) end
+-- NUM[s]: the number of a decimal count string s, each string converted once (tonumber is a
+-- strtod; a table lookup of a Lua string costs a fraction of it). STR[v]: the decimal string
+-- of a count v, for redis.call (which formats a Lua number with %.17g, several times the
+-- cost of a lookup). Counts are few and small. Their metatables are set by the first call.
+local NUM, STR = {}, {}
+local NUM_MT = {__index = function(t, s)
+  local v = tonumber(s)
+  rawset(t, s, v)
+  return v
+end}
+local STR_MT = {__index = function(t, v)
+  local s = string.format('%d', v)
+  rawset(t, v, s)
+  return s
+end}
 local function grp(j) return j[ORG] .. '/' .. j[APP] .. '/' .. j[TARGET] end
 -- Jobs changed in this call: their states packed when written, stored by one MSET in commit()
 -- (a SET per job costs several times an MSET entry), and read back from here until then.
@@ -176,21 +191,21 @@ local function commit()
   for lid, k in pairs(DROPS) do
     -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
-    if redis.call('HINCRBY', lk, 'n', -k) <= 0 then
+    if redis.call('HINCRBY', lk, 'n', STR[-k]) <= 0 then
       redis.call('DEL', lk)
       redis.call('ZREM', P .. 'leases', lid)
     end
   end
   for s, d in pairs(CNT) do
-    if d ~= 0 then redis.call('HINCRBY', P .. 'counts', s, d) end
+    if d ~= 0 then redis.call('HINCRBY', P .. 'counts', s, STR[d]) end
   end
   for p, d in pairs(QP) do
-    if d ~= 0 then redis.call('HINCRBY', P .. 'qprio', p, d) end
+    if d ~= 0 then redis.call('HINCRBY', P .. 'qprio', p, STR[d]) end
   end
   if FIN > 0 then
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))
-    redis.call('INCRBY', fk, FIN)
-    redis.call('EXPIRE', fk, 120)
+    redis.call('INCRBY', fk, STR[FIN])
+    redis.call('EXPIRE', fk, '120')
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
   CNT, QP, FIN, WAKE, DROPS = {}, {}, 0, false, {}
@@ -200,6 +215,8 @@ end
 local function begin(args)
   if not string then
     cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select = globals()
+    setmetatable(NUM, NUM_MT)
+    setmetatable(STR, STR_MT)
   end
   ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
   WAKE, CNT, QP, FIN, DROPS = false, {}, {}, 0, {}
@@ -220,7 +237,7 @@ end
 local function gqkey(g) return P .. 'gq:' .. g end
 local function gq_add(g, d)
   if d == 0 then return tonumber(redis.call('GET', gqkey(g)) or '0') end
-  return redis.call('INCRBY', gqkey(g), d)
+  return redis.call('INCRBY', gqkey(g), STR[d])
 end
 -- Puts a group where it belongs after jobs entered or left it (n: its queued jobs): nowhere
 -- when empty, in pending while its batching window is open, else in its target's ready set at
@@ -297,21 +314,14 @@ local function requeue_later(j, due)
 end
 )lua";
 
-// ARGV[5] '' or a sentinel key (below), [6] number of submissions, then per submission from
-// offset a: [a] org, [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5]
-// idempotency key, [a+6] n, then n pairs (spec key, spec) packed by the store (SpecPacker in
-// redis_store.cpp), then the n job ids; the next submission starts at a + 7 + 3n. A job
-// gets no state here (see the prelude).
-// With a sentinel key the specs are not in the arguments (a submission is its 7 fields and
-// its n ids, the next starting at a + 7 + n): the store wrote them natively, with the
-// sentinel, by one MSETNX in the same MULTI just before this call, so that they never enter
-// Lua. MSETNX writes all or nothing: a sentinel present means every job id was new; a missing
-// one means nothing was written, and the script returns false at once (the store sends the
-// batch again, specs in the arguments). The script deletes the sentinel, and the specs of a
-// submission it refuses.
+// ARGV[5] unused, [6] number of submissions, then per submission from offset a: [a] org,
+// [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5] idempotency key, [a+6]
+// n, then n pairs (spec key, spec) packed by the store (SpecPacker in redis_store.cpp), then
+// the n job ids; the next submission starts at a + 7 + 3n. A job gets no state here (see the
+// prelude). (A sent batch goes as kSubmitSent, below, and comes here only when that refused
+// it.)
 // Returns one entry per submission: {0, submission_id}, {1, first_submission_id, {job ids}}
-// for a known idempotency key (nothing written), or {2, error} (nothing written); with a
-// sentinel, only the entries other than {0, ...}, each after its submission's position.
+// for a known idempotency key (nothing written), or {2, error} (nothing written).
 // Idempotency keys and submission lists are written per submission; job specs (MSET),
 // group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
@@ -344,21 +354,15 @@ local function push_all(key, l)
   end
   return len, #l
 end
-local SENTINEL = ARGV[5]
-local SPECS = SENTINEL == ''  -- the specs are in the arguments
-local STRIDE = SPECS and 3 or 1  -- arguments per job
 local function submit_one(a, n)
   local org, app, target, prio = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
   local sub, idem = ARGV[a + 4], ARGV[a + 5]
-  local pairs0, ids0 = a + 6, a + 6 + (STRIDE - 1) * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
+  local pairs0, ids0 = a + 6, a + 6 + 2 * n  -- job k: spec key at pairs0 + 2k - 1; id at ids0 + k
   local ik
   if idem ~= '' then
     ik = P .. 'idem:' .. org .. ':' .. idem
     local prev = redis.call('GET', ik)
     if prev then
-      if not SPECS then
-        for k = 1, n do redis.call('DEL', jkey(ARGV[ids0 + k])) end
-      end
       local sid, one = string.match(prev, '^(%S+) (%S+)$')
       if one then return {1, sid, {one}} end
       return {1, prev, redis.call('LRANGE', P .. 's:' .. prev, 0, -1)}
@@ -376,9 +380,8 @@ local function submit_one(a, n)
     end
   end
   -- Job specs are written at the end of the batch: ids taken earlier in it are in NEW
-  -- (a submission that repeats one takes none of its own back out). With a sentinel the
-  -- store sent no batch that repeats an id.
-  for k = 1, SPECS and n or 0 do
+  -- (a submission that repeats one takes none of its own back out).
+  for k = 1, n do
     local id = ARGV[ids0 + k]
     if NEW[id] then
       for r = 1, k - 1 do NEW[ARGV[ids0 + r]] = nil end
@@ -392,11 +395,9 @@ local function submit_one(a, n)
     GORDER[#GORDER + 1] = g
   end
   GQ[g] = GQ[g] + n
-  if SPECS then
-    for i = pairs0 + 1, pairs0 + 2 * n do
-      NM = NM + 1
-      MSET[NM] = ARGV[i]
-    end
+  for i = pairs0 + 1, pairs0 + 2 * n do
+    NM = NM + 1
+    MSET[NM] = ARGV[i]
   end
   local ql = qkey(g, prio)
   QG[ql] = g
@@ -431,18 +432,14 @@ local function submit_one(a, n)
 end
 -- One EXISTS over every job spec of the batch; only when one is taken does each submission
 -- look for its own (and fail alone).
--- (With a sentinel there is nothing to look for: MSETNX found every id new.)
-if not SPECS and redis.call('DEL', SENTINEL) == 0 then return false end
 local ALL, NS = {}, {}  -- NS: each submission's number of jobs (tonumber once: it is a strtod)
 local a = 7
 for s = 1, tonumber(ARGV[6]) do
   local n = tonumber(ARGV[a + 6])
   NS[s] = n
-  if SPECS then
-    local nall = #ALL
-    for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
-  end
-  a = a + 7 + STRIDE * n
+  local nall = #ALL
+  for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
+  a = a + 7 + 3 * n
 end
 local found = 0
 local i = 1
@@ -452,20 +449,13 @@ while i <= #ALL do
   i = k + 1
 end
 ANY_EXISTS = found > 0
--- With a sentinel the reply lists only the submissions not written as sent, as pairs (the
--- submission's position, its entry): the store knows the others' ids.
 local out = {}
 a = 7
 for s = 1, #NS do
   local r = submit_one(a, NS[s])
-  if SPECS then
-    if r == true then r = {0, ARGV[a + 4]} end
-    out[s] = r
-  elseif r ~= true then
-    out[#out + 1] = s
-    out[#out + 1] = r
-  end
-  a = a + 7 + STRIDE * NS[s]
+  if r == true then r = {0, ARGV[a + 4]} end
+  out[s] = r
+  a = a + 7 + 3 * NS[s]
 end
 variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before
@@ -480,6 +470,105 @@ for org, n in pairs(ORGN) do redis.call('HINCRBY', P .. 'orgcounts', org, n) end
 for _, g in ipairs(GORDER) do refresh_group(g, false, gq_add(g, GQ[g]), not HEAD[g]) end
 commit()
 return out
+)lua";
+
+// A sent batch (RedisJobStore::send_submits): its writes worked out by the store, so that
+// this script does no work per submission of its own. It runs in the batch's MULTI just after
+// the MSETNX that wrote a sentinel key and every job spec, all or nothing.
+// ARGV[5] the sentinel key; then the idempotency keys: their number k, then k (key, value)
+// pairs; then the groups: their number, and per group its key g, its number of jobs n and
+// its number of bands b, then per band the band's list key, its number of jobs c and their
+// c ids; then the list indexes: their number, and per list its key, its number of entries
+// e and the e entries; then the orgs: their number, and per org its id and its number of
+// jobs; then the batch's jobs per band: high, medium, low. Every count is a decimal string.
+// The store sends this form only for a batch that repeats no job id and no idempotency key.
+// Returns an empty list (every submission written), or false with nothing written when the
+// sentinel is missing (a job id was taken: MSETNX wrote nothing) or an idempotency key is
+// known (its specs are deleted here): the store then sends the batch again as kSubmit,
+// which refuses only the submissions concerned.
+inline constexpr std::string_view kSubmitSent = R"lua(
+if redis.call('DEL', ARGV[5]) == 0 then return false end
+-- Calls cmd key with ARGV[i..j], at most 1000 at a time; returns the last reply.
+local function range(cmd, key, i, j)
+  local r = 0
+  while i <= j do
+    local e = math.min(j, i + 999)
+    r = redis.call(cmd, key, unpack(ARGV, i, e))
+    i = e + 1
+  end
+  return r
+end
+local nk = NUM[ARGV[6]]
+local a = 7 + 2 * nk  -- the groups
+if nk > 0 then
+  local keys = {}
+  for k = 1, nk do keys[k] = ARGV[5 + 2 * k] end
+  local known = 0
+  local i = 1
+  while i <= nk do
+    local e = math.min(nk, i + 999)
+    known = known + redis.call('EXISTS', unpack(keys, i, e))
+    i = e + 1
+  end
+  if known > 0 then
+    -- Undo the MSETNX: every spec of the batch goes (the job ids are the bands' entries).
+    local specs = {}
+    local ng = NUM[ARGV[a]]
+    a = a + 1
+    for _ = 1, ng do
+      local nb = NUM[ARGV[a + 2]]
+      a = a + 3
+      for _ = 1, nb do
+        local c = NUM[ARGV[a + 1]]
+        for k = a + 2, a + 1 + c do specs[#specs + 1] = jkey(ARGV[k]) end
+        a = a + 2 + c
+      end
+    end
+    variadic('DEL', nil, specs)
+    return false
+  end
+  local kv = {}
+  for i = 7, 6 + 2 * nk do kv[i - 6] = ARGV[i] end
+  variadic('MSET', nil, kv)
+end
+local ng = NUM[ARGV[a]]
+a = a + 1
+for _ = 1, ng do
+  local g, n, nb = ARGV[a], ARGV[a + 1], NUM[ARGV[a + 2]]
+  a = a + 3
+  -- The head can change only where a band was empty before (see kSubmit).
+  local head = false
+  for _ = 1, nb do
+    local c = NUM[ARGV[a + 1]]
+    if range('RPUSH', ARGV[a], a + 2, a + 1 + c) == c then head = true end
+    a = a + 2 + c
+  end
+  refresh_group(g, false, redis.call('INCRBY', gqkey(g), n), not head)
+end
+local nl = NUM[ARGV[a]]
+a = a + 1
+for _ = 1, nl do
+  local e = NUM[ARGV[a + 1]]
+  range('RPUSH', ARGV[a], a + 2, a + 1 + e)
+  a = a + 2 + e
+end
+local no = NUM[ARGV[a]]
+a = a + 1
+for _ = 1, no do
+  redis.call('HINCRBY', P .. 'orgcounts', ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
+local queued = 0
+for k, b in ipairs(BANDS) do
+  local n = NUM[ARGV[a + k - 1]]
+  if n > 0 then
+    QP[b] = n
+    queued = queued + n
+  end
+end
+count('queued', queued)
+commit()
+return {}
 )lua";
 
 // Returns false (nil) or {group_key, 0, then per job its id and its state}: the store reads

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <msgpack.hpp>
@@ -234,6 +235,7 @@ enum ScriptId : std::size_t {
   kRetryDead,
   kPromote,
   kQueue,
+  kSubmitSent,
   kHandOff,
   kScriptCount
 };
@@ -244,11 +246,12 @@ class RedisJobStore final : public JobStore {
     std::vector<NewSubmission> subs;
     std::vector<std::size_t> sent;  // the submissions the script got (the others failed checks)
     std::vector<SubmitResult> out;
-    std::vector<std::string> args;  // the submit script's, specs included (sent again if need be)
-    std::string sentinel;           // set: sent as MULTI, MSETNX, spec-free FCALL, EXEC
-    std::size_t replies = 0;        // deferred replies still to take
-    RedisValue last;                // the last reply (EXEC's or the FCALL's)
-    std::string lost;               // set when a reply was lost with the connection
+    std::vector<std::string> args;       // the submit script's, specs included (sent again if need be)
+    std::string sentinel;                // set: sent as MULTI, MSETNX, kSubmitSent, EXEC
+    std::vector<std::string> sent_args;  // kSubmitSent's from its ARGV[5] (the sentinel) on
+    std::size_t replies = 0;             // deferred replies still to take
+    RedisValue last;                     // the last reply (EXEC's or the FCALL's)
+    std::string lost;                    // set when a reply was lost with the connection
   };
 
  public:
@@ -304,9 +307,14 @@ class RedisJobStore final : public JobStore {
       maybe_resubscribe();
       if (!loaded_) load_scripts();
       std::unordered_set<std::string_view> ids;
+      std::unordered_set<std::string> idem_keys;
       bool repeats = false;
       for (auto k : batch.sent) {
-        for (const auto& id : batch.subs[k].job_ids) repeats = repeats || !ids.insert(id).second;
+        const auto& s = batch.subs[k];
+        for (const auto& id : s.job_ids) repeats = repeats || !ids.insert(id).second;
+        if (!s.idempotency_key.empty()) {
+          repeats = repeats || !idem_keys.insert(s.org_id + ":" + s.idempotency_key).second;
+        }
       }
       if (repeats) {
         const auto argv = fcall_argv(kSubmit, batch.args);
@@ -314,9 +322,10 @@ class RedisJobStore final : public JobStore {
         batch.replies = 1;
       } else {
         batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
+        batch.sent_args = sent_args(batch);
         std::vector<std::vector<std::string_view>> commands(4);
         commands[0] = {"MULTI"};
-        commands[2] = spec_free_fcall(batch, commands[1]);
+        commands[2] = sent_fcall(batch, commands[1]);
         commands[3] = {"EXEC"};
         conn_.send_deferred(commands);
         batch.replies = 4;
@@ -781,6 +790,7 @@ class RedisJobStore final : public JobStore {
         {"retry_dead", scripts::kRetryDead},
         {"promote", scripts::kPromote},
         {"queue", scripts::kQueue},
+        {"submit_sent", scripts::kSubmitSent},
         {"hand_off", scripts::kHandOff},
     }};
     std::string code(scripts::kPrelude);
@@ -833,31 +843,121 @@ class RedisJobStore final : public JobStore {
     loaded_ = true;
   }
 
-  // The FCALL of a batch's submit without its specs (kSubmit with a sentinel), and in
-  // `msetnx` the MSETNX that writes the sentinel and the specs: views into batch.args.
-  std::vector<std::string_view> spec_free_fcall(const InFlightSubmits& batch,
-                                                std::vector<std::string_view>& msetnx) const {
+  // The FCALL of a sent batch (kSubmitSent), and in `msetnx` the MSETNX that writes the
+  // sentinel and the specs: views into batch.args and batch.sent_args.
+  std::vector<std::string_view> sent_fcall(const InFlightSubmits& batch, std::vector<std::string_view>& msetnx) const {
     const auto& args = batch.args;
-    std::vector<std::string_view> argv = {"FCALL", functions_[kSubmit], "0"};
-    msetnx = {"MSETNX", batch.sentinel, "1"};
+    std::vector<std::string_view> argv = {"FCALL", functions_[kSubmitSent], "0"};
+    argv.reserve(3 + 4 + batch.sent_args.size());
     for (std::size_t i = 0; i < 4; ++i) argv.emplace_back(args[i]);
-    argv.emplace_back(batch.sentinel);
-    argv.emplace_back(args[5]);
+    for (const auto& a : batch.sent_args) argv.emplace_back(a);
+    msetnx = {"MSETNX", batch.sentinel, "1"};
     std::size_t at = 6;  // submit_args' layout: 7 fields, n (key, spec) pairs, n ids
     for (auto k : batch.sent) {
       const std::size_t n = batch.subs[k].job_ids.size();
-      for (std::size_t i = at; i < at + 7; ++i) argv.emplace_back(args[i]);
       for (std::size_t i = at + 7; i < at + 7 + 2 * n; ++i) msetnx.emplace_back(args[i]);
-      for (std::size_t i = at + 7 + 2 * n; i < at + 7 + 3 * n; ++i) argv.emplace_back(args[i]);
       at += 7 + 3 * n;
     }
     return argv;
+  }
+
+  // kSubmitSent's arguments from the sentinel on: every write of the batch worked out here, in
+  // the script's layout (see there), so that Redis does no work per submission beyond them.
+  // Groups, bands and lists keep the order in which the batch first names them, and entries
+  // keep submit order.
+  std::vector<std::string> sent_args(const InFlightSubmits& batch) const {
+    struct Band {
+      std::string key;
+      std::vector<std::string_view> ids;
+    };
+    struct Group {
+      std::string key;
+      std::size_t jobs = 0;
+      std::vector<Band> bands;
+    };
+    std::vector<std::pair<std::string, std::string>> idem;
+    std::vector<Group> groups;
+    std::unordered_map<std::string, std::size_t> group_at;
+    std::vector<std::pair<std::string, std::vector<std::string>>> lists{{prefix_ + "idx:all", {}}};
+    std::unordered_map<std::string, std::size_t> list_at;
+    std::vector<std::pair<std::string_view, std::size_t>> orgs;
+    std::array<std::size_t, 3> per_band{};  // high, medium, low
+    const auto list = [&](std::string key) -> std::vector<std::string>& {
+      auto [it, fresh] = list_at.try_emplace(std::move(key), lists.size());
+      if (fresh) lists.emplace_back(it->first, std::vector<std::string>{});
+      return lists[it->second].second;
+    };
+    for (auto k : batch.sent) {
+      const auto& s = batch.subs[k];
+      const std::size_t n = s.job_ids.size();
+      if (!s.idempotency_key.empty()) {
+        idem.emplace_back(prefix_ + "idem:" + s.org_id + ":" + s.idempotency_key,
+                          n == 1 ? s.submission_id + " " + s.job_ids[0] : s.submission_id);
+      }
+      if (n == 0) continue;
+      const auto priority = proto::to_string(s.priority);
+      std::string g = s.org_id + "/" + s.app_version_id + "/" + std::string(proto::to_string(s.target));
+      auto [it, fresh] = group_at.try_emplace(g, groups.size());
+      if (fresh) groups.push_back(Group{std::move(g), 0, {}});
+      auto& group = groups[it->second];
+      group.jobs += n;
+      std::string band_key = prefix_ + "q:" + group.key + ":" + std::string(priority);
+      auto band =
+          std::find_if(group.bands.begin(), group.bands.end(), [&](const Band& b) { return b.key == band_key; });
+      if (band == group.bands.end()) band = group.bands.insert(group.bands.end(), Band{std::move(band_key), {}});
+      band->ids.insert(band->ids.end(), s.job_ids.begin(), s.job_ids.end());
+      // The list indexes hold one entry per submission (see kSubmit).
+      const std::string entry = n == 1 ? s.job_ids[0] : s.job_ids[0] + ":" + s.submission_id;
+      lists[0].second.push_back(entry);
+      list(prefix_ + "idx:org:" + s.org_id).push_back(entry);
+      list(prefix_ + "idx:app:" + s.org_id + ":" + s.app_version_id).push_back(entry);
+      if (n > 1) {
+        auto& members = list(prefix_ + "s:" + s.submission_id);
+        members.insert(members.end(), s.job_ids.begin(), s.job_ids.end());
+      }
+      auto org = std::find_if(orgs.begin(), orgs.end(), [&](const auto& o) { return o.first == s.org_id; });
+      if (org == orgs.end()) org = orgs.insert(orgs.end(), {s.org_id, 0});
+      org->second += n;
+      per_band[s.priority == proto::Priority::high ? 0 : s.priority == proto::Priority::medium ? 1 : 2] += n;
+    }
+    std::vector<std::string> out;
+    out.push_back(batch.sentinel);
+    out.push_back(std::to_string(idem.size()));
+    for (auto& [key, value] : idem) {
+      out.push_back(std::move(key));
+      out.push_back(std::move(value));
+    }
+    out.push_back(std::to_string(groups.size()));
+    for (auto& group : groups) {
+      out.push_back(group.key);
+      out.push_back(std::to_string(group.jobs));
+      out.push_back(std::to_string(group.bands.size()));
+      for (auto& band : group.bands) {
+        out.push_back(std::move(band.key));
+        out.push_back(std::to_string(band.ids.size()));
+        out.insert(out.end(), band.ids.begin(), band.ids.end());
+      }
+    }
+    out.push_back(std::to_string(lists.size()));
+    for (auto& [key, entries] : lists) {
+      out.push_back(key);
+      out.push_back(std::to_string(entries.size()));
+      std::move(entries.begin(), entries.end(), std::back_inserter(out));
+    }
+    out.push_back(std::to_string(orgs.size()));
+    for (const auto& [org, jobs] : orgs) {
+      out.emplace_back(org);
+      out.push_back(std::to_string(jobs));
+    }
+    for (auto jobs : per_band) out.push_back(std::to_string(jobs));
+    return out;
   }
 
   // Reads a sent batch's results from its last reply (EXEC's, or the FCALL's), sending it
   // again when it did not run.
   void settle_sent(InFlightSubmits& batch) {
     const RedisValue* result = &batch.last;
+    RedisValue again;
     bool specs_written = false;
     if (!batch.sentinel.empty()) {
       if (batch.last.is_error()) throw_reply_error(batch.last.str());  // EXECABORT: nothing ran
@@ -869,27 +969,29 @@ class RedisJobStore final : public JobStore {
       // (MSETNX may have). Sent again now, after any call made since: each submission is
       // still applied once.
       load_scripts();
-      if (specs_written) {
-        std::vector<std::string_view> msetnx;
-        const auto argv = spec_free_fcall(batch, msetnx);
-        parse_spec_free_submits(conn_.command(std::span<const std::string_view>(argv)), batch.subs, batch.sent,
-                                batch.out);
-      } else {
+      if (!specs_written) {
         parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+        return;
       }
-      return;
-    }
-    if (!batch.sentinel.empty() && (!specs_written || result->is_nil())) {
-      // A job id was taken already, so MSETNX wrote nothing and the script refused the batch
-      // at once: sent again with the specs, to refuse only the submissions that hold one.
-      parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
-      return;
+      std::vector<std::string_view> msetnx;
+      const auto argv = sent_fcall(batch, msetnx);
+      again = conn_.command(std::span<const std::string_view>(argv));
+      result = &again;
     }
     if (batch.sentinel.empty()) {
       parse_submits(*result, batch.subs, batch.sent, batch.out);
-    } else {
-      parse_spec_free_submits(*result, batch.subs, batch.sent, batch.out);
+      return;
     }
+    if (!specs_written || result->is_nil()) {
+      // kSubmitSent wrote nothing: a job id was taken (MSETNX wrote nothing) or an
+      // idempotency key is known. Sent again as kSubmit, which refuses only the submissions
+      // concerned.
+      parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+      return;
+    }
+    if (result->is_error()) throw_reply_error(result->str());
+    for (auto k : batch.sent)
+      batch.out[k].outcome = SubmitOutcome{batch.subs[k].submission_id, batch.subs[k].job_ids, false};
   }
 
   std::vector<std::string_view> fcall_argv(ScriptId id, const std::vector<std::string>& args) const {
@@ -958,22 +1060,6 @@ class RedisJobStore final : public JobStore {
                             const std::vector<std::size_t>& sent, std::vector<SubmitResult>& out) {
     if (reply.is_error()) throw_reply_error(reply.str());
     for (std::size_t i = 0; i < sent.size(); ++i) parse_submit_entry(reply[i], subs[sent[i]], out[sent[i]]);
-  }
-
-  // The reply of the submit script called with a sentinel: (position, entry) pairs for the
-  // submissions not written as sent; every other one was.
-  static void parse_spec_free_submits(const RedisValue& reply, std::span<const NewSubmission> subs,
-                                      const std::vector<std::size_t>& sent, std::vector<SubmitResult>& out) {
-    if (reply.is_error()) throw_reply_error(reply.str());
-    for (auto k : sent) out[k].outcome = SubmitOutcome{subs[k].submission_id, subs[k].job_ids, false};
-    const auto& pairs = reply.array();
-    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) {
-      const auto position = static_cast<std::size_t>(pairs[i].integer());
-      if (position < 1 || position > sent.size()) throw StoreError("submit: reply names no submission");
-      const auto k = sent[position - 1];
-      out[k] = SubmitResult{};
-      parse_submit_entry(pairs[i + 1], subs[k], out[k]);
-    }
   }
 
   static void parse_submit_entry(const RedisValue& r, const NewSubmission& s, SubmitResult& result) {

@@ -115,6 +115,31 @@ TEST_F(RedisStoreTest, SentSubmitWritesItsSpecsNativelyAndLeavesNoSentinel) {
   EXPECT_EQ(store->queue_depth(), 16u);
 }
 
+// The idempotency keys of a sent batch are looked up by one EXISTS and written by one MSET,
+// not a GET and a SET per submission (a GET is made here only to read a new group's head).
+TEST_F(RedisStoreTest, SentBatchLooksUpAndWritesItsIdempotencyKeysOnceEach) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->submit(submission("warm", 1, kT0), kT0);  // loads the library
+  redis({"CONFIG", "RESETSTAT"});
+  std::vector<NewSubmission> batch;
+  for (int i = 0; i < 6; ++i) {
+    batch.push_back(submission("a" + std::to_string(i % 2), 1 + i % 3, kT0));
+    batch.back().idempotency_key = "key-" + std::to_string(i);
+  }
+  store->send_submits(batch, kT0);
+  auto done = store->take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  const auto stats = redis({"INFO", "commandstats"}).str();
+  EXPECT_NE(stats.find("cmdstat_exists:calls=1,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_mset:calls=1,"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_set:"), std::string::npos) << stats;
+  EXPECT_EQ(redis({"GET", settings_.key_prefix + "idem:org:key-0"}).str(),
+            batch[0].submission_id + " " + batch[0].job_ids[0]);
+  EXPECT_EQ(redis({"GET", settings_.key_prefix + "idem:org:key-1"}).str(), batch[1].submission_id);
+  EXPECT_EQ(store->queue_depth(), 13u);
+}
+
 TEST_F(RedisStoreTest, SentSubmitOnALostConnectionComesBackUnavailable) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("a", 1, kT0), kT0);

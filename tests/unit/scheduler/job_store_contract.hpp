@@ -913,6 +913,119 @@ TYPED_TEST_P(JobStoreContract, SentSubmitIsTakenOnceItsDescriptorSaysSo) {
   EXPECT_EQ(this->job(s.job_ids[0]).status, JobStatus::queued);
 }
 
+// A sent batch ends in the state submit_many leaves (on Redis the two are different scripts):
+// one batch of every kind of submission is given to each, under two orgs, and the two orgs
+// are compared through what a user can see: counts, list indexes, duplicates and the order
+// in which claims hand the jobs out.
+TYPED_TEST_P(JobStoreContract, SentBatchEndsAsSubmitManyDoes) {
+  auto& store = this->store();
+  struct Shape {
+    std::string app;
+    std::size_t n;
+    std::string idem;
+    Priority priority;
+    Target target;
+  };
+  const std::vector<Shape> shapes = {
+      {"a", 1, "k1", Priority::low, Target::emulator},    {"a", 3, "k2", Priority::high, Target::emulator},
+      {"b", 2, "", Priority::medium, Target::device},     {"a", 1, "", Priority::medium, Target::emulator},
+      {"c", 0, "k0", Priority::medium, Target::emulator}, {"a", 2, "", Priority::low, Target::emulator},
+      {"b", 1, "k3", Priority::high, Target::device},     {"d", 1, "", Priority::medium, Target::browserstack},
+  };
+  auto batch_of = [&](const std::string& org) {
+    std::vector<NewSubmission> out;
+    for (const auto& sh : shapes) {
+      auto sub = this->new_submission(sh.app, sh.n, sh.idem);
+      sub.org_id = org;
+      sub.priority = sh.priority;
+      sub.target = sh.target;
+      out.push_back(std::move(sub));
+    }
+    return out;
+  };
+  // Every job id of a batch as its place in the batch ("s.k"), so the two orgs compare.
+  auto place_of = [](const std::vector<NewSubmission>& batch) {
+    std::map<std::string, std::string> out;
+    for (std::size_t s = 0; s < batch.size(); ++s) {
+      for (std::size_t k = 0; k < batch[s].job_ids.size(); ++k)
+        out[batch[s].job_ids[k]] = std::to_string(s) + "." + std::to_string(k);
+    }
+    return out;
+  };
+  const auto direct = batch_of("x");
+  const auto sent = batch_of("y");
+  const auto x_place = place_of(direct);
+  const auto y_place = place_of(sent);
+  for (const auto& r : store.submit_many(direct, kT0)) ASSERT_TRUE(r.outcome) << r.error;
+  store.send_submits(sent, kT0);
+  auto done = store.take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  for (std::size_t s = 0; s < sent.size(); ++s) {
+    ASSERT_TRUE(done->results.at(s).outcome) << done->results[s].error;
+    EXPECT_FALSE(done->results[s].outcome->duplicate);
+    EXPECT_EQ(done->results[s].outcome->job_ids, sent[s].job_ids);
+  }
+
+  const auto stats = store.stats(kT0);
+  EXPECT_EQ(stats.by_org.at("x"), 11u);
+  EXPECT_EQ(stats.by_org.at("y"), stats.by_org.at("x"));
+  EXPECT_EQ(stats.by_status.at("queued"), 22u);
+  auto listed = [&](const std::string& org, const std::string& app, const std::map<std::string, std::string>& place) {
+    std::vector<std::string> out;
+    ListQuery q;
+    q.org_id = org;
+    q.app_version_id = app;
+    q.limit = 100;
+    for (const auto& j : store.list(q).jobs) out.push_back(place.at(j.id));
+    return out;
+  };
+  for (const std::string app : {"", "a", "b", "c", "d"}) {
+    EXPECT_EQ(listed("y", app, y_place), listed("x", app, x_place)) << "app '" << app << "'";
+  }
+  // The same keys again: duplicates of the first submissions, with their ids.
+  for (std::size_t s : {0u, 1u, 4u, 6u}) {
+    for (const auto* batch : {&direct, &sent}) {
+      auto again = this->new_submission((*batch)[s].app_version_id, 1, (*batch)[s].idempotency_key);
+      again.org_id = (*batch)[s].org_id;
+      auto r = store.submit(again, kT0 + 1);
+      EXPECT_TRUE(r.duplicate);
+      EXPECT_EQ(r.submission_id, (*batch)[s].submission_id);
+      EXPECT_EQ(r.job_ids, (*batch)[s].job_ids);
+    }
+  }
+  // Claims hand both orgs' jobs out in the same order, group by group.
+  std::map<std::string, std::vector<std::string>> handed;  // org -> "group: places"
+  while (auto c = this->claim("w", kT0 + 2)) {
+    const auto org = c->group_key.substr(0, 1);
+    std::string line = c->group_key.substr(1) + ":";
+    for (const auto& j : c->jobs) line += " " + (org == "x" ? x_place : y_place).at(j.id);
+    handed[org].push_back(line);
+  }
+  EXPECT_EQ(handed["x"].size(), 3u);  // a/emulator, b/device, d/browserstack; c has no jobs
+  EXPECT_EQ(handed["y"], handed["x"]);
+}
+
+// Two submissions of one batch with the same idempotency key: the first is written, the
+// second is its duplicate, as when they come one after the other.
+TYPED_TEST_P(JobStoreContract, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirstOnly) {
+  auto& store = this->store();
+  auto first = this->new_submission("a", 2, "k");
+  auto second = this->new_submission("b", 1, "k");
+  store.send_submits({first, second}, kT0);
+  auto done = store.take_submits(true);
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+  ASSERT_TRUE(done->results.at(0).outcome);
+  EXPECT_FALSE(done->results[0].outcome->duplicate);
+  ASSERT_TRUE(done->results.at(1).outcome);
+  EXPECT_TRUE(done->results[1].outcome->duplicate);
+  EXPECT_EQ(done->results[1].outcome->submission_id, first.submission_id);
+  EXPECT_EQ(done->results[1].outcome->job_ids, first.job_ids);
+  EXPECT_FALSE(store.get(second.job_ids).at(0).has_value());
+  EXPECT_EQ(store.queue_depth(), 2u);
+}
+
 TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);
@@ -1215,6 +1328,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     WakeupFdBecomesReadableAfterSubmit, WorkerRegistryRoundTripsAndPingAnswers,
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
     SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
+    SentBatchEndsAsSubmitManyDoes, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirstOnly,
     ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
     MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
