@@ -158,25 +158,42 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
-struct Argv {
-  std::vector<const char*> data;
-  std::vector<std::size_t> len;
-  template <class Range>
-  explicit Argv(const Range& args) {
-    for (const auto& a : args) {
-      data.push_back(a.data());
-      len.push_back(a.size());
-    }
+// Appends one command to hiredis's output buffer in the protocol's form, written here:
+// hiredis's own formatting (redisAppendCommandArgv) formats every argument's header with a
+// printf-like call and copies the command twice, which cost a client sending many small
+// arguments more than the rest of the request. False when hiredis fails.
+template <class Range>
+bool append_command(redisContext* context, const Range& args) {
+  thread_local std::string buffer;
+  buffer.clear();
+  std::size_t argc = 0;
+  std::size_t bytes = 16;
+  for (const auto& a : args) {
+    ++argc;
+    bytes += a.size() + 24;
   }
-  int argc() const { return static_cast<int>(data.size()); }
-};
+  buffer.reserve(bytes);
+  char digits[24];
+  const auto header = [&](char kind, std::size_t n) {
+    buffer.push_back(kind);
+    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    buffer.append(digits, end);
+    buffer.append("\r\n", 2);
+  };
+  header('*', argc);
+  for (const auto& a : args) {
+    header('$', a.size());
+    buffer.append(a.data(), a.size());
+    buffer.append("\r\n", 2);
+  }
+  return redisAppendFormattedCommand(context, buffer.data(), buffer.size()) == REDIS_OK;
+}
 
 // Appends every command to hiredis's output buffer; false when hiredis fails.
 template <class Commands>
 bool append_all(redisContext* context, const Commands& commands) {
   for (const auto& c : commands) {
-    Argv argv(c);
-    if (redisAppendCommandArgv(context, argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) return false;
+    if (!append_command(context, c)) return false;
   }
   return true;
 }
@@ -275,19 +292,11 @@ RedisValue RedisConnection::take(void* raw) {
 
 RedisValue RedisConnection::command(std::span<const std::string_view> args) {
   ensure_connected();
-  Argv argv(args);
   void* raw = nullptr;
-  if (unread_deferred_ == 0) {
-    raw = redisCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data());
-    if (raw == nullptr) fail_io("command");
-  } else {
-    // Sent before the deferred replies are read: one round trip still.
-    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
-      fail_io("command");
-    }
-    read_deferred_aside();
-    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("command");
-  }
+  if (!append_command(context_.get(), args)) fail_io("command");
+  // Sent before any deferred replies are read: one round trip still.
+  if (unread_deferred_ > 0) read_deferred_aside();
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("command");
   RedisValue value = take(raw);
   if (value.is_error()) throw_reply_error(value.str());
   return value;
@@ -325,10 +334,7 @@ void RedisConnection::write_out() {
 
 void RedisConnection::send(const std::vector<std::string>& args) {
   ensure_connected();
-  Argv argv(args);
-  if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.data.data(), argv.len.data()) != REDIS_OK) {
-    fail_io("send");
-  }
+  if (!append_command(context_.get(), args)) fail_io("send");
   write_out();
 }
 

@@ -476,12 +476,12 @@ return out
 // this script does no work per submission of its own. It runs in the batch's MULTI just after
 // the MSETNX that wrote a sentinel key and every job spec, all or nothing.
 // ARGV[5] the sentinel key; then the idempotency keys: their number k, then k (key, value)
-// pairs; then the groups: their number, and per group its key g, its number of jobs n and
-// its number of bands b, then per band the band's list key, its number of jobs c and their
-// c ids; then the list indexes: their number, and per list its key, its number of entries
-// e and the e entries; then the orgs: their number, and per org its id and its number of
-// jobs; then the batch's jobs per band: high, medium, low. Every count is a decimal string.
-// The store sends this form only for a batch that repeats no job id and no idempotency key.
+// pairs; then the batch's jobs by group and band: the number of (group, band) pairs, and per
+// pair the group key g, the band, the number of jobs c and their c ids; then the list
+// indexes: their number, and per list its key, its number of entries e and the e entries;
+// then the orgs: their number, and per org its id and its number of jobs; then the batch's
+// jobs per band: high, medium, low. Every count is a decimal string. The store sends this
+// form only for a batch that repeats no job id and no idempotency key.
 // Returns an empty list (every submission written), or false with nothing written when the
 // sentinel is missing (a job id was taken: MSETNX wrote nothing) or an idempotency key is
 // known (its specs are deleted here): the store then sends the batch again as kSubmit,
@@ -499,7 +499,7 @@ local function range(cmd, key, i, j)
   return r
 end
 local nk = NUM[ARGV[6]]
-local a = 7 + 2 * nk  -- the groups
+local a = 7 + 2 * nk  -- the (group, band) pairs
 if nk > 0 then
   local keys = {}
   for k = 1, nk do keys[k] = ARGV[5 + 2 * k] end
@@ -513,16 +513,12 @@ if nk > 0 then
   if known > 0 then
     -- Undo the MSETNX: every spec of the batch goes (the job ids are the bands' entries).
     local specs = {}
-    local ng = NUM[ARGV[a]]
+    local np = NUM[ARGV[a]]
     a = a + 1
-    for _ = 1, ng do
-      local nb = NUM[ARGV[a + 2]]
-      a = a + 3
-      for _ = 1, nb do
-        local c = NUM[ARGV[a + 1]]
-        for k = a + 2, a + 1 + c do specs[#specs + 1] = jkey(ARGV[k]) end
-        a = a + 2 + c
-      end
+    for _ = 1, np do
+      local c = NUM[ARGV[a + 2]]
+      for k = a + 3, a + 2 + c do specs[#specs + 1] = jkey(ARGV[k]) end
+      a = a + 3 + c
     end
     variadic('DEL', nil, specs)
     return false
@@ -531,19 +527,15 @@ if nk > 0 then
   for i = 7, 6 + 2 * nk do kv[i - 6] = ARGV[i] end
   variadic('MSET', nil, kv)
 end
-local ng = NUM[ARGV[a]]
+local np = NUM[ARGV[a]]
 a = a + 1
-for _ = 1, ng do
-  local g, n, nb = ARGV[a], ARGV[a + 1], NUM[ARGV[a + 2]]
-  a = a + 3
-  -- The head can change only where a band was empty before (see kSubmit).
-  local head = false
-  for _ = 1, nb do
-    local c = NUM[ARGV[a + 1]]
-    if range('RPUSH', ARGV[a], a + 2, a + 1 + c) == c then head = true end
-    a = a + 2 + c
-  end
-  refresh_group(g, false, redis.call('INCRBY', gqkey(g), n), not head)
+for _ = 1, np do
+  local g, c = ARGV[a], NUM[ARGV[a + 2]]
+  -- The head can change only where a band was empty before (see kSubmit); a group with jobs
+  -- in several bands of the batch is refreshed once per band.
+  local len = range('RPUSH', qkey(g, ARGV[a + 1]), a + 3, a + 2 + c)
+  refresh_group(g, false, redis.call('INCRBY', gqkey(g), ARGV[a + 2]), len ~= c)
+  a = a + 3 + c
 end
 local nl = NUM[ARGV[a]]
 a = a + 1

@@ -244,14 +244,17 @@ class RedisJobStore final : public JobStore {
   // A batch of send_submits(), until take_submits() hands it back.
   struct InFlightSubmits {
     std::vector<NewSubmission> subs;
+    std::int64_t now_ms = 0;
     std::vector<std::size_t> sent;  // the submissions the script got (the others failed checks)
     std::vector<SubmitResult> out;
-    std::vector<std::string> args;       // the submit script's, specs included (sent again if need be)
-    std::string sentinel;                // set: sent as MULTI, MSETNX, kSubmitSent, EXEC
-    std::vector<std::string> sent_args;  // kSubmitSent's from its ARGV[5] (the sentinel) on
-    std::size_t replies = 0;             // deferred replies still to take
-    RedisValue last;                     // the last reply (EXEC's or the FCALL's)
-    std::string lost;                    // set when a reply was lost with the connection
+    std::vector<std::string> args;            // kSubmit's, specs included: built when needed (full_args)
+    std::string sentinel;                     // set: sent as MULTI, MSETNX, kSubmitSent, EXEC
+    std::vector<std::string_view> msetnx;     // its MSETNX from the sentinel on (plan_sent)
+    std::vector<std::string_view> sent_args;  // kSubmitSent's from its ARGV[5] (the sentinel) on
+    std::deque<std::string> sent_strings;     // what msetnx and sent_args view beside subs
+    std::size_t replies = 0;                  // deferred replies still to take
+    RedisValue last;                          // the last reply (EXEC's or the FCALL's)
+    std::string lost;                         // set when a reply was lost with the connection
   };
 
  public:
@@ -287,42 +290,33 @@ class RedisJobStore final : public JobStore {
 
   std::vector<SubmitResult> submit_many(std::span<const NewSubmission> subs, std::int64_t now_ms) override {
     std::vector<SubmitResult> out(subs.size());
-    std::vector<std::size_t> sent;
-    auto args = submit_args(subs, now_ms, out, sent);
+    const auto sent = check_submissions(subs, out);
     if (sent.empty()) return out;
-    parse_submits(eval(kSubmit, args), subs, sent, out);
+    parse_submits(eval(kSubmit, submit_args(subs, sent, now_ms)), subs, sent, out);
     return out;
   }
 
-  // A batch goes out as MULTI, MSETNX (a sentinel and every spec), FCALL of the submit
-  // script without the specs, EXEC: the specs are written natively instead of passing through
-  // Lua (see kSubmit). A batch that repeats a job id within itself goes as one FCALL with the
-  // specs in its arguments, which refuses the repeat (MSETNX would keep the last value).
+  // A batch goes out as MULTI, MSETNX (a sentinel and every spec), kSubmitSent, EXEC: the
+  // specs are written natively and the rest by writes the store works out (plan_sent), so
+  // that nothing passes through Lua per submission. A batch that repeats a job id or an
+  // idempotency key within itself goes as one kSubmit with the specs in its arguments,
+  // which judges each submission after the ones before it.
   void send_submits(std::vector<NewSubmission> subs, std::int64_t now_ms) override {
     InFlightSubmits batch;
     batch.subs = std::move(subs);
+    batch.now_ms = now_ms;
     batch.out.resize(batch.subs.size());
-    batch.args = submit_args(batch.subs, now_ms, batch.out, batch.sent);
+    batch.sent = check_submissions(batch.subs, batch.out);
     if (!batch.sent.empty()) {
       maybe_resubscribe();
       if (!loaded_) load_scripts();
-      std::unordered_set<std::string_view> ids;
-      std::unordered_set<std::string> idem_keys;
-      bool repeats = false;
-      for (auto k : batch.sent) {
-        const auto& s = batch.subs[k];
-        for (const auto& id : s.job_ids) repeats = repeats || !ids.insert(id).second;
-        if (!s.idempotency_key.empty()) {
-          repeats = repeats || !idem_keys.insert(s.org_id + ":" + s.idempotency_key).second;
-        }
-      }
-      if (repeats) {
-        const auto argv = fcall_argv(kSubmit, batch.args);
+      if (repeats_within(batch)) {
+        const auto argv = fcall_argv(kSubmit, full_args(batch));
         conn_.send_deferred(argv);
         batch.replies = 1;
       } else {
         batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
-        batch.sent_args = sent_args(batch);
+        plan_sent(batch);
         std::vector<std::vector<std::string_view>> commands(4);
         commands[0] = {"MULTI"};
         commands[2] = sent_fcall(batch, commands[1]);
@@ -375,9 +369,9 @@ class RedisJobStore final : public JobStore {
                                   std::int64_t now_ms) override {
     SubmitAndClaim out;
     out.submits.resize(subs.size());
-    std::vector<std::size_t> sent;
+    const auto sent = check_submissions(subs, out.submits);
     std::vector<std::pair<ScriptId, std::vector<std::string>>> calls;
-    calls.emplace_back(kSubmit, submit_args(subs, now_ms, out.submits, sent));
+    calls.emplace_back(kSubmit, submit_args(subs, sent, now_ms));
     if (sent.empty()) calls.clear();
     std::vector<std::string> lease_ids;
     for (const auto& c : claims) {
@@ -844,113 +838,137 @@ class RedisJobStore final : public JobStore {
   }
 
   // The FCALL of a sent batch (kSubmitSent), and in `msetnx` the MSETNX that writes the
-  // sentinel and the specs: views into batch.args and batch.sent_args.
+  // sentinel and the specs: views into the batch (plan_sent).
   std::vector<std::string_view> sent_fcall(const InFlightSubmits& batch, std::vector<std::string_view>& msetnx) const {
-    const auto& args = batch.args;
     std::vector<std::string_view> argv = {"FCALL", functions_[kSubmitSent], "0"};
-    argv.reserve(3 + 4 + batch.sent_args.size());
-    for (std::size_t i = 0; i < 4; ++i) argv.emplace_back(args[i]);
-    for (const auto& a : batch.sent_args) argv.emplace_back(a);
-    msetnx = {"MSETNX", batch.sentinel, "1"};
-    std::size_t at = 6;  // submit_args' layout: 7 fields, n (key, spec) pairs, n ids
-    for (auto k : batch.sent) {
-      const std::size_t n = batch.subs[k].job_ids.size();
-      for (std::size_t i = at + 7; i < at + 7 + 2 * n; ++i) msetnx.emplace_back(args[i]);
-      at += 7 + 3 * n;
-    }
+    argv.insert(argv.end(), batch.sent_args.begin(), batch.sent_args.end());
+    msetnx = batch.msetnx;
     return argv;
   }
 
-  // kSubmitSent's arguments from the sentinel on: every write of the batch worked out here, in
-  // the script's layout (see there), so that Redis does no work per submission beyond them.
-  // Groups, bands and lists keep the order in which the batch first names them, and entries
-  // keep submit order.
-  std::vector<std::string> sent_args(const InFlightSubmits& batch) const {
-    struct Band {
-      std::string key;
-      std::vector<std::string_view> ids;
+  // A sent batch's MSETNX (batch.msetnx: the sentinel, its value and every (spec key, spec)
+  // pair) and kSubmitSent's arguments (batch.sent_args): every write of the batch worked out
+  // here, in the script's layout (see there), so that Redis does no work per submission
+  // beyond them. (group, band) pairs and lists keep the order in which the batch first names
+  // them, entries keep submit order. Both are views into the batch's submissions and into
+  // batch.sent_strings (the keys, specs and counts made here), which stay in place while the
+  // batch is moved.
+  void plan_sent(InFlightSubmits& batch) const {
+    auto& strings = batch.sent_strings;
+    const auto keep = [&](std::string s) -> std::string_view { return strings.emplace_back(std::move(s)); };
+    const auto number = [&](std::size_t v) { return keep(std::to_string(v)); };
+    // Segments ((group, band) pairs) and lists hold their items as chains through `next`
+    // (one vector for the batch, not one per segment or list).
+    struct Chain {
+      std::size_t first = 0, last = 0, count = 0;
     };
-    struct Group {
-      std::string key;
-      std::size_t jobs = 0;
-      std::vector<Band> bands;
+    struct Item {
+      std::string_view value;
+      std::size_t next = 0;  // 0: none (item 0 is a placeholder)
     };
-    std::vector<std::pair<std::string, std::string>> idem;
-    std::vector<Group> groups;
-    std::unordered_map<std::string, std::size_t> group_at;
-    std::vector<std::pair<std::string, std::vector<std::string>>> lists{{prefix_ + "idx:all", {}}};
-    std::unordered_map<std::string, std::size_t> list_at;
+    std::vector<Item> items(1);
+    const auto chain = [&](Chain& c, std::string_view v) {
+      items.push_back({v, 0});
+      const std::size_t at = items.size() - 1;
+      if (c.count++ == 0) {
+        c.first = at;
+      } else {
+        items[c.last].next = at;
+      }
+      c.last = at;
+    };
+    struct Segment {
+      std::string_view group, band;
+      Chain ids;
+    };
+    struct List {
+      std::string_view key;
+      Chain entries;
+    };
+    std::vector<std::string_view> idem;
+    std::vector<Segment> segments;
+    std::vector<List> lists{{keep(prefix_ + "idx:all"), {}}};
+    std::unordered_map<std::string_view, std::size_t> segment_at, list_at, org_at;
     std::vector<std::pair<std::string_view, std::size_t>> orgs;
     std::array<std::size_t, 3> per_band{};  // high, medium, low
-    const auto list = [&](std::string key) -> std::vector<std::string>& {
-      auto [it, fresh] = list_at.try_emplace(std::move(key), lists.size());
-      if (fresh) lists.emplace_back(it->first, std::vector<std::string>{});
-      return lists[it->second].second;
+    std::string scratch;
+    const auto list = [&](std::initializer_list<std::string_view> parts) -> Chain& {
+      scratch.assign(prefix_);
+      for (auto p : parts) scratch.append(p);
+      if (auto it = list_at.find(scratch); it != list_at.end()) return lists[it->second].entries;
+      const auto key = keep(scratch);
+      list_at.emplace(key, lists.size());
+      return lists.emplace_back(List{key, {}}).entries;
     };
+    const auto sentinel = keep(batch.sentinel);
+    batch.msetnx = {"MSETNX", sentinel, "1"};
     for (auto k : batch.sent) {
       const auto& s = batch.subs[k];
       const std::size_t n = s.job_ids.size();
       if (!s.idempotency_key.empty()) {
-        idem.emplace_back(prefix_ + "idem:" + s.org_id + ":" + s.idempotency_key,
-                          n == 1 ? s.submission_id + " " + s.job_ids[0] : s.submission_id);
+        idem.push_back(keep(prefix_ + "idem:" + s.org_id + ":" + s.idempotency_key));
+        idem.push_back(n == 1 ? keep(s.submission_id + " " + s.job_ids[0]) : std::string_view(s.submission_id));
       }
       if (n == 0) continue;
-      const auto priority = proto::to_string(s.priority);
-      std::string g = s.org_id + "/" + s.app_version_id + "/" + std::string(proto::to_string(s.target));
-      auto [it, fresh] = group_at.try_emplace(g, groups.size());
-      if (fresh) groups.push_back(Group{std::move(g), 0, {}});
-      auto& group = groups[it->second];
-      group.jobs += n;
-      std::string band_key = prefix_ + "q:" + group.key + ":" + std::string(priority);
-      auto band =
-          std::find_if(group.bands.begin(), group.bands.end(), [&](const Band& b) { return b.key == band_key; });
-      if (band == group.bands.end()) band = group.bands.insert(group.bands.end(), Band{std::move(band_key), {}});
-      band->ids.insert(band->ids.end(), s.job_ids.begin(), s.job_ids.end());
-      // The list indexes hold one entry per submission (see kSubmit).
-      const std::string entry = n == 1 ? s.job_ids[0] : s.job_ids[0] + ":" + s.submission_id;
-      lists[0].second.push_back(entry);
-      list(prefix_ + "idx:org:" + s.org_id).push_back(entry);
-      list(prefix_ + "idx:app:" + s.org_id + ":" + s.app_version_id).push_back(entry);
-      if (n > 1) {
-        auto& members = list(prefix_ + "s:" + s.submission_id);
-        members.insert(members.end(), s.job_ids.begin(), s.job_ids.end());
+      const auto packer = packer_of(s, batch.now_ms);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.msetnx.push_back(keep(prefix_ + "j:" + s.job_ids[i]));
+        batch.msetnx.push_back(keep(packer.spec(s.job_ids[i], s.test_paths[i])));
       }
-      auto org = std::find_if(orgs.begin(), orgs.end(), [&](const auto& o) { return o.first == s.org_id; });
-      if (org == orgs.end()) org = orgs.insert(orgs.end(), {s.org_id, 0});
-      org->second += n;
+      const auto band = proto::to_string(s.priority);
+      scratch.assign(s.org_id).append("/").append(s.app_version_id).append("/").append(proto::to_string(s.target));
+      const std::size_t group_size = scratch.size();
+      scratch.append(" ").append(band);
+      auto seg = segment_at.find(scratch);
+      if (seg == segment_at.end()) {
+        const auto key = keep(scratch);
+        seg = segment_at.emplace(key, segments.size()).first;
+        segments.push_back(Segment{key.substr(0, group_size), band, {}});
+      }
+      for (const auto& id : s.job_ids) chain(segments[seg->second].ids, id);
+      // The list indexes hold one entry per submission (see kSubmit).
+      const std::string_view entry =
+          n == 1 ? std::string_view(s.job_ids[0]) : keep(s.job_ids[0] + ":" + s.submission_id);
+      chain(lists[0].entries, entry);
+      chain(list({"idx:org:", s.org_id}), entry);
+      chain(list({"idx:app:", s.org_id, ":", s.app_version_id}), entry);
+      if (n > 1) {
+        auto& members = list({"s:", s.submission_id});
+        for (const auto& id : s.job_ids) chain(members, id);
+      }
+      auto [org, fresh] = org_at.try_emplace(s.org_id, orgs.size());
+      if (fresh) orgs.emplace_back(s.org_id, 0);
+      orgs[org->second].second += n;
       per_band[s.priority == proto::Priority::high ? 0 : s.priority == proto::Priority::medium ? 1 : 2] += n;
     }
-    std::vector<std::string> out;
-    out.push_back(batch.sentinel);
-    out.push_back(std::to_string(idem.size()));
-    for (auto& [key, value] : idem) {
-      out.push_back(std::move(key));
-      out.push_back(std::move(value));
+    auto& out = batch.sent_args;
+    out.clear();
+    out.reserve(16 + idem.size() + 3 * segments.size() + 2 * lists.size() + 2 * orgs.size() + items.size());
+    for (auto& a : base(batch.now_ms)) out.push_back(keep(std::move(a)));
+    out.push_back(sentinel);
+    out.push_back(number(idem.size() / 2));
+    out.insert(out.end(), idem.begin(), idem.end());
+    const auto emit = [&](const Chain& c) {
+      out.push_back(number(c.count));
+      for (std::size_t i = c.count > 0 ? c.first : 0; i != 0; i = items[i].next) out.push_back(items[i].value);
+    };
+    out.push_back(number(segments.size()));
+    for (const auto& seg : segments) {
+      out.push_back(seg.group);
+      out.push_back(seg.band);
+      emit(seg.ids);
     }
-    out.push_back(std::to_string(groups.size()));
-    for (auto& group : groups) {
-      out.push_back(group.key);
-      out.push_back(std::to_string(group.jobs));
-      out.push_back(std::to_string(group.bands.size()));
-      for (auto& band : group.bands) {
-        out.push_back(std::move(band.key));
-        out.push_back(std::to_string(band.ids.size()));
-        out.insert(out.end(), band.ids.begin(), band.ids.end());
-      }
+    out.push_back(number(lists.size()));
+    for (const auto& l : lists) {
+      out.push_back(l.key);
+      emit(l.entries);
     }
-    out.push_back(std::to_string(lists.size()));
-    for (auto& [key, entries] : lists) {
-      out.push_back(key);
-      out.push_back(std::to_string(entries.size()));
-      std::move(entries.begin(), entries.end(), std::back_inserter(out));
-    }
-    out.push_back(std::to_string(orgs.size()));
+    out.push_back(number(orgs.size()));
     for (const auto& [org, jobs] : orgs) {
-      out.emplace_back(org);
-      out.push_back(std::to_string(jobs));
+      out.push_back(org);
+      out.push_back(number(jobs));
     }
-    for (auto jobs : per_band) out.push_back(std::to_string(jobs));
-    return out;
+    for (auto jobs : per_band) out.push_back(number(jobs));
   }
 
   // Reads a sent batch's results from its last reply (EXEC's, or the FCALL's), sending it
@@ -970,7 +988,7 @@ class RedisJobStore final : public JobStore {
       // still applied once.
       load_scripts();
       if (!specs_written) {
-        parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+        parse_submits(eval(kSubmit, full_args(batch)), batch.subs, batch.sent, batch.out);
         return;
       }
       std::vector<std::string_view> msetnx;
@@ -986,7 +1004,7 @@ class RedisJobStore final : public JobStore {
       // kSubmitSent wrote nothing: a job id was taken (MSETNX wrote nothing) or an
       // idempotency key is known. Sent again as kSubmit, which refuses only the submissions
       // concerned.
-      parse_submits(eval(kSubmit, batch.args), batch.subs, batch.sent, batch.out);
+      parse_submits(eval(kSubmit, full_args(batch)), batch.subs, batch.sent, batch.out);
       return;
     }
     if (result->is_error()) throw_reply_error(result->str());
@@ -1019,41 +1037,74 @@ class RedisJobStore final : public JobStore {
     }
   }
 
-  std::vector<std::string> submit_args(std::span<const NewSubmission> subs, std::int64_t now_ms,
-                                       std::vector<SubmitResult>& out, std::vector<std::size_t>& sent) const {
-    auto args = base(now_ms);
-    args.emplace_back();  // unused
-    args.emplace_back();  // the number of submissions sent, below
+  // The submissions the store can send (their positions); the others get their error.
+  static std::vector<std::size_t> check_submissions(std::span<const NewSubmission> subs,
+                                                    std::vector<SubmitResult>& out) {
+    std::vector<std::size_t> sent;
     sent.reserve(subs.size());
     for (std::size_t k = 0; k < subs.size(); ++k) {
-      const auto& s = subs[k];
-      if (s.job_ids.size() != s.test_paths.size()) {
+      if (subs[k].job_ids.size() != subs[k].test_paths.size()) {
         out[k].error = "submit: job_ids and test_paths differ in size";
-        continue;
+      } else {
+        sent.push_back(k);
       }
-      const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
-      const auto target = proto::to_string(s.target);
-      const auto priority = proto::to_string(s.priority);
+    }
+    return sent;
+  }
+
+  // Whether a batch names a job id, or an org's idempotency key, twice.
+  static bool repeats_within(const InFlightSubmits& batch) {
+    std::vector<std::string_view> ids;
+    std::vector<std::pair<std::string_view, std::string_view>> keys;
+    for (auto k : batch.sent) {
+      const auto& s = batch.subs[k];
+      ids.insert(ids.end(), s.job_ids.begin(), s.job_ids.end());
+      if (!s.idempotency_key.empty()) keys.emplace_back(s.org_id, s.idempotency_key);
+    }
+    std::sort(ids.begin(), ids.end());
+    std::sort(keys.begin(), keys.end());
+    return std::adjacent_find(ids.begin(), ids.end()) != ids.end() ||
+           std::adjacent_find(keys.begin(), keys.end()) != keys.end();
+  }
+
+  // The packer of a submission's specs. They are packed here, not in Lua, where building
+  // them cost Redis more than writing them.
+  SpecPacker packer_of(const NewSubmission& s, std::int64_t now_ms) const {
+    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    return SpecPacker(s, proto::to_string(s.target), proto::to_string(s.priority), max_attempts,
+                      detail::rank_base(settings_, s.org_id, s.priority, now_ms), now_ms);
+  }
+
+  // kSubmit's arguments for the submissions at `sent`.
+  std::vector<std::string> submit_args(std::span<const NewSubmission> subs, const std::vector<std::size_t>& sent,
+                                       std::int64_t now_ms) const {
+    auto args = base(now_ms);
+    args.emplace_back();  // unused
+    args.push_back(std::to_string(sent.size()));
+    for (auto k : sent) {
+      const auto& s = subs[k];
       args.push_back(s.org_id);
       args.push_back(s.app_version_id);
-      args.emplace_back(target);
-      args.emplace_back(priority);
+      args.emplace_back(proto::to_string(s.target));
+      args.emplace_back(proto::to_string(s.priority));
       args.push_back(s.submission_id);
       args.push_back(s.idempotency_key);
       args.push_back(std::to_string(s.job_ids.size()));
-      // The specs are packed here, not in Lua, where building them cost Redis more than
-      // writing them: per job its key and its spec, then the job ids.
-      SpecPacker packer(s, target, priority, max_attempts, detail::rank_base(settings_, s.org_id, s.priority, now_ms),
-                        now_ms);
+      // Per job its key and its spec, then the job ids.
+      const auto packer = packer_of(s, now_ms);
       for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
         args.push_back(prefix_ + "j:" + s.job_ids[i]);
         args.push_back(packer.spec(s.job_ids[i], s.test_paths[i]));
       }
       args.insert(args.end(), s.job_ids.begin(), s.job_ids.end());
-      sent.push_back(k);
     }
-    args[5] = std::to_string(sent.size());
     return args;
+  }
+
+  // A sent batch's kSubmit arguments, built the first time they are needed.
+  const std::vector<std::string>& full_args(InFlightSubmits& batch) const {
+    if (batch.args.empty()) batch.args = submit_args(batch.subs, batch.sent, batch.now_ms);
+    return batch.args;
   }
 
   static void parse_submits(const RedisValue& reply, std::span<const NewSubmission> subs,
