@@ -27,6 +27,23 @@ TEST_F(RedisConnectionTest, CommandsAreBinarySafe) {
   EXPECT_TRUE(c.command({"GET", "missing"}).is_nil());
 }
 
+// The client writes the protocol itself: empty and large arguments, and many of them, arrive
+// as sent.
+TEST_F(RedisConnectionTest, EmptyLargeAndManyArgumentsArriveAsSent) {
+  auto c = connect();
+  const std::string large(200000, 'x');
+  c.command({"SET", "empty", ""});
+  EXPECT_EQ(c.command({"GET", "empty"}).str(), "");
+  c.command({"SET", "large", large});
+  EXPECT_EQ(c.command({"STRLEN", "large"}).integer(), 200000);
+  std::vector<std::string> items;
+  std::vector<std::string_view> argv = {"RPUSH", "many"};
+  for (int i = 0; i < 5000; ++i) items.push_back(std::to_string(i * 7919));
+  for (const auto& i : items) argv.push_back(i);
+  EXPECT_EQ(c.command(std::span<const std::string_view>(argv)).integer(), 5000);
+  EXPECT_EQ(c.command({"LINDEX", "many", "4999"}).str(), items.back());
+}
+
 TEST_F(RedisConnectionTest, PipelineReturnsEveryReplyInOrder) {
   auto c = connect();
   auto replies = c.pipeline({{"SET", "a", "1"}, {"INCR", "a"}, {"HGET", "a", "x"}, {"GET", "a"}});
