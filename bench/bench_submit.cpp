@@ -8,7 +8,8 @@
 //                      new one goes out as each reply comes back. This is the same load as
 //                      BullMQ's "50 concurrent add()": ioredis sends the 50 commands on one
 //                      connection without waiting for each reply. bench/check-targets compares
-//                      this row with bullmq.add_c50.
+//                      this row with bullmq.add_c50. A second pipelined row gives every request
+//                      its own idempotency key, as every `qgjob submit` does.
 //
 // The latency is from sending SUBMIT to receiving its reply, which the broker sends only after
 // the store has the jobs (Redis: after the write; durability then follows Redis's AOF
@@ -28,6 +29,7 @@ struct Shape {
   std::size_t tests_per_request;
   std::size_t requests;
   std::size_t depth = 0;  // > 0: one connection with this many requests in flight (clients is 1)
+  bool keyed = false;     // every request carries its own idempotency key
 };
 
 void run_store(const std::string& store, const std::string& redis_url, const Args& args, Table& table) {
@@ -39,14 +41,15 @@ void run_store(const std::string& store, const std::string& redis_url, const Arg
   const std::size_t scale = args.quick ? 1 : 10;
   std::vector<Shape> shapes = {
       {"1 job", 1, 1, 500 * scale},         {"1 job", 8, 1, 2000 * scale},     {"1 job", 32, 1, 2000 * scale},
-      {"1 job", 50, 1, 2000 * scale},       {"1 job", 1, 1, 5000 * scale, 50}, {"suite of 100", 1, 100, 30 * scale},
+      {"1 job", 50, 1, 2000 * scale},       {"1 job", 1, 1, 5000 * scale, 50}, {"1 job", 1, 1, 5000 * scale, 50, true},
+      {"suite of 100", 1, 100, 30 * scale},
       {"suite of 100", 8, 100, 30 * scale},
   };
   // --only STORE:ROW (e.g. memory:pipe50) runs one row of one store.
   const auto colon = args.only.find(':');
   const std::string only_row = colon == std::string::npos ? "" : args.only.substr(colon + 1);
   for (const auto& shape : shapes) {
-    const std::string row = shape.depth > 0                ? "pipe" + std::to_string(shape.depth)
+    const std::string row = shape.depth > 0                ? "pipe" + std::to_string(shape.depth) + (shape.keyed ? "_keyed" : "")
                             : shape.tests_per_request == 1 ? "c" + std::to_string(shape.clients)
                                                            : "suite_c" + std::to_string(shape.clients);
     if (!only_row.empty() && row != only_row) continue;
@@ -59,7 +62,18 @@ void run_store(const std::string& store, const std::string& redis_url, const Arg
     };
     constexpr std::size_t kBuilds = 100;
     LoadResult r;
-    if (shape.depth > 0) {
+    if (shape.keyed) {
+      // Encoded as each goes out (a key is used once), which the client's cost includes.
+      r = pipelined(
+          context, stack.client_endpoint(), shape.depth, shape.requests,
+          [&](std::size_t i, std::size_t slot) {
+            auto req = make_submit(slot_rid(slot), "org-" + std::to_string(i % kBuilds % 7),
+                                   "app-k" + std::to_string(i % kBuilds), 1);
+            req.idempotency_key = "key-" + std::to_string(i);
+            return proto::encode(req);
+          },
+          120s);
+    } else if (shape.depth > 0) {
       std::vector<std::string> bodies;  // [slot * kBuilds + app]
       for (std::size_t slot = 0; slot < shape.depth; ++slot) {
         for (std::size_t app = 0; app < kBuilds; ++app) bodies.push_back(body_for(app, slot_rid(slot)));
@@ -79,8 +93,9 @@ void run_store(const std::string& store, const std::string& redis_url, const Arg
     const double jps = jobs / r.seconds;
     const double p50 = r.latency_us.percentile(50);
     const double p99 = r.latency_us.percentile(99);
-    const std::string form = shape.depth > 0 ? "1 connection, " + std::to_string(shape.depth) + " in flight (pipelined)"
-                                             : std::to_string(shape.clients) + " separate, 1 in flight each";
+    std::string form = shape.depth > 0 ? "1 connection, " + std::to_string(shape.depth) + " in flight (pipelined)"
+                                       : std::to_string(shape.clients) + " separate, 1 in flight each";
+    if (shape.keyed) form += ", an idempotency key each";
     table.row({store, shape.name, form, fmt(static_cast<double>(r.requests)), fmt(jps),
                fmt(static_cast<double>(r.requests) / r.seconds), fmt_us(p50), fmt_us(p99)});
     const std::string key = "qg.submit." + store + "." + row;

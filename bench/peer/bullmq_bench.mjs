@@ -2,7 +2,10 @@
 // same Redis in the same run, so the ratios printed by bench/run cancel out machine noise.
 //
 //   node bullmq_bench.mjs --redis-url redis://127.0.0.1:PORT [--quick] [--results FILE]
+//                         [--only addbulk,add_c1,add_c50,process,latency]
 //
+// --only runs the named parts alone (process includes its own add_c50 phase); bench/run uses
+// it to measure one BullMQ figure right beside the matching qgjob figure (paired rounds).
 // Prints a table; with --results appends "key<TAB>value" lines (read by bench/check-targets).
 // Every loop is bounded by a job count and by a wall-clock deadline.
 import { Queue, Worker, QueueEvents } from 'bullmq';
@@ -23,6 +26,16 @@ const LAT_N = Number(opt('--latency-jobs', quick ? 200 : 2000));
 const BULK = 100;                                             // jobs per addBulk call (= a 100-test suite)
 const CONC = 50;                                              // concurrent adds / worker concurrency
 const DEADLINE_MS = Number(opt('--deadline-s', 120)) * 1000;  // per phase
+const PARTS = ['addbulk', 'add_c1', 'add_c50', 'process', 'latency'];
+const only = opt('--only', '') === '' ? [] : opt('--only', '').split(',');
+for (const p of only) {
+  if (!PARTS.includes(p)) {
+    console.error(`bullmq_bench: unknown part '${p}' in --only (parts: ${PARTS.join(', ')})`);
+    process.exit(2);
+  }
+}
+// The default run measures every part but add_c50, which process measures on its way.
+const wants = (part) => (only.length === 0 ? part !== 'add_c50' : only.includes(part));
 
 const u = new URL(redisUrl);
 const connection = { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
@@ -181,11 +194,11 @@ async function benchLatency() {
 async function main() {
   const version = JSON.parse(readFileSync(new URL('./node_modules/bullmq/package.json', import.meta.url))).version;
   const t0 = performance.now();
-  await benchAddBulk();
-  const q1 = await benchConcurrentAdds(1, Math.min(N, quick ? 500 : 5000));
-  await q1.close();
-  await benchProcessing();
-  await benchLatency();
+  if (wants('addbulk')) await benchAddBulk();
+  if (wants('add_c1')) await (await benchConcurrentAdds(1, Math.min(N, quick ? 500 : 5000))).close();
+  if (wants('add_c50')) await (await benchConcurrentAdds(CONC, N)).close();
+  if (wants('process')) await benchProcessing();
+  if (wants('latency')) await benchLatency();
   await fresh();
   await admin.quit();
 
