@@ -875,7 +875,7 @@ void Broker::flush_reports() {
   for (const auto& p : batch) peers.push_back({&p.identity, &p.report.rid});
   // Workers resend reports; UNAVAILABLE tells them to back off first.
   if (!batch_store_call(workers_, proto::kWorkerProtocol, "REPORT", peers,
-                        [&] { outcomes = store().report_many(reports, now); })) {
+                        [&] { outcomes = store().report_many(reports, now, has_subscribers()); })) {
     return;
   }
   for (std::size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {

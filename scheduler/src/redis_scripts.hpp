@@ -204,8 +204,7 @@ local function commit()
   end
   if FIN > 0 then
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))
-    redis.call('INCRBY', fk, STR[FIN])
-    redis.call('EXPIRE', fk, '120')
+    if redis.call('INCRBY', fk, STR[FIN]) == FIN then redis.call('EXPIRE', fk, '120') end
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
   CNT, QP, FIN, WAKE, DROPS = {}, {}, 0, false, {}
@@ -218,7 +217,7 @@ local function begin(args)
     setmetatable(NUM, NUM_MT)
     setmetatable(STR, STR_MT)
   end
-  ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
+  ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), NUM[args[3]], NUM[args[4]]
   WAKE, CNT, QP, FIN, DROPS = false, {}, {}, 0, {}
   DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
 end
@@ -434,8 +433,8 @@ end
 -- look for its own (and fail alone).
 local ALL, NS = {}, {}  -- NS: each submission's number of jobs (tonumber once: it is a strtod)
 local a = 7
-for s = 1, tonumber(ARGV[6]) do
-  local n = tonumber(ARGV[a + 6])
+for s = 1, NUM[ARGV[6]] do
+  local n = NUM[ARGV[a + 6]]
   NS[s] = n
   local nall = #ALL
   for k = 1, n do ALL[nall + k] = ARGV[a + 5 + 2 * k] end
@@ -572,10 +571,10 @@ inline constexpr std::string_view kClaim = R"lua(
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
 -- installed builds, builds.
 local lease_id, worker = ARGV[5], ARGV[6]
-local per = tonumber(ARGV[9])
+local per = NUM[ARGV[9]]
 local want = GMAX
-if tonumber(ARGV[10]) > 0 and tonumber(ARGV[10]) < want then want = tonumber(ARGV[10]) end
-local nt = tonumber(ARGV[11])
+if NUM[ARGV[10]] > 0 and NUM[ARGV[10]] < want then want = NUM[ARGV[10]] end
+local nt = NUM[ARGV[11]]
 local cands, seen = {}, {}
 for i = 1, nt do
   local t = ARGV[11 + i]
@@ -590,10 +589,10 @@ table.sort(cands, function(a, b)
   if a[1] ~= b[1] then return a[1] < b[1] end
   return a[2] < b[2]
 end)
-local ni = tonumber(ARGV[12 + nt])
+local ni = NUM[ARGV[12 + nt]]
 local inst = {}
 for i = 1, ni do inst[ARGV[12 + nt + i]] = true end
-local limit = cands[1][1] + tonumber(ARGV[8])
+local limit = cands[1][1] + NUM[ARGV[8]]
 for i, c in ipairs(cands) do
   if c[1] > limit then break end
   if inst[string.match(c[2], '^(.*)/[^/]+$')] then
@@ -670,7 +669,7 @@ for _, c in ipairs(cands) do
       count('assigned', m)
       QP[b] = (QP[b] or 0) - m
     end
-    open_lease(lease_id, worker, g, ids, tonumber(ARGV[7]))
+    open_lease(lease_id, worker, g, ids, NUM[ARGV[7]])
     refresh_group(g, false, gq_add(g, -#ids))
     commit()
     return out
@@ -693,19 +692,19 @@ return false
 // within this call. Anything else runs submit_main then claim_main.
 inline constexpr std::string_view kHandOff = R"lua(
 local a = 7
-for _ = 1, tonumber(ARGV[6]) do a = a + 7 + 3 * tonumber(ARGV[a + 6]) end
+for _ = 1, NUM[ARGV[6]] do a = a + 7 + 3 * NUM[ARGV[a + 6]] end
 local C = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
 for i = a, #ARGV do C[#C + 1] = ARGV[i] end
 local function hand_off()
   if WINDOW ~= 0 or ARGV[6] ~= '1' then return nil end
   local org, app, target, prio, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-  local n = tonumber(ARGV[13])
+  local n = NUM[ARGV[13]]
   local ids0 = 13 + 2 * n  -- job k: spec key at 12 + 2k, spec at 13 + 2k, id at ids0 + k
   local want = GMAX
-  local asked = tonumber(C[10])
+  local asked = NUM[C[10]]
   if asked > 0 and asked < want then want = asked end
   if n == 0 or n > want then return nil end
-  local nt = tonumber(C[11])
+  local nt = NUM[C[11]]
   local fits = false
   for i = 1, nt do
     local t = C[11 + i]
@@ -714,34 +713,37 @@ local function hand_off()
   end
   if not fits then return nil end
   local g = org .. '/' .. app .. '/' .. target
-  if redis.call('EXISTS', gqkey(g)) == 1 then return nil end
-  local ids, keys, seen = {}, {}, {}
+  -- One EXISTS over the group's counter, every spec key and the idempotency key: any of them
+  -- taken sends the batch the slow way, which judges each.
+  local ids, keys, seen = {}, {gqkey(g)}, {}
   for k = 1, n do
     local id = ARGV[ids0 + k]
     if seen[id] then return nil end
     seen[id] = true
     ids[k] = id
-    keys[k] = ARGV[12 + 2 * k]
-  end
-  local i = 1
-  while i <= n do
-    local e = math.min(n, i + 999)
-    if redis.call('EXISTS', unpack(keys, i, e)) > 0 then return nil end
-    i = e + 1
+    keys[k + 1] = ARGV[12 + 2 * k]
   end
   local ik
   if idem ~= '' then
     ik = P .. 'idem:' .. org .. ':' .. idem
-    if redis.call('EXISTS', ik) == 1 then return nil end
+    keys[#keys + 1] = ik
   end
-  -- No write above: the slow path below starts from the same state.
+  local i = 1
+  while i <= #keys do
+    local e = math.min(#keys, i + 999)
+    if redis.call('EXISTS', unpack(keys, i, e)) > 0 then return nil end
+    i = e + 1
+  end
+  -- No write above: the slow path below starts from the same state. The specs and the
+  -- states go in one MSET (the states are not left to commit()).
   local lease_id, worker = C[5], C[6]
   local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
   local rows, mset = {g, 1}, {}
   for k = 1, n do
-    mset[2 * k - 1] = ARGV[12 + 2 * k]
-    mset[2 * k] = ARGV[13 + 2 * k]
-    put(ids[k], assigned)
+    mset[4 * k - 3] = ARGV[12 + 2 * k]
+    mset[4 * k - 2] = ARGV[13 + 2 * k]
+    mset[4 * k - 1] = skey(ids[k])
+    mset[4 * k] = assigned
     rows[2 * k + 1] = ARGV[13 + 2 * k]
     rows[2 * k + 2] = assigned
   end
@@ -754,11 +756,11 @@ local function hand_off()
   redis.call('RPUSH', P .. 'idx:all', m)
   redis.call('RPUSH', P .. 'idx:org:' .. org, m)
   redis.call('RPUSH', P .. 'idx:app:' .. org .. ':' .. app, m)
-  redis.call('HINCRBY', P .. 'orgcounts', org, n)
+  redis.call('HINCRBY', P .. 'orgcounts', org, ARGV[13])
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
   end
-  open_lease(lease_id, worker, g, ids, tonumber(C[7]))
+  open_lease(lease_id, worker, g, ids, NUM[C[7]])
   count('assigned', n)
   commit()
   return {{{0, sub}}, rows}
@@ -774,11 +776,14 @@ return {submitted, body_claim()}
 // 1..d, [7+d] the reports: a msgpack sequence of 8 values per report (job id, lease id,
 // attempt, status, exit code, duration ms, log tail, error text), numbers as numbers (one
 // argument rather than 8n: each argument costs Redis a parse and a Lua string, and each
-// number a strtod). Each report is checked before its own first write.
+// number a strtod), [8+d] '1' when the caller wants the jobs back, else '0'. Each report is
+// checked before its own first write.
 // Returns two entries per report: 0 and the reason it was refused, or 1 (2 when the job was
-// requeued) and its state (the store reads the specs, which never change, beside the call).
+// requeued) and its state ('' when the jobs are not wanted; the store reads the specs, which
+// never change, beside the call).
 inline constexpr std::string_view kReport = R"lua(
-local nd = tonumber(ARGV[6])
+local nd = NUM[ARGV[6]]
+local ROWS = ARGV[8 + nd] == '1'
 local function report(id, lease, attempt, st, exit, duration, tail, err)
   local j = load(id)
   if not j then return 0, 'not_found' end
@@ -827,7 +832,7 @@ local function report(id, lease, attempt, st, exit, duration, tail, err)
   end
   return 1 + requeued, PACKED[j.id]
 end
-local n = tonumber(ARGV[5])
+local n = NUM[ARGV[5]]
 -- R: the reports' fields, 8 per report, unpacked 100 reports at a time (a sequence unpacked
 -- whole would put all its values on Lua's stack at once).
 local R, nr = {}, 0
@@ -900,6 +905,7 @@ for k = 1, n do
     code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5], R[b + 6], R[b + 7], R[b + 8])
   end
   out[2 * k - 1] = code
+  if code ~= 0 and not ROWS then row = '' end
   out[2 * k] = row
 end
 if passed > 0 then
@@ -914,7 +920,7 @@ return out
 // ARGV[5] job id, [6] lease id, [7] attempt, [8] status (installing|running). Returns 1 or 0.
 inline constexpr std::string_view kProgress = R"lua(
 local j = load(ARGV[5])
-if not j or FINAL[j[STATUS]] or j[ATTEMPT] ~= tonumber(ARGV[7]) then return 0 end
+if not j or FINAL[j[STATUS]] or j[ATTEMPT] ~= NUM[ARGV[7]] then return 0 end
 if j[LEASE] == '' or j[LEASE] ~= ARGV[6] then return 0 end
 if ARGV[8] ~= 'installing' and ARGV[8] ~= 'running' then return 0 end
 move(j, ARGV[8])
@@ -926,7 +932,7 @@ return 1
 // ARGV[5] worker, [6] lease id, [7] lease ms. Returns 1 or 0.
 inline constexpr std::string_view kRenew = R"lua(
 if redis.call('HGET', P .. 'lease:' .. ARGV[6], 'worker') ~= ARGV[5] then return 0 end
-redis.call('ZADD', P .. 'leases', 'XX', NOW + tonumber(ARGV[7]), ARGV[6])
+redis.call('ZADD', P .. 'leases', 'XX', NOW + NUM[ARGV[7]], ARGV[6])
 return 1
 )lua";
 
@@ -1031,7 +1037,7 @@ return 'queued'
 
 inline constexpr std::string_view kPromote = R"lua(
 -- ARGV[5] max. Returns how many groups and jobs were moved.
-local max = tonumber(ARGV[5])
+local max = NUM[ARGV[5]]
 local moved = 0
 local due = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', NOW, 'LIMIT', 0, max)
 for _, g in ipairs(due) do
@@ -1062,7 +1068,7 @@ inline constexpr std::string_view kQueue = R"lua(
 -- ARGV[5] phase (0..2 ready per target, 3 pending), [6] offset, [7] limit, [8..10] target names.
 -- Returns {next_phase, next_offset, {key, claimable, depth, head_score, oldest_created}...};
 -- next_phase -1 when there is no further page.
-local phase, offset, limit = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local phase, offset, limit = NUM[ARGV[5]], NUM[ARGV[6]], NUM[ARGV[7]]
 local groups = {}
 local next_phase, next_offset = -1, 0
 while phase < 4 do

@@ -540,28 +540,32 @@ class RedisJobStore final : public JobStore {
   }
 
   ReportOutcome report(const proto::Report& r, std::int64_t now_ms) override {
-    return std::move(report_many(std::span<const proto::Report>(&r, 1), now_ms).at(0));
+    return std::move(report_many(std::span<const proto::Report>(&r, 1), now_ms, true).at(0));
   }
 
-  std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms) override {
+  std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms,
+                                         bool with_jobs) override {
     std::vector<ReportOutcome> out;
     if (reports.empty()) return out;
     auto args = base(now_ms);
-    args.reserve(args.size() + 3 + detail::kMaxDelaySlots);
+    args.reserve(args.size() + 4 + detail::kMaxDelaySlots);
     args.push_back(std::to_string(reports.size()));
     args.push_back(std::to_string(detail::kMaxDelaySlots));
     push_delays(args);
     args.push_back(pack_reports(reports));
+    args.emplace_back(with_jobs ? "1" : "0");
     // The specs, which never change, are read beside the script in the same round trip, so
     // that the script handles only the small states.
-    std::vector<std::string> specs = {"MGET"};
-    specs.reserve(1 + reports.size());
-    for (const auto& r : reports) specs.push_back(prefix_ + "j:" + r.job_id);
-    auto replies = eval_pipeline({{kReport, std::move(args)}}, {std::move(specs)});
+    std::vector<std::vector<std::string>> reads;
+    if (with_jobs) {
+      auto& specs = reads.emplace_back(std::vector<std::string>{"MGET"});
+      specs.reserve(1 + reports.size());
+      for (const auto& r : reports) specs.push_back(prefix_ + "j:" + r.job_id);
+    }
+    auto replies = eval_pipeline({{kReport, std::move(args)}}, std::move(reads));
     const auto& reply = replies.at(0);
     if (reply.is_error()) throw_reply_error(reply.str());
-    if (replies.at(1).is_error()) throw_reply_error(replies[1].str());
-    const auto& spec = replies[1].array();
+    if (with_jobs && replies.at(1).is_error()) throw_reply_error(replies[1].str());
     out.reserve(reports.size());
     for (std::size_t i = 0; i < reports.size(); ++i) {
       const auto code = reply[2 * i].integer();
@@ -571,7 +575,7 @@ class RedisJobStore final : public JobStore {
         o.reason = reply[2 * i + 1].str();
       } else {
         o.requeued = code == 2;
-        o.job = job_from_row(spec.at(i), reply[2 * i + 1]);
+        if (with_jobs) o.job = job_from_row(replies[1].array().at(i), reply[2 * i + 1]);
       }
       out.push_back(std::move(o));
     }

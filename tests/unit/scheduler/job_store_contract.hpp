@@ -1026,6 +1026,39 @@ TYPED_TEST_P(JobStoreContract, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirs
   EXPECT_EQ(store.queue_depth(), 2u);
 }
 
+// Without the jobs back, reports are judged and applied the same; only ReportOutcome::job
+// may be missing.
+TYPED_TEST_P(JobStoreContract, ReportManyWithoutJobsAppliesTheSame) {
+  this->submit({.count = 3, .retries = 1}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  auto rep = [&](std::size_t i, JobStatus st, std::uint32_t attempt) {
+    proto::Report r;
+    r.worker_id = "w";
+    r.lease_id = c->lease_id;
+    r.job_id = c->jobs.at(i).id;
+    r.attempt = attempt;
+    r.status = st;
+    r.duration_ms = 40 + static_cast<std::int64_t>(i);
+    return r;
+  };
+  std::vector<proto::Report> batch = {rep(0, JobStatus::passed, 1), rep(1, JobStatus::failed, 1),
+                                      rep(2, JobStatus::passed, 9)};
+  auto out = this->store().report_many(batch, kT0 + 10, false);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].accepted);
+  EXPECT_FALSE(out[0].requeued);
+  EXPECT_TRUE(out[1].accepted);
+  EXPECT_TRUE(out[1].requeued);  // a retry left
+  EXPECT_FALSE(out[2].accepted);
+  EXPECT_EQ(out[2].reason, "stale_attempt");
+  const auto passed = this->job(c->jobs[0].id);
+  EXPECT_EQ(passed.status, JobStatus::passed);
+  EXPECT_EQ(passed.duration_ms, 40);
+  EXPECT_EQ(this->job(c->jobs[1].id).status, JobStatus::queued);
+  EXPECT_EQ(this->job(c->jobs[2].id).status, JobStatus::assigned);
+}
+
 TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);
@@ -1329,6 +1362,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
     SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
     SentBatchEndsAsSubmitManyDoes, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirstOnly,
+    ReportManyWithoutJobsAppliesTheSame,
     ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
     MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,

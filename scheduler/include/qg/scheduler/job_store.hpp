@@ -221,8 +221,11 @@ class JobStore {
   virtual ReportOutcome report(const proto::Report& report, std::int64_t now_ms) = 0;
 
   // Several reports in one store round trip, applied in order, each exactly as report()
-  // would; one outcome per report. Throws as report() does.
-  virtual std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms);
+  // would; one outcome per report. Throws as report() does. Without with_jobs an outcome may
+  // come without its job (ReportOutcome::job), which spares the store reading it back (the
+  // broker needs it only for the events it publishes while someone subscribes).
+  virtual std::vector<ReportOutcome> report_many(std::span<const proto::Report> reports, std::int64_t now_ms,
+                                                 bool with_jobs = true);
 
   // Records a non-final status (installing, running) of a held job; false when stale.
   virtual bool progress(const proto::Progress& progress, std::int64_t now_ms) = 0;
