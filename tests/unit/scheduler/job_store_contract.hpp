@@ -117,6 +117,17 @@ class JobStoreContract : public ::testing::Test {
     return store().claim_group(r, now);
   }
 
+  // A report by worker "w" of the claim's job at index, not yet given to the store.
+  static proto::Report report_of(const Claim& c, std::size_t index, JobStatus status, std::uint32_t attempt) {
+    proto::Report r;
+    r.worker_id = "w";
+    r.lease_id = c.lease_id;
+    r.job_id = c.jobs.at(index).id;
+    r.attempt = attempt;
+    r.status = status;
+    return r;
+  }
+
   ReportOutcome report(const Claim& c, std::size_t index, JobStatus status, std::int64_t now,
                        std::optional<std::uint32_t> attempt = std::nullopt) {
     proto::Report r;
@@ -1033,12 +1044,7 @@ TYPED_TEST_P(JobStoreContract, ReportManyWithoutJobsAppliesTheSame) {
   auto c = this->claim("w", kT0);
   ASSERT_TRUE(c.has_value());
   auto rep = [&](std::size_t i, JobStatus st, std::uint32_t attempt) {
-    proto::Report r;
-    r.worker_id = "w";
-    r.lease_id = c->lease_id;
-    r.job_id = c->jobs.at(i).id;
-    r.attempt = attempt;
-    r.status = st;
+    auto r = this->report_of(*c, i, st, attempt);
     r.duration_ms = 40 + static_cast<std::int64_t>(i);
     return r;
   };
@@ -1063,15 +1069,7 @@ TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);
   ASSERT_TRUE(c.has_value());
-  auto rep = [&](std::size_t i, JobStatus st, std::uint32_t attempt) {
-    proto::Report r;
-    r.worker_id = "w";
-    r.lease_id = c->lease_id;
-    r.job_id = c->jobs.at(i).id;
-    r.attempt = attempt;
-    r.status = st;
-    return r;
-  };
+  auto rep = [&](std::size_t i, JobStatus st, std::uint32_t attempt) { return this->report_of(*c, i, st, attempt); };
   std::vector<proto::Report> batch = {rep(0, JobStatus::passed, 1), rep(0, JobStatus::failed, 1),
                                       rep(1, JobStatus::passed, 7), rep(2, JobStatus::failed, 1)};
   auto out = this->store().report_many(batch, kT0 + 10);
@@ -1362,9 +1360,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
     SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
     SentBatchEndsAsSubmitManyDoes, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirstOnly,
-    ReportManyWithoutJobsAppliesTheSame,
-    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
-    MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
+    ReportManyWithoutJobsAppliesTheSame, ReportManyJudgesEachReportOnItsOwn,
+    SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
+    GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks);
 
