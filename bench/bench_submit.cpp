@@ -40,16 +40,16 @@ void run_store(const std::string& store, const std::string& redis_url, const Arg
 
   const std::size_t scale = args.quick ? 1 : 10;
   std::vector<Shape> shapes = {
-      {"1 job", 1, 1, 500 * scale},         {"1 job", 8, 1, 2000 * scale},     {"1 job", 32, 1, 2000 * scale},
-      {"1 job", 50, 1, 2000 * scale},       {"1 job", 1, 1, 5000 * scale, 50}, {"1 job", 1, 1, 5000 * scale, 50, true},
-      {"suite of 100", 1, 100, 30 * scale},
-      {"suite of 100", 8, 100, 30 * scale},
+      {"1 job", 1, 1, 500 * scale},         {"1 job", 8, 1, 2000 * scale},
+      {"1 job", 32, 1, 2000 * scale},       {"1 job", 50, 1, 2000 * scale},
+      {"1 job", 1, 1, 5000 * scale, 50},    {"1 job", 1, 1, 5000 * scale, 50, true},
+      {"suite of 100", 1, 100, 30 * scale}, {"suite of 100", 8, 100, 30 * scale},
   };
   // --only STORE:ROW (e.g. memory:pipe50) runs one row of one store.
   const auto colon = args.only.find(':');
   const std::string only_row = colon == std::string::npos ? "" : args.only.substr(colon + 1);
   for (const auto& shape : shapes) {
-    const std::string row = shape.depth > 0                ? "pipe" + std::to_string(shape.depth) + (shape.keyed ? "_keyed" : "")
+    const std::string row = shape.depth > 0 ? "pipe" + std::to_string(shape.depth) + (shape.keyed ? "_keyed" : "")
                             : shape.tests_per_request == 1 ? "c" + std::to_string(shape.clients)
                                                            : "suite_c" + std::to_string(shape.clients);
     if (!only_row.empty() && row != only_row) continue;

@@ -53,7 +53,7 @@ std::vector<bool> JobStore::renew_leases(std::span<const LeaseRenewal> renewals,
 }
 
 std::vector<ReportOutcome> JobStore::report_many(std::span<const proto::Report> reports, std::int64_t now_ms,
-                                                bool /*with_jobs*/) {
+                                                 bool /*with_jobs*/) {
   std::vector<ReportOutcome> out;
   out.reserve(reports.size());
   for (const auto& r : reports) out.push_back(report(r, now_ms));
