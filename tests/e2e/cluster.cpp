@@ -10,7 +10,7 @@
 namespace qg::testing {
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
-  if (options_.redis) redis_ = std::make_unique<RedisServer>(options_.aof);
+  if (options_.redis) redis_ = std::make_unique<RedisServer>(options_.aof, options_.appendfsync);
   for (int i = 0; i < options_.brokers; ++i) {
     ports_.push_back({free_port(), free_port(), free_port(), free_port()});
     brokers_.push_back(nullptr);

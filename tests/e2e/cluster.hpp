@@ -16,6 +16,7 @@ namespace qg::testing {
 struct ClusterOptions {
   bool redis = true;  // false: broker --store memory, no scheduler
   bool aof = false;
+  std::string appendfsync = "everysec";  // with aof: everysec or always (see RedisServer)
   int brokers = 1;
   int schedulers = 1;
   std::vector<std::string> broker_args;     // extra flags for every broker

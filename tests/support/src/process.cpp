@@ -295,7 +295,10 @@ bool redis_answers(int port) {
 
 }  // namespace
 
-RedisServer::RedisServer(bool aof) : port_(free_port()), aof_(aof) { start(); }
+RedisServer::RedisServer(bool aof, std::string appendfsync)
+    : port_(free_port()), aof_(aof), appendfsync_(std::move(appendfsync)) {
+  start();
+}
 
 RedisServer::~RedisServer() = default;
 
@@ -313,7 +316,7 @@ void RedisServer::start() {
                                    "--appendonly",
                                    aof_ ? "yes" : "no",
                                    "--appendfsync",
-                                   "everysec",
+                                   appendfsync_,
                                    "--daemonize",
                                    "no"};
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() + "/redis.log");

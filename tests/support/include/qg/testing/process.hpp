@@ -69,11 +69,17 @@ class TempDir {
 };
 
 // A real redis-server on a free port, in its own temporary directory, persistence off unless
-// `aof` is set. Ready (answers PING) when the constructor returns; killed by the destructor.
-// The binary is $QG_REDIS_SERVER or `redis-server` from PATH.
+// `aof` is set (then with `appendfsync`: everysec or always). Ready (answers PING) when the
+// constructor returns; killed by the destructor. The binary is $QG_REDIS_SERVER or
+// `redis-server` from PATH.
+//
+// A test that kills Redis (SIGKILL) and asserts that no acknowledged write is lost needs
+// `always`: with everysec, while a background fsync is slow (a busy disk), Redis postpones
+// its AOF writes for up to 2 s and keeps answering, so a kill in that window loses writes it
+// acknowledged.
 class RedisServer {
  public:
-  explicit RedisServer(bool aof = false);
+  explicit RedisServer(bool aof = false, std::string appendfsync = "everysec");
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -89,6 +95,7 @@ class RedisServer {
   TempDir dir_;
   int port_;
   bool aof_;
+  std::string appendfsync_;
   std::unique_ptr<ChildProcess> process_;
 };
 
