@@ -16,10 +16,17 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
     brokers_.push_back(nullptr);
     start_broker(static_cast<std::size_t>(i));
   }
-  if (options_.redis) {
+  const auto add_schedulers = [&] {
+    if (!options_.redis) return;
     for (int i = 0; i < options_.schedulers; ++i) add_scheduler(0);
+  };
+  add_schedulers();
+  for (std::size_t i = 0; i < brokers_.size(); ++i) {
+    if (bring_up_broker(i) && i == 0) {
+      schedulers_.clear();  // they publish to broker 0's old events port: started again
+      add_schedulers();
+    }
   }
-  for (std::size_t i = 0; i < brokers_.size(); ++i) wait_for_broker(i);
 }
 
 Cluster::~Cluster() {
@@ -78,13 +85,28 @@ void Cluster::start_broker(std::size_t index) {
   brokers_[index] = std::make_unique<ChildProcess>(argv, dir_.path() + "/broker-" + std::to_string(index) + ".log");
 }
 
+bool Cluster::broker_answers(std::size_t index) {
+  return qgjob({"health", "--request-timeout", "1"}, std::chrono::seconds(5), index).exit_code == 0;
+}
+
 void Cluster::wait_for_broker(std::size_t index) {
-  bool up = wait_until(
-      [&] {
-        return qgjob({"health", "--request-timeout", "1"}, std::chrono::seconds(5), index).exit_code == 0;
-      },
-      std::chrono::seconds(20), std::chrono::milliseconds(20));
+  bool up = wait_until([&] { return broker_answers(index); }, std::chrono::seconds(20), std::chrono::milliseconds(20));
   if (!up) throw std::runtime_error("broker did not come up:\n" + log("broker-" + std::to_string(index)));
+}
+
+bool Cluster::bring_up_broker(std::size_t index) {
+  const std::string name = "broker-" + std::to_string(index);
+  std::size_t logged = 0;  // the log is appended to across attempts
+  for (int attempt = 1;; ++attempt) {
+    const bool settled = wait_until([&] { return !brokers_[index]->running() || broker_answers(index); },
+                                    std::chrono::seconds(20), std::chrono::milliseconds(20));
+    if (settled && brokers_[index]->running()) return attempt > 1;
+    const bool port_taken = log(name).find("Address already in use", logged) != std::string::npos;
+    if (!port_taken || attempt == 5) throw std::runtime_error("broker did not come up:\n" + log(name));
+    ports_[index] = {free_port(), free_port(), free_port(), free_port()};
+    logged = log(name).size();
+    start_broker(index);
+  }
 }
 
 void Cluster::restart_broker(std::size_t index) {

@@ -74,6 +74,12 @@ class Cluster {
     int client, worker, events_in, events_out;
   };
   void start_broker(std::size_t index);
+  // Waits until broker `index`, started for the first time, answers. Its ports were free when
+  // chosen, but another test's process may take one before the broker binds it: then the
+  // broker exits ("Address already in use") and is started again on new ports (only the
+  // schedulers have connected to the old ones), at most 5 times. True when it moved.
+  bool bring_up_broker(std::size_t index);
+  bool broker_answers(std::size_t index);
 
   ClusterOptions options_;
   TempDir dir_;

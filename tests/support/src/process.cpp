@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -297,7 +298,21 @@ bool redis_answers(int port) {
 
 RedisServer::RedisServer(bool aof, std::string appendfsync)
     : port_(free_port()), aof_(aof), appendfsync_(std::move(appendfsync)) {
-  start();
+  // The port was free when chosen; another test's process may take it before Redis binds it.
+  // Then Redis exits at once, and starts again on a new port (at most 5 times).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      std::ifstream log(dir_.path() + "/redis.log");
+      const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      if (attempt == 5 || text.find("Address already in use") == std::string::npos) throw;
+      process_.reset();
+      std::remove((dir_.path() + "/redis.log").c_str());
+      port_ = free_port();
+    }
+  }
 }
 
 RedisServer::~RedisServer() = default;
@@ -320,7 +335,9 @@ void RedisServer::start() {
                                    "--daemonize",
                                    "no"};
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() + "/redis.log");
-  if (!wait_until([&] { return redis_answers(port_); }, std::chrono::seconds(10), std::chrono::milliseconds(10))) {
+  wait_until([&] { return redis_answers(port_) || !process_->running(); }, std::chrono::seconds(10),
+             std::chrono::milliseconds(10));
+  if (!redis_answers(port_)) {
     throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) + " (see " + dir_.path() +
                              "/redis.log)");
   }
