@@ -567,9 +567,10 @@ void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const s
     reply.submission_id = outcome.submission_id;
     reply.job_ids = outcome.job_ids;
     reply.duplicate = outcome.duplicate;
+    // Counted before the reply goes out: whoever reads the counters after the reply sees it.
+    if (!outcome.duplicate) counters_.jobs_submitted += outcome.job_ids.size();
     reply_client(p.identity, reply);
     if (!outcome.duplicate) {
-      counters_.jobs_submitted += outcome.job_ids.size();
       for (std::size_t k = 0; has_subscribers() && k < outcome.job_ids.size(); ++k) {
         proto::JobEvent event;
         event.job_id = outcome.job_ids[k];
