@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <msgpack.hpp>
 
