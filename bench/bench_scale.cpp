@@ -4,6 +4,11 @@
 //             qg-broker + qg-scheduler and in-process no-op workers (50). Two submit forms:
 //             single-job requests from 50 clients, and 100-test suites from one client; the
 //             median of three runs of each (one with --quick).
+//   cpu.floor — the same single-job lives as plain commands (no scripts): the writes and reads
+//             the store makes per job, without any of its checks, batched as the broker and
+//             the workers batch them. Not a working store: a floor for the data model, measured
+//             in the same run, that says how much of the figure above the writes themselves
+//             cost on this machine.
 //   depth   — cost of submit, claim and report with 10^3, 10^4, 10^5 and 10^6 jobs queued,
 //             timed on the JobStore directly (make_redis_store, one connection), and Redis
 //             memory per queued job (used_memory delta / jobs). The queue is filled with
@@ -72,6 +77,117 @@ std::pair<double, double> cpu_run(const std::string& redis_url, std::size_t n, b
   return {(cpu1 - cpu0) * 1e6 / static_cast<double>(n), secs};
 }
 
+// A value of a key whose name holds `part` (a spec ":j:", a state ":st:"), as the run before
+// left them; `fallback` bytes when none is found.
+std::string sample_value(RedisAdmin& admin, const std::string& part, std::size_t fallback) {
+  for (int i = 0; i < 500; ++i) {
+    auto key = admin.command({"RANDOMKEY"});
+    if (key.empty()) break;
+    if (key.find(part) != std::string::npos) {
+      auto value = admin.command({"GET", key});
+      if (!value.empty()) return value;
+    }
+  }
+  return std::string(fallback, 'x');
+}
+
+// One run of the floor: n single-job lives as plain commands, in the single-job form's
+// shape (200 apps of 7 orgs; submits 16 to a round trip, each as the store's sent batch
+// writes them; claims of up to 50 jobs of one group with their specs read after; each
+// claim's jobs reported passed in one round trip). Returns Redis CPU µs per job.
+double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, const std::string& state) {
+  constexpr std::size_t kBatch = 16, kApps = 200, kOrgs = 7, kClaim = 50;
+  const std::string p = "qgfloor:";
+  admin.flushall();
+  IdGenerator ids;
+  std::vector<std::vector<std::string>> groups(kApps);  // queued job ids per app
+  std::vector<std::string> apps(kApps), orgs(kOrgs);
+  for (std::size_t a = 0; a < kApps; ++a) apps[a] = "app-" + std::to_string(a);
+  for (std::size_t o = 0; o < kOrgs; ++o) orgs[o] = "org-" + std::to_string(o);
+  auto group_key = [&](std::size_t a) { return orgs[a % kOrgs] + "/" + apps[a] + "/emulator"; };
+  const double cpu0 = admin.cpu_seconds();
+  std::size_t next_app = 0;
+  for (std::size_t b = 0; b < n; b += kBatch) {
+    std::vector<std::vector<std::string>> cmds;
+    std::vector<std::string> msetnx = {"MSETNX", p + "snt:" + std::to_string(b), "1"}, exists = {"EXISTS"},
+                             idem = {"MSET"}, all = {"RPUSH", p + "idx:all"};
+    std::vector<std::vector<std::string>> by_org(kOrgs);
+    std::vector<std::vector<std::string>> pushes;
+    for (std::size_t k = 0; k < kBatch && b + k < n; ++k) {
+      const std::size_t a = next_app++ % kApps, o = a % kOrgs;
+      auto id = ids.next(1);
+      msetnx.push_back(p + "j:" + id);
+      msetnx.push_back(spec);
+      const auto ik = p + "idem:" + orgs[o] + ":" + id;
+      exists.push_back(ik);
+      idem.push_back(ik);
+      idem.push_back(ids.next(1) + " " + id);
+      pushes.push_back({"RPUSH", p + "q:" + group_key(a) + ":medium", id});
+      pushes.push_back({"RPUSH", p + "idx:app:" + orgs[o] + ":" + apps[a], id});
+      by_org[o].push_back(id);
+      all.push_back(id);
+      groups[a].push_back(id);
+    }
+    cmds.push_back({"MULTI"});
+    cmds.push_back(std::move(msetnx));
+    cmds.push_back({"DEL", p + "snt:" + std::to_string(b)});
+    cmds.push_back(std::move(exists));
+    cmds.push_back(std::move(idem));
+    for (auto& c : pushes) cmds.push_back(std::move(c));
+    for (std::size_t o = 0; o < kOrgs; ++o) {
+      if (by_org[o].empty()) continue;
+      std::vector<std::string> c = {"RPUSH", p + "idx:org:" + orgs[o]};
+      c.insert(c.end(), by_org[o].begin(), by_org[o].end());
+      cmds.push_back(std::move(c));
+      cmds.push_back({"HINCRBY", p + "orgcounts", orgs[o], std::to_string(by_org[o].size())});
+    }
+    cmds.push_back(std::move(all));
+    cmds.push_back({"HINCRBY", p + "counts", "queued", std::to_string(std::min(kBatch, n - b))});
+    cmds.push_back({"EXEC"});
+    admin.pipeline(cmds);
+  }
+  std::size_t lease = 0;
+  for (std::size_t a = 0; a < kApps; ++a) {
+    for (std::size_t c = 0; c < groups[a].size(); c += kClaim) {
+      const std::vector<std::string> part(
+          groups[a].begin() + static_cast<std::ptrdiff_t>(c),
+          groups[a].begin() + static_cast<std::ptrdiff_t>(std::min(groups[a].size(), c + kClaim)));
+      const auto lid = "L" + std::to_string(++lease), lk = p + "lease:" + lid, m = std::to_string(part.size());
+      std::vector<std::string> states = {"MGET"}, specs = {"MGET"}, assigned = {"MSET"}, passed = {"MSET"};
+      std::string joined;
+      for (const auto& id : part) {
+        states.push_back(p + "st:" + id);
+        specs.push_back(p + "j:" + id);
+        assigned.push_back(p + "st:" + id);
+        assigned.push_back(state);
+        passed.push_back(p + "st:" + id);
+        passed.push_back(state);
+        joined += (joined.empty() ? "" : " ") + id;
+      }
+      // The claim, then the store's read of the specs.
+      admin.pipeline({{"LPOP", p + "q:" + group_key(a) + ":medium", m},
+                      states,
+                      assigned,
+                      {"HSET", lk, "worker", "w", "group", group_key(a), "jobs", joined, "n", m},
+                      {"ZADD", p + "leases", "1", lid},
+                      {"HINCRBY", p + "counts", "queued", "-" + m},
+                      {"HINCRBY", p + "counts", "assigned", m}});
+      admin.pipeline({specs});
+      // The reports.
+      admin.pipeline({states,
+                      passed,
+                      {"HINCRBY", lk, "n", "-" + m},
+                      {"DEL", lk},
+                      {"ZREM", p + "leases", lid},
+                      {"HINCRBY", p + "counts", "assigned", "-" + m},
+                      {"HINCRBY", p + "counts", "passed", m},
+                      {"INCRBY", p + "fin:1", m}});
+    }
+  }
+  const double cpu1 = admin.cpu_seconds();
+  return (cpu1 - cpu0) * 1e6 / static_cast<double>(n);
+}
+
 void cpu(const Args& args, const std::string& redis_url, Table& table) {
   const std::size_t n = args.quick ? 1000 : 20000;
   // Three runs per form, the median reported: on a shared machine one run's CPU time moves by
@@ -92,6 +208,28 @@ void cpu(const Args& args, const std::string& redis_url, Table& table) {
     table.row({"Redis CPU per job, whole life (" + form + ", 50 workers)", fmt(median, 1) + " µs",
                "median of " + std::to_string(runs) + " runs of " + fmt(static_cast<double>(n)) + " jobs: " + detail});
     record(std::string("qg.redis_cpu_per_job_us.") + (suites ? "suite" : "single"), median);
+  }
+  if (args.wants("cpu.floor")) {
+    RedisAdmin admin(redis_url);
+    // A spec and a state of the sizes the store writes: from the single-job runs when they
+    // ran just before, else of typical sizes.
+    const auto spec = sample_value(admin, ":j:", 130), state = sample_value(admin, ":st:", 50);
+    std::vector<double> per_job;
+    std::string detail;
+    for (int r = 0; r < runs; ++r) {
+      per_job.push_back(floor_run(admin, n, spec, state));
+      detail += (detail.empty() ? "" : ", ") + fmt(per_job.back(), 1) + " µs";
+    }
+    admin.flushall();
+    std::sort(per_job.begin(), per_job.end());
+    const double median = per_job[per_job.size() / 2];
+    table.row(
+        {"Redis CPU per job, the single-job form's writes and reads as plain commands (no scripts, no checks: "
+         "a floor, not a store)",
+         fmt(median, 1) + " µs",
+         "median of " + std::to_string(runs) + " runs of " + fmt(static_cast<double>(n)) + " jobs: " + detail +
+             "; spec " + std::to_string(spec.size()) + " B, state " + std::to_string(state.size()) + " B"});
+    record("qg.redis_cpu_floor_us.single", median);
   }
 }
 

@@ -218,6 +218,30 @@ std::string RedisAdmin::command(const std::vector<std::string>& words) {
   return out;
 }
 
+void RedisAdmin::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  for (const auto& words : commands) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (const auto& w : words) {
+      argv.push_back(w.data());
+      lens.push_back(w.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      throw BenchError(std::string("Redis: ") + ctx_->errstr);
+    }
+  }
+  std::string error;
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr)
+      throw BenchError(std::string("Redis: ") + ctx_->errstr);
+    auto* reply = static_cast<redisReply*>(raw);
+    if (reply->type == REDIS_REPLY_ERROR && error.empty()) error.assign(reply->str, reply->len);
+    freeReplyObject(reply);
+  }
+  if (!error.empty()) throw BenchError("Redis error: " + error);
+}
+
 std::string RedisAdmin::info(const std::string& section, const std::string& field) {
   auto text = command({"INFO", section});
   std::istringstream in(text);

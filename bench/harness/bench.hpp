@@ -112,6 +112,8 @@ class RedisAdmin {
   void flushall();
   // Runs a command given as words; returns the reply as text (integers and status too).
   std::string command(const std::vector<std::string>& words);
+  // Sends every command, then reads every reply (one round trip); throws on an error reply.
+  void pipeline(const std::vector<std::vector<std::string>>& commands);
   // Waits for any AOF rewrite / fork in progress to end (so it does not disturb timings).
   void wait_quiet(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
