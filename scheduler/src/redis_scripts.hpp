@@ -221,55 +221,73 @@ local function begin(args)
   WAKE, CNT, QP, FIN, DROPS = false, {}, {}, 0, {}
   DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
 end
--- The group's head job (first of its highest non-empty band), or nil. The head may be an
--- entry left behind by a cancel (see take()); it still carries its rank.
-local function head_of(g)
+-- A group's queued jobs are the entries of its three band lists, less the entries that jobs
+-- cancelled while queued left behind (take() skips and drops them), which gx:<g> counts
+-- (absent: none). So jobs entering or leaving a group write no count of their own: only
+-- cancels and the claims that drop their entries do.
+local function gxkey(g) return P .. 'gx:' .. g end
+local function queued_in(g)
+  local n = redis.call('LLEN', qkey(g, 'high')) + redis.call('LLEN', qkey(g, 'medium')) +
+    redis.call('LLEN', qkey(g, 'low'))
+  if n == 0 then return 0 end
+  local stale = redis.call('GET', gxkey(g))
+  if stale then n = n - tonumber(stale) end
+  return n
+end
+-- Whether group g (n: its queued jobs, nil when not counted yet) holds a full group's worth.
+local function full(g, n)
+  if n == nil then n = queued_in(g) end
+  return n >= GMAX
+end
+-- Takes group g out of the queue: its lists, its count of entries left by cancels, its place.
+local function drop_group(g, rk)
+  redis.call('DEL', gxkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
+  redis.call('ZREM', rk, g)
+  redis.call('ZREM', P .. 'pending', g)
+end
+-- Enters group g in its target's ready set (key rk) at the rank of its head job (the first of
+-- its highest non-empty band). The head may be an entry left behind by a cancel (see take());
+-- it still carries its rank. A group whose lists are all empty goes instead (a claim that
+-- took as many jobs as it wanted does not know whether any are left).
+local function make_ready(g, rk)
   for _, b in ipairs(BANDS) do
     local id = redis.call('LINDEX', qkey(g, b), 0)
-    if id then return load(id) end
+    if id then
+      local h = load(id)
+      if h then
+        redis.call('ZADD', rk, h[RANK], g)
+        WAKE = true
+      end
+      return
+    end
   end
-  return nil
+  drop_group(g, rk)
 end
--- Adds d to the group's count of queued jobs; returns the new count. One counter key per
--- group, not a field of one hash: a hash of up to 128 fields is a listpack, which HINCRBY
--- searches field by field.
-local function gqkey(g) return P .. 'gq:' .. g end
-local function gq_add(g, d)
-  if d == 0 then return tonumber(redis.call('GET', gqkey(g)) or '0') end
-  return redis.call('INCRBY', gqkey(g), STR[d])
-end
--- Puts a group where it belongs after jobs entered or left it (n: its queued jobs): nowhere
--- when empty, in pending while its batching window is open, else in its target's ready set at
--- its head's rank. requeue: the jobs that entered had waited already (retries, promotions).
--- same_head: only jobs behind the head entered, so a ready group keeps its rank.
+-- Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
+-- pending while its batching window is open, else in its target's ready set at its head's
+-- rank. n: its queued jobs, or nil when jobs just entered it (so it has some) and they are
+-- counted only if the batching window needs the number. requeue: the jobs that entered had
+-- waited already (retries, promotions). same_head: only jobs behind the head entered, so a
+-- ready group keeps its rank.
 local function refresh_group(g, requeue, n, same_head)
   -- Without a batching window a group with jobs is ready: when only jobs behind its head
   -- entered, nothing about it changed.
-  if same_head and WINDOW == 0 and n > 0 then return end
+  if same_head and WINDOW == 0 and (n == nil or n > 0) then return end
   local rk = ready_key(g)
-  if n <= 0 then
-    redis.call('DEL', gqkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
-    redis.call('ZREM', rk, g)
-    redis.call('ZREM', P .. 'pending', g)
+  if n ~= nil and n <= 0 then
+    drop_group(g, rk)
     return
   end
-  local function ready()
-    local h = head_of(g)
-    if h then
-      redis.call('ZADD', rk, h[RANK], g)
-      WAKE = true
-    end
-  end
   if redis.call('ZSCORE', P .. 'pending', g) then
-    if requeue or n >= GMAX then
+    if requeue or full(g, n) then
       redis.call('ZREM', P .. 'pending', g)
-      ready()
+      make_ready(g, rk)
     end
     return
   end
   if same_head and redis.call('ZSCORE', rk, g) then return end
-  if requeue or WINDOW == 0 or n >= GMAX or redis.call('ZSCORE', rk, g) then
-    ready()
+  if requeue or WINDOW == 0 or full(g, n) or redis.call('ZSCORE', rk, g) then
+    make_ready(g, rk)
   else
     redis.call('ZADD', P .. 'pending', NOW + WINDOW, g)
   end
@@ -303,7 +321,7 @@ local function requeue_now(j)
   lease_drop(j)
   write(j)
   redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j.id)
-  refresh_group(grp(j), true, gq_add(grp(j), 1))
+  refresh_group(grp(j), true, nil)
 end
 local function requeue_later(j, due)
   move(j, 'queued')
@@ -390,10 +408,9 @@ local function submit_one(a, n)
   end
   local g = org .. '/' .. app .. '/' .. target
   if not GQ[g] then
-    GQ[g] = 0
+    GQ[g] = true
     GORDER[#GORDER + 1] = g
   end
-  GQ[g] = GQ[g] + n
   for i = pairs0 + 1, pairs0 + 2 * n do
     NM = NM + 1
     MSET[NM] = ARGV[i]
@@ -466,7 +483,7 @@ end
 variadic('RPUSH', IDX_ALL, ALL_M)
 for k, list in pairs(IDX) do push_all(k, list) end
 for org, n in pairs(ORGN) do redis.call('HINCRBY', P .. 'orgcounts', org, n) end
-for _, g in ipairs(GORDER) do refresh_group(g, false, gq_add(g, GQ[g]), not HEAD[g]) end
+for _, g in ipairs(GORDER) do refresh_group(g, false, nil, not HEAD[g]) end
 commit()
 return out
 )lua";
@@ -533,7 +550,7 @@ for _ = 1, np do
   -- The head can change only where a band was empty before (see kSubmit); a group with jobs
   -- in several bands of the batch is refreshed once per band.
   local len = range('RPUSH', qkey(g, ARGV[a + 1]), a + 3, a + 2 + c)
-  refresh_group(g, false, redis.call('INCRBY', gqkey(g), ARGV[a + 2]), len ~= c)
+  refresh_group(g, false, nil, len ~= c)
   a = a + 3 + c
 end
 local nl = NUM[ARGV[a]]
@@ -575,41 +592,51 @@ local per = NUM[ARGV[9]]
 local want = GMAX
 if NUM[ARGV[10]] > 0 and NUM[ARGV[10]] < want then want = NUM[ARGV[10]] end
 local nt = NUM[ARGV[11]]
-local cands, seen = {}, {}
-for i = 1, nt do
-  local t = ARGV[11 + i]
-  if not seen[t] then
-    seen[t] = true
-    local r = redis.call('ZRANGE', P .. 'ready:' .. t, 0, per - 1, 'WITHSCORES')
-    for k = 1, #r, 2 do cands[#cands + 1] = {tonumber(r[k + 1]), r[k]} end
+local ni = NUM[ARGV[12 + nt]]
+local cands  -- group keys, in the order they are tried
+if nt == 1 and ni == 0 then
+  -- One ready set and no installed build to prefer: its groups in its own order (rank, then
+  -- name, as the sort below orders them).
+  cands = redis.call('ZRANGE', P .. 'ready:' .. ARGV[12], 0, per - 1)
+else
+  local ranked, seen = {}, {}
+  for i = 1, nt do
+    local t = ARGV[11 + i]
+    if not seen[t] then
+      seen[t] = true
+      local r = redis.call('ZRANGE', P .. 'ready:' .. t, 0, per - 1, 'WITHSCORES')
+      for k = 1, #r, 2 do ranked[#ranked + 1] = {tonumber(r[k + 1]), r[k]} end
+    end
   end
+  if #ranked == 0 then return false end
+  table.sort(ranked, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    return a[2] < b[2]
+  end)
+  local inst = {}
+  for i = 1, ni do inst[ARGV[12 + nt + i]] = true end
+  local limit = ranked[1][1] + NUM[ARGV[8]]
+  for i, c in ipairs(ranked) do
+    if ni == 0 or c[1] > limit then break end
+    if inst[string.match(c[2], '^(.*)/[^/]+$')] then
+      table.insert(ranked, 1, table.remove(ranked, i))
+      break
+    end
+  end
+  cands = {}
+  for i, c in ipairs(ranked) do cands[i] = c[2] end
 end
 if #cands == 0 then return false end
-table.sort(cands, function(a, b)
-  if a[1] ~= b[1] then return a[1] < b[1] end
-  return a[2] < b[2]
-end)
-local ni = NUM[ARGV[12 + nt]]
-local inst = {}
-for i = 1, ni do inst[ARGV[12 + nt + i]] = true end
-local limit = cands[1][1] + NUM[ARGV[8]]
-for i, c in ipairs(cands) do
-  if c[1] > limit then break end
-  if inst[string.match(c[2], '^(.*)/[^/]+$')] then
-    table.insert(cands, 1, table.remove(cands, i))
-    break
-  end
-end
 -- The state of every job this claim takes that was never claimed before: packed once.
 local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
 -- Returns the ids taken, in order, and for each either its state key (a job never claimed,
--- whose new state is ASSIGNED1) or its job table; and per band how many jobs never claimed
--- it gave.
+-- whose new state is ASSIGNED1) or its job table; per band how many jobs never claimed it
+-- gave; and how many entries it skipped.
 local function take(g)
   local ids, skeys, jobs, fresh = {}, {}, {}, {}
-  local n = 0
+  local n, skipped = 0, 0
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
     while n < want do
@@ -629,17 +656,19 @@ local function take(g)
           if j[STATUS] == 'queued' then
             n = n + 1
             ids[n], jobs[n] = id, j
+          else
+            skipped = skipped + 1
           end
         end
       end
     end
     if n >= want then break end
   end
-  return ids, skeys, jobs, fresh
+  return ids, skeys, jobs, fresh, skipped
 end
-for _, c in ipairs(cands) do
-  local g = c[2]
-  local ids, skeys, jobs, fresh = take(g)
+for _, g in ipairs(cands) do
+  local ids, skeys, jobs, fresh, skipped = take(g)
+  if skipped > 0 and redis.call('DECRBY', gxkey(g), STR[skipped]) <= 0 then redis.call('DEL', gxkey(g)) end
   if #ids == 0 then
     refresh_group(g, false, 0)
   else
@@ -670,7 +699,15 @@ for _, c in ipairs(cands) do
       QP[b] = (QP[b] or 0) - m
     end
     open_lease(lease_id, worker, g, ids, NUM[ARGV[7]])
-    refresh_group(g, false, gq_add(g, -#ids))
+    -- Fewer jobs than wanted: every band ran out, the group is empty. Else jobs are left
+    -- (make_ready() finds out if not) unless only entries left by cancels are, which gx counts.
+    local left
+    if #ids < want then
+      left = 0
+    elseif redis.call('EXISTS', gxkey(g)) == 1 then
+      left = queued_in(g)
+    end
+    refresh_group(g, false, left)
     commit()
     return out
   end
@@ -713,15 +750,15 @@ local function hand_off()
   end
   if not fits then return nil end
   local g = org .. '/' .. app .. '/' .. target
-  -- One EXISTS over the group's counter, every spec key and the idempotency key: any of them
+  -- One EXISTS over the group's lists, every spec key and the idempotency key: any of them
   -- taken sends the batch the slow way, which judges each.
-  local ids, keys, seen = {}, {gqkey(g)}, {}
+  local ids, keys, seen = {}, {qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')}, {}
   for k = 1, n do
     local id = ARGV[ids0 + k]
     if seen[id] then return nil end
     seen[id] = true
     ids[k] = id
-    keys[k + 1] = ARGV[12 + 2 * k]
+    keys[k + 3] = ARGV[12 + 2 * k]
   end
   local ik
   if idem ~= '' then
@@ -984,14 +1021,19 @@ return out
 
 inline constexpr std::string_view kCancel = R"lua(
 -- ARGV[5] 'job' or 'build', [6] job id or org, [7] app version. Returns {id, outcome, status}...
+local LEFT = {}  -- group -> entries left behind in its lists by this call's cancels
 local function cancel(id)
   local j = load(id)
   if not j then return {id, 'not_found', 'cancelled'} end
   if FINAL[j[STATUS]] then return {id, 'already_final', j[STATUS]} end
   if j[STATUS] == 'queued' then
     -- A queued job waits in its group's list or, backing off, in delayed. Its list entry
-    -- stays behind (take() skips it): removing it would mean searching the list.
-    if redis.call('ZREM', P .. 'delayed', id) == 0 then refresh_group(grp(j), false, gq_add(grp(j), -1)) end
+    -- stays behind (take() skips it; gx:<g> counts it): removing it would mean searching
+    -- the list. Its group is re-placed once, after every cancel of the call.
+    if redis.call('ZREM', P .. 'delayed', id) == 0 then
+      local g = grp(j)
+      LEFT[g] = (LEFT[g] or 0) + 1
+    end
     finish(j, 'cancelled')
     return {id, 'cancelled', 'cancelled'}
   end
@@ -1018,6 +1060,10 @@ else
     end
   end
 end
+for g, k in pairs(LEFT) do
+  redis.call('INCRBY', gxkey(g), STR[k])
+  refresh_group(g, false, queued_in(g))
+end
 commit()
 return out
 )lua";
@@ -1042,7 +1088,7 @@ local moved = 0
 local due = redis.call('ZRANGEBYSCORE', P .. 'pending', '-inf', NOW, 'LIMIT', 0, max)
 for _, g in ipairs(due) do
   redis.call('ZREM', P .. 'pending', g)
-  refresh_group(g, true, gq_add(g, 0))
+  refresh_group(g, true, queued_in(g))
   moved = moved + 1
 end
 if moved < max then
@@ -1055,7 +1101,7 @@ if moved < max then
     local j = load(id)
     if j and j[STATUS] == 'queued' then
       redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), id)
-      refresh_group(grp(j), true, gq_add(grp(j), 1))
+      refresh_group(grp(j), true, nil)
     end
     moved = moved + 1
   end
@@ -1088,7 +1134,7 @@ while phase < 4 do
     end
     local claimable = 0
     if phase < 3 then claimable = 1 end
-    groups[#groups + 1] = {g, claimable, gq_add(g, 0), hs, oldest}
+    groups[#groups + 1] = {g, claimable, queued_in(g), hs, oldest}
   end
   if #groups >= limit then
     next_phase, next_offset = phase, offset + #keys

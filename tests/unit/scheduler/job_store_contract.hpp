@@ -1344,6 +1344,56 @@ TYPED_TEST_P(JobStoreContract, CancelledQueuedJobsAreSkippedByClaims) {
   EXPECT_TRUE(q.groups.empty());
 }
 
+// A group's count of queued jobs leaves out the entries that cancels leave behind in its
+// lists. A claim that takes exactly the jobs left empties the group, which then leaves the
+// queue at once; a build cancelled whole leaves no group behind; the same build submitted
+// again makes a group of its new jobs only.
+TYPED_TEST_P(JobStoreContract, EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes) {
+  auto a = this->submit({.app = "a", .count = 5}, kT0).job_ids;
+  this->store().cancel_job(a[1], kT0 + 1);
+  auto page = this->store().queue("", 10, kT0 + 2);
+  ASSERT_EQ(page.groups.size(), 1u);
+  EXPECT_EQ(page.groups[0].depth, 4u);
+  ClaimRequest r;
+  r.worker_id = "w";
+  r.targets = {Target::emulator};
+  r.max_jobs = 2;
+  auto c = this->store().claim_group(r, kT0 + 3);  // passes the cancelled job's entry
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->jobs.size(), 2u);
+  EXPECT_EQ(c->jobs[0].id, a[0]);
+  EXPECT_EQ(c->jobs[1].id, a[2]);
+  page = this->store().queue("", 10, kT0 + 4);
+  ASSERT_EQ(page.groups.size(), 1u);
+  EXPECT_EQ(page.groups[0].depth, 2u);
+  c = this->store().claim_group(r, kT0 + 5);  // exactly the jobs left
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->jobs.size(), 2u);
+  EXPECT_EQ(c->jobs[0].id, a[3]);
+  EXPECT_EQ(c->jobs[1].id, a[4]);
+  EXPECT_TRUE(this->store().queue("", 10, kT0 + 6).groups.empty());
+  EXPECT_FALSE(this->store().claim_group(r, kT0 + 6).has_value());
+
+  auto b = this->submit({.app = "b", .count = 3}, kT0 + 5).job_ids;
+  this->store().cancel_job(b[0], kT0 + 6);
+  auto results = this->store().cancel_build("org", "b", kT0 + 7);
+  EXPECT_EQ(results.size(), 2u);
+  EXPECT_TRUE(this->store().queue("", 10, kT0 + 8).groups.empty());
+  EXPECT_EQ(this->store().queue_depth(), 0u);
+  EXPECT_FALSE(this->store().claim_group(r, kT0 + 8).has_value());
+
+  auto again = this->submit({.app = "b", .count = 2}, kT0 + 9).job_ids;
+  page = this->store().queue("", 10, kT0 + 10);
+  ASSERT_EQ(page.groups.size(), 1u);
+  EXPECT_EQ(page.groups[0].depth, 2u);
+  r.max_jobs = 0;
+  c = this->store().claim_group(r, kT0 + 11);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->jobs.size(), 2u);
+  EXPECT_EQ(c->jobs[0].id, again[0]);
+  EXPECT_EQ(c->jobs[1].id, again[1]);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
     SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
@@ -1363,6 +1413,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReportManyWithoutJobsAppliesTheSame, ReportManyJudgesEachReportOnItsOwn,
     SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
     GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
+    EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks);
 
