@@ -896,6 +896,11 @@ end
 -- into a string of its own and then joins them): those that repeat across a batch (attempt,
 -- worker, counters) are packed once each.
 local PASSED_HDR, NOW_P, EMPTY = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.pack(NOW), cmsgpack.pack('')
+-- A state's fields past LEASE as a claim leaves them for a job that never failed (no exit
+-- code, duration, error or log; no retry used, no cancel asked, no attempt limit raised): the
+-- rest of most states a pass meets, compared whole rather than unpacked. Then the pass's new
+-- state ends in the same five zeros.
+local FRESH_REST, ZEROS = cmsgpack.pack(0, 0, '', '', 0, 0, 0, 0, 0), cmsgpack.pack(0, 0, 0, 0, 0)
 local PK = {}
 local function pk(v)
   local p = PK[v]
@@ -913,9 +918,9 @@ for k = 1, n do
   local code, row
   -- FETCHED[id] is set once a report of the job was judged: a later one goes to report().
   if v and FETCHED[id] == nil and R[b + 4] == 'passed' then
-    -- The state's fields, in order (the prelude's STATUS .. MAXA).
-    local _, status, attempt, _, worker, lid, _, _, _, _, _, used, failures, cancel, maxa =
-      cmsgpack.unpack_limit(v, NSTATE, 1)
+    -- The state's fields STATUS .. LEASE, then the rest (see FRESH_REST).
+    local off, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
+    local fresh_rest = off > 0 and string.sub(v, off + 1) == FRESH_REST
     if FINAL[status] then
       code, row = 0, 'already_final'
     elseif attempt ~= R[b + 3] then
@@ -923,13 +928,18 @@ for k = 1, n do
     elseif lid == '' or lid ~= R[b + 2] then
       code, row = 0, 'lost_lease'
     else
-      local flaky = 0
-      if failures > 0 then flaky = 1 end
+      local rest = ZEROS
+      if not fresh_rest then
+        local _, _, _, _, _, _, used, failures, cancel, maxa = cmsgpack.unpack_limit(v, NSTATE - LEASE, off)
+        local flaky = 0
+        if failures > 0 then flaky = 1 end
+        rest = pk(flaky) .. pk(used) .. pk(failures) .. pk(cancel) .. pk(maxa)
+      end
       CNT[status] = (CNT[status] or 0) - 1
       passed = passed + 1
       DROPS[lid] = (DROPS[lid] or 0) + 1
       row = PASSED_HDR .. pk(attempt) .. NOW_P .. pk(worker) .. EMPTY .. pk(R[b + 5]) .. cmsgpack.pack(R[b + 6]) ..
-        EMPTY .. cmsgpack.pack(R[b + 7]) .. pk(flaky) .. pk(used) .. pk(failures) .. pk(cancel) .. pk(maxa)
+        EMPTY .. cmsgpack.pack(R[b + 7]) .. rest
       code = 1
       mset[nm + 1] = keys[k]
       mset[nm + 2] = row
