@@ -5,7 +5,7 @@
 //             single-job requests from 50 clients, and 100-test suites from one client; the
 //             median of three runs of each (one with --quick).
 //   cpu.floor — the same single-job lives as plain commands (no scripts): the writes and reads
-//             the store makes per job, without any of its checks, batched as the broker and
+//             the store makes for them, without any of its checks, batched as the broker and
 //             the workers batch them. Not a working store: a floor for the data model, measured
 //             in the same run, that says how much of the figure above the writes themselves
 //             cost on this machine.
@@ -92,12 +92,14 @@ std::string sample_value(RedisAdmin& admin, const std::string& part, std::size_t
 }
 
 // One run of the floor: n single-job lives as plain commands, in the single-job form's
-// shape (200 apps of 7 orgs; submits 16 to a round trip, each as the store's sent batch
-// writes them; claims of up to 50 jobs of one group with their specs read after; each
-// claim's jobs reported passed in one round trip). Returns Redis CPU µs per job.
+// shape (200 apps of 7 orgs, medium priority, no idempotency keys; submits 16 to a round
+// trip, each as the store's sent batch writes them, a group entering its ready set when it
+// gets its first job; claims of up to 50 jobs of one group, each from the ready set's first
+// candidates, the group ranked again or removed after it, the specs read after; each claim's
+// jobs reported passed in one round trip). Returns Redis CPU µs per job.
 double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, const std::string& state) {
   constexpr std::size_t kBatch = 16, kApps = 200, kOrgs = 7, kClaim = 50;
-  const std::string p = "qgfloor:";
+  const std::string p = "qgfloor:", ready = p + "ready:emulator";
   admin.flushall();
   IdGenerator ids;
   std::vector<std::vector<std::string>> groups(kApps);  // queued job ids per app
@@ -109,21 +111,18 @@ double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, cons
   std::size_t next_app = 0;
   for (std::size_t b = 0; b < n; b += kBatch) {
     std::vector<std::vector<std::string>> cmds;
-    std::vector<std::string> msetnx = {"MSETNX", p + "snt:" + std::to_string(b), "1"}, exists = {"EXISTS"},
-                             idem = {"MSET"}, all = {"RPUSH", p + "idx:all"};
+    std::vector<std::string> msetnx = {"MSETNX", p + "snt:" + std::to_string(b), "1"}, all = {"RPUSH", p + "idx:all"};
     std::vector<std::vector<std::string>> by_org(kOrgs);
     std::vector<std::vector<std::string>> pushes;
-    for (std::size_t k = 0; k < kBatch && b + k < n; ++k) {
+    const std::size_t m = std::min(kBatch, n - b);
+    for (std::size_t k = 0; k < m; ++k) {
       const std::size_t a = next_app++ % kApps, o = a % kOrgs;
       auto id = ids.next(1);
       msetnx.push_back(p + "j:" + id);
       msetnx.push_back(spec);
-      const auto ik = p + "idem:" + orgs[o] + ":" + id;
-      exists.push_back(ik);
-      idem.push_back(ik);
-      idem.push_back(ids.next(1) + " " + id);
       pushes.push_back({"RPUSH", p + "q:" + group_key(a) + ":medium", id});
       pushes.push_back({"RPUSH", p + "idx:app:" + orgs[o] + ":" + apps[a], id});
+      if (groups[a].empty()) pushes.push_back({"ZADD", ready, std::to_string(b + k), group_key(a)});
       by_org[o].push_back(id);
       all.push_back(id);
       groups[a].push_back(id);
@@ -131,8 +130,6 @@ double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, cons
     cmds.push_back({"MULTI"});
     cmds.push_back(std::move(msetnx));
     cmds.push_back({"DEL", p + "snt:" + std::to_string(b)});
-    cmds.push_back(std::move(exists));
-    cmds.push_back(std::move(idem));
     for (auto& c : pushes) cmds.push_back(std::move(c));
     for (std::size_t o = 0; o < kOrgs; ++o) {
       if (by_org[o].empty()) continue;
@@ -142,16 +139,17 @@ double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, cons
       cmds.push_back({"HINCRBY", p + "orgcounts", orgs[o], std::to_string(by_org[o].size())});
     }
     cmds.push_back(std::move(all));
-    cmds.push_back({"HINCRBY", p + "counts", "queued", std::to_string(std::min(kBatch, n - b))});
+    cmds.push_back({"HINCRBY", p + "counts", "queued", std::to_string(m)});
+    cmds.push_back({"HINCRBY", p + "qprio", "medium", std::to_string(m)});
     cmds.push_back({"EXEC"});
     admin.pipeline(cmds);
   }
   std::size_t lease = 0;
   for (std::size_t a = 0; a < kApps; ++a) {
     for (std::size_t c = 0; c < groups[a].size(); c += kClaim) {
-      const std::vector<std::string> part(
-          groups[a].begin() + static_cast<std::ptrdiff_t>(c),
-          groups[a].begin() + static_cast<std::ptrdiff_t>(std::min(groups[a].size(), c + kClaim)));
+      const auto end = std::min(groups[a].size(), c + kClaim);
+      const std::vector<std::string> part(groups[a].begin() + static_cast<std::ptrdiff_t>(c),
+                                          groups[a].begin() + static_cast<std::ptrdiff_t>(end));
       const auto lid = "L" + std::to_string(++lease), lk = p + "lease:" + lid, m = std::to_string(part.size());
       std::vector<std::string> states = {"MGET"}, specs = {"MGET"}, assigned = {"MSET"}, passed = {"MSET"};
       std::string joined;
@@ -164,14 +162,20 @@ double floor_run(RedisAdmin& admin, std::size_t n, const std::string& spec, cons
         passed.push_back(state);
         joined += (joined.empty() ? "" : " ") + id;
       }
-      // The claim, then the store's read of the specs.
-      admin.pipeline({{"LPOP", p + "q:" + group_key(a) + ":medium", m},
+      // The claim (the group ranked again while jobs are left, else removed), then the
+      // store's read of the specs.
+      std::vector<std::string> replace = {"ZREM", ready, group_key(a)};
+      if (end < groups[a].size()) replace = {"ZADD", ready, std::to_string(n + lease), group_key(a)};
+      admin.pipeline({{"ZRANGE", ready, "0", "15"},
+                      {"LPOP", p + "q:" + group_key(a) + ":medium", m},
                       states,
                       assigned,
                       {"HSET", lk, "worker", "w", "group", group_key(a), "jobs", joined, "n", m},
                       {"ZADD", p + "leases", "1", lid},
                       {"HINCRBY", p + "counts", "queued", "-" + m},
-                      {"HINCRBY", p + "counts", "assigned", m}});
+                      {"HINCRBY", p + "counts", "assigned", m},
+                      {"HINCRBY", p + "qprio", "medium", "-" + m},
+                      replace});
       admin.pipeline({specs});
       // The reports.
       admin.pipeline({states,
