@@ -342,7 +342,7 @@ end
 // Idempotency keys and submission lists are written per submission; job specs (MSET),
 // group lists, list indexes and counters once per batch (one command per key).
 inline constexpr std::string_view kSubmit = R"lua(
-local MSET, QL, QG, GQ, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}
+local MSET, QL, QG, GSEEN, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}  -- GSEEN, GORDER: the batch's groups
 local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
@@ -407,8 +407,8 @@ local function submit_one(a, n)
     NEW[id] = true
   end
   local g = org .. '/' .. app .. '/' .. target
-  if not GQ[g] then
-    GQ[g] = true
+  if not GSEEN[g] then
+    GSEEN[g] = true
     GORDER[#GORDER + 1] = g
   end
   for i = pairs0 + 1, pairs0 + 2 * n do
