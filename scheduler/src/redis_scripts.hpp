@@ -41,6 +41,10 @@ local cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatab
 -- (calls run one at a time, so the library's state is the running call's).
 local ARGV, P, NOW, GMAX, WINDOW
 local WAKE = false
+-- Whether the pending set may hold groups: asked of Redis once per call, by pending_any().
+-- Without a batching window nothing enters it, so once it is empty a group with jobs is in
+-- its ready set, and no group needs looking for in it.
+local PENDING_ANY
 local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=true, dead=true}
 local PRIO = {low=0, medium=1, high=2}
 local BANDS = {'high', 'medium', 'low'}
@@ -218,8 +222,12 @@ local function begin(args)
     setmetatable(STR, STR_MT)
   end
   ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), NUM[args[3]], NUM[args[4]]
-  WAKE, CNT, QP, FIN, DROPS = false, {}, {}, 0, {}
+  WAKE, CNT, QP, FIN, DROPS, PENDING_ANY = false, {}, {}, 0, {}, nil
   DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
+end
+local function pending_any()
+  if PENDING_ANY == nil then PENDING_ANY = WINDOW ~= 0 or redis.call('EXISTS', P .. 'pending') == 1 end
+  return PENDING_ANY
 end
 -- A group's queued jobs are the entries of its three band lists, less the entries that jobs
 -- cancelled while queued left behind (take() skips and drops them), which gx:<g> counts
@@ -240,10 +248,11 @@ local function full(g, n)
   return n >= GMAX
 end
 -- Takes group g out of the queue: its lists, its count of entries left by cancels, its place.
-local function drop_group(g, rk)
-  redis.call('DEL', gxkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low'))
+-- emptied: a claim emptied every list (Redis deleted them) and took care of gx.
+local function drop_group(g, rk, emptied)
+  if not emptied then redis.call('DEL', gxkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')) end
   redis.call('ZREM', rk, g)
-  redis.call('ZREM', P .. 'pending', g)
+  if pending_any() then redis.call('ZREM', P .. 'pending', g) end
 end
 -- Enters group g in its target's ready set (key rk) at the rank of its head job (the first of
 -- its highest non-empty band). The head may be an entry left behind by a cancel (see take());
@@ -278,7 +287,7 @@ local function refresh_group(g, requeue, n, same_head)
     drop_group(g, rk)
     return
   end
-  if redis.call('ZSCORE', P .. 'pending', g) then
+  if pending_any() and redis.call('ZSCORE', P .. 'pending', g) then
     if requeue or full(g, n) then
       redis.call('ZREM', P .. 'pending', g)
       make_ready(g, rk)
@@ -292,13 +301,27 @@ local function refresh_group(g, requeue, n, same_head)
     redis.call('ZADD', P .. 'pending', NOW + WINDOW, g)
   end
 end
--- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
+-- refresh_group() for submitted jobs that entered band b of group g, which was empty: the
+-- first of them ranks `rank` (a submission's jobs share one, which the store sends), so that
+-- without a batching window no job is read. The group's head is the new one unless a higher
+-- band holds entries; then the group had jobs, so it is in its ready set at that head's rank.
+local function entered_empty_band(g, b, rank)
+  if pending_any() then return refresh_group(g, false, nil, false) end
+  if b == 'medium' then
+    if redis.call('EXISTS', qkey(g, 'high')) == 1 then return end
+  elseif b == 'low' then
+    if redis.call('EXISTS', qkey(g, 'high'), qkey(g, 'medium')) > 0 then return end
+  end
+  redis.call('ZADD', ready_key(g), rank, g)
+  WAKE = true
+end
 -- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
 -- EXP read its fields; commit() counts `n` down as jobs leave it.
 local function open_lease(lease_id, worker, g, ids, lease_ms)
   redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '), 'n', #ids)
   redis.call('ZADD', P .. 'leases', NOW + lease_ms, lease_id)
 end
+-- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
 local function lease_drop(j)
   local lid = j[LEASE]
   if lid == '' then return end
@@ -345,6 +368,7 @@ inline constexpr std::string_view kSubmit = R"lua(
 local MSET, QL, QG, GSEEN, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}  -- GSEEN, GORDER: the batch's groups
 local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
+local QB, QF = {}, {}  -- group list -> its band, and where in ARGV its first job's spec is
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
 local IDX_ALL, ALL_M = P .. 'idx:all', {}  -- ALL_M: the batch's idx:all entries
 local ORG_IDX = {}  -- org -> its idx:org key (built once a batch)
@@ -416,7 +440,7 @@ local function submit_one(a, n)
     MSET[NM] = ARGV[i]
   end
   local ql = qkey(g, prio)
-  QG[ql] = g
+  if not QG[ql] then QG[ql], QB[ql], QF[ql] = g, prio, pairs0 + 2 end
   for k = 1, n do add(QL, ql, ARGV[ids0 + k]) end
   -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
   -- job, "<first job id>:<submission id>" for a suite (its ids are in s:<submission id>).
@@ -475,35 +499,67 @@ for s = 1, #NS do
 end
 variadic('MSET', nil, MSET)
 -- Jobs go behind those queued: the head can change only where a band was empty before
--- (and then only when no higher band has jobs, which ready() works out).
+-- (and then only when no higher band has jobs, which entered_empty_band() works out).
+local EMPTIED = {}
 for k, list in pairs(QL) do
   local len, pushed = push_all(k, list)
-  if len == pushed then HEAD[QG[k]] = true end
+  if len == pushed then
+    HEAD[QG[k]] = true
+    EMPTIED[#EMPTIED + 1] = k
+  end
 end
 variadic('RPUSH', IDX_ALL, ALL_M)
 for k, list in pairs(IDX) do push_all(k, list) end
 for org, n in pairs(ORGN) do redis.call('HINCRBY', P .. 'orgcounts', org, n) end
-for _, g in ipairs(GORDER) do refresh_group(g, false, nil, not HEAD[g]) end
+for _, g in ipairs(GORDER) do
+  if not HEAD[g] then refresh_group(g, false, nil, true) end
+end
+for _, k in ipairs(EMPTIED) do
+  -- The rank is the spec's eighth field.
+  entered_empty_band(QG[k], QB[k], select(9, cmsgpack.unpack_limit(ARGV[QF[k]], 8, 1)))
+end
 commit()
 return out
 )lua";
 
 // A sent batch (RedisJobStore::send_submits): its writes worked out by the store, so that
-// this script does no work per submission of its own. It runs in the batch's MULTI just after
-// the MSETNX that wrote a sentinel key and every job spec, all or nothing.
-// ARGV[5] the sentinel key; then the idempotency keys: their number k, then k (key, value)
-// pairs; then the batch's jobs by group and band: the number of (group, band) pairs, and per
-// pair the group key g, the band, the number of jobs c and their c ids; then the list
-// indexes: their number, and per list its key, its number of entries e and the e entries;
-// then the orgs: their number, and per org its id and its number of jobs; then the batch's
-// jobs per band: high, medium, low. Every count is a decimal string. The store sends this
-// form only for a batch that repeats no job id and no idempotency key.
+// this script does no work per submission of its own. It runs in the batch's MULTI after the
+// MSETNX that wrote a sentinel key and every job spec, all or nothing, and after the native
+// writes that need no check: the list indexes' RPUSHes and the org counts' HINCRBYs (through
+// Lua, each cost Redis about twice as much). When the batch is refused here those are taken
+// back (undo_natives), so the transaction writes nothing but the refusal.
+// ARGV[5] the sentinel key; [6] how to take the native writes back: '0' from the lists'
+// tails (this call is in their transaction), '1' by value (the call was sent again after its
+// transaction, so other writes may have come between); [7] the native writes, packed: {lists,
+// orgs}, lists as {key, {entries}}, orgs as {org, jobs}; then the idempotency keys: their
+// number k, then k (key, value) pairs; then the batch's jobs by group and band: the number of
+// (group, band) pairs, and per pair the group key g, the band, the rank of its jobs, the
+// number of jobs c and their c ids; then the batch's jobs per band: high, medium, low. Every
+// count is a decimal string. The store sends this form only for a batch that repeats no job
+// id and no idempotency key.
 // Returns an empty list (every submission written), or false with nothing written when the
 // sentinel is missing (a job id was taken: MSETNX wrote nothing) or an idempotency key is
 // known (its specs are deleted here): the store then sends the batch again as kSubmit,
 // which refuses only the submissions concerned.
 inline constexpr std::string_view kSubmitSent = R"lua(
-if redis.call('DEL', ARGV[5]) == 0 then return false end
+local function undo_natives()
+  local w = cmsgpack.unpack(ARGV[7])
+  for _, l in ipairs(w[1]) do
+    local key, entries = l[1], l[2]
+    if ARGV[6] == '0' then
+      redis.call('RPOP', key, #entries)
+    else
+      for i = #entries, 1, -1 do redis.call('LREM', key, -1, entries[i]) end
+    end
+  end
+  for _, o in ipairs(w[2]) do
+    if redis.call('HINCRBY', P .. 'orgcounts', o[1], -o[2]) == 0 then redis.call('HDEL', P .. 'orgcounts', o[1]) end
+  end
+end
+if redis.call('DEL', ARGV[5]) == 0 then
+  undo_natives()
+  return false
+end
 -- Calls cmd key with ARGV[i..j], at most 1000 at a time; returns the last reply.
 local function range(cmd, key, i, j)
   local r = 0
@@ -514,11 +570,11 @@ local function range(cmd, key, i, j)
   end
   return r
 end
-local nk = NUM[ARGV[6]]
-local a = 7 + 2 * nk  -- the (group, band) pairs
+local nk = NUM[ARGV[8]]
+local a = 9 + 2 * nk  -- the (group, band) pairs
 if nk > 0 then
   local keys = {}
-  for k = 1, nk do keys[k] = ARGV[5 + 2 * k] end
+  for k = 1, nk do keys[k] = ARGV[7 + 2 * k] end
   local known = 0
   local i = 1
   while i <= nk do
@@ -532,39 +588,30 @@ if nk > 0 then
     local np = NUM[ARGV[a]]
     a = a + 1
     for _ = 1, np do
-      local c = NUM[ARGV[a + 2]]
-      for k = a + 3, a + 2 + c do specs[#specs + 1] = jkey(ARGV[k]) end
-      a = a + 3 + c
+      local c = NUM[ARGV[a + 3]]
+      for k = a + 4, a + 3 + c do specs[#specs + 1] = jkey(ARGV[k]) end
+      a = a + 4 + c
     end
     variadic('DEL', nil, specs)
+    undo_natives()
     return false
   end
   local kv = {}
-  for i = 7, 6 + 2 * nk do kv[i - 6] = ARGV[i] end
+  for i = 9, 8 + 2 * nk do kv[i - 8] = ARGV[i] end
   variadic('MSET', nil, kv)
 end
 local np = NUM[ARGV[a]]
 a = a + 1
 for _ = 1, np do
-  local g, c = ARGV[a], NUM[ARGV[a + 2]]
+  local g, b, c = ARGV[a], ARGV[a + 1], NUM[ARGV[a + 3]]
   -- The head can change only where a band was empty before (see kSubmit); a group with jobs
   -- in several bands of the batch is refreshed once per band.
-  local len = range('RPUSH', qkey(g, ARGV[a + 1]), a + 3, a + 2 + c)
-  refresh_group(g, false, nil, len ~= c)
-  a = a + 3 + c
-end
-local nl = NUM[ARGV[a]]
-a = a + 1
-for _ = 1, nl do
-  local e = NUM[ARGV[a + 1]]
-  range('RPUSH', ARGV[a], a + 2, a + 1 + e)
-  a = a + 2 + e
-end
-local no = NUM[ARGV[a]]
-a = a + 1
-for _ = 1, no do
-  redis.call('HINCRBY', P .. 'orgcounts', ARGV[a], ARGV[a + 1])
-  a = a + 2
+  if range('RPUSH', qkey(g, b), a + 4, a + 3 + c) == c then
+    entered_empty_band(g, b, ARGV[a + 2])
+  else
+    refresh_group(g, false, nil, true)
+  end
+  a = a + 4 + c
 end
 local queued = 0
 for k, b in ipairs(BANDS) do
@@ -578,7 +625,6 @@ count('queued', queued)
 commit()
 return {}
 )lua";
-
 // Returns false (nil) or {group_key, 0, then per job its id and its state}: the store reads
 // the specs, which never change, after the call (bringing them into Lua would cost Redis a
 // hash over each). Tries the chosen group, then the other candidates in rank order, until
@@ -640,7 +686,8 @@ local function take(g)
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
     while n < want do
-      local popped = redis.call('LPOP', qk, want - n)
+      local asked = want - n
+      local popped = redis.call('LPOP', qk, asked)
       if not popped then break end
       local sk = {}
       for k, id in ipairs(popped) do sk[k] = skey(id) end
@@ -661,6 +708,7 @@ local function take(g)
           end
         end
       end
+      if #popped < asked then break end  -- the band ran out
     end
     if n >= want then break end
   end
@@ -668,9 +716,18 @@ local function take(g)
 end
 for _, g in ipairs(cands) do
   local ids, skeys, jobs, fresh, skipped = take(g)
-  if skipped > 0 and redis.call('DECRBY', gxkey(g), STR[skipped]) <= 0 then redis.call('DEL', gxkey(g)) end
+  -- Fewer jobs than wanted: every band ran out and Redis deleted the lists, so no entry left
+  -- by a cancel is left either.
+  local emptied = #ids < want
+  if skipped > 0 then
+    if emptied then
+      redis.call('DEL', gxkey(g))
+    elseif redis.call('DECRBY', gxkey(g), STR[skipped]) <= 0 then
+      redis.call('DEL', gxkey(g))
+    end
+  end
   if #ids == 0 then
-    refresh_group(g, false, 0)
+    drop_group(g, ready_key(g), true)
   else
     local out, mset = {g, 0}, {}
     local nm = 0
@@ -699,15 +756,15 @@ for _, g in ipairs(cands) do
       QP[b] = (QP[b] or 0) - m
     end
     open_lease(lease_id, worker, g, ids, NUM[ARGV[7]])
-    -- Fewer jobs than wanted: every band ran out, the group is empty. Else jobs are left
-    -- (make_ready() finds out if not) unless only entries left by cancels are, which gx counts.
-    local left
-    if #ids < want then
-      left = 0
+    -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or
+    -- only entries left by cancels are, which gx counts.
+    if emptied then
+      drop_group(g, ready_key(g), true)
     elseif redis.call('EXISTS', gxkey(g)) == 1 then
-      left = queued_in(g)
+      refresh_group(g, false, queued_in(g))
+    else
+      refresh_group(g, false, nil)
     end
-    refresh_group(g, false, left)
     commit()
     return out
   end

@@ -246,14 +246,15 @@ class RedisJobStore final : public JobStore {
     std::int64_t now_ms = 0;
     std::vector<std::size_t> sent;  // the submissions the script got (the others failed checks)
     std::vector<SubmitResult> out;
-    std::vector<std::string> args;            // kSubmit's, specs included: built when needed (full_args)
-    std::string sentinel;                     // set: sent as MULTI, MSETNX, kSubmitSent, EXEC
-    std::vector<std::string_view> msetnx;     // its MSETNX from the sentinel on (plan_sent)
-    std::vector<std::string_view> sent_args;  // kSubmitSent's from its ARGV[5] (the sentinel) on
-    std::deque<std::string> sent_strings;     // what msetnx and sent_args view beside subs
-    std::size_t replies = 0;                  // deferred replies still to take
-    RedisValue last;                          // the last reply (EXEC's or the FCALL's)
-    std::string lost;                         // set when a reply was lost with the connection
+    std::vector<std::string> args;                       // kSubmit's, specs included: built when needed (full_args)
+    std::string sentinel;                                // set: sent as MULTI, MSETNX, natives, kSubmitSent, EXEC
+    std::vector<std::string_view> msetnx;                // its MSETNX from the sentinel on (plan_sent)
+    std::vector<std::vector<std::string_view>> natives;  // its RPUSHes and HINCRBYs (plan_sent)
+    std::vector<std::string_view> sent_args;             // kSubmitSent's from its ARGV[5] (the sentinel) on
+    std::deque<std::string> sent_strings;                // what msetnx and sent_args view beside subs
+    std::size_t replies = 0;                             // deferred replies still to take
+    RedisValue last;                                     // the last reply (EXEC's or the FCALL's)
+    std::string lost;                                    // set when a reply was lost with the connection
   };
 
  public:
@@ -295,9 +296,10 @@ class RedisJobStore final : public JobStore {
     return out;
   }
 
-  // A batch goes out as MULTI, MSETNX (a sentinel and every spec), kSubmitSent, EXEC: the
-  // specs are written natively and the rest by writes the store works out (plan_sent), so
-  // that nothing passes through Lua per submission. A batch that repeats a job id or an
+  // A batch goes out as MULTI, MSETNX (a sentinel and every spec), the list indexes' RPUSHes
+  // and the org counts' HINCRBYs, kSubmitSent, EXEC: the specs, indexes and org counts are
+  // written natively and the rest by writes the store works out (plan_sent), so that nothing
+  // passes through Lua per submission. A batch that repeats a job id or an
   // idempotency key within itself goes as one kSubmit with the specs in its arguments,
   // which judges each submission after the ones before it.
   void send_submits(std::vector<NewSubmission> subs, std::int64_t now_ms) override {
@@ -316,12 +318,15 @@ class RedisJobStore final : public JobStore {
       } else {
         batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
         plan_sent(batch);
-        std::vector<std::vector<std::string_view>> commands(4);
-        commands[0] = {"MULTI"};
-        commands[2] = sent_fcall(batch, commands[1]);
-        commands[3] = {"EXEC"};
+        std::vector<std::vector<std::string_view>> commands;
+        commands.reserve(batch.natives.size() + 4);
+        commands.push_back({"MULTI"});
+        commands.push_back(batch.msetnx);
+        commands.insert(commands.end(), batch.natives.begin(), batch.natives.end());
+        commands.push_back(sent_fcall(batch, false));
+        commands.push_back({"EXEC"});
         conn_.send_deferred(commands);
-        batch.replies = 4;
+        batch.replies = commands.size();
       }
     }
     in_flight_.push_back(std::move(batch));
@@ -840,22 +845,22 @@ class RedisJobStore final : public JobStore {
     loaded_ = true;
   }
 
-  // The FCALL of a sent batch (kSubmitSent), and in `msetnx` the MSETNX that writes the
-  // sentinel and the specs: views into the batch (plan_sent).
-  std::vector<std::string_view> sent_fcall(const InFlightSubmits& batch, std::vector<std::string_view>& msetnx) const {
+  // The FCALL of a sent batch (kSubmitSent): views into the batch (plan_sent). again: sent
+  // after the batch's transaction, so that a refusal finds the native writes by value.
+  std::vector<std::string_view> sent_fcall(const InFlightSubmits& batch, bool again) const {
     std::vector<std::string_view> argv = {"FCALL", functions_[kSubmitSent], "0"};
     argv.insert(argv.end(), batch.sent_args.begin(), batch.sent_args.end());
-    msetnx = batch.msetnx;
+    argv[3 + 5] = again ? "1" : "0";  // ARGV[6]
     return argv;
   }
 
   // A sent batch's MSETNX (batch.msetnx: the sentinel, its value and every (spec key, spec)
-  // pair) and kSubmitSent's arguments (batch.sent_args): every write of the batch worked out
-  // here, in the script's layout (see there), so that Redis does no work per submission
-  // beyond them. (group, band) pairs and lists keep the order in which the batch first names
-  // them, entries keep submit order. Both are views into the batch's submissions and into
-  // batch.sent_strings (the keys, specs and counts made here), which stay in place while the
-  // batch is moved.
+  // pair), its native writes (batch.natives: an RPUSH per list index, an HINCRBY per org) and
+  // kSubmitSent's arguments (batch.sent_args): every write of the batch worked out here, in
+  // the script's layout (see there), so that Redis does no work per submission beyond them. (group, band) pairs and
+  // lists keep the order in which the batch first names them, entries keep submit order. Both are views into the
+  // batch's submissions and into batch.sent_strings (the keys, specs and counts made here), which stay in place while
+  // the batch is moved.
   void plan_sent(InFlightSubmits& batch) const {
     auto& strings = batch.sent_strings;
     const auto keep = [&](std::string s) -> std::string_view { return strings.emplace_back(std::move(s)); };
@@ -881,7 +886,7 @@ class RedisJobStore final : public JobStore {
       c.last = at;
     };
     struct Segment {
-      std::string_view group, band;
+      std::string_view group, band, rank;  // rank: of the segment's jobs (one org, band and time)
       Chain ids;
     };
     struct List {
@@ -926,7 +931,8 @@ class RedisJobStore final : public JobStore {
       if (seg == segment_at.end()) {
         const auto key = keep(scratch);
         seg = segment_at.emplace(key, segments.size()).first;
-        segments.push_back(Segment{key.substr(0, group_size), band, {}});
+        const auto rank = keep(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, batch.now_ms)));
+        segments.push_back(Segment{key.substr(0, group_size), band, rank, {}});
       }
       for (const auto& id : s.job_ids) chain(segments[seg->second].ids, id);
       // The list indexes hold one entry per submission (see kSubmit).
@@ -944,32 +950,57 @@ class RedisJobStore final : public JobStore {
       orgs[org->second].second += n;
       per_band[s.priority == proto::Priority::high ? 0 : s.priority == proto::Priority::medium ? 1 : 2] += n;
     }
+    // The native writes, and the same packed for the script, which takes them back when it
+    // refuses the batch.
+    batch.natives.clear();
+    std::string packed;
+    PackTo to{&packed};
+    msgpack::packer<PackTo> pk(to);
+    const auto each = [&](const Chain& c, auto&& f) {
+      for (std::size_t i = c.count > 0 ? c.first : 0; i != 0; i = items[i].next) f(items[i].value);
+    };
+    std::size_t pushed = 0;
+    for (const auto& l : lists) pushed += l.entries.count > 0 ? 1 : 0;
+    pk.pack_array(2);
+    pk.pack_array(static_cast<std::uint32_t>(pushed));
+    for (const auto& l : lists) {
+      if (l.entries.count == 0) continue;  // idx:all of a batch of empty submissions
+      auto& rpush = batch.natives.emplace_back(std::vector<std::string_view>{"RPUSH", l.key});
+      pk.pack_array(2);
+      pack_str(pk, l.key);
+      pk.pack_array(static_cast<std::uint32_t>(l.entries.count));
+      each(l.entries, [&](std::string_view v) {
+        rpush.push_back(v);
+        pack_str(pk, v);
+      });
+    }
+    pk.pack_array(static_cast<std::uint32_t>(orgs.size()));
+    const auto org_counts = keep(prefix_ + "orgcounts");
+    for (const auto& [org, jobs] : orgs) {
+      batch.natives.push_back({"HINCRBY", org_counts, org, number(jobs)});
+      pk.pack_array(2);
+      pack_str(pk, org);
+      pk.pack_uint64(jobs);
+    }
     auto& out = batch.sent_args;
     out.clear();
-    out.reserve(16 + idem.size() + 3 * segments.size() + 2 * lists.size() + 2 * orgs.size() + items.size());
+    out.reserve(16 + idem.size() + 4 * segments.size() + items.size());
     for (auto& a : base(batch.now_ms)) out.push_back(keep(std::move(a)));
     out.push_back(sentinel);
+    out.push_back("0");  // how the script takes the native writes back (sent_fcall)
+    out.push_back(keep(std::move(packed)));
     out.push_back(number(idem.size() / 2));
     out.insert(out.end(), idem.begin(), idem.end());
     const auto emit = [&](const Chain& c) {
       out.push_back(number(c.count));
-      for (std::size_t i = c.count > 0 ? c.first : 0; i != 0; i = items[i].next) out.push_back(items[i].value);
+      each(c, [&](std::string_view v) { out.push_back(v); });
     };
     out.push_back(number(segments.size()));
     for (const auto& seg : segments) {
       out.push_back(seg.group);
       out.push_back(seg.band);
+      out.push_back(seg.rank);
       emit(seg.ids);
-    }
-    out.push_back(number(lists.size()));
-    for (const auto& l : lists) {
-      out.push_back(l.key);
-      emit(l.entries);
-    }
-    out.push_back(number(orgs.size()));
-    for (const auto& [org, jobs] : orgs) {
-      out.push_back(org);
-      out.push_back(number(jobs));
     }
     for (auto jobs : per_band) out.push_back(number(jobs));
   }
@@ -983,19 +1014,15 @@ class RedisJobStore final : public JobStore {
     if (!batch.sentinel.empty()) {
       if (batch.last.is_error()) throw_reply_error(batch.last.str());  // EXECABORT: nothing ran
       specs_written = batch.last[0].integer() == 1;
-      result = &batch.last[1];
+      result = &batch.last[batch.last.size() - 1];
     }
     if (result->is_error() && is_missing_script(result->str())) {
       // The library went missing (restart, failover, FUNCTION FLUSH): the script did not run
-      // (MSETNX may have). Sent again now, after any call made since: each submission is
+      // (MSETNX and the native writes may have). Sent again now, after any call made since,
+      // to find the native writes by value should it refuse the batch: each submission is
       // still applied once.
       load_scripts();
-      if (!specs_written) {
-        parse_submits(eval(kSubmit, full_args(batch)), batch.subs, batch.sent, batch.out);
-        return;
-      }
-      std::vector<std::string_view> msetnx;
-      const auto argv = sent_fcall(batch, msetnx);
+      const auto argv = sent_fcall(batch, true);
       again = conn_.command(std::span<const std::string_view>(argv));
       result = &again;
     }

@@ -87,8 +87,64 @@ TEST_F(RedisStoreTest, SentSubmitMetByAMissingLibraryIsSentAgainAndAppliedOnce) 
   EXPECT_EQ(redis({"LLEN", settings_.key_prefix + "q:org/a/emulator:medium"}).integer(), 3);
 }
 
+// A sent batch refused by the script it is sent again to once the library went missing (for
+// a taken job id, when MSETNX wrote nothing, or for a known idempotency key, when it did)
+// takes back the index entries and the org count its transaction wrote, by value: here
+// another client's entry came after them.
+TEST_F(RedisStoreTest, SentSubmitRefusedAfterAMissingLibraryTakesBackItsNativeWritesByValue) {
+  auto store = make_redis_store(server_.url(), settings_);
+  auto first = submission("a", 1, kT0);
+  first.idempotency_key = "k";
+  store->submit(first, kT0);
+  const auto all = settings_.key_prefix + "idx:all";
+  std::vector<std::string> expected = {first.job_ids[0]};
+  for (const bool taken_id : {true, false}) {
+    SCOPED_TRACE(taken_id ? "a taken job id" : "a known idempotency key");
+    redis({"FUNCTION", "FLUSH"});
+    auto refused = submission("b", 2, kT0 + 1);
+    if (taken_id) {
+      refused.job_ids[1] = first.job_ids[0];
+    } else {
+      refused.idempotency_key = "k";
+    }
+    auto fine = submission(taken_id ? "c" : "d", 1, kT0 + 1);
+    store->send_submits({refused, fine}, kT0 + 1);
+    // The transaction has run once the build's index exists; then another client's entry.
+    const auto fine_index = settings_.key_prefix + "idx:app:org:" + fine.app_version_id;
+    ASSERT_TRUE(qg::testing::wait_until(
+        [&] {
+          return redis({"EXISTS", fine_index}).integer() == 1;
+        },
+        std::chrono::seconds(5)));
+    redis({"RPUSH", all, "intruder"});
+    expected.push_back("intruder");
+    auto done = store->take_submits(true);
+    ASSERT_TRUE(done);
+    ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+    ASSERT_TRUE(done->results.at(1).outcome) << done->results[1].error;
+    expected.push_back(fine.job_ids[0]);
+    if (taken_id) {
+      EXPECT_FALSE(done->results[0].outcome);
+    } else {
+      ASSERT_TRUE(done->results[0].outcome);
+      EXPECT_TRUE(done->results[0].outcome->duplicate);
+    }
+    std::vector<std::string> entries;
+    const auto listed = redis({"LRANGE", all, "0", "-1"});
+    for (const auto& e : listed.array()) entries.push_back(e.str());
+    EXPECT_EQ(entries, expected);
+    EXPECT_EQ(redis({"EXISTS", settings_.key_prefix + "idx:app:org:b"}).integer(), 0);
+    EXPECT_FALSE(store->get(std::vector<std::string>{refused.job_ids[0]}).at(0).has_value());
+  }
+  const auto org_count = redis({"HGET", settings_.key_prefix + "orgcounts", "org"});
+  ASSERT_FALSE(org_count.is_nil());
+  EXPECT_EQ(org_count.str(), "3");
+}
+
 // A sent batch's specs are written by MSETNX beside the script (they never enter Lua): one
-// FCALL and one MSETNX per batch, no MSET or EXISTS in the script, and no sentinel left.
+// FCALL and one MSETNX per batch, no MSET in the script, and no sentinel left. The new groups
+// are ranked from the rank the store sends, without reading a job (no GET): their EXISTS are
+// one for the pending set and one per new group of the medium band for its high band.
 TEST_F(RedisStoreTest, SentSubmitWritesItsSpecsNativelyAndLeavesNoSentinel) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("warm", 1, kT0), kT0);  // loads the library
@@ -103,7 +159,9 @@ TEST_F(RedisStoreTest, SentSubmitWritesItsSpecsNativelyAndLeavesNoSentinel) {
   EXPECT_NE(stats.find("cmdstat_msetnx:calls=1,"), std::string::npos) << stats;
   EXPECT_NE(stats.find("cmdstat_fcall:calls=1,"), std::string::npos) << stats;
   EXPECT_EQ(stats.find("cmdstat_mset:"), std::string::npos) << stats;
-  EXPECT_EQ(stats.find("cmdstat_exists:"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_get:"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_exists:calls=6,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_zadd:calls=5,"), std::string::npos) << stats;
   EXPECT_EQ(redis({"KEYS", settings_.key_prefix + "sx:*"}).size(), 0u);
   for (const auto& s : batch) {
     auto jobs = store->get(s.job_ids);
@@ -116,7 +174,8 @@ TEST_F(RedisStoreTest, SentSubmitWritesItsSpecsNativelyAndLeavesNoSentinel) {
 }
 
 // The idempotency keys of a sent batch are looked up by one EXISTS and written by one MSET,
-// not a GET and a SET per submission (a GET is made here only to read a new group's head).
+// not a GET and a SET per submission. (The other EXISTS: one for the pending set, and one
+// per new group, a0 and a1, for its high band.)
 TEST_F(RedisStoreTest, SentBatchLooksUpAndWritesItsIdempotencyKeysOnceEach) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("warm", 1, kT0), kT0);  // loads the library
@@ -131,9 +190,10 @@ TEST_F(RedisStoreTest, SentBatchLooksUpAndWritesItsIdempotencyKeysOnceEach) {
   ASSERT_TRUE(done);
   ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
   const auto stats = redis({"INFO", "commandstats"}).str();
-  EXPECT_NE(stats.find("cmdstat_exists:calls=1,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_exists:calls=4,"), std::string::npos) << stats;
   EXPECT_NE(stats.find("cmdstat_mset:calls=1,"), std::string::npos) << stats;
   EXPECT_EQ(stats.find("cmdstat_set:"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_get:"), std::string::npos) << stats;
   EXPECT_EQ(redis({"GET", settings_.key_prefix + "idem:org:key-0"}).str(),
             batch[0].submission_id + " " + batch[0].job_ids[0]);
   EXPECT_EQ(redis({"GET", settings_.key_prefix + "idem:org:key-1"}).str(), batch[1].submission_id);
