@@ -34,9 +34,9 @@ inline constexpr std::string_view kPrelude = R"lua(
 -- lookup); a library being loaded may read no global but redis. globals() is defined before
 -- the locals of the same names, so its body names the globals.
 local function globals()
-  return cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select
+  return cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select, next
 end
-local cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select
+local cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select, next
 -- The call's arguments and what follows from them: set by begin() at the start of each call
 -- (calls run one at a time, so the library's state is the running call's).
 local ARGV, P, NOW, GMAX, WINDOW
@@ -182,6 +182,18 @@ local function push(map, key, v)
   end
   l[#l + 1] = v
 end
+-- Empties the per-call state. A table is made anew only when used: most calls use few of
+-- them, and each new table costs an allocation and its share of a garbage collection.
+local function clear_call_state()
+  if next(CNT) ~= nil then CNT = {} end
+  if next(QP) ~= nil then QP = {} end
+  if next(DROPS) ~= nil then DROPS = {} end
+  if next(DIRTY) ~= nil then DIRTY = {} end
+  if next(PACKED) ~= nil then PACKED = {} end
+  if next(DIRTY_ORDER) ~= nil then DIRTY_ORDER = {} end
+  if next(FETCHED) ~= nil then FETCHED = {} end
+  FIN, WAKE = 0, false
+end
 -- Job writes, lease bookkeeping, counters, the finished-per-second counter and the wakeup,
 -- once per call.
 local function commit()
@@ -191,7 +203,6 @@ local function commit()
     mset[#mset + 1] = PACKED[id]
   end
   variadic('MSET', nil, mset)
-  DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
   for lid, k in pairs(DROPS) do
     -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
@@ -211,19 +222,19 @@ local function commit()
     if redis.call('INCRBY', fk, STR[FIN]) == FIN then redis.call('EXPIRE', fk, '120') end
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
-  CNT, QP, FIN, WAKE, DROPS = {}, {}, 0, false, {}
+  clear_call_state()  -- for what comes next in this call: the hand-off's claim
 end
 -- Starts a call: its arguments, and the per-call state empty (a call that failed half-way may
 -- have left some behind; commit() empties it after a call that did not).
 local function begin(args)
   if not string then
-    cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select = globals()
+    cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select, next = globals()
     setmetatable(NUM, NUM_MT)
     setmetatable(STR, STR_MT)
   end
   ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), NUM[args[3]], NUM[args[4]]
-  WAKE, CNT, QP, FIN, DROPS, PENDING_ANY = false, {}, {}, 0, {}, nil
-  DIRTY, PACKED, DIRTY_ORDER, FETCHED = {}, {}, {}, {}
+  PENDING_ANY = nil
+  clear_call_state()
 end
 local function pending_any()
   if PENDING_ANY == nil then PENDING_ANY = WINDOW ~= 0 or redis.call('EXISTS', P .. 'pending') == 1 end
