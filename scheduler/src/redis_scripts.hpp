@@ -878,18 +878,23 @@ return {submitted, body_claim()}
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
-// 1..d, [7+d] the reports: a msgpack sequence of 8 values per report (job id, lease id,
-// attempt, status, exit code, duration ms, log tail, error text), numbers as numbers (one
-// argument rather than 8n: each argument costs Redis a parse and a Lua string, and each
-// number a strtod), [8+d] '1' when the caller wants the jobs back, else '0'. Each report is
-// checked before its own first write.
-// Returns two entries per report: 0 and the reason it was refused, or 1 (2 when the job was
-// requeued) and its state ('' when the jobs are not wanted; the store reads the specs, which
-// never change, beside the call).
+// 1..d, [7+d] the reports: a msgpack sequence of 5 values per report (job id, lease id,
+// attempt, status, outcome), numbers as numbers (one argument rather than 5n: each argument
+// costs Redis a parse and a Lua string, and each number a strtod). The outcome is the msgpack
+// of the exit code, the duration ms, the error text ('' for a pass, which keeps none) and the
+// log tail: the state's fields EXIT .. TAIL as a pass writes them, packed by the store, so a
+// pass copies it whole. [8+d] '1' when the caller wants the jobs back, else '0'. Each report
+// is checked before its own first write.
+// Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
+// when the job was requeued) and its state (the store reads the specs, which never change,
+// beside the call). Without them: a string of one digit per report (the same codes), then
+// the reason of each refused report, in order (an entry per report costs Redis a conversion
+// of each into its reply).
 inline constexpr std::string_view kReport = R"lua(
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[8 + nd] == '1'
-local function report(id, lease, attempt, st, exit, duration, tail, err)
+local function report(id, lease, attempt, st, outcome)
+  local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
   local j = load(id)
   if not j then return 0, 'not_found' end
   if FINAL[j[STATUS]] then return 0, 'already_final' end
@@ -938,25 +943,6 @@ local function report(id, lease, attempt, st, exit, duration, tail, err)
   return 1 + requeued, PACKED[j.id]
 end
 local n = NUM[ARGV[5]]
--- R: the reports' fields, 8 per report, unpacked 100 reports at a time (a sequence unpacked
--- whole would put all its values on Lua's stack at once).
-local R, nr = {}, 0
-local off = 0
-while off >= 0 do
-  local got = {cmsgpack.unpack_limit(ARGV[7 + nd], 800, off)}
-  off = got[1]
-  for i = 2, #got do R[nr + i - 1] = got[i] end
-  nr = nr + #got - 1
-end
-local keys, vals = {}, {}
-for k = 1, n do keys[k] = skey(R[8 * k - 7]) end
-local i = 1
-while i <= n do
-  local e = math.min(n, i + 999)
-  local got = redis.call('MGET', unpack(keys, i, e))
-  for k = i, e do vals[k] = got[k - i + 1] end
-  i = e + 1
-end
 -- A pass of a job whose state this call has not touched yet is judged and written here,
 -- without the job table of load()/report() (most reports of a batch are such passes); any
 -- other report goes through report(). Both judge alike.
@@ -971,57 +957,71 @@ local PASSED_HDR, NOW_P, EMPTY = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.
 local FRESH_REST, ZEROS = cmsgpack.pack(0, 0, '', '', 0, 0, 0, 0, 0), cmsgpack.pack(0, 0, 0, 0, 0)
 local PK = {}
 local function pk(v)
-  local p = PK[v]
-  if not p then
-    p = cmsgpack.pack(v)
-    PK[v] = p
-  end
+  local p = cmsgpack.pack(v)
+  PK[v] = p
   return p
 end
-local out, mset = {}, {}
+local codes, mset = {}, {}
+local out = {''}  -- with the jobs: two entries per report; without: the codes, then reasons
 local passed, nm = 0, 0
-for k = 1, n do
-  local b = 8 * k - 8
-  local id, v = R[b + 1], vals[k]
-  local code, row
-  -- FETCHED[id] is set once a report of the job was judged: a later one goes to report().
-  if v and FETCHED[id] == nil and R[b + 4] == 'passed' then
-    -- The state's fields STATUS .. LEASE, then the rest (see FRESH_REST).
-    local off, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
-    local fresh_rest = off > 0 and string.sub(v, off + 1) == FRESH_REST
-    if FINAL[status] then
-      code, row = 0, 'already_final'
-    elseif attempt ~= R[b + 3] then
-      code, row = 0, 'stale_attempt'
-    elseif lid == '' or lid ~= R[b + 2] then
-      code, row = 0, 'lost_lease'
-    else
-      local rest = ZEROS
-      if not fresh_rest then
-        local _, _, _, _, _, _, used, failures, cancel, maxa = cmsgpack.unpack_limit(v, NSTATE - LEASE, off)
-        local flaky = 0
-        if failures > 0 then flaky = 1 end
-        rest = pk(flaky) .. pk(used) .. pk(failures) .. pk(cancel) .. pk(maxa)
+-- The reports are unpacked 100 at a time (a sequence unpacked whole would put all its values
+-- on Lua's stack at once), their states read by one MGET per 100.
+local off, k = 0, 0
+while off >= 0 do
+  local R = {cmsgpack.unpack_limit(ARGV[7 + nd], 500, off)}  -- R[1]: the next offset
+  off = R[1]
+  local m = (#R - 1) / 5
+  local keys = {}
+  for c = 1, m do keys[c] = skey(R[5 * c - 3]) end
+  local vals = m > 0 and redis.call('MGET', unpack(keys)) or {}
+  for c = 1, m do
+    k = k + 1
+    local b = 5 * c - 4
+    local id, v = R[b + 1], vals[c]
+    local code, row
+    -- FETCHED[id] is set once a report of the job was judged: a later one goes to report().
+    if v and FETCHED[id] == nil and R[b + 4] == 'passed' then
+      -- The state's fields STATUS .. LEASE, then the rest (see FRESH_REST).
+      local o, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
+      if FINAL[status] then
+        code, row = 0, 'already_final'
+      elseif attempt ~= R[b + 3] then
+        code, row = 0, 'stale_attempt'
+      elseif lid == '' or lid ~= R[b + 2] then
+        code, row = 0, 'lost_lease'
+      else
+        local rest = ZEROS
+        if o <= 0 or string.sub(v, o + 1) ~= FRESH_REST then
+          local _, _, _, _, _, _, used, failures, cancel, maxa = cmsgpack.unpack_limit(v, NSTATE - LEASE, o)
+          local flaky = 0
+          if failures > 0 then flaky = 1 end
+          rest = (PK[flaky] or pk(flaky)) .. (PK[used] or pk(used)) .. (PK[failures] or pk(failures)) ..
+            (PK[cancel] or pk(cancel)) .. (PK[maxa] or pk(maxa))
+        end
+        CNT[status] = (CNT[status] or 0) - 1
+        passed = passed + 1
+        DROPS[lid] = (DROPS[lid] or 0) + 1
+        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY .. R[b + 5] ..
+          rest
+        code = 1
+        mset[nm + 1] = keys[c]
+        mset[nm + 2] = row
+        nm = nm + 2
+        v = row  -- what a later report of the same job in this batch reads
       end
-      CNT[status] = (CNT[status] or 0) - 1
-      passed = passed + 1
-      DROPS[lid] = (DROPS[lid] or 0) + 1
-      row = PASSED_HDR .. pk(attempt) .. NOW_P .. pk(worker) .. EMPTY .. pk(R[b + 5]) .. cmsgpack.pack(R[b + 6]) ..
-        EMPTY .. cmsgpack.pack(R[b + 7]) .. rest
-      code = 1
-      mset[nm + 1] = keys[k]
-      mset[nm + 2] = row
-      nm = nm + 2
-      v = row  -- what a later report of the same job in this batch reads
+      FETCHED[id] = v
+    else
+      if FETCHED[id] == nil then FETCHED[id] = v end
+      code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5])
     end
-    FETCHED[id] = v
-  else
-    if FETCHED[id] == nil then FETCHED[id] = v end
-    code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5], R[b + 6], R[b + 7], R[b + 8])
+    if ROWS then
+      out[2 * k - 1] = code
+      out[2 * k] = row
+    else
+      codes[k] = code
+      if code == 0 then out[#out + 1] = row end
+    end
   end
-  out[2 * k - 1] = code
-  if code ~= 0 and not ROWS then row = '' end
-  out[2 * k] = row
 end
 if passed > 0 then
   count('passed', passed)
@@ -1029,6 +1029,7 @@ if passed > 0 then
 end
 variadic('MSET', nil, mset)
 commit()
+if not ROWS then out[1] = table.concat(codes) end
 return out
 )lua";
 

@@ -571,12 +571,16 @@ class RedisJobStore final : public JobStore {
     if (reply.is_error()) throw_reply_error(reply.str());
     if (with_jobs && replies.at(1).is_error()) throw_reply_error(replies[1].str());
     out.reserve(reports.size());
+    // Without the jobs: a digit per report, then the reasons of those refused (see kReport).
+    const std::string codes = with_jobs ? std::string() : reply[0].str();
+    if (!with_jobs && codes.size() != reports.size()) throw StoreError("report: reply of the wrong size");
+    std::size_t refused = 0;
     for (std::size_t i = 0; i < reports.size(); ++i) {
-      const auto code = reply[2 * i].integer();
+      const auto code = with_jobs ? reply[2 * i].integer() : codes[i] - '0';
       ReportOutcome o;
       o.accepted = code != 0;
       if (!o.accepted) {
-        o.reason = reply[2 * i + 1].str();
+        o.reason = with_jobs ? reply[2 * i + 1].str() : reply[1 + refused++].str();
       } else {
         o.requeued = code == 2;
         if (with_jobs) o.job = job_from_row(replies[1].array().at(i), reply[2 * i + 1]);
@@ -812,21 +816,28 @@ class RedisJobStore final : public JobStore {
     library_ = "#!lua name=" + lib + "\n" + code;
   }
 
-  // The reports as kReport takes them: 8 msgpack values per report.
+  // The reports as kReport takes them: 5 msgpack values per report, the last the packed
+  // outcome (exit code, duration, error text, log tail: the state's fields as a pass writes
+  // them, so a pass keeps no error text).
   static std::string pack_reports(std::span<const proto::Report> reports) {
     std::string out;
-    out.reserve(reports.size() * 96);
+    out.reserve(reports.size() * 112);
     PackTo to{&out};
     msgpack::packer<PackTo> p(to);
+    std::string outcome;
+    PackTo oto{&outcome};
+    msgpack::packer<PackTo> o(oto);
     for (const auto& r : reports) {
       pack_str(p, r.job_id);
       pack_str(p, r.lease_id);
       p.pack_uint32(r.attempt);
       pack_str(p, proto::to_string(r.status));
-      p.pack_int32(r.exit_code);
-      p.pack_int64(r.duration_ms);
-      pack_str(p, r.log_tail);
-      pack_str(p, r.error);
+      outcome.clear();
+      o.pack_int32(r.exit_code);
+      o.pack_int64(r.duration_ms);
+      pack_str(o, r.status == proto::JobStatus::passed ? std::string_view() : std::string_view(r.error));
+      pack_str(o, r.log_tail);
+      pack_str(p, outcome);
     }
     return out;
   }

@@ -1086,6 +1086,58 @@ TYPED_TEST_P(JobStoreContract, ReportManyWithoutJobsAppliesTheSame) {
   EXPECT_EQ(this->job(c->jobs[2].id).status, JobStatus::assigned);
 }
 
+// A batch of reports larger than the store reads at once, without the jobs back: each is
+// judged on its own, in order, a job's second report (in another part of the batch) after its
+// first, and a pass keeps the duration and log it reports but no error text.
+TYPED_TEST_P(JobStoreContract, ReportManyWithoutJobsJudgesALargeBatchInOrder) {
+  std::vector<Claim> claims;
+  for (int g = 0; g < 5; ++g) {
+    this->submit({.app = "v" + std::to_string(g), .count = 50}, kT0);
+    auto c = this->claim("w", kT0);
+    ASSERT_TRUE(c.has_value());
+    ASSERT_EQ(c->jobs.size(), 50u);
+    claims.push_back(*c);
+  }
+  std::vector<proto::Report> batch;
+  for (const auto& c : claims) {
+    for (std::size_t i = 0; i < c.jobs.size(); ++i) {
+      auto r = this->report_of(c, i, JobStatus::passed, 1);
+      r.duration_ms = static_cast<std::int64_t>(batch.size());
+      r.log_tail = "log " + std::to_string(batch.size());
+      r.error = "ignored";
+      batch.push_back(r);
+    }
+  }
+  batch[7].attempt = 2;           // refused: stale_attempt
+  batch[130].lease_id = "other";  // refused: lost_lease
+  batch.push_back(batch[3]);      // the same job again, far from its first report
+  batch.push_back(this->report_of(claims[0], 7, JobStatus::passed, 1));  // after its refusal
+  auto out = this->store().report_many(batch, kT0 + 10, false);
+  ASSERT_EQ(out.size(), 252u);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (i == 7 || i == 130 || i == 250) {
+      EXPECT_FALSE(out[i].accepted) << i;
+    } else {
+      EXPECT_TRUE(out[i].accepted) << i;
+      EXPECT_FALSE(out[i].requeued) << i;
+    }
+  }
+  EXPECT_EQ(out[7].reason, "stale_attempt");
+  EXPECT_EQ(out[130].reason, "lost_lease");
+  EXPECT_EQ(out[250].reason, "already_final");
+  const auto j = this->job(batch[42].job_id);
+  EXPECT_EQ(j.status, JobStatus::passed);
+  EXPECT_EQ(j.duration_ms, 42);
+  EXPECT_EQ(j.log_tail, "log 42");
+  EXPECT_EQ(j.last_error, "");
+  EXPECT_EQ(this->job(batch[7].job_id).duration_ms, 0);  // its second report passed it
+  EXPECT_EQ(this->job(batch[7].job_id).status, JobStatus::passed);
+  EXPECT_EQ(this->job(batch[130].job_id).status, JobStatus::assigned);
+  const auto stats = this->store().stats(kT0 + 10);
+  EXPECT_EQ(stats.by_status.at("passed"), 249u);
+  EXPECT_EQ(stats.by_status.at("assigned"), 1u);
+}
+
 TYPED_TEST_P(JobStoreContract, ReportManyJudgesEachReportOnItsOwn) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);
@@ -1431,9 +1483,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmitManyAppliesEachInOrderAndRefusesOnlyTheBadOne, SentSubmitsComeBackInSendOrderAndLaterCallsSeeThemApplied,
     SentSubmitIsTakenOnceItsDescriptorSaysSo, SentSubmitsRefuseTakenAndRepeatedIdsAloneAndDuplicatesWriteNothing,
     SentBatchEndsAsSubmitManyDoes, SentBatchThatRepeatsAnIdempotencyKeyWritesTheFirstOnly,
-    ReportManyWithoutJobsAppliesTheSame, ReportManyJudgesEachReportOnItsOwn,
-    SubmitAndClaimHandsTheNewGroupToTheWaitingWorker, MaxJobsTakesPartOfTheGroupFromItsHead,
-    GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
+    ReportManyWithoutJobsAppliesTheSame, ReportManyWithoutJobsJudgesALargeBatchInOrder,
+    ReportManyJudgesEachReportOnItsOwn, SubmitAndClaimHandsTheNewGroupToTheWaitingWorker,
+    MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks);
