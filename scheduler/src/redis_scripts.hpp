@@ -328,8 +328,11 @@ local function entered_empty_band(g, b, rank)
 end
 -- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
 -- EXP read its fields; commit() counts `n` down as jobs leave it.
-local function open_lease(lease_id, worker, g, ids, lease_ms)
-  redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs', table.concat(ids, ' '), 'n', #ids)
+-- (ids[first .. last]; the whole list when they are not given).
+local function open_lease(lease_id, worker, g, ids, lease_ms, first, last)
+  first, last = first or 1, last or #ids
+  redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs',
+    table.concat(ids, ' ', first, last), 'n', last - first + 1)
   redis.call('ZADD', P .. 'leases', NOW + lease_ms, lease_id)
 end
 -- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
@@ -636,9 +639,11 @@ count('queued', queued)
 commit()
 return {}
 )lua";
-// Returns false (nil) or {group_key, 0, then per job its id and its state}: the store reads
-// the specs, which never change, after the call (bringing them into Lua would cost Redis a
-// hash over each). Tries the chosen group, then the other candidates in rank order, until
+// Returns false (nil) or {group_key, 0, s, n, then the n job ids in run order, then for each
+// job that was claimed before its place (1..n) and its state}, s being the state of every
+// other job (one never claimed: the same for all of them, sent once). The store reads the
+// specs, which never change, after the call (bringing them into Lua would cost Redis a hash
+// over each). Tries the chosen group, then the other candidates in rank order, until
 // one yields a queued job.
 inline constexpr std::string_view kClaim = R"lua(
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
@@ -688,32 +693,37 @@ if #cands == 0 then return false end
 local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
--- Returns the ids taken, in order, and for each either its state key (a job never claimed,
--- whose new state is ASSIGNED1) or its job table; per band how many jobs never claimed it
--- gave; and how many entries it skipped.
+-- Returns the claim's reply so far ({g, 0, ASSIGNED1, n, then the n ids taken, in order}),
+-- n, the job tables of those claimed before (by place), the MSET of the others' states (each
+-- ASSIGNED1), per band how many jobs never claimed it gave, and how many entries it skipped.
 local function take(g)
-  local ids, skeys, jobs, fresh = {}, {}, {}, {}
-  local n, skipped = 0, 0
+  local out, jobs, mset, fresh = {g, 0, ASSIGNED1, 0}, {}, {}, {}
+  local n, nm, skipped = 0, 0, 0
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
+    local f = 0
     while n < want do
       local asked = want - n
       local popped = redis.call('LPOP', qk, asked)
       if not popped then break end
       local sk = {}
-      for k, id in ipairs(popped) do sk[k] = skey(id) end
+      for k = 1, #popped do sk[k] = skey(popped[k]) end
       local states = redis.call('MGET', unpack(sk))
-      for k, id in ipairs(popped) do
-        local st = states[k]
+      for k = 1, #popped do
+        local id, st = popped[k], states[k]
         if not st then
           n = n + 1
-          ids[n], skeys[n] = id, sk[k]
-          fresh[b] = (fresh[b] or 0) + 1
+          out[4 + n] = id
+          mset[nm + 1] = sk[k]
+          mset[nm + 2] = ASSIGNED1
+          nm = nm + 2
+          f = f + 1
         else
           local j = parse(id, st)
           if j[STATUS] == 'queued' then
             n = n + 1
-            ids[n], jobs[n] = id, j
+            out[4 + n] = id
+            jobs[n] = j
           else
             skipped = skipped + 1
           end
@@ -721,15 +731,17 @@ local function take(g)
       end
       if #popped < asked then break end  -- the band ran out
     end
+    if f > 0 then fresh[b] = f end
     if n >= want then break end
   end
-  return ids, skeys, jobs, fresh, skipped
+  out[4] = n
+  return out, n, jobs, mset, fresh, skipped
 end
 for _, g in ipairs(cands) do
-  local ids, skeys, jobs, fresh, skipped = take(g)
+  local out, n, jobs, mset, fresh, skipped = take(g)
   -- Fewer jobs than wanted: every band ran out and Redis deleted the lists, so no entry left
   -- by a cancel is left either.
-  local emptied = #ids < want
+  local emptied = n < want
   if skipped > 0 then
     if emptied then
       redis.call('DEL', gxkey(g))
@@ -737,28 +749,18 @@ for _, g in ipairs(cands) do
       redis.call('DEL', gxkey(g))
     end
   end
-  if #ids == 0 then
+  if n == 0 then
     drop_group(g, ready_key(g), true)
   else
-    local out, mset = {g, 0}, {}
-    local nm = 0
-    for k, id in ipairs(ids) do
-      local j = jobs[k]
-      local st = ASSIGNED1
-      if j then
-        move(j, 'assigned')
-        j[ATTEMPT] = j[ATTEMPT] + 1
-        j[WORKER] = worker
-        j[LEASE] = lease_id
-        write(j)
-        st = PACKED[id]
-      else
-        mset[nm + 1] = skeys[k]
-        mset[nm + 2] = ASSIGNED1
-        nm = nm + 2
-      end
-      out[2 * k + 1] = id
-      out[2 * k + 2] = st
+    -- The jobs claimed before: their new states follow the ids, each after its place.
+    for k, j in pairs(jobs) do
+      move(j, 'assigned')
+      j[ATTEMPT] = j[ATTEMPT] + 1
+      j[WORKER] = worker
+      j[LEASE] = lease_id
+      write(j)
+      out[#out + 1] = k
+      out[#out + 1] = PACKED[j.id]
     end
     variadic('MSET', nil, mset)
     for b, m in pairs(fresh) do
@@ -766,7 +768,7 @@ for _, g in ipairs(cands) do
       count('assigned', m)
       QP[b] = (QP[b] or 0) - m
     end
-    open_lease(lease_id, worker, g, ids, NUM[ARGV[7]])
+    open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 5, 4 + n)
     -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or
     -- only entries left by cancels are, which gx counts.
     if emptied then
