@@ -174,14 +174,6 @@ local function variadic(cmd, key, list)
     i = k + 1
   end
 end
-local function push(map, key, v)
-  local l = map[key]
-  if not l then
-    l = {}
-    map[key] = l
-  end
-  l[#l + 1] = v
-end
 -- Empties the per-call state. A table is made anew only when used: most calls use few of
 -- them, and each new table costs an allocation and its share of a garbage collection.
 local function clear_call_state()

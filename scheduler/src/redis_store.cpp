@@ -868,10 +868,11 @@ class RedisJobStore final : public JobStore {
   // A sent batch's MSETNX (batch.msetnx: the sentinel, its value and every (spec key, spec)
   // pair), its native writes (batch.natives: an RPUSH per list index, an HINCRBY per org) and
   // kSubmitSent's arguments (batch.sent_args): every write of the batch worked out here, in
-  // the script's layout (see there), so that Redis does no work per submission beyond them. (group, band) pairs and
-  // lists keep the order in which the batch first names them, entries keep submit order. Both are views into the
-  // batch's submissions and into batch.sent_strings (the keys, specs and counts made here), which stay in place while
-  // the batch is moved.
+  // the script's layout (see there), so that Redis does no work per submission beyond them.
+  // (group, band) pairs and lists keep the order in which the batch first names them,
+  // entries keep submit order. All are views into the batch's submissions and into
+  // batch.sent_strings (the keys, specs and counts made here), which stay in place while the
+  // batch is moved.
   void plan_sent(InFlightSubmits& batch) const {
     auto& strings = batch.sent_strings;
     const auto keep = [&](std::string s) -> std::string_view { return strings.emplace_back(std::move(s)); };
