@@ -872,13 +872,16 @@ return {submitted, body_claim()}
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
-// 1..d, [7+d] the reports: a msgpack sequence of 5 values per report (job id, lease id,
-// attempt, status, outcome), numbers as numbers (one argument rather than 5n: each argument
-// costs Redis a parse and a Lua string, and each number a strtod). The outcome is the msgpack
-// of the exit code, the duration ms, the error text ('' for a pass, which keeps none) and the
-// log tail: the state's fields EXIT .. TAIL as a pass writes them, packed by the store, so a
-// pass copies it whole. [8+d] '1' when the caller wants the jobs back, else '0'. Each report
-// is checked before its own first write.
+// 1..d, [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>, with the
+// prefix: the script builds no key of its own), [8+d] the rest of the reports: a msgpack
+// sequence of 4 values per report (lease id, attempt, status, outcome), numbers as numbers
+// (one argument rather than 5n: each argument costs Redis a parse and a Lua string, and each
+// number a strtod). The outcome is the msgpack of the exit code, the duration ms, the error
+// text ('' for a pass, which keeps none) and the log tail: the state's fields EXIT .. TAIL as
+// a pass writes them, packed by the store, so a pass copies it whole. [9+d] '1' when the
+// caller wants the jobs back, else '0'; [10+d] '1' when some job has more than one report in
+// the batch, else '0' (then no report needs to know which jobs the others judged). Each
+// report is checked before its own first write.
 // Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 // when the job was requeued) and its state (the store reads the specs, which never change,
 // beside the call). Without them: a string of one digit per report (the same codes), then
@@ -886,7 +889,9 @@ return {submitted, body_claim()}
 // of each into its reply).
 inline constexpr std::string_view kReport = R"lua(
 local nd = NUM[ARGV[6]]
-local ROWS = ARGV[8 + nd] == '1'
+local ROWS = ARGV[9 + nd] == '1'
+local REPEATS = ARGV[10 + nd] == '1'
+local IDAT = #P + 4  -- where the job id starts in a state key
 local function report(id, lease, attempt, st, outcome)
   local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
   local j = load(id)
@@ -955,33 +960,37 @@ local function pk(v)
   PK[v] = p
   return p
 end
+-- The codes as strings: table.concat formats a number with sprintf (about 2,000 instructions).
+local DIGIT = {[0] = '0', '1', '2'}
 local codes, mset = {}, {}
 local out = {''}  -- with the jobs: two entries per report; without: the codes, then reasons
 local passed, nm = 0, 0
 -- The reports are unpacked 100 at a time (a sequence unpacked whole would put all its values
--- on Lua's stack at once), their states read by one MGET per 100.
-local off, k = 0, 0
-while off >= 0 do
-  local R = {cmsgpack.unpack_limit(ARGV[7 + nd], 500, off)}  -- R[1]: the next offset
-  off = R[1]
-  local m = (#R - 1) / 5
-  local keys = {}
-  for c = 1, m do keys[c] = skey(R[5 * c - 3]) end
-  local vals = m > 0 and redis.call('MGET', unpack(keys)) or {}
+-- on Lua's stack at once), their states read by one MGET per 100 (the keys' table is made
+-- whole by its constructor, not grown a key at a time).
+local koff, roff, k = 0, 0, 0
+while koff >= 0 do
+  local K = {cmsgpack.unpack_limit(ARGV[7 + nd], 100, koff)}  -- K[1]: the next offset
+  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 400, roff)}
+  koff, roff = K[1], R[1]
+  local m = #K - 1
+  local vals = m > 0 and redis.call('MGET', unpack(K, 2)) or {}
   for c = 1, m do
     k = k + 1
-    local b = 5 * c - 4
-    local id, v = R[b + 1], vals[c]
+    local b = 4 * c - 2  -- R[b .. b+3]: lease, attempt, status, outcome
+    local key, v = K[c + 1], vals[c]
+    local id = REPEATS and string.sub(key, IDAT) or nil
     local code, row
-    -- FETCHED[id] is set once a report of the job was judged: a later one goes to report().
-    if v and FETCHED[id] == nil and R[b + 4] == 'passed' then
+    -- With repeats, FETCHED[id] is set once a report of the job was judged: a later one goes
+    -- to report().
+    if v and R[b + 2] == 'passed' and not (REPEATS and FETCHED[id] ~= nil) then
       -- The state's fields STATUS .. LEASE, then the rest (see FRESH_REST).
       local o, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
       if FINAL[status] then
         code, row = 0, 'already_final'
-      elseif attempt ~= R[b + 3] then
+      elseif attempt ~= R[b + 1] then
         code, row = 0, 'stale_attempt'
-      elseif lid == '' or lid ~= R[b + 2] then
+      elseif lid == '' or lid ~= R[b] then
         code, row = 0, 'lost_lease'
       else
         local rest = ZEROS
@@ -995,24 +1004,25 @@ while off >= 0 do
         CNT[status] = (CNT[status] or 0) - 1
         passed = passed + 1
         DROPS[lid] = (DROPS[lid] or 0) + 1
-        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY .. R[b + 5] ..
+        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY .. R[b + 3] ..
           rest
         code = 1
-        mset[nm + 1] = keys[c]
+        mset[nm + 1] = key
         mset[nm + 2] = row
         nm = nm + 2
         v = row  -- what a later report of the same job in this batch reads
       end
-      FETCHED[id] = v
+      if REPEATS then FETCHED[id] = v end
     else
+      id = id or string.sub(key, IDAT)
       if FETCHED[id] == nil then FETCHED[id] = v end
-      code, row = report(id, R[b + 2], R[b + 3], R[b + 4], R[b + 5])
+      code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3])
     end
     if ROWS then
       out[2 * k - 1] = code
       out[2 * k] = row
     else
-      codes[k] = code
+      codes[k] = DIGIT[code]
       if code == 0 then out[#out + 1] = row end
     end
   end

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <msgpack.hpp>
 
@@ -556,8 +557,11 @@ class RedisJobStore final : public JobStore {
     args.push_back(std::to_string(reports.size()));
     args.push_back(std::to_string(detail::kMaxDelaySlots));
     push_delays(args);
-    args.push_back(pack_reports(reports));
+    auto packed = pack_reports(reports);
+    args.push_back(std::move(packed.keys));
+    args.push_back(std::move(packed.rest));
     args.emplace_back(with_jobs ? "1" : "0");
+    args.emplace_back(packed.repeats ? "1" : "0");
     // The specs, which never change, are read beside the script in the same round trip, so
     // that the script handles only the small states.
     std::vector<std::vector<std::string>> reads;
@@ -819,16 +823,32 @@ class RedisJobStore final : public JobStore {
   // The reports as kReport takes them: 5 msgpack values per report, the last the packed
   // outcome (exit code, duration, error text, log tail: the state's fields as a pass writes
   // them, so a pass keeps no error text).
-  static std::string pack_reports(std::span<const proto::Report> reports) {
-    std::string out;
-    out.reserve(reports.size() * 112);
-    PackTo to{&out};
+  // kReport's reports: the jobs' state keys, and per report its other four values (see
+  // kReport); repeats: some job has more than one report in the batch.
+  struct PackedReports {
+    std::string keys, rest;
+    bool repeats = false;
+  };
+  PackedReports pack_reports(std::span<const proto::Report> reports) const {
+    PackedReports out;
+    out.keys.reserve(reports.size() * (prefix_.size() + 32));
+    out.rest.reserve(reports.size() * 80);
+    PackTo kto{&out.keys};
+    msgpack::packer<PackTo> k(kto);
+    PackTo to{&out.rest};
     msgpack::packer<PackTo> p(to);
     std::string outcome;
     PackTo oto{&outcome};
     msgpack::packer<PackTo> o(oto);
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(reports.size());
+    std::string key = prefix_ + "st:";
+    const auto base_size = key.size();
     for (const auto& r : reports) {
-      pack_str(p, r.job_id);
+      if (!seen.insert(r.job_id).second) out.repeats = true;
+      key.resize(base_size);
+      key += r.job_id;
+      pack_str(k, key);
       pack_str(p, r.lease_id);
       p.pack_uint32(r.attempt);
       pack_str(p, proto::to_string(r.status));
