@@ -81,6 +81,15 @@ local SPEC_MT = {__index = function(t, k)
   return rawget(t, k)
 end}
 local STATE_HDR = '\158'  -- a fixarray of NSTATE (14): 0x90 + 14
+-- Constants of reports (kReport), packed by the library's first call (a library being loaded
+-- may not read cmsgpack; each cmsgpack.pack costs a call about 2,500 instructions): a passed
+-- state's first field; the packed ''; a state's fields past LEASE as a claim leaves them for
+-- a job that never failed (no exit code, duration, error or log; no retry used, no cancel
+-- asked, no attempt limit raised), the rest of most states a pass meets, compared whole
+-- rather than unpacked; and the five zeros a passed state of such a job ends in.
+local PASSED_HDR, EMPTY_P, FRESH_REST, ZEROS
+-- Report codes as strings: table.concat formats a number with sprintf (about 2,000 instructions).
+local DIGIT = {[0] = '0', '1', '2'}
 local function parse(id, st)
   return setmetatable({id = id, select(2, cmsgpack.unpack_limit(st, NSTATE, 1))}, SPEC_MT)
 end
@@ -223,6 +232,8 @@ local function begin(args)
     cmsgpack, string, table, math, tonumber, unpack, ipairs, pairs, setmetatable, rawget, rawset, type, select, next = globals()
     setmetatable(NUM, NUM_MT)
     setmetatable(STR, STR_MT)
+    PASSED_HDR, EMPTY_P = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.pack('')
+    FRESH_REST, ZEROS = cmsgpack.pack(0, 0, '', '', 0, 0, 0, 0, 0), cmsgpack.pack(0, 0, 0, 0, 0)
   end
   ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), NUM[args[3]], NUM[args[4]]
   PENDING_ANY = nil
@@ -780,8 +791,10 @@ return false
 
 // The submit script's arguments followed by one claim's from its ARGV[5] on: a submit batch
 // and the claim of a waiting worker in one call: kSubmit's body (body_submit), then kClaim's
-// (body_claim) on the claim's arguments. Returns {submit reply, claim reply (false: nothing claimed)}; a hand-off's
-// claim reply is {group_key, 1, then per job its spec and its state}, the specs being in ARGV already.
+// (body_claim) on the claim's arguments. Returns {submit reply, claim reply (false: nothing
+// claimed)}, or after a hand-off (below) only the state its jobs were written with: the store
+// knows the rest (the submission written, the claim's group, jobs and specs), and every table
+// in a reply costs Redis several lookups and a deferred length.
 //
 // Hand-off: when the batch is one submission that the claim would take whole anyway (no
 // batching window, the claim's targets hold no ready group, the group does not exist yet,
@@ -837,14 +850,12 @@ local function hand_off()
   -- states go in one MSET (the states are not left to commit()).
   local lease_id, worker = C[5], C[6]
   local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
-  local rows, mset = {g, 1}, {}
+  local mset = {}
   for k = 1, n do
     mset[4 * k - 3] = ARGV[12 + 2 * k]
     mset[4 * k - 2] = ARGV[13 + 2 * k]
     mset[4 * k - 1] = skey(ids[k])
     mset[4 * k] = assigned
-    rows[2 * k + 1] = ARGV[13 + 2 * k]
-    rows[2 * k + 2] = assigned
   end
   variadic('MSET', nil, mset)
   local m = ids[1]
@@ -862,7 +873,7 @@ local function hand_off()
   open_lease(lease_id, worker, g, ids, NUM[C[7]])
   count('assigned', n)
   commit()
-  return {{{0, sub}}, rows}
+  return assigned
 end
 local direct = hand_off()
 if direct then return direct end
@@ -872,16 +883,17 @@ return {submitted, body_claim()}
 )lua";
 
 // ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
-// 1..d, [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>, with the
-// prefix: the script builds no key of its own), [8+d] the rest of the reports: a msgpack
-// sequence of 4 values per report (lease id, attempt, status, outcome), numbers as numbers
-// (one argument rather than 5n: each argument costs Redis a parse and a Lua string, and each
-// number a strtod). The outcome is the msgpack of the exit code, the duration ms, the error
-// text ('' for a pass, which keeps none) and the log tail: the state's fields EXIT .. TAIL as
-// a pass writes them, packed by the store, so a pass copies it whole. [9+d] '1' when the
-// caller wants the jobs back, else '0'; [10+d] '1' when some job has more than one report in
-// the batch, else '0' (then no report needs to know which jobs the others judged). Each
-// report is checked before its own first write.
+// 1..d (d is 0 when no report has the status error, the only one that needs them), [7+d] the
+// reports' jobs: a msgpack sequence of their state keys (st:<id>, with the prefix: the script
+// builds no key of its own), [8+d] the rest of the reports: a msgpack sequence of 4 values per
+// report (lease id, attempt, status, outcome), numbers as numbers (one argument rather than
+// 5n: each argument costs Redis a parse and a Lua string, and each number a strtod). The
+// outcome is the msgpack of the exit code, the duration ms, the error text ('' for a pass,
+// which keeps none) and the log tail: the state's fields EXIT .. TAIL as a pass writes them,
+// packed by the store, so a pass copies it whole. [9+d] '1' when the caller wants the jobs
+// back, else '0'; [10+d] '1' when some job has more than one report in the batch, else '0'
+// (then no report needs to know which jobs the others judged). Each report is checked before
+// its own first write.
 // Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 // when the job was requeued) and its state (the store reads the specs, which never change,
 // beside the call). Without them: a string of one digit per report (the same codes), then
@@ -948,20 +960,15 @@ local n = NUM[ARGV[5]]
 -- The new state is put together from packed fields (cmsgpack.pack of 14 values packs each
 -- into a string of its own and then joins them): those that repeat across a batch (attempt,
 -- worker, counters) are packed once each.
-local PASSED_HDR, NOW_P, EMPTY = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.pack(NOW), cmsgpack.pack('')
--- A state's fields past LEASE as a claim leaves them for a job that never failed (no exit
--- code, duration, error or log; no retry used, no cancel asked, no attempt limit raised): the
--- rest of most states a pass meets, compared whole rather than unpacked. Then the pass's new
--- state ends in the same five zeros.
-local FRESH_REST, ZEROS = cmsgpack.pack(0, 0, '', '', 0, 0, 0, 0, 0), cmsgpack.pack(0, 0, 0, 0, 0)
+-- The constant parts (PASSED_HDR, EMPTY_P, FRESH_REST, ZEROS) are packed once, by the
+-- library's first call; the time, by the call's first pass.
+local NOW_P
 local PK = {}
 local function pk(v)
   local p = cmsgpack.pack(v)
   PK[v] = p
   return p
 end
--- The codes as strings: table.concat formats a number with sprintf (about 2,000 instructions).
-local DIGIT = {[0] = '0', '1', '2'}
 local codes, mset = {}, {}
 local out = {''}  -- with the jobs: two entries per report; without: the codes, then reasons
 local passed, nm = 0, 0
@@ -1004,7 +1011,8 @@ while koff >= 0 do
         CNT[status] = (CNT[status] or 0) - 1
         passed = passed + 1
         DROPS[lid] = (DROPS[lid] or 0) + 1
-        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY .. R[b + 3] ..
+        if not NOW_P then NOW_P = cmsgpack.pack(NOW) end
+        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
           rest
         code = 1
         mset[nm + 1] = key

@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -397,7 +398,10 @@ class RedisJobStore final : public JobStore {
     std::vector<ClaimReply> claimed;
     if (!sent.empty()) {
       const auto& first = replies[i++];
-      if (calls.front().first == kHandOff && !first.is_error()) {
+      if (calls.front().first == kHandOff && !first.is_error() && !first.is_array()) {
+        claimed.push_back(
+            handed_off(subs[sent.front()], out.submits[sent.front()], first.str(), lease_ids[k++], now_ms));
+      } else if (calls.front().first == kHandOff && !first.is_error()) {
         parse_submits(first[0], subs, sent, out.submits);
         claimed.push_back(parse_claim(first[1], lease_ids[k++]));
       } else {
@@ -553,10 +557,17 @@ class RedisJobStore final : public JobStore {
     std::vector<ReportOutcome> out;
     if (reports.empty()) return out;
     auto args = base(now_ms);
-    args.reserve(args.size() + 4 + detail::kMaxDelaySlots);
+    args.reserve(args.size() + 6 + detail::kMaxDelaySlots);
     args.push_back(std::to_string(reports.size()));
-    args.push_back(std::to_string(detail::kMaxDelaySlots));
-    push_delays(args);
+    // Back-off delays only for a batch that may need them (an infrastructure error retried
+    // later): each argument costs the script a Lua string, and the others none.
+    const bool errors = std::ranges::any_of(reports, [](const auto& r) { return r.status == proto::JobStatus::error; });
+    if (errors) {
+      args.push_back(std::to_string(detail::kMaxDelaySlots));
+      push_delays(args);
+    } else {
+      args.emplace_back("0");
+    }
     auto packed = pack_reports(reports);
     args.push_back(std::move(packed.keys));
     args.push_back(std::move(packed.rest));
@@ -1215,6 +1226,26 @@ class RedisJobStore final : public JobStore {
     std::vector<std::string> ids;     // the jobs in order, when the reply names them by id
     std::vector<std::string> states;  // their states
   };
+
+  // A hand-off (kHandOff's direct path): submission s written, its jobs under the lease with
+  // the state `assigned`. The reply holds only that state; the rest is what the store sent.
+  ClaimReply handed_off(const NewSubmission& s, SubmitResult& result, const std::string& assigned,
+                        const std::string& lease_id, std::int64_t now_ms) const {
+    result.outcome = SubmitOutcome{s.submission_id, s.job_ids, false};
+    ClaimReply out;
+    Claim claim;
+    claim.lease_id = lease_id;
+    claim.org_id = s.org_id;
+    claim.app_version_id = s.app_version_id;
+    claim.target = s.target;
+    claim.group_key = s.org_id + "/" + s.app_version_id + "/" + std::string(proto::to_string(s.target));
+    const auto packer = packer_of(s, now_ms);
+    for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
+      claim.jobs.push_back(decode_job(packer.spec(s.job_ids[i], s.test_paths[i]), assigned));
+    }
+    out.claim = std::move(claim);
+    return out;
+  }
 
   static ClaimReply parse_claim(const RedisValue& reply, const std::string& lease_id) {
     if (reply.is_error()) throw_reply_error(reply.str());
