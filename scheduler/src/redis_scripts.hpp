@@ -550,8 +550,9 @@ return out
 // transaction, so other writes may have come between); [7] the native writes, packed: {lists,
 // orgs}, lists as {key, {entries}}, orgs as {org, jobs}; then the idempotency keys: their
 // number k, then k (key, value) pairs; then the batch's jobs by group and band: the number of
-// (group, band) pairs, and per pair the group key g, the band, the rank of its jobs, the
-// number of jobs c and their c ids; then the batch's jobs per band: high, medium, low. Every
+// (group, band) pairs, and per pair the band's list (qkey(g, band), from which the script
+// reads g and the band only when it needs them), the rank of its jobs, the number of jobs c
+// and their c ids; then the batch's jobs per band: high, medium, low. Every
 // count is a decimal string. The store sends this form only for a batch that repeats no job
 // id and no idempotency key.
 // Returns an empty list (every submission written), or false with nothing written when the
@@ -605,9 +606,9 @@ if nk > 0 then
     local np = NUM[ARGV[a]]
     a = a + 1
     for _ = 1, np do
-      local c = NUM[ARGV[a + 3]]
-      for k = a + 4, a + 3 + c do specs[#specs + 1] = jkey(ARGV[k]) end
-      a = a + 4 + c
+      local c = NUM[ARGV[a + 2]]
+      for k = a + 3, a + 2 + c do specs[#specs + 1] = jkey(ARGV[k]) end
+      a = a + 3 + c
     end
     variadic('DEL', nil, specs)
     undo_natives()
@@ -619,16 +620,27 @@ if nk > 0 then
 end
 local np = NUM[ARGV[a]]
 a = a + 1
+-- The group and band of a band's list (qkey).
+local at = #P + 1
+local function group_of(qk) return string.match(qk, '^q:(.*):(%a+)$', at) end
 for _ = 1, np do
-  local g, b, c = ARGV[a], ARGV[a + 1], NUM[ARGV[a + 3]]
-  -- The head can change only where a band was empty before (see kSubmit); a group with jobs
-  -- in several bands of the batch is refreshed once per band.
-  if range('RPUSH', qkey(g, b), a + 4, a + 3 + c) == c then
-    entered_empty_band(g, b, ARGV[a + 2])
+  local qk, c = ARGV[a], NUM[ARGV[a + 2]]
+  local pushed
+  if c <= 1000 then
+    pushed = redis.call('RPUSH', qk, unpack(ARGV, a + 3, a + 2 + c))
   else
-    refresh_group(g, false, nil, true)
+    pushed = range('RPUSH', qk, a + 3, a + 2 + c)
   end
-  a = a + 4 + c
+  -- The head can change only where a band was empty before (see kSubmit); a group with jobs
+  -- in several bands of the batch is refreshed once per band. Without a batching window,
+  -- jobs entering behind the head change nothing (refresh_group).
+  if pushed == c then
+    local g, b = group_of(qk)
+    entered_empty_band(g, b, ARGV[a + 1])
+  elseif WINDOW ~= 0 then
+    refresh_group(group_of(qk), false, nil, true)
+  end
+  a = a + 3 + c
 end
 local queued = 0
 for k, b in ipairs(BANDS) do

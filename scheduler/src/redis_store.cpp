@@ -929,7 +929,7 @@ class RedisJobStore final : public JobStore {
       c.last = at;
     };
     struct Segment {
-      std::string_view group, band, rank;  // rank: of the segment's jobs (one org, band and time)
+      std::string_view list, rank;  // list: a group's band; rank: of its jobs (one org, band and time)
       Chain ids;
     };
     struct List {
@@ -966,16 +966,15 @@ class RedisJobStore final : public JobStore {
         batch.msetnx.push_back(keep(prefix_ + "j:" + s.job_ids[i]));
         batch.msetnx.push_back(keep(packer.spec(s.job_ids[i], s.test_paths[i])));
       }
-      const auto band = proto::to_string(s.priority);
-      scratch.assign(s.org_id).append("/").append(s.app_version_id).append("/").append(proto::to_string(s.target));
-      const std::size_t group_size = scratch.size();
-      scratch.append(" ").append(band);
+      // The band's list of the job's group (qkey in the scripts).
+      scratch.assign(prefix_).append("q:").append(s.org_id).append("/").append(s.app_version_id).append("/");
+      scratch.append(proto::to_string(s.target)).append(":").append(proto::to_string(s.priority));
       auto seg = segment_at.find(scratch);
       if (seg == segment_at.end()) {
         const auto key = keep(scratch);
         seg = segment_at.emplace(key, segments.size()).first;
         const auto rank = keep(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, batch.now_ms)));
-        segments.push_back(Segment{key.substr(0, group_size), band, rank, {}});
+        segments.push_back(Segment{key, rank, {}});
       }
       for (const auto& id : s.job_ids) chain(segments[seg->second].ids, id);
       // The list indexes hold one entry per submission (see kSubmit).
@@ -1040,8 +1039,7 @@ class RedisJobStore final : public JobStore {
     };
     out.push_back(number(segments.size()));
     for (const auto& seg : segments) {
-      out.push_back(seg.group);
-      out.push_back(seg.band);
+      out.push_back(seg.list);
       out.push_back(seg.rank);
       emit(seg.ids);
     }

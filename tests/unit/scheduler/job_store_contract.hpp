@@ -327,6 +327,29 @@ TYPED_TEST_P(JobStoreContract, GroupMaxOpensWindowEarly) {
   EXPECT_EQ(c->jobs.size(), 3u);
 }
 
+// The same through sent batches (on Redis another script): jobs entering a band that holds
+// some already keep the window shut until the group is full, then open it.
+TYPED_TEST_P(JobStoreContract, SentBatchesFillingAGroupOpenItsWindowEarly) {
+  this->settings_.group_window = std::chrono::milliseconds(5000);
+  this->settings_.group_max = 3;
+  this->reset();
+  auto& store = this->store();
+  auto send = [&](NewSubmission s, std::int64_t now) {
+    store.send_submits({std::move(s)}, now);
+    auto done = store.take_submits(true);
+    ASSERT_TRUE(done);
+    ASSERT_EQ(done->failure, JobStore::SentSubmits::Failure::none) << done->error;
+    ASSERT_TRUE(done->results.at(0).outcome);
+  };
+  send(this->new_submission("app", 1), kT0);
+  send(this->new_submission("app", 1), kT0 + 1);
+  EXPECT_FALSE(this->claim("w", kT0 + 2).has_value());
+  send(this->new_submission("app", 1), kT0 + 3);
+  auto c = this->claim("w", kT0 + 4);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->jobs.size(), 3u);
+}
+
 TYPED_TEST_P(JobStoreContract, ClaimReturnsNothingWhenNothingIsClaimable) {
   EXPECT_FALSE(this->claim("w", kT0).has_value());
   this->submit({.target = Target::device}, kT0);
@@ -1485,9 +1508,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
     LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup, InstalledBuildWinsWithinAffinitySlack,
     GroupMaxCapsClaimSize, GroupWindowHoldsGroupUntilPromoteDue, GroupMaxOpensWindowEarly,
-    ClaimReturnsNothingWhenNothingIsClaimable, ClaimedJobIsNeverClaimedAgain, RacingClaimsNeverHandOutAJobTwice,
-    ReportIsAcceptedOnceAndLaterReportsAreRejected, FinalStateNeverChanges,
-    FailureWithRetriesLeftRequeuesAndPassMarksFlaky, InfrastructureErrorRequeuesAfterBackoff,
+    SentBatchesFillingAGroupOpenItsWindowEarly, ClaimReturnsNothingWhenNothingIsClaimable,
+    ClaimedJobIsNeverClaimedAgain, RacingClaimsNeverHandOutAJobTwice, ReportIsAcceptedOnceAndLaterReportsAreRejected,
+    FinalStateNeverChanges, FailureWithRetriesLeftRequeuesAndPassMarksFlaky, InfrastructureErrorRequeuesAfterBackoff,
     ExhaustedAttemptsEndDeadAndRetryDeadRevives, LeaseExpiryRequeuesUnfinishedJobs,
     LeaseExpiryIsAppliedExactlyOnceWhenStoresRace, RenewLeaseKeepsLeaseAlive, RenewLeasesJudgesEachRenewalOnItsOwn,
     ProgressRecordsStatusOfHeldJobsOnly, ReleaseHandsUnstartedJobsBackAtOnce, CancelQueuedRunningFinalAndUnknownJobs,
