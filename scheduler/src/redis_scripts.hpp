@@ -90,6 +90,10 @@ local STATE_HDR = '\158'  -- a fixarray of NSTATE (14): 0x90 + 14
 local PASSED_HDR, EMPTY_P, FRESH_REST, ZEROS
 -- Report codes as strings: table.concat formats a number with sprintf (about 2,000 instructions).
 local DIGIT = {[0] = '0', '1', '2'}
+-- FIXINT[v]: the msgpack of each whole number 0..127, the byte v (as cmsgpack packs it),
+-- filled by the first call; FIXINT_MT looks a table's misses up there.
+local FIXINT = {}
+local FIXINT_MT = {__index = FIXINT}
 local function parse(id, st)
   return setmetatable({id = id, select(2, cmsgpack.unpack_limit(st, NSTATE, 1))}, SPEC_MT)
 end
@@ -234,6 +238,7 @@ local function begin(args)
     setmetatable(STR, STR_MT)
     PASSED_HDR, EMPTY_P = STATE_HDR .. cmsgpack.pack('passed'), cmsgpack.pack('')
     FRESH_REST, ZEROS = cmsgpack.pack(0, 0, '', '', 0, 0, 0, 0, 0), cmsgpack.pack(0, 0, 0, 0, 0)
+    for v = 0, 127 do FIXINT[v] = string.char(v) end
   end
   ARGV, P, NOW, GMAX, WINDOW = args, args[1], tonumber(args[2]), NUM[args[3]], NUM[args[4]]
   PENDING_ANY = nil
@@ -663,7 +668,9 @@ return {}
 inline constexpr std::string_view kClaim = R"lua(
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
--- installed builds, builds.
+-- installed builds, builds, then the state of a job never claimed before once claimed
+-- (assigned, attempt 1, now, worker, lease; the rest zeros and ''), packed by the store
+-- (a cmsgpack.pack costs a call about 2,500 instructions).
 local lease_id, worker = ARGV[5], ARGV[6]
 local per = NUM[ARGV[9]]
 local want = GMAX
@@ -704,8 +711,8 @@ else
   for i, c in ipairs(ranked) do cands[i] = c[2] end
 end
 if #cands == 0 then return false end
--- The state of every job this claim takes that was never claimed before: packed once.
-local ASSIGNED1 = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
+-- The state of every job this claim takes that was never claimed before (packed by the store).
+local ASSIGNED1 = ARGV[13 + nt + ni]
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
 -- Returns the claim's reply so far ({g, 0, ASSIGNED1, n, then the n ids taken, in order}),
@@ -861,7 +868,7 @@ local function hand_off()
   -- No write above: the slow path below starts from the same state. The specs and the
   -- states go in one MSET (the states are not left to commit()).
   local lease_id, worker = C[5], C[6]
-  local assigned = STATE_HDR .. cmsgpack.pack('assigned', 1, NOW, worker, lease_id, 0, 0, '', '', 0, 0, 0, 0, 0)
+  local assigned = C[13 + nt + NUM[C[12 + nt]]]  -- packed by the store (see kClaim)
   local mset = {}
   for k = 1, n do
     mset[4 * k - 3] = ARGV[12 + 2 * k]
@@ -904,8 +911,8 @@ return {submitted, body_claim()}
 // which keeps none) and the log tail: the state's fields EXIT .. TAIL as a pass writes them,
 // packed by the store, so a pass copies it whole. [9+d] '1' when the caller wants the jobs
 // back, else '0'; [10+d] '1' when some job has more than one report in the batch, else '0'
-// (then no report needs to know which jobs the others judged). Each report is checked before
-// its own first write.
+// (then no report needs to know which jobs the others judged); [11+d] now, packed by the
+// store as cmsgpack packs it. Each report is checked before its own first write.
 // Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 // when the job was requeued) and its state (the store reads the specs, which never change,
 // beside the call). Without them: a string of one digit per report (the same codes), then
@@ -973,9 +980,10 @@ local n = NUM[ARGV[5]]
 -- into a string of its own and then joins them): those that repeat across a batch (attempt,
 -- worker, counters) are packed once each.
 -- The constant parts (PASSED_HDR, EMPTY_P, FRESH_REST, ZEROS) are packed once, by the
--- library's first call; the time, by the call's first pass.
-local NOW_P
-local PK = {}
+-- library's first call; the time is packed by the store; small counts are their own packing
+-- (FIXINT).
+local NOW_P = ARGV[11 + nd]
+local PK = setmetatable({}, FIXINT_MT)
 local function pk(v)
   local p = cmsgpack.pack(v)
   PK[v] = p
@@ -1023,7 +1031,6 @@ while koff >= 0 do
         CNT[status] = (CNT[status] or 0) - 1
         passed = passed + 1
         DROPS[lid] = (DROPS[lid] or 0) + 1
-        if not NOW_P then NOW_P = cmsgpack.pack(NOW) end
         row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
           rest
         code = 1

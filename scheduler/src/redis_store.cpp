@@ -573,6 +573,10 @@ class RedisJobStore final : public JobStore {
     args.push_back(std::move(packed.rest));
     args.emplace_back(with_jobs ? "1" : "0");
     args.emplace_back(packed.repeats ? "1" : "0");
+    std::string now_packed;
+    PackTo to{&now_packed};
+    msgpack::packer<PackTo>(to).pack_int64(now_ms);
+    args.push_back(std::move(now_packed));
     // The specs, which never change, are read beside the script in the same round trip, so
     // that the script handles only the small states.
     std::vector<std::vector<std::string>> reads;
@@ -1214,7 +1218,30 @@ class RedisJobStore final : public JobStore {
     for (auto t : request.targets) args.emplace_back(proto::to_string(t));
     args.push_back(std::to_string(request.installed.size()));
     for (const auto& i : request.installed) args.push_back(i);
+    args.push_back(assigned_state(now_ms, request.worker_id, lease_id));
     return args;
+  }
+
+  // The state a claim gives every job it takes that was never claimed before (kClaim's
+  // ASSIGNED1), packed as cmsgpack packs it (each value in its smallest form), so that the
+  // script need not pack it.
+  static std::string assigned_state(std::int64_t now_ms, std::string_view worker, std::string_view lease_id) {
+    std::string out;
+    out.reserve(48 + worker.size() + lease_id.size());
+    PackTo to{&out};
+    msgpack::packer<PackTo> p(to);
+    p.pack_array(kStateFields);
+    pack_str(p, "assigned");
+    p.pack_uint32(1);
+    p.pack_int64(now_ms);
+    pack_str(p, worker);
+    pack_str(p, lease_id);
+    p.pack_uint32(0);                              // exit code
+    p.pack_uint32(0);                              // duration
+    pack_str(p, "");                               // error
+    pack_str(p, "");                               // log tail
+    for (int i = 0; i < 5; ++i) p.pack_uint32(0);  // flaky, retries used, failures, cancel, attempt limit
+    return out;
   }
 
   // A claim script's reply (kClaim, kHandOff), its jobs decoded once read_specs() has the

@@ -263,6 +263,54 @@ TEST_F(RedisStoreTest, KeyLayoutIsASpecPerJobAStateOnceClaimedAndOneIndexEntryPe
   EXPECT_EQ(jobs[2]->created_at_ms, kT0);
 }
 
+// The state a claim writes for jobs never claimed before is packed by the store, not by the
+// script; reports compare parts of it byte for byte with what cmsgpack packs, so the two must
+// pack alike. Checked for claims and for hand-offs, with a lease id and a worker id long
+// enough to need msgpack's str8 form.
+TEST_F(RedisStoreTest, StatesPackedByTheStoreAreTheBytesCmsgpackPacks) {
+  auto store = make_redis_store(server_.url(), settings_);
+  const std::string& p = settings_.key_prefix;
+  auto cmsgpack_state = [&](std::int64_t now, const std::string& worker, const std::string& lease) {
+    return redis(
+               {"EVAL",
+                "return '\\158' .. cmsgpack.pack('assigned', 1, tonumber(ARGV[1]), ARGV[2], ARGV[3], 0, 0, '', '', 0, "
+                "0, 0, 0, 0)",
+                "0", std::to_string(now), worker, lease})
+        .str();
+  };
+  const std::string worker(40, 'w');
+  auto s = submission("a", 2, kT0);
+  store->submit(s, kT0);
+  auto c = store->claim_group(ClaimRequest{worker, {proto::Target::emulator}, {}}, kT0 + 1);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(redis({"GET", p + "st:" + s.job_ids[0]}).str(), cmsgpack_state(kT0 + 1, worker, c->lease_id));
+
+  auto h = submission("b", 1, kT0 + 2);
+  std::vector<NewSubmission> subs = {h};
+  std::vector<ClaimRequest> claims = {ClaimRequest{"w-short", {proto::Target::emulator}, {}}};
+  auto out = store->submit_and_claim(subs, claims, kT0 + 2);
+  ASSERT_TRUE(out.claims.at(0).has_value());
+  EXPECT_EQ(redis({"GET", p + "st:" + h.job_ids[0]}).str(),
+            cmsgpack_state(kT0 + 2, "w-short", out.claims[0]->lease_id));
+
+  // A pass's new state: the time and the outcome packed by the store, the rest by the script.
+  proto::Report r;
+  r.job_id = s.job_ids[0];
+  r.lease_id = c->lease_id;
+  r.attempt = 1;
+  r.status = proto::JobStatus::passed;
+  r.duration_ms = 70000;
+  r.log_tail = "ok";
+  ASSERT_TRUE(store->report_many(std::span<const proto::Report>(&r, 1), kT0 + 3, false).at(0).accepted);
+  const auto passed =
+      redis({"EVAL",
+             "return '\\158' .. cmsgpack.pack('passed', 1, tonumber(ARGV[1]), ARGV[2], '', 0, 70000, '', "
+             "'ok', 0, 0, 0, 0, 0)",
+             "0", std::to_string(kT0 + 3), worker})
+          .str();
+  EXPECT_EQ(redis({"GET", p + "st:" + s.job_ids[0]}).str(), passed);
+}
+
 TEST_F(RedisStoreTest, StoreThrowsWhileRedisIsDownAndWorksAfterRestart) {
   auto store = make_redis_store(server_.url(), settings_);
   store->submit(submission("a", 1, kT0), kT0);
