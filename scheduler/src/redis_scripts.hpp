@@ -824,21 +824,22 @@ return false
 inline constexpr std::string_view kHandOff = R"lua(
 local a = 7
 for _ = 1, NUM[ARGV[6]] do a = a + 7 + 3 * NUM[ARGV[a + 6]] end
-local C = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
-for i = a, #ARGV do C[#C + 1] = ARGV[i] end
+-- The claim's argument k (k >= 5) is ARGV[k + o]; its own ARGV (C) is made only for the way
+-- without a hand-off.
+local o = a - 5
 local function hand_off()
   if WINDOW ~= 0 or ARGV[6] ~= '1' then return nil end
   local org, app, target, prio, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
   local n = NUM[ARGV[13]]
   local ids0 = 13 + 2 * n  -- job k: spec key at 12 + 2k, spec at 13 + 2k, id at ids0 + k
   local want = GMAX
-  local asked = NUM[C[10]]
+  local asked = NUM[ARGV[10 + o]]
   if asked > 0 and asked < want then want = asked end
   if n == 0 or n > want then return nil end
-  local nt = NUM[C[11]]
+  local nt = NUM[ARGV[11 + o]]
   local fits = false
   for i = 1, nt do
-    local t = C[11 + i]
+    local t = ARGV[11 + i + o]
     if t == target then fits = true end
     if redis.call('ZCARD', P .. 'ready:' .. t) > 0 then return nil end
   end
@@ -867,8 +868,8 @@ local function hand_off()
   end
   -- No write above: the slow path below starts from the same state. The specs and the
   -- states go in one MSET (the states are not left to commit()).
-  local lease_id, worker = C[5], C[6]
-  local assigned = C[13 + nt + NUM[C[12 + nt]]]  -- packed by the store (see kClaim)
+  local lease_id, worker = ARGV[5 + o], ARGV[6 + o]
+  local assigned = ARGV[13 + nt + NUM[ARGV[12 + nt + o]] + o]  -- packed by the store (see kClaim)
   local mset = {}
   for k = 1, n do
     mset[4 * k - 3] = ARGV[12 + 2 * k]
@@ -889,7 +890,7 @@ local function hand_off()
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
   end
-  open_lease(lease_id, worker, g, ids, NUM[C[7]])
+  open_lease(lease_id, worker, g, ids, NUM[ARGV[7 + o]])
   count('assigned', n)
   commit()
   return assigned
@@ -897,6 +898,8 @@ end
 local direct = hand_off()
 if direct then return direct end
 local submitted = body_submit()
+local C = {ARGV[1], ARGV[2], ARGV[3], ARGV[4]}
+for i = a, #ARGV do C[#C + 1] = ARGV[i] end
 ARGV = C
 return {submitted, body_claim()}
 )lua";
