@@ -835,11 +835,10 @@ class RedisJobStore final : public JobStore {
     library_ = "#!lua name=" + lib + "\n" + code;
   }
 
-  // The reports as kReport takes them: 5 msgpack values per report, the last the packed
-  // outcome (exit code, duration, error text, log tail: the state's fields as a pass writes
-  // them, so a pass keeps no error text).
-  // kReport's reports: the jobs' state keys, and per report its other four values (see
-  // kReport); repeats: some job has more than one report in the batch.
+  // The reports as kReport takes them: the jobs' state keys in one msgpack sequence, and per
+  // report its other four values in another, the last the packed outcome (exit code,
+  // duration, error text, log tail: the state's fields as a pass writes them, so a pass keeps
+  // no error text); repeats: some job has more than one report in the batch.
   struct PackedReports {
     std::string keys, rest;
     bool repeats = false;
@@ -1263,7 +1262,7 @@ class RedisJobStore final : public JobStore {
     claim.org_id = s.org_id;
     claim.app_version_id = s.app_version_id;
     claim.target = s.target;
-    claim.group_key = s.org_id + "/" + s.app_version_id + "/" + std::string(proto::to_string(s.target));
+    claim.group_key = detail::group_key(s.org_id, s.app_version_id, s.target);
     const auto packer = packer_of(s, now_ms);
     for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
       claim.jobs.push_back(decode_job(packer.spec(s.job_ids[i], s.test_paths[i]), assigned));
