@@ -659,7 +659,7 @@ count('queued', queued)
 commit()
 return {}
 )lua";
-// Returns false (nil) or {group_key, 0, s, n, then the n job ids in run order, then for each
+// Returns false (nil) or {group_key, s, n, then the n job ids in run order, then for each
 // job that was claimed before its place (1..n) and its state}, s being the state of every
 // other job (one never claimed: the same for all of them, sent once). The store reads the
 // specs, which never change, after the call (bringing them into Lua would cost Redis a hash
@@ -715,11 +715,11 @@ if #cands == 0 then return false end
 local ASSIGNED1 = ARGV[13 + nt + ni]
 -- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
 -- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
--- Returns the claim's reply so far ({g, 0, ASSIGNED1, n, then the n ids taken, in order}),
+-- Returns the claim's reply so far ({g, ASSIGNED1, n, then the n ids taken, in order}),
 -- n, the job tables of those claimed before (by place), the MSET of the others' states (each
 -- ASSIGNED1), per band how many jobs never claimed it gave, and how many entries it skipped.
 local function take(g)
-  local out, jobs, mset, fresh = {g, 0, ASSIGNED1, 0}, {}, {}, {}
+  local out, jobs, mset, fresh = {g, ASSIGNED1, 0}, {}, {}, {}
   local n, nm, skipped = 0, 0, 0
   for _, b in ipairs(BANDS) do
     local qk = qkey(g, b)
@@ -735,7 +735,7 @@ local function take(g)
         local id, st = popped[k], states[k]
         if not st then
           n = n + 1
-          out[4 + n] = id
+          out[3 + n] = id
           mset[nm + 1] = sk[k]
           mset[nm + 2] = ASSIGNED1
           nm = nm + 2
@@ -744,7 +744,7 @@ local function take(g)
           local j = parse(id, st)
           if j[STATUS] == 'queued' then
             n = n + 1
-            out[4 + n] = id
+            out[3 + n] = id
             jobs[n] = j
           else
             skipped = skipped + 1
@@ -756,7 +756,7 @@ local function take(g)
     if f > 0 then fresh[b] = f end
     if n >= want then break end
   end
-  out[4] = n
+  out[3] = n
   return out, n, jobs, mset, fresh, skipped
 end
 for _, g in ipairs(cands) do
@@ -790,7 +790,7 @@ for _, g in ipairs(cands) do
       count('assigned', m)
       QP[b] = (QP[b] or 0) - m
     end
-    open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 5, 4 + n)
+    open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 4, 3 + n)
     -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or
     -- only entries left by cancels are, which gx counts.
     if emptied then

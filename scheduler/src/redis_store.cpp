@@ -1282,23 +1282,19 @@ class RedisJobStore final : public JobStore {
     claim.org_id = parts.org_id;
     claim.app_version_id = parts.app_version_id;
     claim.target = parts.target;
-    if (reply[1].integer() == 0) {
-      // By id (kClaim): one state for every job never claimed before, the ids, then the
-      // states of the others by place.
-      const auto& fresh_state = reply[2].str();
-      const auto n = static_cast<std::size_t>(reply[3].integer());
-      if (reply.size() < 4 + n) throw StoreError("claim: reply of the wrong size");
-      for (std::size_t i = 0; i < n; ++i) {
-        out.ids.push_back(reply[4 + i].str());
-        out.states.push_back(fresh_state);
-      }
-      for (std::size_t i = 4 + n; i + 1 < reply.size(); i += 2) {
-        const auto place = reply[i].integer();
-        if (place < 1 || static_cast<std::size_t>(place) > n) throw StoreError("claim: a state for no job");
-        out.states[static_cast<std::size_t>(place) - 1] = reply[i + 1].str();
-      }
-    } else {
-      for (std::size_t i = 2; i + 1 < reply.size(); i += 2) claim.jobs.push_back(job_from_row(reply[i], reply[i + 1]));
+    // One state for every job never claimed before, the ids, then the states of the others
+    // by place (kClaim).
+    const auto& fresh_state = reply[1].str();
+    const auto n = static_cast<std::size_t>(reply[2].integer());
+    if (reply.size() < 3 + n) throw StoreError("claim: reply of the wrong size");
+    for (std::size_t i = 0; i < n; ++i) {
+      out.ids.push_back(reply[3 + i].str());
+      out.states.push_back(fresh_state);
+    }
+    for (std::size_t i = 3 + n; i + 1 < reply.size(); i += 2) {
+      const auto place = reply[i].integer();
+      if (place < 1 || static_cast<std::size_t>(place) > n) throw StoreError("claim: a state for no job");
+      out.states[static_cast<std::size_t>(place) - 1] = reply[i + 1].str();
     }
     out.claim = std::move(claim);
     return out;
