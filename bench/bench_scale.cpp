@@ -12,7 +12,8 @@
 //   depth   — cost of submit, claim and report with 10^3, 10^4, 10^5 and 10^6 jobs queued,
 //             timed on the JobStore directly (make_redis_store, one connection), and Redis
 //             memory per queued job (used_memory delta / jobs). The queue is filled with
-//             1,000-test submissions across 1,000-job builds.
+//             1,000-test submissions across 1,000-job builds. Each call takes turns with the
+//             same call on a reference store held at 10^3 jobs; the ratio is the target's.
 //   workers — broker resident memory with 1,000 connected workers (each sent HELLO and has a
 //             PULL held at the broker).
 #include <algorithm>
@@ -241,115 +242,145 @@ struct Timing {
   Samples submit_us, claim_us, report_us;
 };
 
-void depth(const Args& args, Table& table) {
-  // A private Redis without persistence: filling 10^6 jobs with AOF on would mostly time the
-  // disk and AOF rewrites. Costs are per-call latencies on one connection.
-  testing::RedisServer redis(/*aof=*/false);
-  RedisAdmin admin(redis.url());
-  sched::StoreSettings settings;
-  settings.key_prefix = "qgscale:";
-  auto store = sched::make_redis_store(redis.url(), settings);
-  IdGenerator ids;
-  const double mem0 = admin.used_memory();
-  std::vector<std::size_t> levels = {1000, 10000, 100000, 1000000};
-  if (args.quick) levels = {1000, 10000};
-  constexpr std::size_t kBatch = 1000;  // tests per fill submission (= one build)
-  std::size_t queued = 0;
-  std::size_t builds = 0;
-  std::size_t sub = 0;
-  auto fill = [&](std::size_t jobs, const std::string& app) {
+// A JobStore on its own redis-server (no persistence), filled with 1,000-test submissions
+// across 1,000-job builds and topped up to a queue depth; times single-job submits into its
+// builds, group claims and one report per claimed job.
+class DepthStore {
+ public:
+  explicit DepthStore(IdGenerator& ids) : redis_(/*aof=*/false), admin_(redis_.url()), ids_(ids) {
+    sched::StoreSettings settings;
+    settings.key_prefix = "qgscale:";
+    store_ = sched::make_redis_store(redis_.url(), settings);
+  }
+
+  RedisAdmin& admin() { return admin_; }
+  std::size_t queued() const { return queued_; }
+
+  void fill_to(std::size_t level, double deadline) {
+    constexpr std::size_t kBatch = 1000;  // tests per fill submission (= one build)
+    while (queued_ < level) {
+      if (now_us() > deadline) throw BenchError("depth: fill deadline passed at " + std::to_string(queued_));
+      const std::size_t jobs = std::min(kBatch, level - queued_);
+      sched::NewSubmission s;
+      const auto now = SystemClock::instance().now_ms();
+      s.submission_id = ids_.next(now);
+      s.org_id = "org-" + std::to_string(builds_ % 7);
+      s.app_version_id = "app-" + std::to_string(builds_);
+      for (std::size_t t = 0; t < jobs; ++t) {
+        s.job_ids.push_back(ids_.next(now));
+        s.test_paths.push_back("tests/t" + std::to_string(t) + ".spec.ts");
+      }
+      ++builds_;
+      store_->submit(s, now);
+      queued_ += jobs;
+    }
+  }
+
+  // The i-th single-job submission of a round, into one of the existing builds.
+  void submit_one(std::size_t i, Timing& t) {
     sched::NewSubmission s;
     const auto now = SystemClock::instance().now_ms();
-    s.submission_id = ids.next(now);
-    s.org_id = "org-" + std::to_string(sub % 7);
-    s.app_version_id = app;
-    for (std::size_t t = 0; t < jobs; ++t) {
-      s.job_ids.push_back(ids.next(now));
-      s.test_paths.push_back("tests/t" + std::to_string(t) + ".spec.ts");
+    s.submission_id = ids_.next(now);
+    s.org_id = "org-1";
+    s.app_version_id = "app-" + std::to_string((i * 7919) % builds_);
+    s.job_ids = {ids_.next(now)};
+    s.test_paths = {"tests/extra.spec.ts"};
+    const double a = now_us();
+    store_->submit(s, now);
+    t.submit_us.add(now_us() - a);
+    ++queued_;
+  }
+
+  // Claims a group (up to 50 jobs) as worker i and reports each of its jobs passed.
+  void claim_and_report(std::size_t i, Timing& t) {
+    sched::ClaimRequest req;
+    req.worker_id = "w" + std::to_string(i);
+    req.targets = {proto::Target::emulator};
+    const auto now = SystemClock::instance().now_ms();
+    const double a = now_us();
+    auto claim = store_->claim_group(req, now);
+    t.claim_us.add(now_us() - a);
+    if (!claim) throw BenchError("depth: nothing claimable with " + std::to_string(queued_) + " queued");
+    for (const auto& job : claim->jobs) {
+      proto::Report r;
+      r.worker_id = req.worker_id;
+      r.lease_id = claim->lease_id;
+      r.job_id = job.id;
+      r.attempt = job.attempt;
+      r.status = proto::JobStatus::passed;
+      const double b = now_us();
+      auto outcome = store_->report(r, SystemClock::instance().now_ms());
+      t.report_us.add(now_us() - b);
+      if (!outcome.accepted) throw BenchError("depth: report refused: " + outcome.reason);
     }
-    ++sub;
-    store->submit(s, now);
-  };
-  Samples baseline_claim;
-  double first_claim = 0, first_submit = 0;
+    queued_ -= claim->jobs.size();
+  }
+
+ private:
+  testing::RedisServer redis_;
+  RedisAdmin admin_;
+  IdGenerator& ids_;
+  std::unique_ptr<sched::JobStore> store_;
+  std::size_t queued_ = 0;
+  std::size_t builds_ = 0;
+};
+
+// Each level's calls take turns, one for one, with the same calls on a reference store kept
+// at the first level (its own redis-server): a busy spell of the host then slows both alike,
+// and the ratio of their medians is the cost of depth alone. Absolute figures between levels
+// are minutes apart and move with the host (a 3x spell over one level has been seen).
+void depth(const Args& args, Table& table) {
+  // Private Redis servers without persistence: filling 10^6 jobs with AOF on would mostly
+  // time the disk and AOF rewrites. Costs are per-call latencies on one connection.
+  IdGenerator ids;
+  DepthStore deep(ids), reference(ids);
+  const double mem0 = deep.admin().used_memory();
+  std::vector<std::size_t> levels = {1000, 10000, 100000, 1000000};
+  if (args.quick) levels = {1000, 10000};
   const double deadline = now_us() + 300e6;
+  reference.fill_to(levels.front(), deadline);
+  // Runs `op` on both stores, the order swapped on every other call.
+  auto in_turn = [&](std::size_t i, Timing& td, Timing& tr, auto op) {
+    if (i % 2 == 0) {
+      op(deep, i, td);
+      op(reference, i, tr);
+    } else {
+      op(reference, i, tr);
+      op(deep, i, td);
+    }
+  };
   for (std::size_t level : levels) {
     const double f0 = now_us();
-    while (queued < level) {
-      if (now_us() > deadline) throw BenchError("depth: fill deadline passed at " + std::to_string(queued));
-      const std::size_t jobs = std::min(kBatch, level - queued);
-      fill(jobs, "app-" + std::to_string(builds++));
-      queued += jobs;
-    }
+    deep.fill_to(level, deadline);
     const double fill_s = (now_us() - f0) / 1e6;
-    admin.wait_quiet();
-    const double mem = admin.used_memory();
-    Timing t;
+    deep.admin().wait_quiet();
+    const double mem = deep.admin().used_memory();
+    Timing t, ref;
     for (int round = 0; round < 5; ++round) {
-      // Submit: 40 single-job submissions into existing builds.
-      for (int i = 0; i < 40; ++i) {
-        sched::NewSubmission s;
-        const auto now = SystemClock::instance().now_ms();
-        s.submission_id = ids.next(now);
-        s.org_id = "org-1";
-        s.app_version_id = "app-" + std::to_string((static_cast<std::size_t>(i) * 7919) % builds);
-        s.job_ids = {ids.next(now)};
-        s.test_paths = {"tests/extra.spec.ts"};
-        const double a = now_us();
-        store->submit(s, now);
-        t.submit_us.add(now_us() - a);
-        ++queued;
-      }
-      // Claim 10 groups (up to 50 jobs each) and report every claimed job passed.
-      std::size_t claimed = 0;
-      for (int i = 0; i < 10; ++i) {
-        sched::ClaimRequest req;
-        req.worker_id = "w" + std::to_string(i);
-        req.targets = {proto::Target::emulator};
-        const auto now = SystemClock::instance().now_ms();
-        const double a = now_us();
-        auto claim = store->claim_group(req, now);
-        t.claim_us.add(now_us() - a);
-        if (!claim) throw BenchError("depth: nothing claimable with " + std::to_string(queued) + " queued");
-        for (const auto& job : claim->jobs) {
-          proto::Report r;
-          r.worker_id = req.worker_id;
-          r.lease_id = claim->lease_id;
-          r.job_id = job.id;
-          r.attempt = job.attempt;
-          r.status = proto::JobStatus::passed;
-          const double b = now_us();
-          auto outcome = store->report(r, SystemClock::instance().now_ms());
-          t.report_us.add(now_us() - b);
-          if (!outcome.accepted) throw BenchError("depth: report refused: " + outcome.reason);
-        }
-        claimed += claim->jobs.size();
-      }
-      queued -= claimed;
-      // Back to the level.
-      while (queued < level) {
-        const std::size_t jobs = std::min(kBatch, level - queued);
-        fill(jobs, "app-" + std::to_string(builds++));
-        queued += jobs;
-      }
+      for (std::size_t i = 0; i < 40; ++i)
+        in_turn(i, t, ref, [](DepthStore& s, std::size_t k, Timing& tk) { s.submit_one(k, tk); });
+      for (std::size_t i = 0; i < 10; ++i)
+        in_turn(i, t, ref, [](DepthStore& s, std::size_t k, Timing& tk) { s.claim_and_report(k, tk); });
+      deep.fill_to(level, deadline);
+      reference.fill_to(levels.front(), deadline);
     }
     const double per_job_mem = (mem - mem0) / static_cast<double>(level);
     const double s50 = t.submit_us.percentile(50), c50 = t.claim_us.percentile(50), r50 = t.report_us.percentile(50);
-    if (first_claim == 0) {
-      first_claim = c50;
-      first_submit = s50;
-    }
+    const double s_vs = s50 / ref.submit_us.percentile(50), c_vs = c50 / ref.claim_us.percentile(50),
+                 r_vs = r50 / ref.report_us.percentile(50);
     table.row({fmt(static_cast<double>(level)), fmt(s50, 1) + " / " + fmt(t.submit_us.percentile(99), 1),
                fmt(c50, 1) + " / " + fmt(t.claim_us.percentile(99), 1),
-               fmt(r50, 1) + " / " + fmt(t.report_us.percentile(99), 1), fmt(per_job_mem),
+               fmt(r50, 1) + " / " + fmt(t.report_us.percentile(99), 1),
+               fmt(s_vs, 2) + "× / " + fmt(c_vs, 2) + "× / " + fmt(r_vs, 2) + "×", fmt(per_job_mem),
                fmt(static_cast<double>(level) / fill_s)});
     const std::string key = "qg.scale.q" + std::to_string(level);
     record(key + ".submit_p50_us", s50);
     record(key + ".claim_p50_us", c50);
     record(key + ".report_p50_us", r50);
     record(key + ".mem_per_job_bytes", per_job_mem);
-    record(key + ".claim_vs_first", c50 / first_claim);
-    record(key + ".submit_vs_first", s50 / first_submit);
+    record(key + ".submit_vs_ref", s_vs);
+    record(key + ".claim_vs_ref", c_vs);
+    record(key + ".report_vs_ref", r_vs);
     if (level == levels.back()) record("qg.mem_per_queued_job_bytes", per_job_mem);
   }
 }
@@ -403,12 +434,15 @@ int run(int argc, char** argv) {
       Args::parse(argc, argv, "qg_bench_scale", "Redis CPU and memory per job, cost vs queue depth, broker memory");
   Table summary("Scale: Redis CPU per job, broker memory", {"measurement", "value", "detail"});
   Table sweep("Scale: cost with N jobs queued (JobStore on Redis, one connection; µs per call p50 / p99)",
-              {"jobs queued", "submit 1 job", "claim a group (≤50 jobs)", "report 1 job", "Redis bytes per queued job",
+              {"jobs queued", "submit 1 job", "claim a group (≤50 jobs)", "report 1 job",
+               "p50 vs the 10^3 store, same moments (submit / claim / report)", "Redis bytes per queued job",
                "fill jobs/s (1,000-test batches)"});
   sweep.note(
       "The sweep uses a private redis-server without persistence (filling 10^6 jobs with AOF on would time "
       "the disk); claims and reports are measured on live groups: 5 rounds of 40 submits, 10 claims and a "
-      "report per claimed job, the queue refilled to its level after each round.");
+      "report per claimed job, the queue refilled to its level after each round. Every call takes turns with "
+      "the same call on a reference store held at 10^3 jobs on a second redis-server; the ratio of the two "
+      "medians is what depth costs, with the host's busy spells cancelled out.");
   std::unique_ptr<BenchRedis> redis;
   if (args.wants("cpu") || args.wants("workers")) redis = std::make_unique<BenchRedis>(args, true);
   if (args.wants("cpu")) cpu(args, redis->url(), summary);
