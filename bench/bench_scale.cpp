@@ -254,7 +254,6 @@ class DepthStore {
   }
 
   RedisAdmin& admin() { return admin_; }
-  std::size_t queued() const { return queued_; }
 
   void fill_to(std::size_t level, double deadline) {
     constexpr std::size_t kBatch = 1000;  // tests per fill submission (= one build)
