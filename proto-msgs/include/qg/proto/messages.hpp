@@ -89,6 +89,8 @@ struct Job {
   std::string last_error;  // why the last attempt did not pass; empty otherwise
   std::string log_tail;    // last lines of the job's log
   bool flaky = false;      // passed after an earlier failed attempt
+
+  friend bool operator==(const Job&, const Job&) = default;
 };
 
 // ---------------------------------------------------------------------------------------
