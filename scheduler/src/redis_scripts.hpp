@@ -904,18 +904,20 @@ ARGV = C
 return {submitted, body_claim()}
 )lua";
 
-// ARGV[5] number of reports n, [6] number of back-off delays d, [7..6+d] delays for attempts
-// 1..d (d is 0 when no report has the status error, the only one that needs them), [7+d] the
-// reports' jobs: a msgpack sequence of their state keys (st:<id>, with the prefix: the script
-// builds no key of its own), [8+d] the rest of the reports: a msgpack sequence of 4 values per
-// report (lease id, attempt, status, outcome), numbers as numbers (one argument rather than
-// 5n: each argument costs Redis a parse and a Lua string, and each number a strtod). The
-// outcome is the msgpack of the exit code, the duration ms, the error text ('' for a pass,
-// which keeps none) and the log tail: the state's fields EXIT .. TAIL as a pass writes them,
-// packed by the store, so a pass copies it whole. [9+d] '1' when the caller wants the jobs
-// back, else '0'; [10+d] '1' when some job has more than one report in the batch, else '0'
-// (then no report needs to know which jobs the others judged); [11+d] now, packed by the
-// store as cmsgpack packs it. Each report is checked before its own first write.
+// ARGV[5] number of reports n (the script reads the sequences below to their end; n is for
+// anyone reading the call, e.g. in MONITOR), [6] number of back-off delays d, [7..6+d]
+// delays for attempts 1..d (d is 0 when no report has the status error, the only one that
+// needs them), [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>,
+// with the prefix: the script builds no key of its own), [8+d] the rest of the reports: a
+// msgpack sequence of 4 values per report (lease id, attempt, status, outcome), numbers as
+// numbers (one argument rather than 5n: each argument costs Redis a parse and a Lua string,
+// and each number a strtod). The outcome is the msgpack of the exit code, the duration ms,
+// the error text ('' for a pass, which keeps none) and the log tail: the state's fields
+// EXIT .. TAIL as a pass writes them, packed by the store, so a pass copies it whole. [9+d]
+// '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
+// one report in the batch, else '0' (then no report needs to know which jobs the others
+// judged); [11+d] now, packed by the store as cmsgpack packs it. Each report is checked
+// before its own first write.
 // Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 // when the job was requeued) and its state (the store reads the specs, which never change,
 // beside the call). Without them: a string of one digit per report (the same codes), then
@@ -975,7 +977,6 @@ local function report(id, lease, attempt, st, outcome)
   end
   return 1 + requeued, PACKED[j.id]
 end
-local n = NUM[ARGV[5]]
 -- A pass of a job whose state this call has not touched yet is judged and written here,
 -- without the job table of load()/report() (most reports of a batch are such passes); any
 -- other report goes through report(). Both judge alike.
