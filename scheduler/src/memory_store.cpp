@@ -250,12 +250,12 @@ class MemoryJobStore final : public JobStore {
     claim.target = parts.target;
     Lease lease{request.worker_id, chosen, {}};
     auto& group = groups_[chosen];
-    // The head of the group, at most group_max jobs and at most what the caller asked for;
-    // the rest stays queued at the group's rank for the next claim.
+    // The group's first jobs by rank, at most group_max and at most what the caller asked
+    // for; the rest stays queued at the group's rank for the next claim.
     const std::size_t take =
         request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
     while (!group.empty() && lease.jobs.size() < take) {
-      std::string id = group.order().begin()->second;
+      std::string id = *next_job(group).first;
       group.remove(id);
       JobRec& rec = jobs_.at(id);
       rec.job.attempt += 1;
@@ -581,11 +581,37 @@ class MemoryJobStore final : public JobStore {
     rec.job.updated_at_ms = now_ms;
   }
 
-  // Rank of a non-empty group: its head job's rank base.
-  double group_rank(const std::string& g) {
-    const auto& group = groups_[g];
-    return static_cast<double>(jobs_.at(group.order().begin()->second).rank_base);
+  // The first job of each priority band of a group (high, medium, low; nullptr: none). A
+  // group's jobs are ordered by job_score: band, then age.
+  static std::array<const std::string*, 3> band_heads(const SortedSet<double>& group) {
+    std::array<const std::string*, 3> heads{};
+    for (int band = 0; band < 3; ++band) {
+      auto it = group.order().lower_bound({band * 1e13, std::string()});
+      if (it != group.order().end() && it->first < (band + 1) * 1e13) heads[band] = &it->second;
+    }
+    return heads;
   }
+
+  // The job a claim takes next from a non-empty group, and its rank base: the best of the
+  // bands' first jobs by rank (equal ranks: the higher band), so a low job that has waited
+  // past the head starts goes before fresher jobs of its group's higher bands, as it would
+  // before another group's.
+  std::pair<const std::string*, std::int64_t> next_job(const SortedSet<double>& group) const {
+    const std::string* best = nullptr;
+    std::int64_t best_rank = 0;
+    for (const std::string* id : band_heads(group)) {
+      if (id == nullptr) continue;
+      const std::int64_t rank = jobs_.at(*id).rank_base;
+      if (best == nullptr || rank < best_rank) {
+        best = id;
+        best_rank = rank;
+      }
+    }
+    return {best, best_rank};
+  }
+
+  // Rank of a non-empty group: that of the job a claim would take first.
+  double group_rank(const std::string& g) { return static_cast<double>(next_job(groups_[g]).second); }
 
   // Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
   // pending while its batching window is open, else in its target's ready set at its rank.
@@ -700,11 +726,8 @@ class MemoryJobStore final : public JobStore {
     if (!group.empty()) {
       info.highest_priority = jobs_.at(group.order().begin()->second).job.priority;
       std::int64_t oldest = now_ms;
-      for (int band = 0; band < 3; ++band) {
-        auto it = group.order().lower_bound({band * 1e13, std::string()});
-        if (it != group.order().end() && it->first < (band + 1) * 1e13) {
-          oldest = std::min(oldest, jobs_.at(it->second).job.created_at_ms);
-        }
+      for (const std::string* id : band_heads(group)) {
+        if (id != nullptr) oldest = std::min(oldest, jobs_.at(*id).job.created_at_ms);
       }
       info.oldest_age_ms = now_ms - oldest;
     }

@@ -273,23 +273,30 @@ local function drop_group(g, rk, emptied)
   redis.call('ZREM', rk, g)
   if pending_any() then redis.call('ZREM', P .. 'pending', g) end
 end
--- Enters group g in its target's ready set (key rk) at the rank of its head job (the first of
--- its highest non-empty band). The head may be an entry left behind by a cancel (see take());
--- it still carries its rank. A group whose lists are all empty goes instead (a claim that
--- took as many jobs as it wanted does not know whether any are left).
+-- Enters group g in its target's ready set (key rk) at its rank: the best rank of its bands'
+-- first jobs (take() goes by rank across the bands, so that is the job a claim takes first).
+-- A first entry may be one left behind by a cancel (see take()); it still carries its rank.
+-- A group whose lists are all empty goes instead (a claim that took as many jobs as it
+-- wanted does not know whether any are left).
 local function make_ready(g, rk)
+  local best, any
   for _, b in ipairs(BANDS) do
     local id = redis.call('LINDEX', qkey(g, b), 0)
     if id then
-      local h = load(id)
-      if h then
-        redis.call('ZADD', rk, h[RANK], g)
-        WAKE = true
+      any = true
+      local spec = redis.call('GET', jkey(id))
+      if spec then
+        local r = select(9, cmsgpack.unpack_limit(spec, 8, 1))
+        if best == nil or r < best then best = r end
       end
-      return
     end
   end
-  drop_group(g, rk)
+  if best then
+    redis.call('ZADD', rk, best, g)
+    WAKE = true
+  elseif not any then
+    drop_group(g, rk)
+  end
 end
 -- Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
 -- pending while its batching window is open, else in its target's ready set at its head's
@@ -320,19 +327,15 @@ local function refresh_group(g, requeue, n, same_head)
     redis.call('ZADD', P .. 'pending', NOW + WINDOW, g)
   end
 end
--- refresh_group() for submitted jobs that entered band b of group g, which was empty: the
+-- refresh_group() for submitted jobs that entered a band of group g that was empty: the
 -- first of them ranks `rank` (a submission's jobs share one, which the store sends), so that
--- without a batching window no job is read. The group's head is the new one unless a higher
--- band holds entries; then the group had jobs, so it is in its ready set at that head's rank.
-local function entered_empty_band(g, b, rank)
+-- without a batching window no job is read. A group with jobs in another band is in its
+-- ready set at the best rank of those bands' first jobs, so its rank becomes the lower of
+-- that and `rank` (ZADD LT; a group not there yet enters at `rank`). Workers are woken only
+-- when that moved or added the group.
+local function entered_empty_band(g, rank)
   if pending_any() then return refresh_group(g, false, nil, false) end
-  if b == 'medium' then
-    if redis.call('EXISTS', qkey(g, 'high')) == 1 then return end
-  elseif b == 'low' then
-    if redis.call('EXISTS', qkey(g, 'high'), qkey(g, 'medium')) > 0 then return end
-  end
-  redis.call('ZADD', ready_key(g), rank, g)
-  WAKE = true
+  if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then WAKE = true end
 end
 -- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
 -- EXP read its fields; commit() counts `n` down as jobs leave it.
@@ -390,7 +393,7 @@ inline constexpr std::string_view kSubmit = R"lua(
 local MSET, QL, QG, GSEEN, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}  -- GSEEN, GORDER: the batch's groups
 local NM = 0  -- entries in MSET
 local HEAD = {}  -- group -> true when its head may have changed
-local QB, QF = {}, {}  -- group list -> its band, and where in ARGV its first job's spec is
+local QF = {}  -- group list -> where in ARGV its first job's spec is
 local ANY_EXISTS = false  -- some job id of the batch is taken already (set below)
 local IDX_ALL, ALL_M = P .. 'idx:all', {}  -- ALL_M: the batch's idx:all entries
 local ORG_IDX = {}  -- org -> its idx:org key (built once a batch)
@@ -462,7 +465,7 @@ local function submit_one(a, n)
     MSET[NM] = ARGV[i]
   end
   local ql = qkey(g, prio)
-  if not QG[ql] then QG[ql], QB[ql], QF[ql] = g, prio, pairs0 + 2 end
+  if not QG[ql] then QG[ql], QF[ql] = g, pairs0 + 2 end
   for k = 1, n do add(QL, ql, ARGV[ids0 + k]) end
   -- The list indexes hold one entry per submission, in submit order: "<job id>" for one
   -- job, "<first job id>:<submission id>" for a suite (its ids are in s:<submission id>).
@@ -520,8 +523,9 @@ for s = 1, #NS do
   a = a + 7 + 3 * NS[s]
 end
 variadic('MSET', nil, MSET)
--- Jobs go behind those queued: the head can change only where a band was empty before
--- (and then only when no higher band has jobs, which entered_empty_band() works out).
+-- Jobs go behind those queued: a group's rank can change only where a band was empty before
+-- (and then only when the new band's first job ranks before the group, which
+-- entered_empty_band() works out).
 local EMPTIED = {}
 for k, list in pairs(QL) do
   local len, pushed = push_all(k, list)
@@ -538,7 +542,7 @@ for _, g in ipairs(GORDER) do
 end
 for _, k in ipairs(EMPTIED) do
   -- The rank is the spec's eighth field.
-  entered_empty_band(QG[k], QB[k], select(9, cmsgpack.unpack_limit(ARGV[QF[k]], 8, 1)))
+  entered_empty_band(QG[k], select(9, cmsgpack.unpack_limit(ARGV[QF[k]], 8, 1)))
 end
 commit()
 return out
@@ -556,7 +560,7 @@ return out
 // orgs}, lists as {key, {entries}}, orgs as {org, jobs}; then the idempotency keys: their
 // number k, then k (key, value) pairs; then the batch's jobs by group and band: the number of
 // (group, band) pairs, and per pair the band's list (qkey(g, band), from which the script
-// reads g and the band only when it needs them), the rank of its jobs, the number of jobs c
+// reads g only when it needs it), the rank of its jobs, the number of jobs c
 // and their c ids; then the batch's jobs per band: high, medium, low. Every
 // count is a decimal string. The store sends this form only for a batch that repeats no job
 // id and no idempotency key.
@@ -625,9 +629,9 @@ if nk > 0 then
 end
 local np = NUM[ARGV[a]]
 a = a + 1
--- The group and band of a band's list (qkey).
+-- The group of a band's list (qkey).
 local at = #P + 1
-local function group_of(qk) return string.match(qk, '^q:(.*):(%a+)$', at) end
+local function group_of(qk) return string.match(qk, '^q:(.*):%a+$', at) end
 for _ = 1, np do
   local qk, c = ARGV[a], NUM[ARGV[a + 2]]
   local pushed
@@ -636,12 +640,11 @@ for _ = 1, np do
   else
     pushed = range('RPUSH', qk, a + 3, a + 2 + c)
   end
-  -- The head can change only where a band was empty before (see kSubmit); a group with jobs
+  -- The rank can change only where a band was empty before (see kSubmit); a group with jobs
   -- in several bands of the batch is refreshed once per band. Without a batching window,
   -- jobs entering behind the head change nothing (refresh_group).
   if pushed == c then
-    local g, b = group_of(qk)
-    entered_empty_band(g, b, ARGV[a + 1])
+    entered_empty_band(group_of(qk), ARGV[a + 1])
   elseif WINDOW ~= 0 then
     refresh_group(group_of(qk), false, nil, true)
   end
@@ -713,48 +716,115 @@ end
 if #cands == 0 then return false end
 -- The state of every job this claim takes that was never claimed before (packed by the store).
 local ASSIGNED1 = ARGV[13 + nt + ni]
--- Pops up to `want` queued jobs of group g, highest band first; skips entries of jobs that
--- were cancelled while queued (a cancel leaves its entry behind rather than search the list).
+-- The rank of each spec of specs (nil entries: -inf, so that take() reaches and drops them).
+local function ranks_of(specs)
+  local r = {}
+  for k = 1, #specs do
+    local s = specs[k]
+    r[k] = s and select(9, cmsgpack.unpack_limit(s, 8, 1)) or -math.huge
+  end
+  return r
+end
+-- Pops up to `want` queued jobs of group g in rank order; skips entries of jobs that were
+-- cancelled while queued (a cancel leaves its entry behind rather than search the list).
 -- Returns the claim's reply so far ({g, ASSIGNED1, n, then the n ids taken, in order}),
 -- n, the job tables of those claimed before (by place), the MSET of the others' states (each
 -- ASSIGNED1), per band how many jobs never claimed it gave, and how many entries it skipped.
 local function take(g)
   local out, jobs, mset, fresh = {g, ASSIGNED1, 0}, {}, {}, {}
   local n, nm, skipped = 0, 0, 0
-  for _, b in ipairs(BANDS) do
-    local qk = qkey(g, b)
-    local f = 0
-    while n < want do
-      local asked = want - n
-      local popped = redis.call('LPOP', qk, asked)
-      if not popped then break end
-      local sk = {}
-      for k = 1, #popped do sk[k] = skey(popped[k]) end
-      local states = redis.call('MGET', unpack(sk))
-      for k = 1, #popped do
-        local id, st = popped[k], states[k]
-        if not st then
+  -- Takes entries first..last of band b (ids, their state keys sk and states; a state false:
+  -- never claimed), but not those of jobs cancelled while queued. (The loop works on locals:
+  -- an upvalue costs the interpreter several times a register, once per job.)
+  local function accept(b, ids, sk, states, first, last)
+    local out, jobs, mset, n, nm, f, skipped = out, jobs, mset, n, nm, 0, skipped
+    for k = first, last do
+      local id, st = ids[k], states[k]
+      if not st then
+        n = n + 1
+        out[3 + n] = id
+        mset[nm + 1] = sk[k]
+        mset[nm + 2] = ASSIGNED1
+        nm = nm + 2
+        f = f + 1
+      else
+        local j = parse(id, st)
+        if j[STATUS] == 'queued' then
           n = n + 1
           out[3 + n] = id
-          mset[nm + 1] = sk[k]
-          mset[nm + 2] = ASSIGNED1
-          nm = nm + 2
-          f = f + 1
+          jobs[n] = j
         else
-          local j = parse(id, st)
-          if j[STATUS] == 'queued' then
-            n = n + 1
-            out[3 + n] = id
-            jobs[n] = j
-          else
-            skipped = skipped + 1
-          end
+          skipped = skipped + 1
         end
       end
+    end
+    if f > 0 then fresh[b] = (fresh[b] or 0) + f end
+    return n, nm, skipped
+  end
+  local qks = {qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')}
+  local nb = redis.call('EXISTS', qks[1], qks[2], qks[3])
+  if nb == 1 then
+    -- One band holds the group's jobs, in rank order already: popped from its front, the band
+    -- found by LMPOP (the first of the lists that has entries).
+    local b
+    while n < want do
+      local asked = want - n
+      local r = redis.call('LMPOP', 3, qks[1], qks[2], qks[3], 'LEFT', 'COUNT', asked)
+      if not r then break end
+      if not b then
+        for i = 1, 3 do
+          if r[1] == qks[i] then b = BANDS[i] end
+        end
+      end
+      local popped, sk = r[2], {}
+      for k = 1, #popped do sk[k] = skey(popped[k]) end
+      n, nm, skipped = accept(b, popped, sk, redis.call('MGET', unpack(sk)), 1, #popped)
       if #popped < asked then break end  -- the band ran out
     end
-    if f > 0 then fresh[b] = f end
-    if n >= want then break end
+  elseif nb > 1 then
+    -- Several bands hold jobs. Each band is in rank order, and a job of a lower band that
+    -- has waited longer than the higher band's head start ranks before that band's fresher
+    -- jobs: the jobs go by rank across the bands (equal ranks: the higher band first), so
+    -- ageing reaches the jobs inside a group too and a busy build cannot starve its own low
+    -- jobs. Reads up to `want` entries of each band at a time, with their specs (for the
+    -- rank) and states, merges them, then trims from each band what it took.
+    local buf, used = {}, {0, 0, 0}
+    local function fill(i)
+      local ids = redis.call('LRANGE', qks[i], used[i], used[i] + want - 1)
+      if #ids == 0 then
+        buf[i] = nil
+        return
+      end
+      local jk, sk = {}, {}
+      for k = 1, #ids do
+        jk[k] = jkey(ids[k])
+        sk[k] = skey(ids[k])
+      end
+      buf[i] = {ids = ids, sk = sk, ranks = ranks_of(redis.call('MGET', unpack(jk))),
+        states = redis.call('MGET', unpack(sk)), k = 1}
+    end
+    for i = 1, 3 do fill(i) end
+    while n < want do
+      local best, best_rank
+      for i = 1, 3 do
+        local e = buf[i]
+        if e and (best == nil or e.ranks[e.k] < best_rank) then best, best_rank = i, e.ranks[e.k] end
+      end
+      if best == nil then break end
+      local e = buf[best]
+      n, nm, skipped = accept(BANDS[best], e.ids, e.sk, e.states, e.k, e.k)
+      used[best] = used[best] + 1
+      if e.k < #e.ids then
+        e.k = e.k + 1
+      elseif #e.ids < want then
+        buf[best] = nil  -- the band ran out
+      else
+        fill(best)
+      end
+    end
+    for i = 1, 3 do
+      if used[i] > 0 then redis.call('LTRIM', qks[i], used[i], -1) end
+    end
   end
   out[3] = n
   return out, n, jobs, mset, fresh, skipped

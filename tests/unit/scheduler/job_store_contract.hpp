@@ -232,6 +232,87 @@ TYPED_TEST_P(JobStoreContract, WithinGroupHighBeforeMediumBeforeLowThenOldest) {
   EXPECT_EQ(this->ids_of(*c), expected);
 }
 
+// Ageing reaches the jobs inside a group: they go by rank across its priority bands, so a low
+// job that has waited longer than a band's head start goes before that band's fresher jobs.
+// Equal ranks go to the higher band.
+TYPED_TEST_P(JobStoreContract, WithinGroupJobsGoByRankAcrossBands) {
+  const std::int64_t high = this->settings_.high_head_start.count();
+  const std::int64_t medium = this->settings_.medium_head_start.count();
+  auto low = this->submit({.priority = Priority::low}, kT0);                          // ranks kT0
+  auto late_medium = this->submit({.priority = Priority::medium}, kT0 + medium + 1);  // kT0 + 1
+  auto early_high = this->submit({.priority = Priority::high}, kT0 + high - 1);       // kT0 - 1
+  auto tied_high = this->submit({.priority = Priority::high}, kT0 + high);            // kT0
+  auto c = this->claim("w", kT0 + high + 1);
+  ASSERT_TRUE(c.has_value());
+  std::vector<std::string> expected = {early_high.job_ids[0], tied_high.job_ids[0], low.job_ids[0],
+                                       late_medium.job_ids[0]};
+  EXPECT_EQ(this->ids_of(*c), expected);
+}
+
+// A group ranks by the job a claim would take from it first: a fresher job of a higher band
+// entering it does not take away the age its waiting jobs have earned. Both ways into a
+// group's lists: a submit, and a batch sent ahead of its reply.
+TYPED_TEST_P(JobStoreContract, GroupRanksByTheBestOfItsBands) {
+  const std::int64_t medium = this->settings_.medium_head_start.count();
+  for (bool sent : {false, true}) {
+    SCOPED_TRACE(sent ? "sent batches" : "submits");
+    this->reset();
+    auto put = [&](const std::string& app, Priority priority, std::int64_t now) {
+      if (!sent) return this->submit({.app = app, .priority = priority}, now).job_ids[0];
+      NewSubmission s = this->new_submission(app, 1);
+      s.priority = priority;
+      this->store().send_submits({s}, now);
+      auto done = this->store().take_submits(true);
+      EXPECT_TRUE(done && done->failure == JobStore::SentSubmits::Failure::none);
+      return s.job_ids[0];
+    };
+    auto a_low = put("a", Priority::low, kT0);                      // a ranks kT0
+    put("b", Priority::low, kT0 + 10);                              // b ranks kT0 + 10
+    auto a_medium = put("a", Priority::medium, kT0 + medium + 20);  // ranks kT0 + 20
+    auto c = this->claim("w", kT0 + medium + 30);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->app_version_id, "a");
+    EXPECT_EQ(this->ids_of(*c), (std::vector<std::string>{a_low, a_medium}));
+  }
+}
+
+// A build whose high-priority jobs keep coming as fast as claims take them still lets its low
+// job out: once that has waited longer than the high head start, it ranks first.
+TYPED_TEST_P(JobStoreContract, BusyGroupDoesNotStarveItsLowJobs) {
+  this->settings_.group_max = 2;
+  this->reset();
+  const std::string low = this->submit({.priority = Priority::low}, kT0).job_ids[0];
+  const std::int64_t minute = 60'000;
+  const std::int64_t rounds = this->settings_.high_head_start.count() / minute;
+  for (std::int64_t k = 1; k <= rounds + 1; ++k) {
+    const std::int64_t now = kT0 + k * minute;
+    this->submit({.count = 2, .priority = Priority::high}, now);
+    auto c = this->claim("w", now);
+    ASSERT_TRUE(c.has_value());
+    auto ids = this->ids_of(*c);
+    // Round `rounds`: the high jobs rank kT0, equal to the low job's rank, and the higher
+    // band goes first.
+    EXPECT_EQ(std::find(ids.begin(), ids.end(), low) != ids.end(), k == rounds + 1) << "round " << k;
+  }
+}
+
+// Entries that cancels left behind are skipped while bands are merged, however many there are
+// at the front of a band.
+TYPED_TEST_P(JobStoreContract, CancelledEntriesAreSkippedAcrossBands) {
+  this->settings_.group_max = 2;
+  this->reset();
+  auto medium = this->submit({.count = 3, .priority = Priority::medium}, kT0).job_ids;
+  auto low = this->submit({.priority = Priority::low}, kT0 + 1).job_ids;
+  this->store().cancel_job(medium[0], kT0 + 2);
+  this->store().cancel_job(medium[1], kT0 + 2);
+  auto c = this->claim("w", kT0 + 3);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(this->ids_of(*c), (std::vector<std::string>{medium[2], low[0]}));
+  EXPECT_FALSE(this->claim("w", kT0 + 4).has_value());
+  EXPECT_EQ(this->store().queue_depth(), 0u);
+  EXPECT_TRUE(this->store().queue("", 10, kT0 + 5).groups.empty());
+}
+
 TYPED_TEST_P(JobStoreContract, AcrossGroupsTierThenPriorityThenAge) {
   this->settings_.org_tiers["ent"] = OrgTier::enterprise;
   this->reset();
@@ -1494,10 +1575,11 @@ TYPED_TEST_P(JobStoreContract, EntriesLeftByCancelsAreNotCountedAndAnEmptiedGrou
 
 REGISTER_TYPED_TEST_SUITE_P(
     JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
-    SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, AcrossGroupsTierThenPriorityThenAge,
-    LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup, InstalledBuildWinsWithinAffinitySlack,
-    GroupMaxCapsClaimSize, GroupWindowHoldsGroupUntilPromoteDue, GroupMaxOpensWindowEarly,
-    SentBatchesFillingAGroupOpenItsWindowEarly, ClaimReturnsNothingWhenNothingIsClaimable,
+    SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, WithinGroupJobsGoByRankAcrossBands,
+    GroupRanksByTheBestOfItsBands, BusyGroupDoesNotStarveItsLowJobs, CancelledEntriesAreSkippedAcrossBands,
+    AcrossGroupsTierThenPriorityThenAge, LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup,
+    InstalledBuildWinsWithinAffinitySlack, GroupMaxCapsClaimSize, GroupWindowHoldsGroupUntilPromoteDue,
+    GroupMaxOpensWindowEarly, SentBatchesFillingAGroupOpenItsWindowEarly, ClaimReturnsNothingWhenNothingIsClaimable,
     ClaimedJobIsNeverClaimedAgain, RacingClaimsNeverHandOutAJobTwice, ReportIsAcceptedOnceAndLaterReportsAreRejected,
     FinalStateNeverChanges, FailureWithRetriesLeftRequeuesAndPassMarksFlaky, InfrastructureErrorRequeuesAfterBackoff,
     ExhaustedAttemptsEndDeadAndRetryDeadRevives, LeaseExpiryRequeuesUnfinishedJobs,
