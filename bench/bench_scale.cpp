@@ -16,8 +16,12 @@
 //             same call on a reference store held at 10^3 jobs; the ratio is the target's.
 //   workers — broker resident memory with 1,000 connected workers (each sent HELLO and has a
 //             PULL held at the broker).
+#include <sched.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <thread>
 
 #include "harness/bench.hpp"
@@ -254,6 +258,7 @@ class DepthStore {
   }
 
   RedisAdmin& admin() { return admin_; }
+  int server_pid() const { return redis_.pid(); }
 
   void fill_to(std::size_t level, double deadline) {
     constexpr std::size_t kBatch = 1000;  // tests per fill submission (= one build)
@@ -324,6 +329,25 @@ class DepthStore {
   std::size_t builds_ = 0;
 };
 
+// Puts the given processes on the last CPU this process may use (nothing with one CPU). Two
+// servers on different CPUs meet the host's steal of each CPU separately, which taking turns
+// cannot cancel; on one CPU they meet the same, and calls taking turns never compete.
+void share_one_cpu(std::initializer_list<int> pids) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return;
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &allowed)) last = c;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(last, &one);
+  for (int pid : pids) {
+    if (pid > 0 && ::sched_setaffinity(pid, sizeof one, &one) != 0)
+      std::fprintf(stderr, "depth: could not pin redis-server %d to CPU %d\n", pid, last);
+  }
+}
+
 // Each level's calls take turns, one for one, with the same calls on a reference store kept
 // at the first level (its own redis-server): a busy spell of the host then slows both alike,
 // and the ratio of their medians is the cost of depth alone. Absolute figures between levels
@@ -333,6 +357,7 @@ void depth(const Args& args, Table& table) {
   // time the disk and AOF rewrites. Costs are per-call latencies on one connection.
   IdGenerator ids;
   DepthStore deep(ids), reference(ids);
+  share_one_cpu({deep.server_pid(), reference.server_pid()});
   const double mem0 = deep.admin().used_memory();
   std::vector<std::size_t> levels = {1000, 10000, 100000, 1000000};
   if (args.quick) levels = {1000, 10000};
@@ -440,8 +465,8 @@ int run(int argc, char** argv) {
       "The sweep uses a private redis-server without persistence (filling 10^6 jobs with AOF on would time "
       "the disk); claims and reports are measured on live groups: 5 rounds of 40 submits, 10 claims and a "
       "report per claimed job, the queue refilled to its level after each round. Every call takes turns with "
-      "the same call on a reference store held at 10^3 jobs on a second redis-server; the ratio of the two "
-      "medians is what depth costs, with the host's busy spells cancelled out.");
+      "the same call on a reference store held at 10^3 jobs on a second redis-server, both servers on one CPU; "
+      "the ratio of the two medians is what depth costs, with the host's busy spells cancelled out.");
   std::unique_ptr<BenchRedis> redis;
   if (args.wants("cpu") || args.wants("workers")) redis = std::make_unique<BenchRedis>(args, true);
   if (args.wants("cpu")) cpu(args, redis->url(), summary);

@@ -86,6 +86,8 @@ class RedisServer {
 
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // The server's process id (-1 while it is not running).
+  int pid() const { return process_ ? process_->pid() : -1; }
   // Kills with SIGKILL and starts again on the same port and directory (AOF replays).
   void restart();
   void kill();
