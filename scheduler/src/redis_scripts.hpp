@@ -716,7 +716,8 @@ end
 if #cands == 0 then return false end
 -- The state of every job this claim takes that was never claimed before (packed by the store).
 local ASSIGNED1 = ARGV[13 + nt + ni]
--- The rank of each spec of specs (nil entries: -inf, so that take() reaches and drops them).
+-- The rank of each spec of specs (a missing one: -inf, so that its entry goes first and
+-- leaves its list rather than hold the band up).
 local function ranks_of(specs)
   local r = {}
   for k = 1, #specs do
