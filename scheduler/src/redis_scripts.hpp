@@ -67,6 +67,8 @@ local FLAKY, RETRIES_USED, FAILURES, CANCEL, MAXA = 10, 11, 12, 13, 14  -- MAXA 
 local NSTATE = 14
 local ORG, APP, TARGET, PRIO_F, PATH, SUB, CREATED, RANK, RETRIES, MA0, BUDGET = 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25
 local NSPEC = 12  -- the spec's last field is the job id, kept as j.id
+-- The rank of a packed spec: its eighth field, decoded alone.
+local function spec_rank(spec) return select(9, cmsgpack.unpack_limit(spec, 8, 1)) end
 local function skey(id) return P .. 'st:' .. id end
 -- Spec and state are fixarrays (one header byte). They are unpacked from past that byte
 -- (unpack_limit's offset, which also spares a substring), as the sequence of their values,
@@ -286,7 +288,7 @@ local function make_ready(g, rk)
       any = true
       local spec = redis.call('GET', jkey(id))
       if spec then
-        local r = select(9, cmsgpack.unpack_limit(spec, 8, 1))
+        local r = spec_rank(spec)
         if best == nil or r < best then best = r end
       end
     end
@@ -541,8 +543,7 @@ for _, g in ipairs(GORDER) do
   if not HEAD[g] then refresh_group(g, false, nil, true) end
 end
 for _, k in ipairs(EMPTIED) do
-  -- The rank is the spec's eighth field.
-  entered_empty_band(QG[k], select(9, cmsgpack.unpack_limit(ARGV[QF[k]], 8, 1)))
+  entered_empty_band(QG[k], spec_rank(ARGV[QF[k]]))
 end
 commit()
 return out
@@ -722,7 +723,7 @@ local function ranks_of(specs)
   local r = {}
   for k = 1, #specs do
     local s = specs[k]
-    r[k] = s and select(9, cmsgpack.unpack_limit(s, 8, 1)) or -math.huge
+    r[k] = s and spec_rank(s) or -math.huge
   end
   return r
 end
