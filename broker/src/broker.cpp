@@ -304,21 +304,21 @@ void Broker::handle_client(const std::string& identity, const proto::Envelope& e
     if (!request) return;
     sched::NewSubmission submission;
     submission.submission_id = ids_.next(now);
-    submission.org_id = request->org_id;
-    submission.app_version_id = request->app_version_id;
+    submission.org_id = std::move(request->org_id);
+    submission.app_version_id = std::move(request->app_version_id);
     submission.priority = request->priority;
     submission.target = request->target;
-    submission.idempotency_key = request->idempotency_key;
+    submission.idempotency_key = std::move(request->idempotency_key);
     submission.retries = request->retries;
     submission.max_attempts = request->max_attempts;
-    submission.test_paths = request->tests;
-    submission.job_ids.reserve(request->tests.size());
-    for (std::size_t i = 0; i < request->tests.size(); ++i) submission.job_ids.push_back(ids_.next(now));
+    submission.test_paths = std::move(request->tests);
+    submission.job_ids.reserve(submission.test_paths.size());
+    for (std::size_t i = 0; i < submission.test_paths.size(); ++i) submission.job_ids.push_back(ids_.next(now));
     // The reply goes out only after the store made the jobs durable (promise 1): the
     // submission waits for the end of this loop round, then the whole batch is written with
     // one store call and answered (flush_submits).
     pending_submit_jobs_ += submission.job_ids.size();
-    pending_submits_.push_back({identity, request->rid, std::move(submission)});
+    pending_submits_.push_back({identity, std::move(request->rid), std::move(submission)});
     if (pending_submit_jobs_ >= kMaxSubmitBatchJobs ||
         (pending_submits_.size() >= kSubmitChunk && store_.submits_in_flight() < kMaxSubmitsInFlight)) {
       flush_submits();
@@ -551,7 +551,7 @@ void Broker::answer_sent_submits(bool wait) {
 }
 
 void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
-                            std::span<const sched::SubmitResult> results, std::int64_t now) {
+                            std::span<sched::SubmitResult> results, std::int64_t now) {
   for (std::size_t i = 0; i < peers.size(); ++i) {
     const auto& p = peers[i];
     const auto& s = submissions[i];
@@ -561,19 +561,20 @@ void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const s
       error_to(clients_, proto::kClientProtocol, p.identity, p.rid, proto::errc::internal, "internal error: " + why);
       continue;
     }
-    const auto& outcome = *results[i].outcome;
+    // The outcome is answered once: its ids move into the reply.
+    auto& outcome = *results[i].outcome;
     proto::SubmitReply reply;
     reply.rid = p.rid;
-    reply.submission_id = outcome.submission_id;
-    reply.job_ids = outcome.job_ids;
+    reply.submission_id = std::move(outcome.submission_id);
+    reply.job_ids = std::move(outcome.job_ids);
     reply.duplicate = outcome.duplicate;
     // Counted before the reply goes out: whoever reads the counters after the reply sees it.
-    if (!outcome.duplicate) counters_.jobs_submitted += outcome.job_ids.size();
+    if (!reply.duplicate) counters_.jobs_submitted += reply.job_ids.size();
     reply_client(p.identity, reply);
-    if (!outcome.duplicate) {
-      for (std::size_t k = 0; has_subscribers() && k < outcome.job_ids.size(); ++k) {
+    if (!reply.duplicate) {
+      for (std::size_t k = 0; has_subscribers() && k < reply.job_ids.size(); ++k) {
         proto::JobEvent event;
-        event.job_id = outcome.job_ids[k];
+        event.job_id = reply.job_ids[k];
         event.org_id = s.org_id;
         event.app_version_id = s.app_version_id;
         event.status = proto::JobStatus::queued;

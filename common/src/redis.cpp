@@ -339,11 +339,10 @@ void RedisConnection::send(const std::vector<std::string>& args) {
 }
 
 void RedisConnection::send_deferred(std::span<const std::string_view> args) {
-  const std::vector<std::string_view> one(args.begin(), args.end());
-  send_deferred(std::span<const std::vector<std::string_view>>(&one, 1));
+  send_deferred(std::span<const std::span<const std::string_view>>(&args, 1));
 }
 
-void RedisConnection::send_deferred(std::span<const std::vector<std::string_view>> commands) {
+void RedisConnection::send_deferred(std::span<const std::span<const std::string_view>> commands) {
   ensure_connected();
   if (!append_all(context_.get(), commands)) fail_io("send");
   write_out();

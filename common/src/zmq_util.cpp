@@ -16,6 +16,7 @@ void set_zmq_heartbeats(zmq::socket_t& socket, std::chrono::milliseconds interva
 
 std::optional<Multipart> recv_multipart(zmq::socket_t& socket, std::size_t max_frames, std::size_t max_bytes) {
   Multipart out;
+  out.frames.reserve(std::min<std::size_t>(max_frames, 8));  // requests have 4 or 5 frames
   std::size_t total = 0;
   zmq::message_t frame;
   auto first = socket.recv(frame, zmq::recv_flags::dontwait);

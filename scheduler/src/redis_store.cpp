@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <memory_resource>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -29,6 +30,7 @@
 #include "qg/common/ids.hpp"
 #include "qg/common/logging.hpp"
 #include "qg/common/redis.hpp"
+#include "qg/common/string_arena.hpp"
 #include "redis_scripts.hpp"
 #include "store_common.hpp"
 
@@ -181,37 +183,44 @@ class SpecPacker {
  public:
   SpecPacker(const NewSubmission& s, std::string_view target, std::string_view priority, std::uint32_t max_attempts,
              std::int64_t rank, std::int64_t now_ms) {
-    PackTo pre{&pre_};
-    msgpack::packer<PackTo> p(pre);
+    // The fields before the test path, then (from split_) those between it and the id.
+    PackTo to{&parts_};
+    msgpack::packer<PackTo> p(to);
     p.pack_array(kSpecFields);
     pack_str(p, s.org_id);
     pack_str(p, s.app_version_id);
     pack_str(p, target);
     pack_str(p, priority);
-    PackTo mid{&mid_};
-    msgpack::packer<PackTo> m(mid);
-    pack_str(m, s.submission_id);
-    m.pack_int64(now_ms);
-    m.pack_int64(rank);
-    m.pack_uint32(s.retries);
-    m.pack_uint32(max_attempts);
-    m.pack_uint32(max_attempts);
+    split_ = parts_.size();
+    pack_str(p, s.submission_id);
+    p.pack_int64(now_ms);
+    p.pack_int64(rank);
+    p.pack_uint32(s.retries);
+    p.pack_uint32(max_attempts);
+    p.pack_uint32(max_attempts);
   }
 
   std::string spec(std::string_view id, std::string_view path) const {
     std::string out;
-    out.reserve(pre_.size() + mid_.size() + path.size() + id.size() + 10);
-    out += pre_;
+    spec_into(out, id, path);
+    return out;
+  }
+  // The same into `out` (replacing what it held, reusing its capacity).
+  void spec_into(std::string& out, std::string_view id, std::string_view path) const {
+    const std::string_view parts(parts_);
+    out.clear();
+    out.reserve(parts.size() + path.size() + id.size() + 10);
+    out.append(parts.substr(0, split_));
     PackTo o{&out};
     msgpack::packer<PackTo> p(o);
     pack_str(p, path);
-    out += mid_;
+    out.append(parts.substr(split_));
     pack_str(p, id);
-    return out;
   }
 
  private:
-  std::string pre_, mid_;
+  std::string parts_;
+  std::size_t split_ = 0;
 };
 
 std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
@@ -252,8 +261,8 @@ class RedisJobStore final : public JobStore {
     std::string sentinel;                                // set: sent as MULTI, MSETNX, natives, kSubmitSent, EXEC
     std::vector<std::string_view> msetnx;                // its MSETNX from the sentinel on (plan_sent)
     std::vector<std::vector<std::string_view>> natives;  // its RPUSHes and HINCRBYs (plan_sent)
-    std::vector<std::string_view> sent_args;             // kSubmitSent's from its ARGV[5] (the sentinel) on
-    std::deque<std::string> sent_strings;                // what msetnx and sent_args view beside subs
+    std::vector<std::string_view> sent_fcall;            // kSubmitSent's whole FCALL, as first sent (plan_sent)
+    StringArena sent_strings;                            // what msetnx and sent_fcall view beside subs
     std::size_t replies = 0;                             // deferred replies still to take
     RedisValue last;                                     // the last reply (EXEC's or the FCALL's)
     std::string lost;                                    // set when a reply was lost with the connection
@@ -320,13 +329,14 @@ class RedisJobStore final : public JobStore {
       } else {
         batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
         plan_sent(batch);
-        std::vector<std::vector<std::string_view>> commands;
+        static constexpr std::string_view kMulti[] = {"MULTI"}, kExec[] = {"EXEC"};
+        std::vector<std::span<const std::string_view>> commands;
         commands.reserve(batch.natives.size() + 4);
-        commands.push_back({"MULTI"});
-        commands.push_back(batch.msetnx);
-        commands.insert(commands.end(), batch.natives.begin(), batch.natives.end());
-        commands.push_back(sent_fcall(batch, false));
-        commands.push_back({"EXEC"});
+        commands.emplace_back(kMulti);
+        commands.emplace_back(batch.msetnx);
+        for (const auto& native : batch.natives) commands.emplace_back(native);
+        commands.emplace_back(batch.sent_fcall);
+        commands.emplace_back(kExec);
         conn_.send_deferred(commands);
         batch.replies = commands.size();
       }
@@ -890,27 +900,31 @@ class RedisJobStore final : public JobStore {
     loaded_ = true;
   }
 
-  // The FCALL of a sent batch (kSubmitSent): views into the batch (plan_sent). again: sent
-  // after the batch's transaction, so that a refusal finds the native writes by value.
-  std::vector<std::string_view> sent_fcall(const InFlightSubmits& batch, bool again) const {
-    std::vector<std::string_view> argv = {"FCALL", functions_[kSubmitSent], "0"};
-    argv.insert(argv.end(), batch.sent_args.begin(), batch.sent_args.end());
-    argv[3 + 5] = again ? "1" : "0";  // ARGV[6]
+  // The FCALL of a sent batch (kSubmitSent) sent again, after the batch's transaction: its
+  // ARGV[6] tells the script so, for a refusal to find the native writes by value.
+  static std::vector<std::string_view> sent_again_fcall(const InFlightSubmits& batch) {
+    auto argv = batch.sent_fcall;
+    argv[3 + 5] = "1";  // ARGV[6]
     return argv;
   }
 
   // A sent batch's MSETNX (batch.msetnx: the sentinel, its value and every (spec key, spec)
   // pair), its native writes (batch.natives: an RPUSH per list index, an HINCRBY per org) and
-  // kSubmitSent's arguments (batch.sent_args): every write of the batch worked out here, in
+  // kSubmitSent's FCALL (batch.sent_fcall): every write of the batch worked out here, in
   // the script's layout (see there), so that Redis does no work per submission beyond them.
   // (group, band) pairs and lists keep the order in which the batch first names them,
   // entries keep submit order. All are views into the batch's submissions and into
   // batch.sent_strings (the keys, specs and counts made here), which stay in place while the
-  // batch is moved.
+  // batch is moved. The plan's own tables live in one buffer on the stack (most batches fit).
   void plan_sent(InFlightSubmits& batch) const {
     auto& strings = batch.sent_strings;
-    const auto keep = [&](std::string s) -> std::string_view { return strings.emplace_back(std::move(s)); };
-    const auto number = [&](std::size_t v) { return keep(std::to_string(v)); };
+    const auto keep = [&](std::string_view s) { return strings.keep(s); };
+    const auto number = [&](std::size_t v) {
+      char digits[24];
+      return keep(std::string_view(digits, std::to_chars(digits, digits + sizeof digits, v).ptr));
+    };
+    alignas(std::max_align_t) std::byte stack[32 * 1024];
+    std::pmr::monotonic_buffer_resource pool(stack, sizeof stack);
     // Segments ((group, band) pairs) and lists hold their items as chains through `next`
     // (one vector for the batch, not one per segment or list).
     struct Chain {
@@ -920,7 +934,7 @@ class RedisJobStore final : public JobStore {
       std::string_view value;
       std::size_t next = 0;  // 0: none (item 0 is a placeholder)
     };
-    std::vector<Item> items(1);
+    std::pmr::vector<Item> items(1, &pool);
     const auto chain = [&](Chain& c, std::string_view v) {
       items.push_back({v, 0});
       const std::size_t at = items.size() - 1;
@@ -939,11 +953,14 @@ class RedisJobStore final : public JobStore {
       std::string_view key;
       Chain entries;
     };
-    std::vector<std::string_view> idem;
-    std::vector<Segment> segments;
-    std::vector<List> lists{{keep(prefix_ + "idx:all"), {}}};
-    std::unordered_map<std::string_view, std::size_t> segment_at, list_at, org_at;
-    std::vector<std::pair<std::string_view, std::size_t>> orgs;
+    std::pmr::vector<std::string_view> idem(&pool);
+    std::pmr::vector<Segment> segments(&pool);
+    std::pmr::vector<List> lists(&pool);
+    lists.push_back(List{strings.join({prefix_, "idx:all"}), {}});
+    std::pmr::unordered_map<std::string_view, std::size_t> segment_at(&pool), list_at(&pool), org_at(&pool);
+    std::pmr::vector<std::pair<std::string_view, std::size_t>> orgs(&pool);
+    items.reserve(1 + 4 * batch.sent.size());
+    segments.reserve(batch.sent.size());
     std::array<std::size_t, 3> per_band{};  // high, medium, low
     std::string scratch;
     const auto list = [&](std::initializer_list<std::string_view> parts) -> Chain& {
@@ -960,14 +977,15 @@ class RedisJobStore final : public JobStore {
       const auto& s = batch.subs[k];
       const std::size_t n = s.job_ids.size();
       if (!s.idempotency_key.empty()) {
-        idem.push_back(keep(prefix_ + "idem:" + s.org_id + ":" + s.idempotency_key));
-        idem.push_back(n == 1 ? keep(s.submission_id + " " + s.job_ids[0]) : std::string_view(s.submission_id));
+        idem.push_back(strings.join({prefix_, "idem:", s.org_id, ":", s.idempotency_key}));
+        idem.push_back(n == 1 ? strings.join({s.submission_id, " ", s.job_ids[0]}) : std::string_view(s.submission_id));
       }
       if (n == 0) continue;
       const auto packer = packer_of(s, batch.now_ms);
       for (std::size_t i = 0; i < n; ++i) {
-        batch.msetnx.push_back(keep(prefix_ + "j:" + s.job_ids[i]));
-        batch.msetnx.push_back(keep(packer.spec(s.job_ids[i], s.test_paths[i])));
+        batch.msetnx.push_back(strings.join({prefix_, "j:", s.job_ids[i]}));
+        packer.spec_into(scratch, s.job_ids[i], s.test_paths[i]);
+        batch.msetnx.push_back(keep(scratch));
       }
       // The band's list of the job's group (qkey in the scripts).
       scratch.assign(prefix_).append("q:").append(s.org_id).append("/").append(s.app_version_id).append("/");
@@ -982,7 +1000,7 @@ class RedisJobStore final : public JobStore {
       for (const auto& id : s.job_ids) chain(segments[seg->second].ids, id);
       // The list indexes hold one entry per submission (see kSubmit).
       const std::string_view entry =
-          n == 1 ? std::string_view(s.job_ids[0]) : keep(s.job_ids[0] + ":" + s.submission_id);
+          n == 1 ? std::string_view(s.job_ids[0]) : strings.join({s.job_ids[0], ":", s.submission_id});
       chain(lists[0].entries, entry);
       chain(list({"idx:org:", s.org_id}), entry);
       chain(list({"idx:app:", s.org_id, ":", s.app_version_id}), entry);
@@ -998,6 +1016,7 @@ class RedisJobStore final : public JobStore {
     // The native writes, and the same packed for the script, which takes them back when it
     // refuses the batch.
     batch.natives.clear();
+    batch.natives.reserve(lists.size() + orgs.size());
     std::string packed;
     PackTo to{&packed};
     msgpack::packer<PackTo> pk(to);
@@ -1010,7 +1029,10 @@ class RedisJobStore final : public JobStore {
     pk.pack_array(static_cast<std::uint32_t>(pushed));
     for (const auto& l : lists) {
       if (l.entries.count == 0) continue;  // idx:all of a batch of empty submissions
-      auto& rpush = batch.natives.emplace_back(std::vector<std::string_view>{"RPUSH", l.key});
+      auto& rpush = batch.natives.emplace_back();
+      rpush.reserve(2 + l.entries.count);
+      rpush.push_back("RPUSH");
+      rpush.push_back(l.key);
       pk.pack_array(2);
       pack_str(pk, l.key);
       pk.pack_array(static_cast<std::uint32_t>(l.entries.count));
@@ -1020,20 +1042,21 @@ class RedisJobStore final : public JobStore {
       });
     }
     pk.pack_array(static_cast<std::uint32_t>(orgs.size()));
-    const auto org_counts = keep(prefix_ + "orgcounts");
+    const auto org_counts = strings.join({prefix_, "orgcounts"});
     for (const auto& [org, jobs] : orgs) {
       batch.natives.push_back({"HINCRBY", org_counts, org, number(jobs)});
       pk.pack_array(2);
       pack_str(pk, org);
       pk.pack_uint64(jobs);
     }
-    auto& out = batch.sent_args;
+    auto& out = batch.sent_fcall;
     out.clear();
-    out.reserve(16 + idem.size() + 4 * segments.size() + items.size());
-    for (auto& a : base(batch.now_ms)) out.push_back(keep(std::move(a)));
+    out.reserve(19 + idem.size() + 4 * segments.size() + items.size());
+    out.insert(out.end(), {"FCALL", functions_[kSubmitSent], "0"});
+    for (const auto& a : base(batch.now_ms)) out.push_back(keep(a));
     out.push_back(sentinel);
-    out.push_back("0");  // how the script takes the native writes back (sent_fcall)
-    out.push_back(keep(std::move(packed)));
+    out.push_back("0");  // ARGV[6]: how the script takes the native writes back (sent_again_fcall)
+    out.push_back(keep(packed));
     out.push_back(number(idem.size() / 2));
     out.insert(out.end(), idem.begin(), idem.end());
     const auto emit = [&](const Chain& c) {
@@ -1066,7 +1089,7 @@ class RedisJobStore final : public JobStore {
       // to find the native writes by value should it refuse the batch: each submission is
       // still applied once.
       load_scripts();
-      const auto argv = sent_fcall(batch, true);
+      const auto argv = sent_again_fcall(batch);
       again = conn_.command(std::span<const std::string_view>(argv));
       result = &again;
     }

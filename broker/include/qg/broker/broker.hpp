@@ -162,8 +162,9 @@ class Broker {
   void answer_sent_submits(bool wait);
   // Answers every sent batch (waiting for the store).
   void settle_submits();
+  // Answers a batch; each outcome is answered once (its ids move into the reply).
   void answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
-                      std::span<const sched::SubmitResult> results, std::int64_t now);
+                      std::span<sched::SubmitResult> results, std::int64_t now);
   // The store, after every sent submit batch is answered: use for all other store calls.
   sched::JobStore& store();
   void handle_worker(const std::string& identity, const proto::Envelope& envelope);

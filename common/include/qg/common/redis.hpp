@@ -159,7 +159,7 @@ class RedisConnection {
   // Throws StoreUnavailable when the command cannot be written (then it was not sent).
   void send_deferred(std::span<const std::string_view> args);
   // Several commands, written together; one deferred reply each.
-  void send_deferred(std::span<const std::vector<std::string_view>> commands);
+  void send_deferred(std::span<const std::span<const std::string_view>> commands);
   // The oldest deferred reply not yet taken: at once when it is in; otherwise, with wait, once
   // it arrives (up to the command timeout, then lost), without wait an empty optional.
   std::optional<DeferredReply> take_deferred(bool wait);
