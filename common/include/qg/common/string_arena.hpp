@@ -23,6 +23,7 @@ class StringArena {
   // The chunks move; the arena moved from is left empty (its next string starts a new chunk).
   StringArena(StringArena&& other) noexcept { *this = std::move(other); }
   StringArena& operator=(StringArena&& other) noexcept {
+    if (this == &other) return *this;
     chunk_bytes_ = other.chunk_bytes_;
     chunks_ = std::move(other.chunks_);
     next_ = std::exchange(other.next_, nullptr);
