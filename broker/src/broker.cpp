@@ -658,19 +658,26 @@ void Broker::flush_submits() {
     claimed = std::move(both.claims);
   });
   if (!done) return;
-  answer_submits(submitters, submissions, results, now);
-  // Groups claimed for held pulls go out now; those pulls are no longer held.
+  // Groups claimed for held pulls go out first (those pulls are no longer held), then the
+  // submitters' replies: the jobs are durable either way, and the worker's group is the next
+  // hop on the way to running them. The events keep their order: queued, then assigned.
   std::vector<std::size_t> served;
+  std::vector<const sched::Claim*> delivered;
   for (std::size_t k = 0; k < claimed.size() && k < claim_pulls.size(); ++k) {
     if (!claimed[k]) continue;
     const auto& held = held_pulls_[claim_pulls[k]];
     try {
-      deliver(held.identity, held.pull, *claimed[k], now);
+      if (send_assign(held.identity, held.pull, *claimed[k], now)) delivered.push_back(&*claimed[k]);
     } catch (const StoreUnavailable&) {
       ++counters_.store_unavailable;  // handing back a vanished worker's group failed: its lease expires
+    } catch (const std::exception& e) {
+      // As above; the submitters below are answered whatever became of the group.
+      log_->error("handing back an undeliverable group failed: {}", e.what());
     }
     served.push_back(claim_pulls[k]);
   }
+  answer_submits(submitters, submissions, results, now);
+  for (const auto* claim : delivered) announce_assigned(*claim, now);
   for (auto it = served.rbegin(); it != served.rend(); ++it) {
     held_pulls_.erase(held_pulls_.begin() + static_cast<std::ptrdiff_t>(*it));
   }
@@ -926,8 +933,18 @@ std::uint32_t Broker::claim_size(std::int64_t now, std::uint64_t submitting) {
       [&] { return count_live_workers(worker_records_, now, 3 * settings_.heartbeat.count()); }, submitting);
 }
 
-void Broker::deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& found,
+void Broker::deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim,
                      std::int64_t now) {
+  if (send_assign(identity, pull, claim, now)) announce_assigned(claim, now);
+}
+
+void Broker::announce_assigned(const sched::Claim& claim, std::int64_t now) {
+  if (!has_subscribers()) return;
+  for (const auto& job : claim.jobs) events_->job_status(job, now);
+}
+
+bool Broker::send_assign(const std::string& identity, const proto::Pull& pull, const sched::Claim& found,
+                         std::int64_t now) {
   const auto* claim = &found;
   note_lease_deadline(claim->lease_id, now);  // the claim set it a lease ahead
   proto::Assign assign;
@@ -956,13 +973,11 @@ void Broker::deliver(const std::string& identity, const proto::Pull& pull, const
     store().release(pull.worker_id, claim->lease_id, ids, now);
     work_maybe_available_ = true;
     log_->warn("worker {} vanished before its group {} was delivered; released it", pull.worker_id, claim->group_key);
-    return;
+    return false;
   }
   log_->debug("assigned group {} ({} job(s)) to {} under lease {}", claim->group_key, claim->jobs.size(),
               pull.worker_id, claim->lease_id);
-  if (has_subscribers()) {
-    for (const auto& job : claim->jobs) events_->job_status(job, now);
-  }
+  return true;
 }
 
 void Broker::flush_pulls() {

@@ -473,6 +473,60 @@ TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
   EXPECT_GE(broker_->counters().events_published, 1u);
 }
 
+TEST_F(BrokerTest, AHeldPullGetsANewBuildInTheSubmitsStoreCallAndItsEventsStayInOrder) {
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  qg::set_common_options(sub);
+  sub.set(zmq::sockopt::subscribe, "job.acme.");
+  sub.connect(events_out_endpoint_);
+  auto client = dealer(client_endpoint_);
+  // Until the subscription is in, submit for another target than the pull's, so that nothing
+  // the pull could take is queued when it comes.
+  std::vector<std::string> got;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    qg::proto::SubmitRequest warm;
+    warm.rid = "warm";
+    warm.org_id = "acme";
+    warm.app_version_id = "warm-" + std::to_string(i);
+    warm.target = qg::proto::Target::device;
+    warm.tests = {"w.spec.ts"};
+    request<qg::proto::SubmitReply>(client, kClientProtocol, warm);
+    got = receive(sub, 10ms);
+  }
+  ASSERT_FALSE(got.empty()) << "the subscription never came in";
+
+  // The pull is held once the broker has read it: the round that reads it finds nothing.
+  auto worker = dealer(worker_endpoint_);
+  const auto read_before = broker_->counters().worker_messages.load();
+  send(worker, qg::proto::frames_of(kWorkerProtocol, pull_request(20000)));
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (broker_->counters().worker_messages.load() == read_before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_GT(broker_->counters().worker_messages.load(), read_before);
+
+  auto submitted = submit(client, {"a.spec.ts"}, "build-new");
+  ASSERT_EQ(submitted.job_ids.size(), 1u);
+  auto reply = receive(worker, 2000ms);
+  ASSERT_EQ(reply.size(), 3u);
+  ASSERT_EQ(reply[1], "ASSIGN");
+  auto assign = qg::proto::decode<qg::proto::Assign>(reply[2]);
+  ASSERT_TRUE(assign.ok());
+  ASSERT_EQ(assign->jobs.size(), 1u);
+  EXPECT_EQ(assign->jobs[0].job_id, submitted.job_ids[0]);
+
+  // The job's events: queued, then assigned (the worker's group goes out before the
+  // submitter's reply, the events do not).
+  std::vector<qg::proto::JobStatus> statuses;
+  while (statuses.size() < 2) {
+    auto frames = receive(sub);
+    ASSERT_EQ(frames.size(), 4u) << "missing events of the job";
+    auto event = qg::proto::decode<qg::proto::JobEvent>(frames[3]);
+    ASSERT_TRUE(event.ok());
+    if (event->job_id == submitted.job_ids[0]) statuses.push_back(event->status);
+  }
+  EXPECT_EQ(statuses, (std::vector{qg::proto::JobStatus::queued, qg::proto::JobStatus::assigned}));
+}
+
 TEST_F(BrokerTest, AClaimTakesAFairShareWhenWorkersOutnumberTheWork) {
   // 20 unfinished jobs, 2 live workers: a claim asks for 10 (claim_policy.hpp).
   EXPECT_EQ(first_claim_with_two_workers(20), 10u);

@@ -181,13 +181,18 @@ class Broker {
 
   // Tries to satisfy a pull now; true when it was answered with ASSIGN.
   bool try_assign(const std::string& identity, const proto::Pull& pull);
-  // Sends a claimed group to the worker that pulled (or hands it back when the worker has gone).
   // ClaimRequest::max_jobs for a claim now: a fair share of the unfinished work (0 = whole
   // groups when sharing is off). `submitting`: jobs applied in the same round trip.
   std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
   // The claim a pull asks for, sized by claim_size().
   sched::ClaimRequest claim_request(const proto::Pull& pull, std::int64_t now, std::uint64_t submitting);
+  // Sends a claimed group to the worker that pulled (or hands it back when the worker has
+  // gone), then publishes its jobs' new status (announce_assigned).
   void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // deliver() without the events; returns whether the group went out.
+  bool send_assign(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // The status events of a delivered group's jobs.
+  void announce_assigned(const sched::Claim& claim, std::int64_t now);
   // Who asked, for answering a whole batch with one error.
   struct BatchPeer {
     const std::string* identity;
