@@ -71,6 +71,16 @@ class BrokerTest : public ::testing::Test {
     return request<qg::proto::Assign>(workers[0], kWorkerProtocol, pull_request(1000)).jobs.size();
   }
 
+  // A SUB socket on the broker's events of org acme's jobs. Its subscription reaches the
+  // broker asynchronously: events published before it is in are not seen.
+  zmq::socket_t job_subscriber() {
+    zmq::socket_t sub(context_, zmq::socket_type::sub);
+    qg::set_common_options(sub);
+    sub.set(zmq::sockopt::subscribe, "job.acme.");
+    sub.connect(events_out_endpoint_);
+    return sub;
+  }
+
   zmq::socket_t dealer(const std::string& endpoint) {
     zmq::socket_t socket(context_, zmq::socket_type::dealer);
     qg::set_common_options(socket);
@@ -450,10 +460,7 @@ TEST_F(BrokerTest, NoEventIsSentWhileNobodySubscribes) {
 }
 
 TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
-  zmq::socket_t sub(context_, zmq::socket_type::sub);
-  qg::set_common_options(sub);
-  sub.set(zmq::sockopt::subscribe, "job.acme.");
-  sub.connect(events_out_endpoint_);
+  auto sub = job_subscriber();
   auto client = dealer(client_endpoint_);
   // The subscription reaches the broker asynchronously: submit until a queued event arrives
   // (bounded by the number of tries).
@@ -474,10 +481,7 @@ TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
 }
 
 TEST_F(BrokerTest, AHeldPullGetsANewBuildInTheSubmitsStoreCallAndItsEventsStayInOrder) {
-  zmq::socket_t sub(context_, zmq::socket_type::sub);
-  qg::set_common_options(sub);
-  sub.set(zmq::sockopt::subscribe, "job.acme.");
-  sub.connect(events_out_endpoint_);
+  auto sub = job_subscriber();
   auto client = dealer(client_endpoint_);
   // Until the subscription is in, submit for another target than the pull's, so that nothing
   // the pull could take is queued when it comes.
