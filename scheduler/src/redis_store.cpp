@@ -182,7 +182,8 @@ void pack_str(msgpack::packer<PackTo>& p, std::string_view v) {
 class SpecPacker {
  public:
   SpecPacker(const NewSubmission& s, std::string_view target, std::string_view priority, std::uint32_t max_attempts,
-             std::int64_t rank, std::int64_t now_ms) {
+             std::int64_t rank, std::int64_t now_ms)
+      : rank_(rank) {
     // The fields before the test path, then (from split_) those between it and the id.
     PackTo to{&parts_};
     msgpack::packer<PackTo> p(to);
@@ -217,10 +218,13 @@ class SpecPacker {
     out.append(parts.substr(split_));
     pack_str(p, id);
   }
+  // The rank its specs carry (the submission's jobs share it).
+  std::int64_t rank() const { return rank_; }
 
  private:
   std::string parts_;
   std::size_t split_ = 0;
+  std::int64_t rank_ = 0;
 };
 
 std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
@@ -919,7 +923,7 @@ class RedisJobStore final : public JobStore {
   void plan_sent(InFlightSubmits& batch) const {
     auto& strings = batch.sent_strings;
     const auto keep = [&](std::string_view s) { return strings.keep(s); };
-    const auto number = [&](std::size_t v) {
+    const auto number = [&](auto v) {  // an integer in decimal
       char digits[24];
       return keep(std::string_view(digits, std::to_chars(digits, digits + sizeof digits, v).ptr));
     };
@@ -994,7 +998,7 @@ class RedisJobStore final : public JobStore {
       if (seg == segment_at.end()) {
         const auto key = keep(scratch);
         seg = segment_at.emplace(key, segments.size()).first;
-        const auto rank = keep(std::to_string(detail::rank_base(settings_, s.org_id, s.priority, batch.now_ms)));
+        const auto rank = number(packer.rank());
         segments.push_back(Segment{key, rank, {}});
       }
       for (const auto& id : s.job_ids) chain(segments[seg->second].ids, id);
