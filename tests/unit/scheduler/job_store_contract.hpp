@@ -86,8 +86,16 @@ class JobStoreContract : public ::testing::Test {
   SubmitOutcome send(const SubmitSpec& spec, std::int64_t now) {
     store().send_submits({submission_of(spec, now)}, now);
     auto done = store().take_submits(true);
-    if (!done || done->failure != JobStore::SentSubmits::Failure::none || !done->results.at(0).outcome) {
-      ADD_FAILURE() << "the sent batch failed: " << (done ? done->error + done->results.at(0).error : "none came back");
+    if (!done) {
+      ADD_FAILURE() << "the sent batch did not come back";
+      return {};
+    }
+    if (done->failure != JobStore::SentSubmits::Failure::none) {
+      ADD_FAILURE() << "the sent batch failed: " << done->error;
+      return {};
+    }
+    if (done->results.size() != 1 || !done->results[0].outcome) {
+      ADD_FAILURE() << "the sent submission was refused: " << (done->results.empty() ? "" : done->results[0].error);
       return {};
     }
     return *done->results[0].outcome;
@@ -274,13 +282,8 @@ TYPED_TEST_P(JobStoreContract, GroupRanksByTheBestOfItsBands) {
     SCOPED_TRACE(sent ? "sent batches" : "submits");
     this->reset();
     auto put = [&](const std::string& app, Priority priority, std::int64_t now) {
-      if (!sent) return this->submit({.app = app, .priority = priority}, now).job_ids[0];
-      NewSubmission s = this->new_submission(app, 1);
-      s.priority = priority;
-      this->store().send_submits({s}, now);
-      auto done = this->store().take_submits(true);
-      EXPECT_TRUE(done && done->failure == JobStore::SentSubmits::Failure::none);
-      return s.job_ids[0];
+      const SubmitSpec spec{.app = app, .priority = priority};
+      return (sent ? this->send(spec, now) : this->submit(spec, now)).job_ids.at(0);
     };
     auto a_low = put("a", Priority::low, kT0);                      // a ranks kT0
     put("b", Priority::low, kT0 + 10);                              // b ranks kT0 + 10
@@ -337,11 +340,7 @@ TYPED_TEST_P(JobStoreContract, AcrossGroupsTierThenPriorityThenAge) {
     SCOPED_TRACE(sent ? "sent batches" : "submits");
     this->reset();
     auto put = [&](const SubmitSpec& spec, std::int64_t now) {
-      if (sent) {
-        this->send(spec, now);
-      } else {
-        this->submit(spec, now);
-      }
+      sent ? this->send(spec, now) : this->submit(spec, now);
     };
     put({.org = "std", .app = "old-medium", .priority = Priority::medium}, kT0);
     put({.org = "std", .app = "high", .priority = Priority::high}, kT0 + 1000);
