@@ -101,6 +101,11 @@ class JobStoreContract : public ::testing::Test {
     return *done->results[0].outcome;
   }
 
+  // submit() or send(): the two ways a submission reaches the store.
+  SubmitOutcome submit_or_send(bool sent, const SubmitSpec& spec, std::int64_t now) {
+    return sent ? send(spec, now) : submit(spec, now);
+  }
+
   NewSubmission submission_of(const SubmitSpec& spec, std::int64_t now) {
     NewSubmission s;
     s.submission_id = ids_.next(now);
@@ -282,8 +287,7 @@ TYPED_TEST_P(JobStoreContract, GroupRanksByTheBestOfItsBands) {
     SCOPED_TRACE(sent ? "sent batches" : "submits");
     this->reset();
     auto put = [&](const std::string& app, Priority priority, std::int64_t now) {
-      const SubmitSpec spec{.app = app, .priority = priority};
-      return (sent ? this->send(spec, now) : this->submit(spec, now)).job_ids.at(0);
+      return this->submit_or_send(sent, {.app = app, .priority = priority}, now).job_ids.at(0);
     };
     auto a_low = put("a", Priority::low, kT0);                      // a ranks kT0
     put("b", Priority::low, kT0 + 10);                              // b ranks kT0 + 10
@@ -339,9 +343,7 @@ TYPED_TEST_P(JobStoreContract, AcrossGroupsTierThenPriorityThenAge) {
   for (bool sent : {false, true}) {
     SCOPED_TRACE(sent ? "sent batches" : "submits");
     this->reset();
-    auto put = [&](const SubmitSpec& spec, std::int64_t now) {
-      sent ? this->send(spec, now) : this->submit(spec, now);
-    };
+    auto put = [&](const SubmitSpec& spec, std::int64_t now) { this->submit_or_send(sent, spec, now); };
     put({.org = "std", .app = "old-medium", .priority = Priority::medium}, kT0);
     put({.org = "std", .app = "high", .priority = Priority::high}, kT0 + 1000);
     put({.org = "std", .app = "new-medium", .priority = Priority::medium}, kT0 + 2000);
