@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
                         "where jobs live: 'redis' (durable; needs --redis-url) or 'memory' (embedded: broker and "
                         "scheduler in this process, NOT durable, for trials and tests). --redis-url alone "
                         "implies redis. There is no default: a broker never picks memory by itself.")(
-      "redis-url", qg::po::value(&redis_url), "Redis to use, redis://host:port[/db]")(
+      "redis-url", qg::po::value(&redis_url),
+      "Redis to use: redis://host:port[/db] over TCP, or unix:///path/to/redis.sock[?db=N] for a Redis on "
+      "this host (its unixsocket; no TCP stack in the round trips)")(
       "client-endpoint", qg::po::value(&settings.client_endpoint)->default_value(settings.client_endpoint),
       "ROUTER endpoint for clients (qgjob, CI, SDKs)")(
       "worker-endpoint", qg::po::value(&settings.worker_endpoint)->default_value(settings.worker_endpoint),
@@ -115,6 +117,10 @@ int main(int argc, char** argv) {
     g_broker = &broker;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    // A write to a Redis connection whose server has gone (at once on a Unix socket, after a
+    // reset over TCP) raises SIGPIPE, which would end the process: the write's error is what
+    // tells the connection to reconnect.
+    std::signal(SIGPIPE, SIG_IGN);
     broker.run();
     g_broker = nullptr;
     return 0;

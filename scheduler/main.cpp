@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
 
   qg::po::options_description options;
   options.add_options()("redis-url", qg::po::value(&redis_url)->required(),
-                        "Redis to schedule, redis://host:port[/db] (required)")(
+                        "Redis to schedule (required): redis://host:port[/db], or unix:///path/to/redis.sock[?db=N]")(
       "events", qg::po::value(&events_endpoint)->default_value("tcp://127.0.0.1:5557"),
       "broker's events-in endpoint to publish lease expiries and requeues on (empty = do not publish)")(
       "max-idle-ms", qg::po::value(&max_idle_ms)->default_value(max_idle_ms),
@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
     auto settings = store_options.apply();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    // As in qg-broker: a write to a Redis that has gone must fail, not end the process.
+    std::signal(SIGPIPE, SIG_IGN);
 
     zmq::context_t context(1);
     zmq::socket_t pub(context, zmq::socket_type::pub);

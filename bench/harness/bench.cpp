@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "qg/common/redis.hpp"
 #include "qg/common/zmq_util.hpp"
 
 namespace qg::bench {
@@ -158,22 +159,16 @@ std::string fmt_us(double us) {
 // ---------------------------------------------------------------------------------------
 // Redis
 
-namespace {
-std::pair<std::string, int> host_port(const std::string& url) {
-  std::string rest = url;
-  if (rest.rfind("redis://", 0) == 0) rest = rest.substr(8);
-  auto slash = rest.find('/');
-  if (slash != std::string::npos) rest = rest.substr(0, slash);
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos) return {rest, 6379};
-  return {rest.substr(0, colon), std::stoi(rest.substr(colon + 1))};
-}
-}  // namespace
-
 RedisAdmin::RedisAdmin(const std::string& url) {
-  auto [host, port] = host_port(url);
+  RedisAddress address;
+  try {
+    address = RedisAddress::parse(url);
+  } catch (const ConfigError& e) {
+    throw BenchError(e.what());
+  }
   timeval tv{5, 0};
-  ctx_ = redisConnectWithTimeout(host.c_str(), port, tv);
+  ctx_ = address.socket_path.empty() ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
+                                     : redisConnectUnixWithTimeout(address.socket_path.c_str(), tv);
   if (ctx_ == nullptr || ctx_->err != 0) {
     std::string why = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) redisFree(ctx_);

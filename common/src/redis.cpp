@@ -14,13 +14,33 @@ namespace qg {
 // RedisAddress
 
 RedisAddress RedisAddress::parse(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
+  constexpr std::string_view scheme = "redis://", unix_scheme = "unix://";
   auto bad = [&](const char* why) {
-    return ConfigError("bad Redis URL '" + std::string(url) + "': " + why + " (expected redis://host[:port][/db])");
+    return ConfigError("bad Redis URL '" + std::string(url) + "': " + why +
+                       " (expected redis://host[:port][/db] or unix:///path/to/redis.sock[?db=N])");
   };
-  if (url.substr(0, scheme.size()) != scheme) throw bad("scheme must be redis://");
-  std::string_view rest = url.substr(scheme.size());
+  auto number = [&](std::string_view text, int lo, int hi, const char* what) {
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || value < lo || value > hi) throw bad(what);
+    return value;
+  };
   RedisAddress address;
+  if (url.substr(0, unix_scheme.size()) == unix_scheme) {
+    std::string_view path = url.substr(unix_scheme.size());
+    if (auto query = path.find('?'); query != std::string_view::npos) {
+      constexpr std::string_view db_key = "db=";
+      const auto q = path.substr(query + 1);
+      if (q.substr(0, db_key.size()) != db_key) throw bad("the only option is db=N");
+      address.db = number(q.substr(db_key.size()), 0, 1'000'000, "database must be a non-negative number");
+      path = path.substr(0, query);
+    }
+    if (path.empty() || path.front() != '/') throw bad("socket path must be absolute");
+    address.socket_path = std::string(path);
+    return address;
+  }
+  if (url.substr(0, scheme.size()) != scheme) throw bad("scheme must be redis:// or unix://");
+  std::string_view rest = url.substr(scheme.size());
   std::string_view db;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     db = rest.substr(slash + 1);
@@ -36,18 +56,13 @@ RedisAddress RedisAddress::parse(std::string_view url) {
   if (rest.empty()) throw bad("empty host");
   if (rest.find_first_of("@?# ") != std::string_view::npos) throw bad("credentials and options are not supported");
   address.host = std::string(rest);
-  auto number = [&](std::string_view text, int lo, int hi, const char* what) {
-    int value = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || ptr != text.data() + text.size() || value < lo || value > hi) throw bad(what);
-    return value;
-  };
   if (!port.empty()) address.port = number(port, 1, 65535, "port must be 1..65535");
   if (!db.empty()) address.db = number(db, 0, 1'000'000, "database must be a non-negative number");
   return address;
 }
 
 std::string RedisAddress::url() const {
+  if (!socket_path.empty()) return "unix://" + socket_path + (db != 0 ? "?db=" + std::to_string(db) : "");
   std::string out = "redis://" + host + ":" + std::to_string(port);
   if (db != 0) out += "/" + std::to_string(db);
   return out;
@@ -228,7 +243,9 @@ void RedisConnection::connect() {
   lose_deferred("reconnected");
   context_.reset();
   RedisContextPtr context(
-      redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(options_.connect_timeout)));
+      address_.socket_path.empty()
+          ? redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(options_.connect_timeout))
+          : redisConnectUnixWithTimeout(address_.socket_path.c_str(), to_timeval(options_.connect_timeout)));
   auto failed = [&](const std::string& why) {
     auto now = steady_ms();
     backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);

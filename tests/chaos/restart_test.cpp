@@ -94,11 +94,14 @@ TEST(Restart, ASchedulerKilledAndReplacedTakesOverLeaseExpiry) {
   for (const auto& j : api.status(ids)) EXPECT_EQ(j.attempt, 2u) << describe({j});
 }
 
-TEST(Restart, RedisRestartedWithAofLosesNoAcknowledgedJobAndHealthTellsWhileItIsDown) {
+// Redis killed -9 and started again, the brokers and schedulers reaching it over TCP or on
+// its Unix socket (where a write to the dead server's socket raises SIGPIPE at once).
+void redis_restarted_with_aof_loses_no_acknowledged_job(bool over_socket) {
   // appendfsync always: Redis is killed -9, and only then does it promise to keep every
   // write it acknowledged (see RedisServer).
   auto options = with_lease(3000, true);
   options.appendfsync = "always";
+  options.redis_socket = over_socket;
   Cluster cluster(options);
   Api api(cluster.client_endpoint());
   cluster.add_worker(worker("w1"));
@@ -147,6 +150,16 @@ TEST(Restart, RedisRestartedWithAofLosesNoAcknowledgedJobAndHealthTellsWhileItIs
   ASSERT_EQ(more.size(), 20u);
   acknowledged.insert(acknowledged.end(), more.begin(), more.end());
   expect_all_passed(api, acknowledged, cluster.log("broker-0") + cluster.log("scheduler-0"));
+  EXPECT_TRUE(cluster.broker(0).running()) << cluster.log("broker-0");
+  EXPECT_TRUE(cluster.scheduler(0).running()) << cluster.log("scheduler-0");
+}
+
+TEST(Restart, RedisRestartedWithAofLosesNoAcknowledgedJobAndHealthTellsWhileItIsDown) {
+  redis_restarted_with_aof_loses_no_acknowledged_job(false);
+}
+
+TEST(Restart, RedisOnItsUnixSocketRestartedWithAofLosesNoAcknowledgedJobAndNoProcessDies) {
+  redis_restarted_with_aof_loses_no_acknowledged_job(true);
 }
 
 TEST(Restart, ASubmitIssuedWhileTheBrokerIsDownSucceedsExactlyOnceWhenItReturns) {

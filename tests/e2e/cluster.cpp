@@ -29,6 +29,8 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
   }
 }
 
+std::string Cluster::redis_url() const { return options_.redis_socket ? redis_->socket_url() : redis_->url(); }
+
 Cluster::~Cluster() {
   for (auto& w : workers_) w->signal(SIGKILL);
   for (auto& s : schedulers_) s->signal(SIGKILL);
@@ -41,7 +43,7 @@ std::size_t Cluster::add_scheduler(std::size_t broker_index) {
   const auto index = schedulers_.size();
   std::vector<std::string> argv = {bin_dir() + "/qg-scheduler",
                                    "--redis-url",
-                                   redis_->url(),
+                                   redis_url(),
                                    "--events",
                                    events_in_endpoint(broker_index),
                                    "--scheduler-id",
@@ -77,7 +79,7 @@ void Cluster::start_broker(std::size_t index) {
                                    "--log-level",
                                    "debug"};
   if (options_.redis) {
-    argv.insert(argv.end(), {"--redis-url", redis_->url()});
+    argv.insert(argv.end(), {"--redis-url", redis_url()});
   } else {
     argv.insert(argv.end(), {"--store", "memory"});
   }

@@ -17,6 +17,7 @@ struct ClusterOptions {
   bool redis = true;  // false: broker --store memory, no scheduler
   bool aof = false;
   std::string appendfsync = "everysec";  // with aof: everysec or always (see RedisServer)
+  bool redis_socket = false;             // brokers and schedulers reach Redis on its Unix socket
   int brokers = 1;
   int schedulers = 1;
   std::vector<std::string> broker_args;     // extra flags for every broker
@@ -50,6 +51,8 @@ class Cluster {
   void start_broker_again(std::size_t index = 0);
   void wait_for_broker(std::size_t index);
   RedisServer* redis() { return redis_.get(); }
+  // The URL the brokers and schedulers are given (TCP, or the Unix socket: redis_socket).
+  std::string redis_url() const;
   ChildProcess& scheduler(std::size_t index = 0) { return *schedulers_.at(index); }
   // Starts one more qg-scheduler (publishing to broker `broker_index`); returns its index.
   std::size_t add_scheduler(std::size_t broker_index = 0);

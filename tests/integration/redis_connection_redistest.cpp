@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "qg/common/errors.hpp"
 #include "qg/common/logging.hpp"
 #include "qg/common/redis.hpp"
@@ -13,6 +15,20 @@ namespace {
 
 class RedisConnectionTest : public ::testing::Test {
  protected:
+  // As the servers' mains do (see RedisConnection).
+  static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
+  // True once `c` gets PONG again (reconnecting as needed) within 15 s.
+  static bool answers_again(RedisConnection& c) {
+    return testing::wait_until(
+        [&] {
+          try {
+            return c.command({"PING"}).str() == "PONG";
+          } catch (const StoreUnavailable&) {
+            return false;
+          }
+        },
+        std::chrono::seconds(15));
+  }
   testing::RedisServer server_;
   RedisConnection connect(const std::string& suffix = "") {
     return RedisConnection(RedisAddress::parse(server_.url() + suffix), RedisOptions{}, null_logger());
@@ -71,20 +87,28 @@ TEST_F(RedisConnectionTest, SelectsTheDatabaseFromTheUrl) {
   EXPECT_EQ(c3.command({"GET", "only-in-3"}).str(), "1");
 }
 
+// unix:// reaches the same server over its Unix socket, database selection and reconnecting
+// included; a socket with no server behind it is StoreUnavailable, as an unreachable port is.
+TEST_F(RedisConnectionTest, ReachesTheServerOnItsUnixSocket) {
+  RedisConnection over_socket(RedisAddress::parse(server_.socket_url() + "?db=2"), RedisOptions{}, null_logger());
+  over_socket.command({"SET", "via-socket", "1"});
+  EXPECT_EQ(connect("/2").command({"GET", "via-socket"}).str(), "1");
+  EXPECT_TRUE(connect().command({"GET", "via-socket"}).is_nil());
+  const auto generation = over_socket.generation();
+  server_.restart();
+  EXPECT_TRUE(answers_again(over_socket));
+  EXPECT_GT(over_socket.generation(), generation);
+  RedisConnection nowhere(RedisAddress::parse("unix://" + server_.socket_path() + ".absent"), RedisOptions{},
+                          null_logger());
+  EXPECT_THROW(nowhere.command({"PING"}), StoreUnavailable);
+}
+
 TEST_F(RedisConnectionTest, ReconnectsAfterRestart) {
   auto c = connect();
   EXPECT_EQ(c.command({"PING"}).str(), "PONG");
   auto generation = c.generation();
   server_.restart();
-  EXPECT_TRUE(testing::wait_until(
-      [&] {
-        try {
-          return c.command({"PING"}).str() == "PONG";
-        } catch (const StoreUnavailable&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(15)));
+  EXPECT_TRUE(answers_again(c));
   EXPECT_GT(c.generation(), generation);
 }
 

@@ -24,9 +24,39 @@ TEST(RedisAddress, DefaultsPortAndDb) {
   EXPECT_EQ(a.db, 0);
 }
 
+TEST(RedisAddress, ParsesUnixSocketPathAndDb) {
+  auto a = RedisAddress::parse("unix:///run/redis/redis.sock");
+  EXPECT_EQ(a.socket_path, "/run/redis/redis.sock");
+  EXPECT_EQ(a.db, 0);
+  EXPECT_EQ(a.url(), "unix:///run/redis/redis.sock");
+  auto b = RedisAddress::parse("unix:///tmp/r.sock?db=3");
+  EXPECT_EQ(b.socket_path, "/tmp/r.sock");
+  EXPECT_EQ(b.db, 3);
+  EXPECT_EQ(b.url(), "unix:///tmp/r.sock?db=3");
+  EXPECT_TRUE(RedisAddress::parse("redis://h:1").socket_path.empty());
+}
+
 TEST(RedisAddress, RejectsBadUrlsWithConfigError) {
-  for (const char* url : {"", "http://h:1", "redis://", "redis://:6379", "redis://h:", "redis://h:0", "redis://h:70000",
-                          "redis://h:12x", "redis://h:1/", "redis://h:1/-1", "redis://h:1/x", "redis://user:pw@h:1"}) {
+  for (const char* url : {"",
+                          "http://h:1",
+                          "redis://",
+                          "redis://:6379",
+                          "redis://h:",
+                          "redis://h:0",
+                          "redis://h:70000",
+                          "redis://h:12x",
+                          "redis://h:1/",
+                          "redis://h:1/-1",
+                          "redis://h:1/x",
+                          "redis://user:pw@h:1",
+                          "unix://",
+                          "unix://relative.sock",
+                          "unix:///s.sock?",
+                          "unix:///s.sock?db=",
+                          "unix:///s.sock?db=x",
+                          "unix:///s.sock?db=-1",
+                          "unix:///s.sock?timeout=1",
+                          "unix://?db=1"}) {
     EXPECT_THROW(RedisAddress::parse(url), ConfigError) << url;
   }
 }

@@ -32,13 +32,16 @@ struct redisReply;
 
 namespace qg {
 
-// redis://host[:port][/db]. Port defaults to 6379, db to 0.
+// redis://host[:port][/db] (TCP; port defaults to 6379) or unix:///path/to/redis.sock[?db=N]
+// (a Unix domain socket, for a Redis on the same host: no TCP stack on either side of each
+// round trip). db defaults to 0.
 struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
+  std::string socket_path;  // non-empty: connect to this Unix socket, not host:port
   int db = 0;
 
-  // Throws ConfigError on anything else (other scheme, empty host, bad port or db).
+  // Throws ConfigError on anything else (other scheme, empty host or path, bad port or db).
   static RedisAddress parse(std::string_view url);
   std::string url() const;
 };
@@ -109,6 +112,9 @@ class RedisValue {
 // executed, retry later), else StoreError.
 [[noreturn]] void throw_reply_error(const std::string& message);
 
+// One connection to Redis (TCP or a Unix socket). A process using one must ignore SIGPIPE,
+// as qg-broker and qg-scheduler do: a write to a server that has gone raises it (at once on
+// a Unix socket), and the write's error is what makes the connection reconnect.
 class RedisConnection {
  public:
   RedisConnection(RedisAddress address, RedisOptions options, std::shared_ptr<spdlog::logger> logger);

@@ -68,7 +68,7 @@ class TempDir {
   std::string path_;
 };
 
-// A real redis-server on a free port, in its own temporary directory, persistence off unless
+// A real redis-server on a free port and a Unix socket, in its own temporary directory, persistence off unless
 // `aof` is set (then with `appendfsync`: everysec or always). Ready (answers PING) when the
 // constructor returns; killed by the destructor. The binary is $QG_REDIS_SERVER or
 // `redis-server` from PATH.
@@ -86,6 +86,9 @@ class RedisServer {
 
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  // The same server on its Unix socket (in its directory, so it survives restart()).
+  std::string socket_path() const { return dir_.path() + "/redis.sock"; }
+  std::string socket_url() const { return "unix://" + socket_path(); }
   // The server's process id (-1 while it is not running).
   int pid() const { return process_ ? process_->pid() : -1; }
   // Kills with SIGKILL and starts again on the same port and directory (AOF replays).
