@@ -166,9 +166,7 @@ RedisAdmin::RedisAdmin(const std::string& url) {
   } catch (const ConfigError& e) {
     throw BenchError(e.what());
   }
-  timeval tv{5, 0};
-  ctx_ = address.socket_path.empty() ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
-                                     : redisConnectUnixWithTimeout(address.socket_path.c_str(), tv);
+  ctx_ = connect_context(address, std::chrono::seconds(5)).release();
   if (ctx_ == nullptr || ctx_->err != 0) {
     std::string why = ctx_ != nullptr ? ctx_->errstr : "out of memory";
     if (ctx_ != nullptr) redisFree(ctx_);

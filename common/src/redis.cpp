@@ -214,6 +214,12 @@ bool append_all(redisContext* context, const Commands& commands) {
 }
 }  // namespace
 
+RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout) {
+  const timeval tv = to_timeval(timeout);
+  return RedisContextPtr(address.socket_path.empty() ? redisConnectWithTimeout(address.host.c_str(), address.port, tv)
+                                                     : redisConnectUnixWithTimeout(address.socket_path.c_str(), tv));
+}
+
 RedisConnection::RedisConnection(RedisAddress address, RedisOptions options, std::shared_ptr<spdlog::logger> logger)
     : address_(std::move(address)), options_(options), logger_(std::move(logger)) {}
 
@@ -242,10 +248,7 @@ void RedisConnection::read_deferred_aside() {
 void RedisConnection::connect() {
   lose_deferred("reconnected");
   context_.reset();
-  RedisContextPtr context(
-      address_.socket_path.empty()
-          ? redisConnectWithTimeout(address_.host.c_str(), address_.port, to_timeval(options_.connect_timeout))
-          : redisConnectUnixWithTimeout(address_.socket_path.c_str(), to_timeval(options_.connect_timeout)));
+  RedisContextPtr context = connect_context(address_, options_.connect_timeout);
   auto failed = [&](const std::string& why) {
     auto now = steady_ms();
     backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);

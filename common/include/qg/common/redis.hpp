@@ -74,6 +74,10 @@ struct RedisReplyDeleter {
 using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
+// A hiredis context connected (or not: check its err) to the address, over TCP or its Unix
+// socket, within `timeout`. Null only when out of memory.
+RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout);
+
 // A reply converted to an owned value (the hiredis reply is freed at once).
 class RedisValue {
  public:

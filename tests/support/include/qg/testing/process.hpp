@@ -68,10 +68,10 @@ class TempDir {
   std::string path_;
 };
 
-// A real redis-server on a free port and a Unix socket, in its own temporary directory, persistence off unless
-// `aof` is set (then with `appendfsync`: everysec or always). Ready (answers PING) when the
-// constructor returns; killed by the destructor. The binary is $QG_REDIS_SERVER or
-// `redis-server` from PATH.
+// A real redis-server on a free port and a Unix socket, in its own temporary directory,
+// persistence off unless `aof` is set (then with `appendfsync`: everysec or always). Ready
+// (answers PING) when the constructor returns; killed by the destructor. The binary is
+// $QG_REDIS_SERVER or `redis-server` from PATH.
 //
 // A test that kills Redis (SIGKILL) and asserts that no acknowledged write is lost needs
 // `always`: with everysec, while a background fsync is slow (a busy disk), Redis postpones
