@@ -221,6 +221,29 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
   record("qg.dispatch." + store + ".floor.p99_ms", f99 / 1000);
 }
 
+// The calling thread on the first core it may use, until destroyed: threads it starts and
+// processes it forks from then on take that core too.
+class OnOneCore {
+ public:
+  OnOneCore() {
+    CPU_ZERO(&before_);
+    if (sched_getaffinity(0, sizeof before_, &before_) != 0) throw BenchError("sched_getaffinity failed");
+    while (core_ < CPU_SETSIZE && !CPU_ISSET(core_, &before_)) ++core_;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(core_, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) throw BenchError("sched_setaffinity failed");
+  }
+  ~OnOneCore() { sched_setaffinity(0, sizeof before_, &before_); }
+  OnOneCore(const OnOneCore&) = delete;
+  OnOneCore& operator=(const OnOneCore&) = delete;
+  int core() const { return core_; }
+
+ private:
+  cpu_set_t before_;
+  int core_ = 0;
+};
+
 // Where the floor goes: the relay path alone (no Redis), first with the processes free to
 // run on any core, as in the latency rows, then with this program, the relay and their
 // ZeroMQ I/O threads all on one core. On one core a thread hands a message to the next by
@@ -239,23 +262,9 @@ void floor_by_cores(const Args& args, Table& table) {
     record("qg.dispatch." + key + ".p50_ms", p50 / 1000);
     record("qg.dispatch." + key + ".p99_ms", p99 / 1000);
   };
-  cpu_set_t before;
-  CPU_ZERO(&before);
-  if (sched_getaffinity(0, sizeof before, &before) != 0) throw BenchError("floor: sched_getaffinity failed");
   measure("floor: the same hops through a relay, no work, every process on any core", "floor_any_core");
-  int first = 0;
-  while (first < CPU_SETSIZE && !CPU_ISSET(first, &before)) ++first;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(first, &one);
-  if (sched_setaffinity(0, sizeof one, &one) != 0) throw BenchError("floor: sched_setaffinity failed");
-  try {
-    measure("floor: the same, every process and thread on core " + std::to_string(first), "floor_one_core");
-  } catch (...) {
-    sched_setaffinity(0, sizeof before, &before);
-    throw;
-  }
-  sched_setaffinity(0, sizeof before, &before);
+  OnOneCore pinned;
+  measure("floor: the same, every process and thread on core " + std::to_string(pinned.core()), "floor_one_core");
 }
 
 // The end-to-end rows: 1, 10 and 50 workers, or only the 50-worker row (bench/run's paired
