@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
     settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
     settings.claim_min_jobs = claim_min_jobs;
 
+    // A write to a Redis connection whose server has gone (at once on a Unix socket, after a
+    // reset over TCP) raises SIGPIPE, which would end the process: the write's error is what
+    // tells the connection to reconnect. Ignored before the first connection (the store's
+    // start-up waits for Redis and loads its scripts, and Redis may go meanwhile).
+    std::signal(SIGPIPE, SIG_IGN);
     std::unique_ptr<qg::sched::JobStore> store;
     if (store_kind == "memory") {
       log->warn(
@@ -117,10 +122,6 @@ int main(int argc, char** argv) {
     g_broker = &broker;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    // A write to a Redis connection whose server has gone (at once on a Unix socket, after a
-    // reset over TCP) raises SIGPIPE, which would end the process: the write's error is what
-    // tells the connection to reconnect.
-    std::signal(SIGPIPE, SIG_IGN);
     broker.run();
     g_broker = nullptr;
     return 0;
