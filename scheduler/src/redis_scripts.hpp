@@ -910,22 +910,23 @@ local function hand_off()
   if n == 0 or n > want then return nil end
   local nt = NUM[ARGV[11 + o]]
   local fits = false
+  local g = org .. '/' .. app .. '/' .. target
+  -- One EXISTS over the claim's ready sets (a sorted set exists while it holds a group), the
+  -- group's lists, every spec key and the idempotency key: any of them taken sends the batch
+  -- the slow way, which judges each.
+  local ids, keys, seen = {}, {qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')}, {}
   for i = 1, nt do
     local t = ARGV[11 + i + o]
     if t == target then fits = true end
-    if redis.call('ZCARD', P .. 'ready:' .. t) > 0 then return nil end
+    keys[#keys + 1] = P .. 'ready:' .. t
   end
   if not fits then return nil end
-  local g = org .. '/' .. app .. '/' .. target
-  -- One EXISTS over the group's lists, every spec key and the idempotency key: any of them
-  -- taken sends the batch the slow way, which judges each.
-  local ids, keys, seen = {}, {qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')}, {}
   for k = 1, n do
     local id = ARGV[ids0 + k]
     if seen[id] then return nil end
     seen[id] = true
     ids[k] = id
-    keys[k + 3] = ARGV[12 + 2 * k]
+    keys[#keys + 1] = ARGV[12 + 2 * k]
   end
   local ik
   if idem ~= '' then
@@ -938,8 +939,8 @@ local function hand_off()
     if redis.call('EXISTS', unpack(keys, i, e)) > 0 then return nil end
     i = e + 1
   end
-  -- No write above: the slow path below starts from the same state. The specs and the
-  -- states go in one MSET (the states are not left to commit()).
+  -- No write above: the slow path below starts from the same state. The specs, the states
+  -- and the idempotency key go in one MSET (the states are not left to commit()).
   local lease_id, worker = ARGV[5 + o], ARGV[6 + o]
   local assigned = ARGV[13 + nt + NUM[ARGV[12 + nt + o]] + o]  -- packed by the store (see kClaim)
   local mset = {}
@@ -948,6 +949,10 @@ local function hand_off()
     mset[4 * k - 2] = ARGV[13 + 2 * k]
     mset[4 * k - 1] = skey(ids[k])
     mset[4 * k] = assigned
+  end
+  if idem ~= '' then
+    mset[4 * n + 1] = ik
+    if n == 1 then mset[4 * n + 2] = sub .. ' ' .. ids[1] else mset[4 * n + 2] = sub end
   end
   variadic('MSET', nil, mset)
   local m = ids[1]
@@ -959,9 +964,6 @@ local function hand_off()
   redis.call('RPUSH', P .. 'idx:org:' .. org, m)
   redis.call('RPUSH', P .. 'idx:app:' .. org .. ':' .. app, m)
   redis.call('HINCRBY', P .. 'orgcounts', org, ARGV[13])
-  if idem ~= '' then
-    if n == 1 then redis.call('SET', ik, sub .. ' ' .. ids[1]) else redis.call('SET', ik, sub) end
-  end
   open_lease(lease_id, worker, g, ids, NUM[ARGV[7 + o]])
   count('assigned', n)
   commit()
