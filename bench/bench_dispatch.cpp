@@ -13,6 +13,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "harness/bench.hpp"
@@ -154,9 +155,11 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
   Samples lat, floor_lat;
   pull();
   std::this_thread::sleep_for(20ms);
-  const double end_by = now_us() + 120e6;
+  double end_by = now_us() + 120e6;
   std::size_t done = 0;
-  while (done < n) {
+  // One job through the path: returns µs from the SUBMIT's send to the ASSIGN's arrival, then
+  // reports the job passed and holds the next pull, so that the system is idle again.
+  auto one_job = [&]() -> double {
     if (now_us() > end_by) throw BenchError("latency: deadline passed after " + std::to_string(done) + " jobs");
     const double t0 = now_us();
     send_multipart(client, {std::string(proto::kClientProtocol), "SUBMIT", bodies[done % bodies.size()]});
@@ -186,8 +189,6 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
         }
       }
     }
-    lat.add(t1 - t0);
-    // Finish the job so the system is idle again, then hold the next pull.
     for (const auto& job : assign->jobs) {
       proto::Report r;
       r.rid = job.job_id;
@@ -201,6 +202,10 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
     }
     done += assign->jobs.size();
     pull();
+    return t1 - t0;
+  };
+  while (done < n) {
+    lat.add(one_job());
     // A floor sample (itself after 2 ms idle), then 2 ms for the pull to be held at the
     // broker before the next submit.
     floor_lat.add(floor.sample());
@@ -219,6 +224,58 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
              fmt(static_cast<double>(floor_lat.size())), fmt_us(f50), fmt_us(f99), ""});
   record("qg.dispatch." + store + ".floor.p50_ms", f50 / 1000);
   record("qg.dispatch." + store + ".floor.p99_ms", f99 / 1000);
+  if (redis_url.empty()) return;
+
+  // The store's share, in a pass of its own after the timed rows: how long each script call
+  // of a job's trip ran inside Redis (the hand-off on the path; the report and the claim that
+  // finds nothing after it), from the slowlog with every command logged. Logging every
+  // command costs each a little, so none of the rows above is taken with it on.
+  RedisAdmin admin(redis_url);
+  const std::string slower_than = admin.config_get("slowlog-log-slower-than");
+  const std::string max_len = admin.config_get("slowlog-max-len");
+  struct Restore {
+    RedisAdmin& admin;
+    std::string slower_than, max_len;
+    ~Restore() {
+      try {
+        if (!slower_than.empty()) admin.command({"CONFIG", "SET", "slowlog-log-slower-than", slower_than});
+        if (!max_len.empty()) admin.command({"CONFIG", "SET", "slowlog-max-len", max_len});
+      } catch (const BenchError&) {
+      }
+    }
+  } restore{admin, slower_than, max_len};
+  admin.command({"CONFIG", "SET", "slowlog-max-len", "1024"});
+  admin.command({"CONFIG", "SET", "slowlog-log-slower-than", "0"});
+  admin.take_slowlog(0);
+  std::map<std::string, Samples> by_call;  // "hand_off", "report", "claim"
+  const std::size_t m = args.quick ? 50 : 300;
+  end_by = now_us() + 60e6;
+  for (std::size_t i = 1; i <= m; ++i) {
+    one_job();
+    std::this_thread::sleep_for(2ms);
+    if (i % 25 != 0 && i != m) continue;  // 25 jobs make about 100 entries of the 1,024 kept
+    for (const auto& call : admin.take_slowlog(1024)) {
+      if (call.command != "FCALL" && call.command != "fcall") continue;
+      for (const char* name : {"hand_off", "report", "claim"}) {
+        const std::string suffix = std::string("_") + name;
+        if (call.first_arg.size() > suffix.size() && call.first_arg.ends_with(suffix)) by_call[name].add(call.micros);
+      }
+    }
+  }
+  auto& hand_off = by_call["hand_off"];
+  if (hand_off.size() == 0) throw BenchError("latency: the slowlog showed no hand-off");
+  const auto describe = [&](const char* name) {
+    auto& s = by_call[name];
+    if (s.size() == 0) return std::string(name) + " none";
+    return std::string(name) + " " + fmt(static_cast<double>(s.size())) + " calls, p50 " + fmt_us(s.percentile(50));
+  };
+  table.row({store,
+             "the hand-off script's own time inside Redis (slowlog, a pass of " + std::to_string(m) +
+                 " more jobs after the rows above; " + describe("report") + ", " + describe("claim") + ")",
+             fmt(static_cast<double>(hand_off.size())), fmt_us(hand_off.percentile(50)),
+             fmt_us(hand_off.percentile(99)), ""});
+  record("qg.dispatch." + store + ".handoff_in_redis.p50_ms", hand_off.percentile(50) / 1000);
+  record("qg.dispatch." + store + ".handoff_in_redis.p99_ms", hand_off.percentile(99) / 1000);
 }
 
 // The calling thread on the first core it may use, until destroyed: threads it starts and

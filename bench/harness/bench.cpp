@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -258,6 +259,52 @@ double RedisAdmin::cpu_seconds() {
     }
   }
   return total;
+}
+
+std::string RedisAdmin::config_get(const std::string& name) {
+  const char* argv[] = {"CONFIG", "GET", name.c_str()};
+  auto* raw = static_cast<redisReply*>(redisCommandArgv(ctx_, 3, argv, nullptr));
+  if (raw == nullptr) throw BenchError(std::string("Redis: ") + ctx_->errstr);
+  std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(raw, freeReplyObject);
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 || reply->element[1]->type != REDIS_REPLY_STRING)
+    return {};
+  return {reply->element[1]->str, reply->element[1]->len};
+}
+
+std::vector<RedisAdmin::SlowCall> RedisAdmin::take_slowlog(std::size_t max) {
+  const std::string count = std::to_string(max);
+  const char* get[] = {"SLOWLOG", "GET", count.c_str()};
+  const char* reset[] = {"SLOWLOG", "RESET"};
+  if (redisAppendCommandArgv(ctx_, 3, get, nullptr) != REDIS_OK ||
+      redisAppendCommandArgv(ctx_, 2, reset, nullptr) != REDIS_OK) {
+    throw BenchError(std::string("Redis: ") + ctx_->errstr);
+  }
+  std::vector<SlowCall> out;
+  for (int i = 0; i < 2; ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr)
+      throw BenchError(std::string("Redis: ") + ctx_->errstr);
+    std::unique_ptr<redisReply, decltype(&freeReplyObject)> reply(static_cast<redisReply*>(raw), freeReplyObject);
+    if (reply->type == REDIS_REPLY_ERROR) throw BenchError("Redis error: " + std::string(reply->str, reply->len));
+    if (i != 0 || reply->type != REDIS_REPLY_ARRAY) continue;
+    // Each entry: id, unix time, duration (µs), the command's words, client address, name.
+    for (std::size_t e = 0; e < reply->elements; ++e) {
+      const redisReply* entry = reply->element[e];
+      if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 4) continue;
+      const redisReply* words = entry->element[3];
+      if (entry->element[2]->type != REDIS_REPLY_INTEGER || words->type != REDIS_REPLY_ARRAY) continue;
+      SlowCall call;
+      call.micros = static_cast<double>(entry->element[2]->integer);
+      if (words->elements > 0 && words->element[0]->type == REDIS_REPLY_STRING) {
+        call.command.assign(words->element[0]->str, words->element[0]->len);
+      }
+      if (words->elements > 1 && words->element[1]->type == REDIS_REPLY_STRING) {
+        call.first_arg.assign(words->element[1]->str, words->element[1]->len);
+      }
+      out.push_back(std::move(call));
+    }
+  }
+  return out;
 }
 
 void RedisAdmin::flushall() {

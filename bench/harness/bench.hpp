@@ -117,6 +117,18 @@ class RedisAdmin {
   // Waits for any AOF rewrite / fork in progress to end (so it does not disturb timings).
   void wait_quiet(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  // One SLOWLOG entry: how long the command ran inside Redis, and its first two words (for
+  // an FCALL, the function's name).
+  struct SlowCall {
+    double micros = 0;
+    std::string command;
+    std::string first_arg;
+  };
+  // The value of one configuration parameter (CONFIG GET); empty when unknown.
+  std::string config_get(const std::string& name);
+  // Takes the slowlog's entries (up to max, newest first) and empties it, in one round trip.
+  std::vector<SlowCall> take_slowlog(std::size_t max);
+
  private:
   redisContext* ctx_ = nullptr;
 };
