@@ -253,7 +253,7 @@ void latency(const std::string& store, const std::string& redis_url, const Args&
   for (std::size_t i = 1; i <= m; ++i) {
     one_job();
     std::this_thread::sleep_for(2ms);
-    if (i % 25 != 0 && i != m) continue;  // 25 jobs make about 100 entries of the 1,024 kept
+    if (i % 25 != 0 && i != m) continue;  // 25 jobs make about 200 entries of the 1,024 kept
     for (const auto& call : admin.take_slowlog(1024)) {
       if (call.command != "FCALL" && call.command != "fcall") continue;
       for (const char* name : {"hand_off", "report", "claim"}) {
