@@ -16,11 +16,18 @@
 //             same call on a reference store held at 10^3 jobs; the ratio is the target's.
 //   workers — broker resident memory with 1,000 connected workers (each sent HELLO and has a
 //             PULL held at the broker).
+//   calls   — Redis CPU per store call, one call at a time on the JobStore (make_redis_store,
+//             one connection), for the three calls of a job's trip through an idle system: the
+//             hand-off (a one-job submission, with an idempotency key, while a claim waits),
+//             the job's report, and the claim that then finds nothing. INFO cpu and the FCALL
+//             commandstats before and after each kind; QG_BENCH_PHASE_HOOK runs at the end of
+//             each (after set-up, hand-offs, reports, claims), e.g. to split a callgrind profile.
 #include <sched.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <thread>
 
@@ -44,6 +51,20 @@ void phase_hook(bool after_submits) {
   if (hook == nullptr) return;
   if (after_submits) std::this_thread::sleep_for(300ms);  // what the broker does after the last reply
   if (std::system(hook) != 0) throw BenchError(std::string("QG_BENCH_PHASE_HOOK failed: ") + hook);
+}
+
+// FCALLs served and µs spent in them, from INFO commandstats.
+struct FcallStats {
+  double calls = 0, usec = 0;
+};
+FcallStats fcall_stats(RedisAdmin& admin) {
+  const auto line = admin.info("commandstats", "cmdstat_fcall");  // calls=N,usec=U,...
+  FcallStats out;
+  for (const auto& [field, into] : {std::pair{"calls=", &out.calls}, std::pair{"usec=", &out.usec}}) {
+    const auto at = line.find(field);
+    if (at != std::string::npos) *into = std::stod(line.substr(at + std::strlen(field)));
+  }
+  return out;
 }
 
 // One whole-life run of n jobs; returns Redis CPU µs per job and the run's wall seconds.
@@ -240,6 +261,76 @@ void cpu(const Args& args, const std::string& redis_url, Table& table) {
              "; spec " + std::to_string(spec.size()) + " B, state " + std::to_string(state.size()) + " B"});
     record("qg.redis_cpu_floor_us.single", median);
   }
+}
+
+// The calls of a job's trip through an idle system, each kind n times in a row, one call at a
+// time: a hand-off, its report, a claim that finds nothing.
+void calls(const Args& args, const std::string& redis_url, Table& table) {
+  const std::size_t n = args.quick ? 200 : 2000;
+  RedisAdmin admin(redis_url);
+  admin.flushall();
+  auto store = sched::make_redis_store(redis_url, sched::StoreSettings{});
+  IdGenerator ids;
+  std::int64_t now = SystemClock().now_ms();
+  sched::ClaimRequest waiting;
+  waiting.worker_id = "calls-worker";
+  waiting.targets = {proto::Target::emulator};
+  std::vector<sched::Claim> held;
+  // One hand-off: a new build's one-job submission while the claim waits.
+  const auto hand_off = [&](std::size_t i) {
+    sched::NewSubmission s;
+    s.submission_id = ids.next(now);
+    s.org_id = "org-1";
+    s.app_version_id = "calls-app-" + std::to_string(i);
+    s.idempotency_key = "k-" + s.submission_id;
+    s.job_ids = {ids.next(now)};
+    s.test_paths = {"tests/t0.spec.ts"};
+    auto out = store->submit_and_claim(std::span(&s, 1), std::span(&waiting, 1), ++now);
+    if (out.claims.empty() || !out.claims[0]) throw BenchError("calls: a hand-off claimed nothing");
+    held.push_back(std::move(*out.claims[0]));
+  };
+  const auto report = [&](const sched::Claim& claim) {
+    proto::Report r;
+    r.rid = "r";
+    r.worker_id = waiting.worker_id;
+    r.lease_id = claim.lease_id;
+    r.job_id = claim.jobs.front().id;
+    r.attempt = claim.jobs.front().attempt;
+    r.status = proto::JobStatus::passed;
+    auto out = store->report_many(std::span(&r, 1), ++now, false);
+    if (out.empty() || !out[0].accepted) throw BenchError("calls: a report was refused");
+  };
+  const auto empty_claim = [&] {
+    if (store->claim_group(waiting, ++now)) throw BenchError("calls: a claim found work");
+  };
+  for (std::size_t i = 0; i < 50; ++i) hand_off(i);  // warm: the library loaded, the keys made
+  for (const auto& c : held) report(c);
+  held.clear();
+  phase_hook(false);
+  const auto measure = [&](const std::string& what, const std::string& key, auto&& body) {
+    const double cpu0 = admin.cpu_seconds();
+    const auto f0 = fcall_stats(admin);
+    body();
+    const auto f1 = fcall_stats(admin);
+    const double cpu1 = admin.cpu_seconds();
+    phase_hook(false);
+    const double per_call = (cpu1 - cpu0) * 1e6 / static_cast<double>(n);
+    const double in_fcall = f1.calls > f0.calls ? (f1.usec - f0.usec) / (f1.calls - f0.calls) : 0;
+    table.row({"Redis CPU per store call, one at a time: " + what, fmt(per_call, 1) + " µs",
+               fmt(static_cast<double>(n)) + " calls; inside the FCALL (commandstats) " + fmt(in_fcall, 1) + " µs"});
+    record("qg.calls." + key + ".redis_cpu_us", per_call);
+    record("qg.calls." + key + ".fcall_us", in_fcall);
+  };
+  measure("a one-job hand-off (with an idempotency key, a claim waiting)", "handoff", [&] {
+    for (std::size_t i = 0; i < n; ++i) hand_off(50 + i);
+  });
+  measure("that job's report (passed)", "report", [&] {
+    for (const auto& c : held) report(c);
+  });
+  measure("a claim that finds nothing", "empty_claim", [&] {
+    for (std::size_t i = 0; i < n; ++i) empty_claim();
+  });
+  admin.flushall();
 }
 
 struct Timing {
@@ -468,11 +559,13 @@ int run(int argc, char** argv) {
       "the same call on a reference store held at 10^3 jobs on a second redis-server, both servers on one CPU; "
       "the ratio of the two medians is what depth costs, with the host's busy spells cancelled out.");
   std::unique_ptr<BenchRedis> redis;
-  if (args.wants("cpu") || args.wants("workers")) redis = std::make_unique<BenchRedis>(args, true);
+  const bool shared = args.wants("cpu") || args.wants("calls") || args.wants("workers");
+  if (shared) redis = std::make_unique<BenchRedis>(args, true);
   if (args.wants("cpu")) cpu(args, redis->url(), summary);
+  if (args.wants("calls")) calls(args, redis->url(), summary);
   if (args.wants("workers")) workers(args, redis->url(), summary);
   if (args.wants("depth")) depth(args, sweep);
-  if (args.wants("cpu") || args.wants("workers")) summary.print();
+  if (shared) summary.print();
   if (args.wants("depth")) sweep.print();
   return 0;
 }
