@@ -373,11 +373,19 @@ TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
   };
   redis({"CONFIG", "RESETSTAT"});
   std::vector<NewSubmission> subs = {submission("handed", 3, kT0)};
+  subs[0].idempotency_key = "key-handed";
   std::vector<ClaimRequest> claims = {worker_};
   auto out = store->submit_and_claim(subs, claims, kT0);
   ASSERT_TRUE(out.claims.at(0).has_value());
   EXPECT_EQ(out.claims[0]->jobs.size(), 3u);
   EXPECT_EQ(calls("fcall"), 1);
+  // Its checks are one EXISTS (the claim's ready sets among the keys); the specs, states and
+  // idempotency key go in one MSET.
+  EXPECT_EQ(calls("exists"), 1);
+  EXPECT_EQ(calls("zcard"), 0);
+  EXPECT_EQ(calls("mset"), 1);
+  EXPECT_EQ(calls("set"), 0);
+  EXPECT_EQ(redis({"GET", settings_.key_prefix + "idem:org:key-handed"}).str(), subs[0].submission_id);
   auto pops = [&] { return calls("lpop") + calls("lmpop") + calls("ltrim"); };  // from a group's lists
   EXPECT_EQ(pops(), 0);
   EXPECT_EQ(calls("publish"), 0);
