@@ -334,10 +334,20 @@ RedisValue RedisConnection::command(const std::vector<std::string>& args) {
 std::vector<RedisValue> RedisConnection::pipeline(const std::vector<std::vector<std::string>>& commands) {
   ensure_connected();
   if (!append_all(context_.get(), commands)) fail_io("pipeline");
+  return read_pipeline(commands.size());
+}
+
+std::vector<RedisValue> RedisConnection::pipeline(std::span<const std::span<const std::string_view>> commands) {
+  ensure_connected();
+  if (!append_all(context_.get(), commands)) fail_io("pipeline");
+  return read_pipeline(commands.size());
+}
+
+std::vector<RedisValue> RedisConnection::read_pipeline(std::size_t n) {
   read_deferred_aside();
   std::vector<RedisValue> replies;
-  replies.reserve(commands.size());
-  for (std::size_t i = 0; i < commands.size(); ++i) {
+  replies.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
     void* raw = nullptr;
     if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("pipeline");
     replies.push_back(take(raw));

@@ -414,7 +414,8 @@ class RedisJobStore final : public JobStore {
       const auto& first = replies[i++];
       if (calls.front().first == kHandOff && !first.is_error() && !first.is_array()) {
         claimed.push_back(
-            handed_off(subs[sent.front()], out.submits[sent.front()], first.str(), lease_ids[k++], now_ms));
+            handed_off(subs[sent.front()], out.submits[sent.front()], claims[k].worker_id, lease_ids[k], now_ms));
+        ++k;
       } else if (calls.front().first == kHandOff && !first.is_error()) {
         parse_submits(first[0], subs, sent, out.submits);
         claimed.push_back(parse_claim(first[1], lease_ids[k++]));
@@ -890,9 +891,15 @@ class RedisJobStore final : public JobStore {
     return out;
   }
 
-  std::vector<std::string> base(std::int64_t now_ms) const {
-    return {prefix_, std::to_string(now_ms), std::to_string(settings_.group_max),
-            std::to_string(settings_.group_window.count())};
+  // The four arguments every script call begins with; `extra` is room for what the caller adds.
+  std::vector<std::string> base(std::int64_t now_ms, std::size_t extra = 0) const {
+    std::vector<std::string> args;
+    args.reserve(4 + extra);
+    args.push_back(prefix_);
+    args.push_back(std::to_string(now_ms));
+    args.push_back(group_max_arg_);
+    args.push_back(group_window_arg_);
+    return args;
   }
 
   void push_delays(std::vector<std::string>& args) {
@@ -1179,7 +1186,9 @@ class RedisJobStore final : public JobStore {
   // kSubmit's arguments for the submissions at `sent`.
   std::vector<std::string> submit_args(std::span<const NewSubmission> subs, const std::vector<std::size_t>& sent,
                                        std::int64_t now_ms) const {
-    auto args = base(now_ms);
+    std::size_t words = 2;
+    for (auto k : sent) words += 7 + 3 * subs[k].job_ids.size();
+    auto args = base(now_ms, words);
     args.emplace_back();  // unused
     args.push_back(std::to_string(sent.size()));
     for (auto k : sent) {
@@ -1233,12 +1242,12 @@ class RedisJobStore final : public JobStore {
 
   std::vector<std::string> claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                       const std::string& lease_id) const {
-    auto args = base(now_ms);
+    auto args = base(now_ms, 9 + request.targets.size() + request.installed.size());
     args.push_back(lease_id);
     args.push_back(request.worker_id);
-    args.push_back(std::to_string(settings_.lease.count()));
-    args.push_back(std::to_string(settings_.affinity_slack.count()));
-    args.push_back(std::to_string(detail::kClaimCandidates));
+    args.push_back(lease_arg_);
+    args.push_back(affinity_slack_arg_);
+    args.push_back(candidates_arg_);
     args.push_back(std::to_string(request.max_jobs));
     args.push_back(std::to_string(request.targets.size()));
     for (auto t : request.targets) args.emplace_back(proto::to_string(t));
@@ -1279,8 +1288,11 @@ class RedisJobStore final : public JobStore {
   };
 
   // A hand-off (kHandOff's direct path): submission s written, its jobs under the lease with
-  // the state `assigned`. The reply holds only that state; the rest is what the store sent.
-  ClaimReply handed_off(const NewSubmission& s, SubmitResult& result, const std::string& assigned,
+  // the state assigned_state(now_ms, worker, lease_id), which the script wrote as sent and
+  // returns. The jobs are built from what the store sent rather than packed and decoded
+  // again (that round trip was a tenth of the broker's work on an idle submission); the store
+  // contract compares them field by field with what get() reads back.
+  ClaimReply handed_off(const NewSubmission& s, SubmitResult& result, const std::string& worker,
                         const std::string& lease_id, std::int64_t now_ms) const {
     result.outcome = SubmitOutcome{s.submission_id, s.job_ids, false};
     ClaimReply out;
@@ -1290,9 +1302,25 @@ class RedisJobStore final : public JobStore {
     claim.app_version_id = s.app_version_id;
     claim.target = s.target;
     claim.group_key = detail::group_key(s.org_id, s.app_version_id, s.target);
-    const auto packer = packer_of(s, now_ms);
+    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    claim.jobs.reserve(s.job_ids.size());
     for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
-      claim.jobs.push_back(decode_job(packer.spec(s.job_ids[i], s.test_paths[i]), assigned));
+      Job& j = claim.jobs.emplace_back();
+      j.id = s.job_ids[i];
+      j.org_id = s.org_id;
+      j.app_version_id = s.app_version_id;
+      j.test_path = s.test_paths[i];
+      j.priority = s.priority;
+      j.target = s.target;
+      j.status = JobStatus::assigned;
+      j.attempt = 1;
+      j.max_attempts = max_attempts;
+      j.retries = s.retries;
+      j.created_at_ms = now_ms;
+      j.updated_at_ms = now_ms;
+      j.submission_id = s.submission_id;
+      j.worker_id = worker;
+      j.lease_id = lease_id;
     }
     out.claim = std::move(claim);
     return out;
@@ -1380,20 +1408,28 @@ class RedisJobStore final : public JobStore {
     maybe_resubscribe();
     if (calls.empty()) return plain.empty() ? std::vector<RedisValue>{} : conn_.pipeline(plain);
     if (!loaded_) load_scripts();
-    auto command = [&](const std::pair<ScriptId, std::vector<std::string>>& c) {
-      std::vector<std::string> argv;
-      argv.reserve(c.second.size() + 3);
-      argv.emplace_back("FCALL");
-      argv.push_back(functions_[c.first]);
-      argv.emplace_back("0");
-      argv.insert(argv.end(), c.second.begin(), c.second.end());
-      return argv;
+    // Every command as views of the arguments it is sent with (nothing copied): an FCALL's
+    // name and key count, then the call's own arguments.
+    std::size_t words = 0;
+    for (const auto& c : calls) words += c.second.size() + 3;
+    for (const auto& p : plain) words += p.size();
+    std::vector<std::string_view> argv;
+    argv.reserve(words);
+    std::vector<std::span<const std::string_view>> commands;
+    commands.reserve(calls.size() + plain.size());
+    const auto add = [&](auto&& fill) {
+      const std::size_t first = argv.size();
+      fill();
+      commands.emplace_back(argv.data() + first, argv.size() - first);
     };
-    std::vector<std::vector<std::string>> commands;
-    commands.reserve(calls.size());
-    for (const auto& c : calls) commands.push_back(command(c));
-    for (auto& p : plain) commands.push_back(std::move(p));
-    auto replies = conn_.pipeline(commands);
+    for (const auto& c : calls) {
+      add([&] {
+        argv.insert(argv.end(), {"FCALL", functions_[c.first], "0"});
+        argv.insert(argv.end(), c.second.begin(), c.second.end());
+      });
+    }
+    for (const auto& p : plain) add([&] { argv.insert(argv.end(), p.begin(), p.end()); });
+    auto replies = conn_.pipeline(std::span<const std::span<const std::string_view>>(commands));
     bool reloaded = false;
     for (std::size_t i = 0; i < calls.size(); ++i) {
       if (!replies[i].is_error() || !is_missing_script(replies[i].str())) continue;
@@ -1455,6 +1491,12 @@ class RedisJobStore final : public JobStore {
 
   StoreSettings settings_;
   std::string prefix_;
+  // The decimal forms of the settings that calls send (base(), claim_args()), made once.
+  std::string group_max_arg_ = std::to_string(settings_.group_max);
+  std::string group_window_arg_ = std::to_string(settings_.group_window.count());
+  std::string lease_arg_ = std::to_string(settings_.lease.count());
+  std::string affinity_slack_arg_ = std::to_string(settings_.affinity_slack.count());
+  std::string candidates_arg_ = std::to_string(detail::kClaimCandidates);
   RedisConnection conn_;
   RedisConnection sub_;
   // Batches of send_submits() not yet taken, oldest first; their replies are deferred on

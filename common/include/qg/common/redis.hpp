@@ -146,6 +146,8 @@ class RedisConnection {
   // Sends every command, then reads every reply (one round trip). Error replies are
   // returned as values (is_error()); I/O failures throw StoreUnavailable.
   std::vector<RedisValue> pipeline(const std::vector<std::vector<std::string>>& commands);
+  // The same for commands given as views of their arguments, which are not copied.
+  std::vector<RedisValue> pipeline(std::span<const std::span<const std::string_view>> commands);
 
   // Subscriber use: sends a command without reading its reply.
   void send(const std::vector<std::string>& args);
@@ -190,6 +192,8 @@ class RedisConnection {
   // Writes everything hiredis holds for the socket (blocking up to the command timeout).
   void write_out();
   void read_deferred_aside();
+  // After n commands were appended: the deferred replies before them set aside, their n read.
+  std::vector<RedisValue> read_pipeline(std::size_t n);
   void lose_deferred(const std::string& why);
 
   RedisAddress address_;
