@@ -107,7 +107,7 @@ class MemoryJobStore final : public JobStore {
     }
     const std::string g = detail::group_key(s.org_id, s.app_version_id, s.target);
     const std::string build = s.org_id + "/" + s.app_version_id;
-    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
     const std::int64_t rank = detail::rank_base(settings_, s.org_id, s.priority, now_ms);
     auto& group = groups_[g];
     auto& by_org = idx_org_[s.org_id];
@@ -115,19 +115,8 @@ class MemoryJobStore final : public JobStore {
     auto& of_build = builds_[build];
     for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
       JobRec rec;
-      Job& j = rec.job;
-      j.id = s.job_ids[i];
-      j.org_id = s.org_id;
-      j.app_version_id = s.app_version_id;
-      j.test_path = s.test_paths[i];
-      j.priority = s.priority;
-      j.target = s.target;
-      j.status = JobStatus::queued;
-      j.max_attempts = max_attempts;
-      j.retries = s.retries;
-      j.created_at_ms = now_ms;
-      j.updated_at_ms = now_ms;
-      j.submission_id = s.submission_id;
+      rec.job = detail::new_job(s, i, max_attempts, now_ms);
+      const Job& j = rec.job;
       rec.rank_base = rank;
       rec.budget = max_attempts;
       rec.group = g;

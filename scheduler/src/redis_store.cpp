@@ -1178,7 +1178,7 @@ class RedisJobStore final : public JobStore {
   // The packer of a submission's specs. They are packed here, not in Lua, where building
   // them cost Redis more than writing them.
   SpecPacker packer_of(const NewSubmission& s, std::int64_t now_ms) const {
-    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
     return SpecPacker(s, proto::to_string(s.target), proto::to_string(s.priority), max_attempts,
                       detail::rank_base(settings_, s.org_id, s.priority, now_ms), now_ms);
   }
@@ -1302,23 +1302,12 @@ class RedisJobStore final : public JobStore {
     claim.app_version_id = s.app_version_id;
     claim.target = s.target;
     claim.group_key = detail::group_key(s.org_id, s.app_version_id, s.target);
-    const std::uint32_t max_attempts = s.max_attempts != 0 ? s.max_attempts : settings_.default_max_attempts;
+    const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
     claim.jobs.reserve(s.job_ids.size());
     for (std::size_t i = 0; i < s.job_ids.size(); ++i) {
-      Job& j = claim.jobs.emplace_back();
-      j.id = s.job_ids[i];
-      j.org_id = s.org_id;
-      j.app_version_id = s.app_version_id;
-      j.test_path = s.test_paths[i];
-      j.priority = s.priority;
-      j.target = s.target;
+      Job& j = claim.jobs.emplace_back(detail::new_job(s, i, max_attempts, now_ms));
       j.status = JobStatus::assigned;
       j.attempt = 1;
-      j.max_attempts = max_attempts;
-      j.retries = s.retries;
-      j.created_at_ms = now_ms;
-      j.updated_at_ms = now_ms;
-      j.submission_id = s.submission_id;
       j.worker_id = worker;
       j.lease_id = lease_id;
     }

@@ -29,6 +29,29 @@ inline std::string group_key(std::string_view org, std::string_view app, proto::
   return key;
 }
 
+// The attempt limit a submission's jobs get: its own, else the store's default.
+inline std::uint32_t max_attempts_of(const NewSubmission& s, const StoreSettings& settings) {
+  return s.max_attempts != 0 ? s.max_attempts : settings.default_max_attempts;
+}
+
+// The job that test i of submission s becomes when submitted at now_ms: queued, never claimed.
+inline proto::Job new_job(const NewSubmission& s, std::size_t i, std::uint32_t max_attempts, std::int64_t now_ms) {
+  proto::Job j;
+  j.id = s.job_ids[i];
+  j.org_id = s.org_id;
+  j.app_version_id = s.app_version_id;
+  j.test_path = s.test_paths[i];
+  j.priority = s.priority;
+  j.target = s.target;
+  j.status = proto::JobStatus::queued;
+  j.max_attempts = max_attempts;
+  j.retries = s.retries;
+  j.created_at_ms = now_ms;
+  j.updated_at_ms = now_ms;
+  j.submission_id = s.submission_id;
+  return j;
+}
+
 struct GroupParts {
   std::string org_id;
   std::string app_version_id;
