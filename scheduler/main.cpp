@@ -22,6 +22,10 @@ void on_signal(int) { g_stop = 1; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all, so that a stop asked for while the process starts (its options, its wait
+  // for Redis) ends it with exit 0 like any other, not by the signal's default action.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
   std::string redis_url;
@@ -47,8 +51,6 @@ int main(int argc, char** argv) {
     auto log = qg::make_logger("qg-scheduler", log_settings);
     if (scheduler_id.empty()) scheduler_id = "scheduler-" + std::to_string(::getpid());
     auto settings = store_options.apply();
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     // As in qg-broker: a write to a Redis that has gone must fail, not end the process.
     std::signal(SIGPIPE, SIG_IGN);
 

@@ -142,6 +142,11 @@ TEST(Drain, SigtermMakesAWorkerFinishItsTestHandBackTheRestAtOnceAndExitZero) {
 
 TEST(Drain, SigtermStopsBrokerAndSchedulerPromptlyWithExitZero) {
   Cluster cluster(with_lease(3000));
+  // Stopping a running scheduler: the cluster waits for the broker only, so first its log's
+  // line saying it has reached Redis and is scheduling.
+  ASSERT_TRUE(
+      wait_until([&] { return cluster.log("scheduler-0").find(" scheduling ") != std::string::npos; }, 10s, 10ms))
+      << cluster.log("scheduler-0");
   const auto start = std::chrono::steady_clock::now();
   cluster.scheduler(0).signal(SIGTERM);
   cluster.broker(0).signal(SIGTERM);
