@@ -19,13 +19,20 @@
 #endif
 
 namespace {
-qg::broker::Broker* g_broker = nullptr;
+// A stop asked for by SIGINT or SIGTERM: noted from the first line of main (so that one during
+// start-up, e.g. while Redis is awaited, ends the process with exit 0 rather than by the
+// signal's default action), and passed to the broker once it serves.
+volatile std::sig_atomic_t g_stop = 0;
+qg::broker::Broker* volatile g_broker = nullptr;
 void on_signal(int) {
+  g_stop = 1;
   if (g_broker != nullptr) g_broker->request_stop();
 }
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
   qg::broker::BrokerSettings settings;
@@ -103,15 +110,10 @@ int main(int argc, char** argv) {
       settings.embedded_scheduler = true;
     } else {
       // A broker configured for Redis never falls back to memory: it waits for Redis.
-      auto backoff = std::chrono::milliseconds(100);
-      while (!store) {
-        try {
-          store = qg::sched::make_redis_store(redis_url, store_settings);
-        } catch (const qg::StoreUnavailable& e) {
-          log->warn("cannot reach Redis at {} ({}); retrying in {} ms", redis_url, e.what(), backoff.count());
-          std::this_thread::sleep_for(backoff);
-          backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-        }
+      store = qg::sched::wait_for_redis_store(redis_url, store_settings, *log, g_stop);
+      if (!store) {
+        log->info("stopped before Redis at {} could be reached", redis_url);
+        return 0;
       }
       log->info("store: Redis at {}", redis_url);
     }
@@ -120,8 +122,7 @@ int main(int argc, char** argv) {
     qg::broker::Broker broker(context, *store, qg::SystemClock::instance(), settings, log);
     broker.bind();
     g_broker = &broker;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    if (g_stop != 0) broker.request_stop();  // asked for before the broker existed
     broker.run();
     g_broker = nullptr;
     return 0;

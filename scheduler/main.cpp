@@ -66,18 +66,11 @@ int main(int argc, char** argv) {
     }
     qg::sched::EventPublisher events(*sink, scheduler_id);
 
-    std::unique_ptr<qg::sched::JobStore> store;
-    auto backoff = std::chrono::milliseconds(100);
-    while (!store && g_stop == 0) {
-      try {
-        store = qg::sched::make_redis_store(redis_url, settings);
-      } catch (const qg::StoreUnavailable& e) {
-        log->warn("cannot reach Redis at {} ({}); retrying in {} ms", redis_url, e.what(), backoff.count());
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-      }
+    auto store = qg::sched::wait_for_redis_store(redis_url, settings, *log, g_stop);
+    if (!store) {
+      log->info("{} stopped before Redis at {} could be reached", scheduler_id, redis_url);
+      return 0;
     }
-    if (!store) return 0;
     log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {})", scheduler_id, redis_url,
               settings.lease.count(), settings.group_window.count(), settings.group_max);
 

@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <deque>
 #include <memory_resource>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -1506,6 +1507,24 @@ class RedisJobStore final : public JobStore {
 
 std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings) {
   return std::make_unique<RedisJobStore>(RedisAddress::parse(url), settings, null_logger());
+}
+
+std::unique_ptr<JobStore> wait_for_redis_store(const std::string& url, const StoreSettings& settings,
+                                               spdlog::logger& log, const volatile std::sig_atomic_t& stop) {
+  auto backoff = std::chrono::milliseconds(100);
+  while (stop == 0) {
+    try {
+      return make_redis_store(url, settings);
+    } catch (const StoreUnavailable& e) {
+      log.warn("cannot reach Redis at {} ({}); retrying in {} ms", url, e.what(), backoff.count());
+      const auto until = std::chrono::steady_clock::now() + backoff;
+      while (stop == 0 && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace qg::sched

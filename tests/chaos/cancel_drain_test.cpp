@@ -155,4 +155,32 @@ TEST(Drain, SigtermStopsBrokerAndSchedulerPromptlyWithExitZero) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
 }
 
+// A broker or scheduler started against a Redis that is not there waits for it, retrying; a
+// stop then ends it at once with exit 0, not by SIGTERM's default action.
+TEST(Drain, SigtermStopsABrokerOrSchedulerStillWaitingForRedisWithExitZero) {
+  const auto endpoint = [](int port) { return "tcp://127.0.0.1:" + std::to_string(port); };
+  const std::string absent_redis = "redis://127.0.0.1:" + std::to_string(qg::testing::free_port());
+  const std::vector<std::vector<std::string>> commands = {
+      {qg::testing::bin_dir() + "/qg-broker", "--redis-url", absent_redis, "--client-endpoint",
+       endpoint(qg::testing::free_port()), "--worker-endpoint", endpoint(qg::testing::free_port()), "--events-in",
+       endpoint(qg::testing::free_port()), "--events-out", endpoint(qg::testing::free_port()), "--log-level", "debug"},
+      {qg::testing::bin_dir() + "/qg-scheduler", "--redis-url", absent_redis, "--events", "", "--log-level", "debug"}};
+  for (const auto& argv : commands) {
+    SCOPED_TRACE(argv[0]);
+    qg::testing::TempDir dir;
+    const std::string log_path = dir.path() + "/process.log";
+    qg::testing::ChildProcess process(argv, log_path);
+    const auto log = [&] {
+      std::ifstream in(log_path);
+      return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    ASSERT_TRUE(wait_until([&] { return log().find("cannot reach Redis") != std::string::npos; }, 10s, 10ms)) << log();
+    const auto start = std::chrono::steady_clock::now();
+    process.signal(SIGTERM);
+    EXPECT_EQ(process.wait(5s), 0) << log();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_NE(log().find("stopped before Redis"), std::string::npos) << log();
+  }
+}
+
 }  // namespace

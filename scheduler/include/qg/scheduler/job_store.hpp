@@ -11,6 +11,7 @@
 // expected outcomes (not found, stale report, nothing to claim) are values.
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -21,6 +22,10 @@
 #include <vector>
 
 #include "qg/proto/messages.hpp"
+
+namespace spdlog {
+class logger;
+}
 
 namespace qg::sched {
 
@@ -287,5 +292,12 @@ std::unique_ptr<JobStore> make_memory_store(const StoreSettings& settings);
 // StoreUnavailable when Redis cannot be reached. Loads its scripts and reloads them after
 // NOSCRIPT (Redis restart or failover).
 std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings);
+
+// make_redis_store() until Redis answers, for a process starting up: each failure logged
+// (warn) and retried after a back-off doubling from 100 ms to 5 s. Returns nullptr when
+// `stop` (a signal handler's flag) is set first; the back-off is slept in 20 ms steps, so a
+// stop ends the wait at once. Throws what make_redis_store() throws but StoreUnavailable.
+std::unique_ptr<JobStore> wait_for_redis_store(const std::string& url, const StoreSettings& settings,
+                                               spdlog::logger& log, const volatile std::sig_atomic_t& stop);
 
 }  // namespace qg::sched
