@@ -3,7 +3,6 @@
 
 #include <csignal>
 #include <iostream>
-#include <thread>
 
 #include <zmq.hpp>
 

@@ -883,9 +883,10 @@ return false
 // The submit script's arguments followed by one claim's from its ARGV[5] on: a submit batch
 // and the claim of a waiting worker in one call: kSubmit's body (body_submit), then kClaim's
 // (body_claim) on the claim's arguments. Returns {submit reply, claim reply (false: nothing
-// claimed)}, or after a hand-off (below) only the state its jobs were written with: the store
-// knows the rest (the submission written, the claim's group, jobs and specs), and every table
-// in a reply costs Redis several lookups and a deferred length.
+// claimed)}, or after a hand-off (below) only the number 1: the store knows the rest (the
+// submission written, the claim's group, its jobs, their specs and the state they were
+// written with, which it packed), and every table in a reply costs Redis several lookups and
+// a deferred length.
 //
 // Hand-off: when the batch is one submission that the claim would take whole anyway (no
 // batching window, the claim's targets hold no ready group, the group does not exist yet,
@@ -967,7 +968,7 @@ local function hand_off()
   open_lease(lease_id, worker, g, ids, NUM[ARGV[7 + o]])
   count('assigned', n)
   commit()
-  return assigned
+  return 1
 end
 local direct = hand_off()
 if direct then return direct end

@@ -1289,8 +1289,8 @@ class RedisJobStore final : public JobStore {
   };
 
   // A hand-off (kHandOff's direct path): submission s written, its jobs under the lease with
-  // the state assigned_state(now_ms, worker, lease_id), which the script wrote as sent and
-  // returns. The jobs are built from what the store sent rather than packed and decoded
+  // the state assigned_state(now_ms, worker, lease_id), which the script wrote as sent (its
+  // reply is only 1). The jobs are built from what the store sent rather than packed and decoded
   // again (that round trip was a tenth of the broker's work on an idle submission); the store
   // contract compares them field by field with what get() reads back.
   ClaimReply handed_off(const NewSubmission& s, SubmitResult& result, const std::string& worker,
