@@ -45,7 +45,7 @@ using namespace std::chrono_literals;
 // QG_BENCH_PHASE_HOOK, when set, is a shell command run at the end of each CPU run's submit
 // phase (once the broker's last script call is done) and of its processing phase, e.g.
 // `callgrind_control -d <pid>` to split a profile of redis-server by phase
-// (docs/benchmarks.md). Unset, nothing happens.
+// (docs/benchmark-notes.md). Unset, nothing happens.
 void phase_hook(bool after_submits) {
   const char* hook = std::getenv("QG_BENCH_PHASE_HOOK");
   if (hook == nullptr) return;

@@ -11,7 +11,7 @@
 // begin() starts with the call's arguments. (As EVAL scripts, every call ran the prelude
 // again: its closures and tables cost Redis more than a small call's own work.)
 //
-// Cost rules (docs/benchmarks.md), from profiles of Redis running these scripts: every string
+// Cost rules (docs/benchmark-notes.md), from profiles of Redis running these scripts: every string
 // that enters Lua (an argument, a reply, a concatenation, a substring) costs a hash over all
 // its bytes, a table grown one field at a time costs a resize at each power of two, and each
 // redis.call costs about as much as a small command itself. So: a job is its spec (written
