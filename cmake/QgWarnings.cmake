@@ -10,11 +10,11 @@ if(QG_SANITIZE)
 endif()
 
 # qg_component(<target> [EXECUTABLE <name>] PUBLIC_DEPS ... PRIVATE_DEPS ...)
-# One component folder = one static library built from src/*.cpp with public headers in
+# One component folder = one static library built from src/**/*.cpp (subfolders by role) with public headers in
 # include/, plus optionally the executable built from main.cpp that links it.
 function(qg_component name)
   cmake_parse_arguments(ARG "" "EXECUTABLE" "PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
   if(NOT sources)
     # A component with headers only so far.
     add_library(${name} INTERFACE)
