@@ -32,7 +32,7 @@
 #include "qg/common/logging.hpp"
 #include "qg/common/redis.hpp"
 #include "qg/common/string_arena.hpp"
-#include "redis_scripts.hpp"
+#include "redis_library.hpp"
 #include "store_common.hpp"
 
 namespace qg::sched {
@@ -238,22 +238,6 @@ std::map<std::string, std::uint64_t> positive_counts(const RedisValue& hash) {
   return out;
 }
 
-enum ScriptId : std::size_t {
-  kSubmit,
-  kClaim,
-  kReport,
-  kProgress,
-  kRenew,
-  kRelease,
-  kExpire,
-  kCancel,
-  kRetryDead,
-  kPromote,
-  kQueue,
-  kSubmitSent,
-  kHandOff,
-  kScriptCount
-};
 
 class RedisJobStore final : public JobStore {
   // A batch of send_submits(), until take_submits() hands it back.
@@ -814,41 +798,11 @@ class RedisJobStore final : public JobStore {
   }
 
  private:
-  // The library: the prelude, each script's body as a local function body_<name> (the
-  // hand-off's last, as it calls the submit's and the claim's), then one registered function
-  // per script that begins the call and runs its body.
+  // The function library every call of this store runs (redis_library.hpp).
   void make_library() {
-    // In ScriptId order.
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, kScriptCount> scripts = {{
-        {"submit", scripts::kSubmit},
-        {"claim", scripts::kClaim},
-        {"report", scripts::kReport},
-        {"progress", scripts::kProgress},
-        {"renew", scripts::kRenew},
-        {"release", scripts::kRelease},
-        {"expire", scripts::kExpire},
-        {"cancel", scripts::kCancel},
-        {"retry_dead", scripts::kRetryDead},
-        {"promote", scripts::kPromote},
-        {"queue", scripts::kQueue},
-        {"submit_sent", scripts::kSubmitSent},
-        {"hand_off", scripts::kHandOff},
-    }};
-    std::string code(scripts::kPrelude);
-    for (const auto& [name, body] : scripts) {
-      code += "local function body_" + std::string(name) + "()\n" + std::string(body) + "end\n";
-    }
-    std::uint64_t hash = 14695981039346656037ull;  // FNV-1a over the code
-    for (unsigned char c : code) hash = (hash ^ c) * 1099511628211ull;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-    const std::string lib = "qg_" + std::string(hex, 12);
-    for (std::size_t i = 0; i < kScriptCount; ++i) {
-      functions_[i] = lib + "_" + std::string(scripts[i].first);
-      code += "redis.register_function('" + functions_[i] + "', function(_, args) begin(args) return body_" +
-              std::string(scripts[i].first) + "() end)\n";
-    }
-    library_ = "#!lua name=" + lib + "\n" + code;
+    const FunctionLibrary& lib = function_library();
+    library_ = lib.code;
+    functions_ = lib.functions;
   }
 
   // The reports as kReport takes them: the jobs' state keys in one msgpack sequence, and per
