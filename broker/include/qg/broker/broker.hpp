@@ -182,13 +182,14 @@ class Broker {
     std::string_view name;
     Handler handle;
     // Pending submits are sent and answered before the command is handled (every command
-    // but SUBMIT itself), so that it sees every earlier submit applied.
+    // but SUBMIT itself, and an unknown one), so that it sees every earlier submit applied.
     bool submits_first;
   };
   struct WorkerCommand {
     std::string_view name;
     Handler handle;
-    // Pending reports are applied before the command is handled (see handle_worker).
+    // Pending reports are applied before the command is handled (as before an unknown one);
+    // which commands need it is said beside kWorkerCommands.
     bool reports_first;
     // A failure while handling is answered (false for the messages that have no reply).
     bool answers_failures;
