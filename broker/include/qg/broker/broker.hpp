@@ -105,12 +105,19 @@ class Broker {
   const BrokerCounters& counters() const { return counters_; }
 
  private:
-  struct HeldPull {
-    std::string identity;
-    proto::Pull pull;
-    std::int64_t deadline_steady_ms = 0;
-  };
+  // The member functions below are grouped by the source file that defines them; the files
+  // follow a message's path through the broker.
 
+  // ---- broker.cpp: the loop over the sockets and the store's descriptors.
+  // Each takes one message from its socket; false when none was waiting.
+  bool on_client_message();  // client/client_requests.cpp
+  bool on_worker_message();  // worker/worker_requests.cpp
+  bool on_events_in();       // events/event_relay.cpp
+  bool on_events_out();      // events/event_relay.cpp
+  void on_wakeup();
+  std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
+
+  // ---- routing.cpp, routing.hpp: the ROUTER edge, shared by clients and workers.
   // A request received whole from a ROUTER, its envelope checked.
   struct Request {
     std::string identity;
@@ -123,52 +130,26 @@ class Broker {
   // ZMQ_EVENTS query per message, each of which costs libzmq two system calls).
   std::optional<Request> receive_request(zmq::socket_t& socket, std::string_view protocol);
   // Runs `handle`, turning a store outage into UNAVAILABLE and any other exception into
-  // INTERNAL (answered only when `answer_failures`); never throws.
+  // INTERNAL (answered only when `answer_failures`); never throws. (A template, routing.hpp:
+  // the handler is called directly, with nothing allocated per message.)
+  template <class Handle>
   void serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request, bool answer_failures,
-                     const std::function<void()>& handle);
-  // Each takes one message from its socket; false when none was waiting.
-  bool on_client_message();
-  bool on_worker_message();
-  bool on_events_in();
-  bool on_events_out();
-  void on_wakeup();
-  // True while at least one subscriber holds a subscription at the XPUB. While nobody
-  // listens the broker neither builds its own per-job events nor forwards the XSUB's, and
-  // the sink drops the rest: the XPUB would drop them anyway (PUB semantics), so only their
-  // cost is saved. Whoever is subscribed sees exactly what it saw before.
-  bool has_subscribers() const { return !subscriptions_.empty(); }
-
-  void handle_client(const std::string& identity, const proto::Envelope& envelope);
-  // SUBMITs and REPORTs received in one loop round are applied with one store call each
-  // (submit_many, report_many) and then answered. A queue is flushed at the end of the round,
-  // when it is full, and before any other command from the same side is handled, so every
-  // request still takes effect in arrival order. Never throws: a store failure is answered
-  // to every request in the batch.
-  //
-  // A submit batch that no held pull waits for goes out with send_submits() and is answered
-  // when its results come in (answer_sent_submits, polled each round), so the broker reads
-  // the next requests while the store writes; while a batch is out, the submits left at the
-  // end of a round wait for the round that answers it (a larger batch, cheaper per job).
-  // Before any other store call the broker settles them (store()): replies and events keep
-  // the order of the store's changes.
-  void flush_submits();
-  void flush_reports();
-  // Who sent a submission, for its reply.
-  struct SubmitPeer {
-    std::string identity;
-    std::string rid;
+                     Handle&& handle);
+  // A request being served by its command's handler: where it came from, what it says, and
+  // the clock reading it is served at.
+  struct Incoming {
+    zmq::socket_t& socket;
+    std::string_view protocol;
+    const std::string& identity;
+    const proto::Envelope& envelope;
+    std::int64_t now;
   };
-  // Answers the sent batches whose results are in; with `wait`, at least the oldest.
-  void answer_sent_submits(bool wait);
-  // Answers every sent batch (waiting for the store).
-  void settle_submits();
-  // Answers a batch; each outcome is answered once (its ids move into the reply).
-  void answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
-                      std::span<sched::SubmitResult> results, std::int64_t now);
-  // The store, after every sent submit batch is answered: use for all other store calls.
-  sched::JobStore& store();
-  void handle_worker(const std::string& identity, const proto::Envelope& envelope);
-
+  // The body of `in` as T; an empty optional when it does not decode, after answering the
+  // sender with the structured error (routing.hpp).
+  template <class T>
+  std::optional<T> decode(const Incoming& in);
+  // Answers `in` with `error`, under the rid its body carries (if any can be read).
+  void reject(const Incoming& in, const proto::Error& error);
   // Sends [identity][protocol][command][body] on a ROUTER; false when the peer has gone.
   bool send_routed(zmq::socket_t& socket, const std::string& identity, std::string_view protocol,
                    std::string_view command, const std::string& body);
@@ -178,21 +159,6 @@ class Broker {
   void reply_worker(const std::string& identity, const Reply& reply);
   void error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity, const std::string& rid,
                 std::string_view code, std::string message, std::string field = {});
-
-  // Tries to satisfy a pull now; true when it was answered with ASSIGN.
-  bool try_assign(const std::string& identity, const proto::Pull& pull);
-  // ClaimRequest::max_jobs for a claim now: a fair share of the unfinished work (0 = whole
-  // groups when sharing is off). `submitting`: jobs applied in the same round trip.
-  std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
-  // The claim a pull asks for, sized by claim_size().
-  sched::ClaimRequest claim_request(const proto::Pull& pull, std::int64_t now, std::uint64_t submitting);
-  // Sends a claimed group to the worker that pulled (or hands it back when the worker has
-  // gone), then publishes its jobs' new status (announce_assigned).
-  void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
-  // deliver() without the events; returns whether the group went out.
-  bool send_assign(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
-  // The status events of a delivered group's jobs.
-  void announce_assigned(const sched::Claim& claim, std::int64_t now);
   // Who asked, for answering a whole batch with one error.
   struct BatchPeer {
     const std::string* identity;
@@ -208,11 +174,117 @@ class Broker {
                   std::span<const BatchPeer> peers, bool unavailable, const std::string& why);
   // After a store call that worked: logs the store's return once after an outage.
   void note_store_reachable();
+
+  // ---- The command tables: a command is one row and one handler. A row is found by its
+  // name on every message (a few string compares over a static array).
+  using Handler = void (Broker::*)(const Incoming& in);
+  struct ClientCommand {
+    std::string_view name;
+    Handler handle;
+    // Pending submits are sent and answered before the command is handled (every command
+    // but SUBMIT itself, and an unknown one), so that it sees every earlier submit applied.
+    bool submits_first;
+  };
+  struct WorkerCommand {
+    std::string_view name;
+    Handler handle;
+    // Pending reports are applied before the command is handled (as before an unknown one);
+    // which commands need it is said beside kWorkerCommands.
+    bool reports_first;
+    // A failure while handling is answered (false for the messages that have no reply).
+    bool answers_failures;
+  };
+  static const ClientCommand kClientCommands[];  // client/client_requests.cpp
+  static const WorkerCommand kWorkerCommands[];  // worker/worker_requests.cpp
+
+  // ---- client/client_requests.cpp: the client side's table and its handlers.
+  // Finds the command's row and runs it; an unknown command is answered UNKNOWN_COMMAND.
+  void handle_client(const std::string& identity, const proto::Envelope& envelope);
+  void handle_status(const Incoming& in);
+  void handle_list(const Incoming& in);
+  void handle_cancel(const Incoming& in);
+  void handle_retry(const Incoming& in);
+  void handle_queue(const Incoming& in);
+  void handle_workers(const Incoming& in);
+  void handle_health(const Incoming& in);
+  void handle_stats(const Incoming& in);
+
+  // ---- client/submit_batches.cpp: SUBMIT, applied in batches against the store.
+  // Queues the submission for the round's batch (flush_submits).
+  void handle_submit(const Incoming& in);
+  // SUBMITs and REPORTs received in one loop round are applied with one store call each
+  // (submit_many, report_many) and then answered. A queue is flushed at the end of the round,
+  // when it is full, and before any other command from the same side is handled, so every
+  // request still takes effect in arrival order. Never throws: a store failure is answered
+  // to every request in the batch.
+  //
+  // A submit batch that no held pull waits for goes out with send_submits() and is answered
+  // when its results come in (answer_sent_submits, polled each round), so the broker reads
+  // the next requests while the store writes; while a batch is out, the submits left at the
+  // end of a round wait for the round that answers it (a larger batch, cheaper per job).
+  // Before any other store call the broker settles them (store()): replies and events keep
+  // the order of the store's changes.
+  void flush_submits();
+  void flush_reports();  // worker/reports.cpp
+  // Who sent a submission, for its reply.
+  struct SubmitPeer {
+    std::string identity;
+    std::string rid;
+  };
+  // Answers the sent batches whose results are in; with `wait`, at least the oldest.
+  void answer_sent_submits(bool wait);
+  // Answers every sent batch (waiting for the store).
+  void settle_submits();
+  // Answers a batch; each outcome is answered once (its ids move into the reply).
+  void answer_submits(std::span<const SubmitPeer> peers, std::span<const sched::NewSubmission> submissions,
+                      std::span<sched::SubmitResult> results, std::int64_t now);
+  // The store, after every sent submit batch is answered: use for all other store calls.
+  sched::JobStore& store();
+
+  // ---- worker/worker_requests.cpp: the worker side's table, its handlers, worker records.
+  // Runs the command's row (`command`, null when unknown: answered UNKNOWN_COMMAND).
+  void handle_worker(const std::string& identity, const proto::Envelope& envelope, const WorkerCommand* command);
+  void handle_heartbeat(const Incoming& in);
+  void handle_pull(const Incoming& in);
+  void handle_report(const Incoming& in);
+  void handle_progress(const Incoming& in);
+  void handle_hello(const Incoming& in);
+  void handle_release(const Incoming& in);
+  void handle_bye(const Incoming& in);
+  void note_worker(const std::string& worker_id, const std::string& identity);
+  // The worker registry record this broker keeps for `qgjob workers`; written to the store
+  // when it changes, at most once a second per worker while only last_seen moves.
+  proto::WorkerInfo& worker_record(const std::string& worker_id);
+  void flush_worker_records(bool all);
+  void send_cancel(const proto::Job& job);
+
+  // ---- worker/pulls.cpp: claims for pulls, held pulls, ASSIGN.
+  struct HeldPull {
+    std::string identity;
+    proto::Pull pull;
+    std::int64_t deadline_steady_ms = 0;
+  };
+  // Tries to satisfy a pull now; true when it was answered with ASSIGN.
+  bool try_assign(const std::string& identity, const proto::Pull& pull);
+  // ClaimRequest::max_jobs for a claim now: a fair share of the unfinished work (0 = whole
+  // groups when sharing is off). `submitting`: jobs applied in the same round trip.
+  std::uint32_t claim_size(std::int64_t now, std::uint64_t submitting);
+  // The claim a pull asks for, sized by claim_size().
+  sched::ClaimRequest claim_request(const proto::Pull& pull, std::int64_t now, std::uint64_t submitting);
+  // Sends a claimed group to the worker that pulled (or hands it back when the worker has
+  // gone), then publishes its jobs' new status (announce_assigned).
+  void deliver(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // deliver() without the events; returns whether the group went out.
+  bool send_assign(const std::string& identity, const proto::Pull& pull, const sched::Claim& claim, std::int64_t now);
+  // The status events of a delivered group's jobs.
+  void announce_assigned(const sched::Claim& claim, std::int64_t now);
   // Claims for every pull received this round in one store call; answers each with its
   // group, NOWORK (wait 0) or holds it.
   void flush_pulls();
   void serve_held_pulls();
   void expire_held_pulls();
+
+  // ---- worker/leases.cpp: lease renewals by worker traffic.
   // Queues a renewal of the worker's lease for flush_renewals(), unless this broker set its
   // deadline less than renewal_interval_ms() ago.
   void renew_lease(const std::string& worker_id, const std::string& lease_id);
@@ -225,13 +297,13 @@ class Broker {
   std::int64_t renewal_interval_ms() const {
     return std::min(settings_.lease.count() / 10, settings_.heartbeat.count() / 2);
   }
-  void note_worker(const std::string& worker_id, const std::string& identity);
-  // The worker registry record this broker keeps for `qgjob workers`; written to the store
-  // when it changes, at most once a second per worker while only last_seen moves.
-  proto::WorkerInfo& worker_record(const std::string& worker_id);
-  void flush_worker_records(bool all);
-  void send_cancel(const proto::Job& job);
-  std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
+
+  // ---- events/event_relay.cpp: the XSUB -> XPUB relay and this broker's own events.
+  // True while at least one subscriber holds a subscription at the XPUB. While nobody
+  // listens the broker neither builds its own per-job events nor forwards the XSUB's, and
+  // the sink drops the rest: the XPUB would drop them anyway (PUB semantics), so only their
+  // cost is saved. Whoever is subscribed sees exactly what it saw before.
+  bool has_subscribers() const { return !subscriptions_.empty(); }
 
   zmq::context_t& context_;
   sched::JobStore& store_;

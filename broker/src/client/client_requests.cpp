@@ -1,0 +1,205 @@
+// The client side of the broker: the table of client commands and the handler of each
+// (STATUS, LIST, CANCEL, RETRY, QUEUE, WORKERS, HEALTH, STATS; SUBMIT is handled with its
+// batches in submit_batches.cpp). A handler decodes its request, makes its store calls
+// through store() (so every earlier submit is answered first) and replies on the client
+// ROUTER. A new command is one row in kClientCommands and one handler.
+#include <string>
+#include <vector>
+
+#include "qg/common/errors.hpp"
+#include "qg/common/zmq_util.hpp"
+#include "routing.hpp"
+
+namespace qg::broker {
+
+// SUBMIT, the most frequent, first: each message's row is found by comparing names in order.
+const Broker::ClientCommand Broker::kClientCommands[] = {
+    // name, handler, submits_first
+    {proto::SubmitRequest::command, &Broker::handle_submit, false},
+    {proto::StatusRequest::command, &Broker::handle_status, true},
+    {proto::ListRequest::command, &Broker::handle_list, true},
+    {proto::CancelRequest::command, &Broker::handle_cancel, true},
+    {proto::RetryRequest::command, &Broker::handle_retry, true},
+    {proto::QueueRequest::command, &Broker::handle_queue, true},
+    {proto::WorkersRequest::command, &Broker::handle_workers, true},
+    {proto::HealthRequest::command, &Broker::handle_health, true},
+    {proto::StatsRequest::command, &Broker::handle_stats, true},
+};
+
+bool Broker::on_client_message() {
+  auto request = receive_request(clients_, proto::kClientProtocol);
+  if (!request) return false;
+  ++counters_.client_requests;
+  if (request->rejected) return true;
+  serve_guarded(clients_, proto::kClientProtocol, *request, true,
+                [&] { handle_client(request->identity, request->envelope); });
+  return true;
+}
+
+void Broker::handle_client(const std::string& identity, const proto::Envelope& envelope) {
+  const Incoming in{clients_, proto::kClientProtocol, identity, envelope, clock_.now_ms()};
+  const auto* command = find_command(kClientCommands, envelope.command);
+  // Anything but a SUBMIT sees every earlier submit applied (and answered: store()).
+  if (command == nullptr || command->submits_first) flush_submits();
+  if (command == nullptr) {
+    reject(in, {std::string(proto::errc::unknown_command), "unknown client command '" + envelope.command + "'", ""});
+    return;
+  }
+  (this->*command->handle)(in);
+}
+
+void Broker::handle_status(const Incoming& in) {
+  auto request = decode<proto::StatusRequest>(in);
+  if (!request) return;
+  auto found = store().get(request->job_ids);
+  proto::StatusReply reply;
+  reply.rid = request->rid;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    if (found[i]) {
+      reply.jobs.push_back(std::move(*found[i]));
+    } else {
+      reply.missing.push_back(request->job_ids[i]);
+    }
+  }
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_list(const Incoming& in) {
+  auto request = decode<proto::ListRequest>(in);
+  if (!request) return;
+  sched::ListQuery query;
+  query.org_id = request->org_id;
+  query.app_version_id = request->app_version_id;
+  query.status = request->status;
+  query.target = request->target;
+  query.cursor = request->cursor;
+  query.limit = request->limit;
+  auto page = store().list(query);
+  proto::ListReply reply;
+  reply.rid = request->rid;
+  reply.jobs = std::move(page.jobs);
+  reply.next_cursor = std::move(page.next_cursor);
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_cancel(const Incoming& in) {
+  auto request = decode<proto::CancelRequest>(in);
+  if (!request) return;
+  proto::CancelReply reply;
+  reply.rid = request->rid;
+  if (!request->job_id.empty()) {
+    reply.results.push_back(store().cancel_job(request->job_id, in.now));
+  } else {
+    reply.results = store().cancel_build(request->org_id, request->app_version_id, in.now);
+  }
+  std::vector<std::string> running;
+  for (const auto& result : reply.results) {
+    if (result.outcome == "cancel_requested") running.push_back(result.job_id);
+  }
+  if (!running.empty()) {
+    for (const auto& job : store().get(running)) {
+      if (job) send_cancel(*job);
+    }
+  }
+  std::vector<std::string> cancelled;
+  for (const auto& result : reply.results) {
+    if (result.outcome == "cancelled") cancelled.push_back(result.job_id);
+  }
+  if (!cancelled.empty()) {
+    for (const auto& job : store().get(cancelled)) {
+      if (job) events_->job_status(*job, in.now, "cancelled");
+    }
+  }
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_retry(const Incoming& in) {
+  auto request = decode<proto::RetryRequest>(in);
+  if (!request) return;
+  // retry_dead answers "queued" both for a revived job and for one that was queued
+  // already; only a dead job may be retried, so look first. (A job that dies in between
+  // is refused and can be retried again.)
+  const std::string ids[] = {request->job_id};
+  auto current = store().get(ids);
+  if (current.front() && current.front()->status != proto::JobStatus::dead) {
+    reject(in,
+           {std::string(proto::errc::conflict),
+            "job " + request->job_id + " is " + std::string(proto::to_string(current.front()->status)) + ", not dead",
+            "job_id"});
+    return;
+  }
+  auto status = current.front() ? store().retry_dead(request->job_id, in.now) : std::nullopt;
+  if (!status) {
+    reject(in, {std::string(proto::errc::not_found), "no job " + request->job_id, "job_id"});
+    return;
+  }
+  if (*status != proto::JobStatus::queued) {
+    reject(in, {std::string(proto::errc::conflict),
+                "job " + request->job_id + " is " + std::string(proto::to_string(*status)) + ", not dead", "job_id"});
+    return;
+  }
+  proto::RetryReply reply;
+  reply.rid = request->rid;
+  reply.job_id = request->job_id;
+  reply.status = *status;
+  reply_client(in.identity, reply);
+  work_maybe_available_ = true;
+}
+
+void Broker::handle_queue(const Incoming& in) {
+  auto request = decode<proto::QueueRequest>(in);
+  if (!request) return;
+  auto page = store().queue(request->cursor, request->limit, in.now);
+  proto::QueueReply reply;
+  reply.rid = request->rid;
+  reply.groups = std::move(page.groups);
+  reply.by_status = std::move(page.by_status);
+  reply.by_priority = std::move(page.by_priority);
+  reply.next_cursor = std::move(page.next_cursor);
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_workers(const Incoming& in) {
+  auto request = decode<proto::WorkersRequest>(in);
+  if (!request) return;
+  proto::WorkersReply reply;
+  reply.rid = request->rid;
+  reply.workers = store().workers();
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_health(const Incoming& in) {
+  auto request = decode<proto::HealthRequest>(in);
+  if (!request) return;
+  proto::HealthReply reply;
+  reply.rid = request->rid;
+  reply.store = settings_.store_kind;
+  reply.version = settings_.version;
+  reply.broker_id = settings_.broker_id;
+  reply.uptime_ms = steady_ms() - started_steady_ms_;
+  try {
+    reply.store_reachable = store().ping();
+    if (reply.store_reachable) reply.queue_depth = store().queue_depth();
+  } catch (const StoreUnavailable& e) {
+    reply.store_reachable = false;
+    reply.detail = std::string("store unreachable: ") + e.what();
+  }
+  reply.ok = reply.store_reachable;
+  if (!reply.ok && reply.detail.empty()) reply.detail = "store unreachable";
+  reply_client(in.identity, reply);
+}
+
+void Broker::handle_stats(const Incoming& in) {
+  auto request = decode<proto::StatsRequest>(in);
+  if (!request) return;
+  auto stats = store().stats(in.now);
+  proto::StatsReply reply;
+  reply.rid = request->rid;
+  reply.by_status = std::move(stats.by_status);
+  reply.by_org = std::move(stats.by_org);
+  reply.jobs_per_sec = stats.jobs_per_sec;
+  reply.rejected_requests = counters_.rejected;
+  reply_client(in.identity, reply);
+}
+
+}  // namespace qg::broker

@@ -1,0 +1,106 @@
+// The ROUTER edge shared by clients and workers: receiving a whole request and checking its
+// envelope, sending replies and structured errors, and answering a batch of requests whose
+// one store call failed. Every reply goes through send_routed(), which keeps the loop's
+// record of sockets that may hold unread messages. (Templates on every message's path are
+// in routing.hpp.)
+#include "routing.hpp"
+
+#include <array>
+
+#include "qg/common/zmq_util.hpp"
+
+namespace qg::broker {
+
+std::optional<Broker::Request> Broker::receive_request(zmq::socket_t& socket, std::string_view protocol) {
+  auto message = recv_multipart(socket, settings_.limits.max_frames + 2, settings_.limits.max_message_bytes);
+  if (!message) return std::nullopt;
+  Request request;
+  request.rejected = true;
+  if (message->frames.empty()) return request;  // a ROUTER always gives the identity; nothing to answer
+  request.identity = std::move(message->frames.front());
+  if (message->oversize) {
+    error_to(socket, protocol, request.identity, "", proto::errc::too_large,
+             "message exceeds " + std::to_string(settings_.limits.max_message_bytes) + " bytes or " +
+                 std::to_string(settings_.limits.max_frames) + " frames");
+    return request;
+  }
+  std::span<std::string> rest(message->frames.data() + 1, message->frames.size() - 1);
+  auto envelope = proto::take_envelope(rest, protocol, settings_.limits);
+  if (!envelope) {
+    error_to(socket, protocol, request.identity, "", envelope.error().code, envelope.error().message,
+             envelope.error().field);
+    return request;
+  }
+  request.envelope = std::move(envelope).value();
+  request.rejected = false;
+  return request;
+}
+
+void Broker::reject(const Incoming& in, const proto::Error& error) {
+  error_to(in.socket, in.protocol, in.identity, proto::peek_rid(in.envelope.body, settings_.limits), error.code,
+           error.message, error.field);
+}
+
+bool Broker::send_routed(zmq::socket_t& socket, const std::string& identity, std::string_view protocol,
+                         std::string_view command, const std::string& body) {
+  const std::array<std::string_view, 4> frames = {identity, protocol, command, body};
+  // A send may take in commands that make messages readable without the fd firing again.
+  unread_[&socket == &clients_ ? kClients : kWorkers] = true;
+  return send_frames(socket, frames);
+}
+
+void Broker::error_to(zmq::socket_t& socket, std::string_view protocol, const std::string& identity,
+                      const std::string& rid, std::string_view code, std::string message, std::string field) {
+  ++counters_.rejected;
+  proto::ErrorReply reply;
+  reply.rid = rid;
+  reply.error.code = std::string(code);
+  reply.error.message = std::move(message);
+  reply.error.field = std::move(field);
+  if (!send_routed(socket, identity, protocol, proto::ErrorReply::command, proto::encode(reply))) {
+    ++counters_.unroutable;
+  }
+  log_->debug("rejected request: {} {}", reply.error.code, reply.error.message);
+}
+
+bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                              std::span<const BatchPeer> peers, const std::function<void()>& call) {
+  try {
+    call();
+    note_store_reachable();
+    return true;
+  } catch (const StoreUnavailable& e) {
+    fail_batch(socket, protocol, command, peers, true, e.what());
+  } catch (const std::exception& e) {
+    fail_batch(socket, protocol, command, peers, false, e.what());
+  }
+  return false;
+}
+
+void Broker::note_store_reachable() {
+  if (store_down_) {
+    store_down_ = false;
+    log_->info("store reachable again");
+  }
+}
+
+void Broker::fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
+                        std::span<const BatchPeer> peers, bool unavailable, const std::string& why) {
+  if (unavailable) {
+    ++counters_.store_unavailable;
+    if (!store_down_) log_->error("store unreachable: {}", why);
+    store_down_ = true;
+  } else {
+    log_->error("internal error serving {}: {}", command, why);
+  }
+  for (const auto& peer : peers) {
+    if (unavailable) {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::unavailable,
+               "store unreachable, retry later: " + why);
+    } else {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::internal, "internal error: " + why);
+    }
+  }
+}
+
+}  // namespace qg::broker
