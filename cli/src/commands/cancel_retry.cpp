@@ -21,17 +21,11 @@ int run_cancel(const GlobalConfig& g, const CancelConfig& c, Io io) {
     req.app_version_id = c.app_version_id;
     auto reply = client.call<proto::CancelReply>(req, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object().key("results").begin_array();
+      Json results = Json::array();
       for (const auto& r : reply.results) {
-        w.begin_object()
-            .field("job_id", r.job_id)
-            .field("outcome", r.outcome)
-            .field("status", proto::to_string(r.status))
-            .end_object();
+        results.push_back({{"job_id", r.job_id}, {"outcome", r.outcome}, {"status", proto::to_string(r.status)}});
       }
-      w.end_array().end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"results", std::move(results)}}) << "\n";
     } else {
       std::vector<std::vector<std::string>> rows;
       for (const auto& r : reply.results)
@@ -57,9 +51,7 @@ int run_retry(const GlobalConfig& g, const std::string& job_id, Io io) {
     req.job_id = job_id;
     auto reply = client.call<proto::RetryReply>(req, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object().field("job_id", reply.job_id).field("status", proto::to_string(reply.status)).end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"job_id", reply.job_id}, {"status", proto::to_string(reply.status)}}) << "\n";
     } else {
       io.out << reply.job_id << "  " << proto::to_string(reply.status) << "\n";
     }

@@ -17,11 +17,7 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
     Client client(context, g.broker);
     auto reply = fetch_status(client, c.job_ids, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object();
-      write_jobs(w, "jobs", reply.jobs);
-      w.field("missing", reply.missing).end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}}) << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
       for (const auto& j : reply.jobs) {
@@ -52,11 +48,7 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
     req.cursor = c.cursor;
     auto reply = client.call<proto::ListReply>(req, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object();
-      write_jobs(w, "jobs", reply.jobs);
-      w.field("next_cursor", reply.next_cursor).end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"next_cursor", reply.next_cursor}}) << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
       if (!reply.next_cursor.empty()) io.err << "more: qgjob list --cursor " << reply.next_cursor << " ...\n";
@@ -75,26 +67,22 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
     req.cursor = c.cursor;
     auto reply = client.call<proto::QueueReply>(req, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object().key("groups").begin_array();
+      Json groups = Json::array();
       for (const auto& gr : reply.groups) {
-        w.begin_object()
-            .field("key", gr.key)
-            .field("org_id", gr.org_id)
-            .field("app_version_id", gr.app_version_id)
-            .field("target", proto::to_string(gr.target))
-            .field("depth", gr.depth)
-            .field("highest_priority", proto::to_string(gr.highest_priority))
-            .field("oldest_age_ms", gr.oldest_age_ms)
-            .field("claimable", gr.claimable)
-            .end_object();
+        groups.push_back({{"key", gr.key},
+                          {"org_id", gr.org_id},
+                          {"app_version_id", gr.app_version_id},
+                          {"target", proto::to_string(gr.target)},
+                          {"depth", gr.depth},
+                          {"highest_priority", proto::to_string(gr.highest_priority)},
+                          {"oldest_age_ms", gr.oldest_age_ms},
+                          {"claimable", gr.claimable}});
       }
-      w.end_array()
-          .field("by_status", reply.by_status)
-          .field("by_priority", reply.by_priority)
-          .field("next_cursor", reply.next_cursor)
-          .end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"groups", std::move(groups)},
+                           {"by_status", reply.by_status},
+                           {"by_priority", reply.by_priority},
+                           {"next_cursor", reply.next_cursor}})
+             << "\n";
     } else {
       std::vector<std::vector<std::string>> rows;
       for (const auto& gr : reply.groups) {
@@ -121,25 +109,21 @@ int run_workers(const GlobalConfig& g, Io io) {
     auto reply = client.call<proto::WorkersReply>(req, g.request_timeout);
     auto now = SystemClock::instance().now_ms();
     if (g.json) {
-      JsonWriter w;
-      w.begin_object().key("workers").begin_array();
+      Json workers = Json::array();
       for (const auto& wk : reply.workers) {
         std::vector<std::string> targets;
         for (auto t : wk.targets) targets.emplace_back(proto::to_string(t));
-        w.begin_object()
-            .field("worker_id", wk.worker_id)
-            .field("device_id", wk.device_id)
-            .field("targets", targets)
-            .field("labels", wk.labels)
-            .field("installed", wk.installed)
-            .field("state", wk.state)
-            .field("lease_id", wk.lease_id)
-            .field("group_key", wk.group_key)
-            .field("last_seen_ms", wk.last_seen_ms)
-            .end_object();
+        workers.push_back({{"worker_id", wk.worker_id},
+                           {"device_id", wk.device_id},
+                           {"targets", targets},
+                           {"labels", wk.labels},
+                           {"installed", wk.installed},
+                           {"state", wk.state},
+                           {"lease_id", wk.lease_id},
+                           {"group_key", wk.group_key},
+                           {"last_seen_ms", wk.last_seen_ms}});
       }
-      w.end_array().end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"workers", std::move(workers)}}) << "\n";
     } else {
       std::vector<std::vector<std::string>> rows;
       for (const auto& wk : reply.workers) {
@@ -166,19 +150,16 @@ int run_health(const GlobalConfig& g, Io io) {
     req.rid = client.new_rid();
     auto h = client.call<proto::HealthReply>(req, g.request_timeout);
     if (g.json) {
-      JsonWriter w;
-      w.begin_object()
-          .field("ok", h.ok)
-          .field("store", h.store)
-          .field("store_reachable", h.store_reachable)
-          .field("version", h.version)
-          .field("protocol", h.protocol)
-          .field("uptime_ms", h.uptime_ms)
-          .field("queue_depth", h.queue_depth)
-          .field("broker_id", h.broker_id)
-          .field("detail", h.detail)
-          .end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"ok", h.ok},
+                           {"store", h.store},
+                           {"store_reachable", h.store_reachable},
+                           {"version", h.version},
+                           {"protocol", h.protocol},
+                           {"uptime_ms", h.uptime_ms},
+                           {"queue_depth", h.queue_depth},
+                           {"broker_id", h.broker_id},
+                           {"detail", h.detail}})
+             << "\n";
     } else {
       print_table(io.out, {"FIELD", "VALUE"},
                   {{"ok", h.ok ? "yes" : "no"},

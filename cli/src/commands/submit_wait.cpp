@@ -149,11 +149,11 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
   if (interrupted) code = exit_code::timeout;
   if (!c.junit.empty()) write_junit_file(c.junit, final_jobs);
   if (g.json) {
-    JsonWriter w;
-    w.begin_object();
-    write_jobs(w, "jobs", final_jobs);
-    w.field("summary", summarize(final_jobs)).field("exit_code", code).field("timed_out", gave_up).end_object();
-    io.out << w.str() << "\n";
+    io.out << dump_json({{"jobs", jobs_json(final_jobs)},
+                         {"summary", summarize(final_jobs)},
+                         {"exit_code", code},
+                         {"timed_out", gave_up}})
+           << "\n";
   } else {
     io.out << "\n";
     print_jobs(io.out, final_jobs);
@@ -212,14 +212,11 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
       }
     }
     if (g.json && !c.wait) {
-      JsonWriter w;
-      w.begin_object()
-          .field("submission_id", reply.submission_id)
-          .field("job_ids", reply.job_ids)
-          .field("duplicate", reply.duplicate)
-          .field("idempotency_key", req.idempotency_key)
-          .end_object();
-      io.out << w.str() << "\n";
+      io.out << dump_json({{"submission_id", reply.submission_id},
+                           {"job_ids", reply.job_ids},
+                           {"duplicate", reply.duplicate},
+                           {"idempotency_key", req.idempotency_key}})
+             << "\n";
     } else if (!g.json) {
       std::vector<std::vector<std::string>> rows;
       for (std::size_t i = 0; i < reply.job_ids.size(); ++i) {

@@ -41,22 +41,20 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
         if (!c.job_id.empty() && e.job_id != c.job_id) continue;
         bool gap = seqs.observe(e.source, e.seq);
         if (g.json) {
-          JsonWriter w;
-          w.begin_object()
-              .field("type", "job")
-              .field("source", e.source)
-              .field("seq", e.seq)
-              .field("gap", gap)
-              .field("job_id", e.job_id)
-              .field("org_id", e.org_id)
-              .field("app_version_id", e.app_version_id)
-              .field("attempt", e.attempt)
-              .field("status", proto::to_string(e.status))
-              .field("worker_id", e.worker_id)
-              .field("message", e.message)
-              .field("at_ms", e.at_ms)
-              .end_object();
-          io.out << w.str() << "\n" << std::flush;
+          io.out << dump_json({{"type", "job"},
+                               {"source", e.source},
+                               {"seq", e.seq},
+                               {"gap", gap},
+                               {"job_id", e.job_id},
+                               {"org_id", e.org_id},
+                               {"app_version_id", e.app_version_id},
+                               {"attempt", e.attempt},
+                               {"status", proto::to_string(e.status)},
+                               {"worker_id", e.worker_id},
+                               {"message", e.message},
+                               {"at_ms", e.at_ms}})
+                 << "\n"
+                 << std::flush;
         } else {
           if (gap) io.out << "(missed events from " << e.source << ")\n";
           io.out << stamp(e.at_ms) << "  " << e.job_id << "  " << proto::to_string(e.status) << "  " << e.org_id << "/"
@@ -67,17 +65,15 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
       } else if (event->worker) {
         const auto& e = *event->worker;
         if (g.json) {
-          JsonWriter w;
-          w.begin_object()
-              .field("type", "worker")
-              .field("source", e.source)
-              .field("seq", e.seq)
-              .field("worker_id", e.worker_id)
-              .field("state", e.state)
-              .field("lease_id", e.lease_id)
-              .field("at_ms", e.at_ms)
-              .end_object();
-          io.out << w.str() << "\n" << std::flush;
+          io.out << dump_json({{"type", "worker"},
+                               {"source", e.source},
+                               {"seq", e.seq},
+                               {"worker_id", e.worker_id},
+                               {"state", e.state},
+                               {"lease_id", e.lease_id},
+                               {"at_ms", e.at_ms}})
+                 << "\n"
+                 << std::flush;
         } else {
           io.out << stamp(e.at_ms) << "  worker " << e.worker_id << " " << e.state
                  << (e.lease_id.empty() ? "" : " (lease " + e.lease_id + ")") << "\n"
@@ -86,17 +82,15 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
       } else if (event->heartbeat) {
         const auto& h = *event->heartbeat;
         if (g.json) {
-          JsonWriter w;
-          w.begin_object()
-              .field("type", "heartbeat")
-              .field("worker_id", h.worker_id)
-              .field("state", h.state)
-              .field("group_key", h.group_key)
-              .field("jobs", static_cast<std::uint64_t>(h.jobs.size()))
-              .field("seq", h.seq)
-              .field("at_ms", h.sent_at_ms)
-              .end_object();
-          io.out << w.str() << "\n" << std::flush;
+          io.out << dump_json({{"type", "heartbeat"},
+                               {"worker_id", h.worker_id},
+                               {"state", h.state},
+                               {"group_key", h.group_key},
+                               {"jobs", static_cast<std::uint64_t>(h.jobs.size())},
+                               {"seq", h.seq},
+                               {"at_ms", h.sent_at_ms}})
+                 << "\n"
+                 << std::flush;
         } else {
           io.out << stamp(h.sent_at_ms) << "  heartbeat " << h.worker_id << " " << h.state
                  << (h.group_key.empty() ? "" : " " + h.group_key) << " jobs=" << h.jobs.size() << "\n"
