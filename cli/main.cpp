@@ -1,7 +1,9 @@
 // qgjob: the command-line client. Flags (and QGJOB_* environment variables) -> Config
-// structs -> qg::cli::run_<command>.
+// structs -> qg::cli::run_<command>. Each command is one row of kCommands: its name, help
+// summary and usage line, the options it adds and the step that checks them and runs it.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -23,22 +25,177 @@ extern "C" void on_interrupt(int) {
   if (g_interrupted.exchange(true)) _exit(130);  // a second Ctrl-C leaves at once
 }
 
+// Everything a command line can fill in; each command reads its own part.
+struct Parsed {
+  cli::SubmitConfig submit;
+  cli::WaitConfig wait;
+  cli::StatusConfig status;
+  cli::CancelConfig cancel;
+  cli::ListConfig list;
+  cli::QueueConfig queue;
+  cli::WatchConfig watch;
+  std::string retry_job;
+  std::string priority = "medium", target = "emulator", list_status, list_target;
+  double timeout_s = 0;
+  std::uint32_t retries = 0, limit = 50;
+};
+
+// What a command's run step gets: the global settings, what was parsed, --timeout, where to
+// print, and how to refuse the command line (one line on stderr, returns exit code 3).
+struct Invocation {
+  const cli::GlobalConfig& g;
+  Parsed& p;
+  milliseconds timeout;
+  cli::Io io;
+  std::function<int(const std::string&)> usage_error;
+};
+
+// One row per command. `usage` follows "qgjob " in the command's --help; `add_options` is
+// null for a command without options of its own.
 struct Command {
   std::string name;
   std::string summary;
+  std::string usage;
+  void (*add_options)(po::options_description& own, Parsed& p);
+  int (*run)(Invocation& in);
 };
 
+void submit_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                                                   //
+      ("org-id", po::value(&p.submit.org_id)->required(), "organisation id (required)")                               //
+      ("app-version-id", po::value(&p.submit.app_version_id)->required(), "app build id (required)")                  //
+      ("test", po::value(&p.submit.tests)->required()->composing(), "test file path; repeat for several (required)")  //
+      ("priority", po::value(&p.priority)->default_value(p.priority), "low, medium or high")                          //
+      ("target", po::value(&p.target)->default_value(p.target), "emulator, device or browserstack")                   //
+      ("idempotency-key", po::value(&p.submit.idempotency_key),
+       "same key + org => same jobs; generated when absent, so resending a submit after a timeout is safe")  //
+      ("retries", po::value(&p.retries)->default_value(0), "re-runs allowed after a test failure (0..10)")   //
+      ("wait", po::bool_switch(&p.submit.wait), "then wait like `qgjob wait` (same exit codes)")             //
+      ("timeout", po::value(&p.timeout_s)->default_value(0),
+       "overall seconds for submit (+ wait); 0 = submit retries for 3 request timeouts, wait for ever")  //
+      ("junit", po::value(&p.submit.junit), "with --wait: write a JUnit XML report to this file");
+}
+
+int submit_run(Invocation& in) {
+  auto& p = in.p;
+  auto priority = qg::proto::parse_priority(p.priority);
+  if (!priority) return in.usage_error("unknown --priority '" + p.priority + "' (low, medium, high)");
+  auto target = qg::proto::parse_target(p.target);
+  if (!target) return in.usage_error("unknown --target '" + p.target + "' (emulator, device, browserstack)");
+  if (p.retries > 10) return in.usage_error("--retries must be 0..10");
+  if (!p.submit.junit.empty() && !p.submit.wait) return in.usage_error("--junit needs --wait");
+  p.submit.priority = *priority;
+  p.submit.target = *target;
+  p.submit.retries = p.retries;
+  p.submit.timeout = in.timeout;
+  return cli::run_submit(in.g, p.submit, in.io);
+}
+
+void wait_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                                                  //
+      ("job-id", po::value(&p.wait.job_ids)->required()->composing(), "job id; repeat for several (required)")       //
+      ("timeout", po::value(&p.timeout_s)->default_value(0), "give up after this many seconds (exit 2); 0 = never")  //
+      ("junit", po::value(&p.wait.junit), "write a JUnit XML report to this file");
+}
+
+int wait_run(Invocation& in) {
+  in.p.wait.timeout = in.timeout;
+  return cli::run_wait(in.g, in.p.wait, in.io);
+}
+
+void status_options(po::options_description& own, Parsed& p) {
+  own.add_options()("job-id", po::value(&p.status.job_ids)->required()->composing(),
+                    "job id; repeat for several (required)");
+}
+
+void cancel_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                           //
+      ("job-id", po::value(&p.cancel.job_id), "the job to cancel")                            //
+      ("org-id", po::value(&p.cancel.org_id), "with --app-version-id: cancel a whole build")  //
+      ("app-version-id", po::value(&p.cancel.app_version_id), "the build to cancel");
+}
+
+int cancel_run(Invocation& in) {
+  const auto& cancel = in.p.cancel;
+  bool by_job = !cancel.job_id.empty();
+  bool by_build = !cancel.org_id.empty() || !cancel.app_version_id.empty();
+  if (by_job == by_build) return in.usage_error("give either --job-id, or --org-id and --app-version-id");
+  if (by_build && (cancel.org_id.empty() || cancel.app_version_id.empty())) {
+    return in.usage_error("a build is --org-id and --app-version-id together");
+  }
+  return cli::run_cancel(in.g, cancel, in.io);
+}
+
+void retry_options(po::options_description& own, Parsed& p) {
+  own.add_options()("job-id", po::value(&p.retry_job)->required(), "the dead job to run again (required)");
+}
+
+void list_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                                     //
+      ("org-id", po::value(&p.list.org_id), "only this organisation")                                   //
+      ("app-version-id", po::value(&p.list.app_version_id), "only this build")                          //
+      ("status", po::value(&p.list_status), "only this status (queued, running, passed, failed, ...)")  //
+      ("target", po::value(&p.list_target), "only this target")                                         //
+      ("limit", po::value(&p.limit)->default_value(50), "jobs per page (1..1000)")                      //
+      ("cursor", po::value(&p.list.cursor), "the next page, as printed by the previous one");
+}
+
+int list_run(Invocation& in) {
+  auto& p = in.p;
+  if (!p.list_status.empty()) {
+    p.list.status = qg::proto::parse_status(p.list_status);
+    if (!p.list.status) return in.usage_error("unknown --status '" + p.list_status + "'");
+  }
+  if (!p.list_target.empty()) {
+    p.list.target = qg::proto::parse_target(p.list_target);
+    if (!p.list.target) return in.usage_error("unknown --target '" + p.list_target + "'");
+  }
+  if (p.limit < 1 || p.limit > 1000) return in.usage_error("--limit must be 1..1000");
+  p.list.limit = p.limit;
+  return cli::run_list(in.g, p.list, in.io);
+}
+
+void queue_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                   //
+      ("limit", po::value(&p.limit)->default_value(50), "groups per page (1..1000)")  //
+      ("cursor", po::value(&p.queue.cursor), "the next page");
+}
+
+int queue_run(Invocation& in) {
+  if (in.p.limit < 1 || in.p.limit > 1000) return in.usage_error("--limit must be 1..1000");
+  in.p.queue.limit = in.p.limit;
+  return cli::run_queue(in.g, in.p.queue, in.io);
+}
+
+void watch_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                             //
+      ("org-id", po::value(&p.watch.org_id), "only jobs of this organisation")  //
+      ("job-id", po::value(&p.watch.job_id), "only this job")                   //
+      ("heartbeats", po::bool_switch(&p.watch.heartbeats), "also print worker heartbeats");
+}
+
+// In the order `qgjob --help` lists them.
 const std::vector<Command> kCommands = {
-    {"submit", "queue one or more tests of an app build; prints the job ids (--wait to block until done)"},
-    {"status", "show jobs by id"},
-    {"wait", "block until jobs finish; exit 0 all passed, 1 any did not, 2 timeout, 3 broker unreachable"},
-    {"cancel", "cancel a job, or every unfinished job of an app build"},
-    {"retry", "run a dead (dead-lettered) job again"},
-    {"list", "list jobs, newest first, with filters and paging"},
-    {"queue", "show queued groups and job counts"},
-    {"workers", "show connected workers and their devices"},
-    {"health", "check that the broker and its store are up"},
-    {"watch", "print live job and worker events until Ctrl-C"},
+    {"submit", "queue one or more tests of an app build; prints the job ids (--wait to block until done)",
+     "submit --org-id ORG --app-version-id BUILD --test PATH [--test PATH ...] [options]", submit_options, submit_run},
+    {"status", "show jobs by id", "status --job-id ID [--job-id ID ...]", status_options,
+     [](Invocation& in) { return cli::run_status(in.g, in.p.status, in.io); }},
+    {"wait", "block until jobs finish; exit 0 all passed, 1 any did not, 2 timeout, 3 broker unreachable",
+     "wait --job-id ID [--job-id ID ...] [--timeout S] [--junit FILE]", wait_options, wait_run},
+    {"cancel", "cancel a job, or every unfinished job of an app build",
+     "cancel --job-id ID | --org-id ORG --app-version-id BUILD", cancel_options, cancel_run},
+    {"retry", "run a dead (dead-lettered) job again", "retry --job-id ID", retry_options,
+     [](Invocation& in) { return cli::run_retry(in.g, in.p.retry_job, in.io); }},
+    {"list", "list jobs, newest first, with filters and paging",
+     "list [--org-id X] [--app-version-id Y] [--status S] [--target T] [--limit N] [--cursor C]", list_options,
+     list_run},
+    {"queue", "show queued groups and job counts", "queue [--limit N] [--cursor C]", queue_options, queue_run},
+    {"workers", "show connected workers and their devices", "workers", nullptr,
+     [](Invocation& in) { return cli::run_workers(in.g, in.io); }},
+    {"health", "check that the broker and its store are up", "health", nullptr,
+     [](Invocation& in) { return cli::run_health(in.g, in.io); }},
+    {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
+     watch_options, [](Invocation& in) { return cli::run_watch(in.g, in.p.watch, in.io); }},
 };
 
 void print_main_help(std::ostream& out) {
@@ -116,80 +273,12 @@ int main(int argc, char* argv[]) {
        "seconds to wait for the broker's answer to a request");
 
   po::options_description own(command + " options");
-  cli::SubmitConfig submit;
-  cli::WaitConfig wait;
-  cli::StatusConfig status;
-  cli::CancelConfig cancel;
-  cli::ListConfig list;
-  cli::QueueConfig queue;
-  cli::WatchConfig watch;
-  std::string retry_job;
-  std::string priority = "medium", target = "emulator", list_status, list_target;
-  double timeout_s = 0;
-  std::uint32_t retries = 0, limit = 50;
-  std::string usage_line;
-
-  if (command == "submit") {
-    own.add_options()                                                                                                 //
-        ("org-id", po::value(&submit.org_id)->required(), "organisation id (required)")                               //
-        ("app-version-id", po::value(&submit.app_version_id)->required(), "app build id (required)")                  //
-        ("test", po::value(&submit.tests)->required()->composing(), "test file path; repeat for several (required)")  //
-        ("priority", po::value(&priority)->default_value(priority), "low, medium or high")                            //
-        ("target", po::value(&target)->default_value(target), "emulator, device or browserstack")                     //
-        ("idempotency-key", po::value(&submit.idempotency_key),
-         "same key + org => same jobs; generated when absent, so resending a submit after a timeout is safe")  //
-        ("retries", po::value(&retries)->default_value(0), "re-runs allowed after a test failure (0..10)")     //
-        ("wait", po::bool_switch(&submit.wait), "then wait like `qgjob wait` (same exit codes)")               //
-        ("timeout", po::value(&timeout_s)->default_value(0),
-         "overall seconds for submit (+ wait); 0 = submit retries for 3 request timeouts, wait for ever")  //
-        ("junit", po::value(&submit.junit), "with --wait: write a JUnit XML report to this file");
-    usage_line = "submit --org-id ORG --app-version-id BUILD --test PATH [--test PATH ...] [options]";
-  } else if (command == "wait") {
-    own.add_options()                                                                                                //
-        ("job-id", po::value(&wait.job_ids)->required()->composing(), "job id; repeat for several (required)")       //
-        ("timeout", po::value(&timeout_s)->default_value(0), "give up after this many seconds (exit 2); 0 = never")  //
-        ("junit", po::value(&wait.junit), "write a JUnit XML report to this file");
-    usage_line = "wait --job-id ID [--job-id ID ...] [--timeout S] [--junit FILE]";
-  } else if (command == "status") {
-    own.add_options()("job-id", po::value(&status.job_ids)->required()->composing(),
-                      "job id; repeat for several (required)");
-    usage_line = "status --job-id ID [--job-id ID ...]";
-  } else if (command == "cancel") {
-    own.add_options()                                                                         //
-        ("job-id", po::value(&cancel.job_id), "the job to cancel")                            //
-        ("org-id", po::value(&cancel.org_id), "with --app-version-id: cancel a whole build")  //
-        ("app-version-id", po::value(&cancel.app_version_id), "the build to cancel");
-    usage_line = "cancel --job-id ID | --org-id ORG --app-version-id BUILD";
-  } else if (command == "retry") {
-    own.add_options()("job-id", po::value(&retry_job)->required(), "the dead job to run again (required)");
-    usage_line = "retry --job-id ID";
-  } else if (command == "list") {
-    own.add_options()                                                                                   //
-        ("org-id", po::value(&list.org_id), "only this organisation")                                   //
-        ("app-version-id", po::value(&list.app_version_id), "only this build")                          //
-        ("status", po::value(&list_status), "only this status (queued, running, passed, failed, ...)")  //
-        ("target", po::value(&list_target), "only this target")                                         //
-        ("limit", po::value(&limit)->default_value(50), "jobs per page (1..1000)")                      //
-        ("cursor", po::value(&list.cursor), "the next page, as printed by the previous one");
-    usage_line = "list [--org-id X] [--app-version-id Y] [--status S] [--target T] [--limit N] [--cursor C]";
-  } else if (command == "queue") {
-    own.add_options()                                                                 //
-        ("limit", po::value(&limit)->default_value(50), "groups per page (1..1000)")  //
-        ("cursor", po::value(&queue.cursor), "the next page");
-    usage_line = "queue [--limit N] [--cursor C]";
-  } else if (command == "watch") {
-    own.add_options()                                                           //
-        ("org-id", po::value(&watch.org_id), "only jobs of this organisation")  //
-        ("job-id", po::value(&watch.job_id), "only this job")                   //
-        ("heartbeats", po::bool_switch(&watch.heartbeats), "also print worker heartbeats");
-    usage_line = "watch [--org-id X] [--job-id ID] [--heartbeats]";
-  } else {
-    usage_line = command;
-  }
+  Parsed parsed;
+  if (known->add_options != nullptr) known->add_options(own, parsed);
   po::options_description all;
   all.add(own).add(global);
   auto outcome = qg::parse_options(static_cast<int>(args.size()), args.data(), all, {"QGJOB_"}, "qgjob " + command,
-                                   known->summary + "\n\nUsage: qgjob " + usage_line, cli::exit_code::usage);
+                                   known->summary + "\n\nUsage: qgjob " + known->usage, cli::exit_code::usage);
   if (!outcome.run) return outcome.exit_code;
 
   auto usage_error = [&](const std::string& message) {
@@ -197,9 +286,9 @@ int main(int argc, char* argv[]) {
     return cli::exit_code::usage;
   };
   if (!(request_timeout_s > 0)) return usage_error("--request-timeout must be > 0");
-  if (timeout_s < 0) return usage_error("--timeout must be >= 0");
+  if (parsed.timeout_s < 0) return usage_error("--timeout must be >= 0");
   g.request_timeout = milliseconds(static_cast<std::int64_t>(request_timeout_s * 1000));
-  const milliseconds timeout(static_cast<std::int64_t>(timeout_s * 1000));
+  const milliseconds timeout(static_cast<std::int64_t>(parsed.timeout_s * 1000));
 
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
@@ -207,55 +296,6 @@ int main(int argc, char* argv[]) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   cli::Io io{std::cout, std::cerr, &g_interrupted};
-
-  if (command == "submit") {
-    auto p = qg::proto::parse_priority(priority);
-    if (!p) return usage_error("unknown --priority '" + priority + "' (low, medium, high)");
-    auto t = qg::proto::parse_target(target);
-    if (!t) return usage_error("unknown --target '" + target + "' (emulator, device, browserstack)");
-    if (retries > 10) return usage_error("--retries must be 0..10");
-    if (!submit.junit.empty() && !submit.wait) return usage_error("--junit needs --wait");
-    submit.priority = *p;
-    submit.target = *t;
-    submit.retries = retries;
-    submit.timeout = timeout;
-    return cli::run_submit(g, submit, io);
-  }
-  if (command == "wait") {
-    wait.timeout = timeout;
-    return cli::run_wait(g, wait, io);
-  }
-  if (command == "status") return cli::run_status(g, status, io);
-  if (command == "cancel") {
-    bool by_job = !cancel.job_id.empty();
-    bool by_build = !cancel.org_id.empty() || !cancel.app_version_id.empty();
-    if (by_job == by_build) return usage_error("give either --job-id, or --org-id and --app-version-id");
-    if (by_build && (cancel.org_id.empty() || cancel.app_version_id.empty())) {
-      return usage_error("a build is --org-id and --app-version-id together");
-    }
-    return cli::run_cancel(g, cancel, io);
-  }
-  if (command == "retry") return cli::run_retry(g, retry_job, io);
-  if (command == "list") {
-    if (!list_status.empty()) {
-      list.status = qg::proto::parse_status(list_status);
-      if (!list.status) return usage_error("unknown --status '" + list_status + "'");
-    }
-    if (!list_target.empty()) {
-      list.target = qg::proto::parse_target(list_target);
-      if (!list.target) return usage_error("unknown --target '" + list_target + "'");
-    }
-    if (limit < 1 || limit > 1000) return usage_error("--limit must be 1..1000");
-    list.limit = limit;
-    return cli::run_list(g, list, io);
-  }
-  if (command == "queue") {
-    if (limit < 1 || limit > 1000) return usage_error("--limit must be 1..1000");
-    queue.limit = limit;
-    return cli::run_queue(g, queue, io);
-  }
-  if (command == "workers") return cli::run_workers(g, io);
-  if (command == "health") return cli::run_health(g, io);
-  if (command == "watch") return cli::run_watch(g, watch, io);
-  return usage_error("not implemented");
+  Invocation invocation{g, parsed, timeout, io, usage_error};
+  return known->run(invocation);
 }

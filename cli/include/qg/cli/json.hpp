@@ -1,56 +1,34 @@
 #pragma once
-// A small streaming JSON writer for `--json` output (compact, one document per call site).
-// Commas are managed for the caller; strings are escaped per RFC 8259 (control characters as
-// \u00XX; bytes >= 0x80 are passed through, so valid UTF-8 stays valid).
+// `--json` output, built with nlohmann::json. A document is a Json (nlohmann::ordered_json), so
+// its keys come out in the order they were added: every command adds them in the order its
+// output has always had, which scripts may rely on. dump_json() writes the compact form
+// ({"a":"x","n":-3,"list":[]}: no spaces, no newline) and never throws. Strings are escaped
+// per RFC 8259: '"', '\\' and the control characters U+0000..U+001F are escaped (\b \f \n \r \t
+// by name, the others as \u00xx), everything else is written as it is, valid UTF-8 included.
+// Text that is not valid UTF-8 (a log tail off the wire may be cut inside a character) has
+// each invalid sequence replaced by U+FFFD, so the output is always valid UTF-8 JSON.
 
-#include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "qg/proto/messages.hpp"
 
 namespace qg::cli {
 
-class JsonWriter {
- public:
-  JsonWriter& begin_object();
-  JsonWriter& end_object();
-  JsonWriter& begin_array();
-  JsonWriter& end_array();
-  JsonWriter& key(std::string_view k);
-  JsonWriter& value(std::string_view v);
-  JsonWriter& value(const char* v) { return value(std::string_view(v)); }
-  JsonWriter& value(const std::string& v) { return value(std::string_view(v)); }
-  JsonWriter& value(std::int64_t v);
-  JsonWriter& value(std::uint64_t v);
-  JsonWriter& value(std::int32_t v) { return value(static_cast<std::int64_t>(v)); }
-  JsonWriter& value(std::uint32_t v) { return value(static_cast<std::uint64_t>(v)); }
-  JsonWriter& value(double v);
-  JsonWriter& value(bool v);
-  JsonWriter& null();
-  template <class T>
-  JsonWriter& field(std::string_view k, const T& v) {
-    key(k);
-    return value(v);
-  }
-  JsonWriter& field(std::string_view k, const std::vector<std::string>& v);
-  JsonWriter& field(std::string_view k, const std::map<std::string, std::string>& v);
-  JsonWriter& field(std::string_view k, const std::map<std::string, std::uint64_t>& v);
+using Json = nlohmann::ordered_json;
 
-  const std::string& str() const { return out_; }
+// The compact text of `doc`, without a trailing newline. Does not throw on invalid UTF-8.
+std::string dump_json(const Json& doc);
 
- private:
-  void before_value();
-  std::string out_;
-  std::vector<bool> first_;  // per open container: nothing written yet
-  bool after_key_ = false;
-};
-
+// `text` escaped as it would appear between the quotes of a JSON string (see above).
 std::string json_escape(std::string_view text);
 
-void write_job(JsonWriter& w, const proto::Job& job);
-void write_jobs(JsonWriter& w, std::string_view key, const std::vector<proto::Job>& jobs);
+// A job as a JSON object: every field of proto::Job, enums as their wire spelling.
+Json job_json(const proto::Job& job);
+// An array of job_json() objects, in the given order.
+Json jobs_json(const std::vector<proto::Job>& jobs);
 
 }  // namespace qg::cli

@@ -101,7 +101,7 @@ class Worker {
     std::int64_t next_send_ms = 0;
   };
 
-  // Sockets and sending.
+  // Sockets and sending (src/broker_link.cpp; send and publish in src/broker_send.hpp).
   void open_sockets();
   template <class T>
   bool send(const T& message);
@@ -114,14 +114,14 @@ class Worker {
   void send_progress(const Slot& slot, proto::JobStatus status);
   void publish_job_event(const Slot& slot, proto::JobStatus status, const std::string& message);
 
-  // Receiving.
+  // Receiving (src/broker_link.cpp; on_cancel in src/group_run.cpp).
   void drain_socket();
   void dispatch(const std::vector<std::string>& frames);
   void on_assign(proto::Assign assign);
   void on_cancel(const proto::CancelJob& cancel);
   void on_error(const proto::ErrorReply& error);
 
-  // The group.
+  // The group (src/group_run.cpp).
   void start_group(proto::Assign assign);
   void drive_group();
   void start_next_job();
@@ -131,13 +131,14 @@ class Worker {
   std::map<std::string, std::string> template_values(const Slot* slot) const;
   std::map<std::string, std::string> child_env(const Slot* slot) const;
 
-  // Stopping.
+  // Stopping and the loop (src/worker_loop.cpp).
   void begin_drain();
   void abort_now();
 
   void timers();
   // How long the loop may wait for traffic before a timer or the running command needs it.
   std::int64_t loop_wait_ms() const;
+  // The builds on this device and the group's build (src/group_run.cpp).
   void load_installed();
   void save_installed() const;
   std::string build_key() const;
