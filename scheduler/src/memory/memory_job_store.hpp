@@ -1,0 +1,287 @@
+#pragma once
+// MemoryJobStore: the embedded default. The same structures as the Redis store (group
+// queues, ready/pending/delayed/dead/lease sorted sets, counters, list indexes), kept in
+// memory behind one mutex, so both stores order and fence work identically.
+//
+// The class is declared here, with the moves its transitions share (status counts, group
+// placement, finishing and requeueing a job), inline; they expect mutex_ held. The transitions
+// are defined by kind, one file each in this folder, as the Redis store's are.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "../store_common.hpp"
+#include "qg/common/ids.hpp"
+#include "qg/scheduler/job_store.hpp"
+
+namespace qg::sched::memory {
+
+using proto::Job;
+using proto::JobStatus;
+
+// A Redis-like sorted set: members ordered by (score, member).
+template <class Score>
+class SortedSet {
+ public:
+  void add(const std::string& member, Score score) {
+    auto it = index_.find(member);
+    if (it != index_.end()) {
+      order_.erase({it->second, member});
+      it->second = score;
+    } else {
+      index_.emplace(member, score);
+    }
+    order_.insert({score, member});
+  }
+  bool remove(const std::string& member) {
+    auto it = index_.find(member);
+    if (it == index_.end()) return false;
+    order_.erase({it->second, member});
+    index_.erase(it);
+    return true;
+  }
+  std::optional<Score> score(const std::string& member) const {
+    auto it = index_.find(member);
+    if (it == index_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool contains(const std::string& member) const { return index_.contains(member); }
+  std::size_t size() const { return index_.size(); }
+  bool empty() const { return index_.empty(); }
+  const std::set<std::pair<Score, std::string>>& order() const { return order_; }
+
+ private:
+  std::set<std::pair<Score, std::string>> order_;
+  std::unordered_map<std::string, Score> index_;
+};
+
+struct JobRec {
+  Job job;
+  std::int64_t rank_base = 0;
+  std::uint32_t retries_used = 0;
+  std::uint32_t test_failures = 0;
+  bool cancel_requested = false;
+  std::uint32_t budget = 3;
+  std::string group;
+};
+
+struct Lease {
+  std::string worker_id;
+  std::string group;
+  std::vector<std::string> jobs;
+};
+
+class MemoryJobStore final : public JobStore {
+ public:
+  // submit_claim.cpp: construction, the wakeup fd, submit and claim.
+  explicit MemoryJobStore(const StoreSettings& settings);
+  ~MemoryJobStore() override;
+  MemoryJobStore(const MemoryJobStore&) = delete;
+  MemoryJobStore& operator=(const MemoryJobStore&) = delete;
+  bool ping() override;
+  int wakeup_fd() override;
+  void drain_wakeups() override;
+  SubmitOutcome submit(const NewSubmission& s, std::int64_t now_ms) override;
+  std::optional<Claim> claim_group(const ClaimRequest& request, std::int64_t now_ms) override;
+
+  // report.cpp: what a worker says of the jobs it holds.
+  ReportOutcome report(const proto::Report& r, std::int64_t now_ms) override;
+  bool progress(const proto::Progress& p, std::int64_t now_ms) override;
+  bool renew_lease(const std::string& worker_id, const std::string& lease_id, std::int64_t now_ms) override;
+  std::uint32_t release(const std::string& worker_id, const std::string& lease_id, std::span<const std::string> job_ids,
+                        std::int64_t now_ms) override;
+
+  // cancel.cpp
+  proto::CancelResult cancel_job(const std::string& job_id, std::int64_t now_ms) override;
+  std::vector<proto::CancelResult> cancel_build(const std::string& org_id, const std::string& app_version_id,
+                                                std::int64_t now_ms) override;
+  std::optional<JobStatus> retry_dead(const std::string& job_id, std::int64_t now_ms) override;
+
+  // time.cpp: work that falls due.
+  std::vector<ExpiredLease> expire_leases(std::int64_t now_ms, std::size_t max) override;
+  std::size_t promote_due(std::int64_t now_ms, std::size_t max) override;
+  std::optional<std::int64_t> next_due_ms() override;
+
+  // queries.cpp
+  std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override;
+  ListPage list(const ListQuery& q) override;
+  QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
+  StatsSnapshot stats(std::int64_t now_ms) override;
+  std::uint64_t queue_depth() override;
+  void upsert_worker(const proto::WorkerInfo& worker) override;
+  void remove_worker(const std::string& worker_id) override;
+  std::vector<proto::WorkerInfo> workers() override;
+
+ private:
+  // The moves the transitions of every file share; mutex_ held.
+  static std::size_t target_index(proto::Target t) { return static_cast<std::size_t>(t); }
+
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+  void count(JobStatus from, JobStatus to, proto::Priority priority) {
+    counts_[std::string(proto::to_string(from))] -= 1;
+    counts_[std::string(proto::to_string(to))] += 1;
+    const std::string p(proto::to_string(priority));
+    if (from == JobStatus::queued) qprio_[p] -= 1;
+    if (to == JobStatus::queued) qprio_[p] += 1;
+  }
+
+  void set_status(JobRec& rec, JobStatus to, std::int64_t now_ms) {
+    count(rec.job.status, to, rec.job.priority);
+    rec.job.status = to;
+    rec.job.updated_at_ms = now_ms;
+  }
+
+  // The first job of each priority band of a group (high, medium, low; nullptr: none). A
+  // group's jobs are ordered by job_score: band, then age.
+  static std::array<const std::string*, 3> band_heads(const SortedSet<double>& group) {
+    std::array<const std::string*, 3> heads{};
+    for (int band = 0; band < 3; ++band) {
+      auto it = group.order().lower_bound({band * 1e13, std::string()});
+      if (it != group.order().end() && it->first < (band + 1) * 1e13) heads[band] = &it->second;
+    }
+    return heads;
+  }
+
+  // The job a claim takes next from a non-empty group, and its rank base: the best of the
+  // bands' first jobs by rank (equal ranks: the higher band), so a low job that has waited
+  // past the head starts goes before fresher jobs of its group's higher bands, as it would
+  // before another group's.
+  std::pair<const std::string*, std::int64_t> next_job(const SortedSet<double>& group) const {
+    const std::string* best = nullptr;
+    std::int64_t best_rank = 0;
+    for (const std::string* id : band_heads(group)) {
+      if (id == nullptr) continue;
+      const std::int64_t rank = jobs_.at(*id).rank_base;
+      if (best == nullptr || rank < best_rank) {
+        best = id;
+        best_rank = rank;
+      }
+    }
+    return {best, best_rank};
+  }
+
+  // Rank of a non-empty group: that of the job a claim would take first.
+  double group_rank(const std::string& g) { return static_cast<double>(next_job(groups_[g]).second); }
+
+  // Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
+  // pending while its batching window is open, else in its target's ready set at its rank.
+  // `requeue`: the jobs that entered had waited already (retries, promotions): no window.
+  void refresh_group(const std::string& g, std::int64_t now_ms, bool requeue) {
+    auto& ready = ready_[target_index(detail::split_group_key(g).target)];
+    const std::size_t n = groups_[g].size();
+    if (n == 0) {
+      ready.remove(g);
+      pending_.remove(g);
+      groups_.erase(g);
+      return;
+    }
+    if (pending_.contains(g)) {
+      if (requeue || n >= settings_.group_max) {
+        pending_.remove(g);
+        ready.add(g, group_rank(g));
+      }
+      return;
+    }
+    if (ready.contains(g) || requeue || settings_.group_window.count() == 0 || n >= settings_.group_max) {
+      ready.add(g, group_rank(g));
+    } else {
+      pending_.add(g, now_ms + settings_.group_window.count());
+    }
+  }
+
+  void lease_drop(JobRec& rec) {
+    const std::string lease_id = rec.job.lease_id;
+    rec.job.lease_id.clear();
+    if (lease_id.empty()) return;
+    auto it = leases_.find(lease_id);
+    if (it == leases_.end()) return;
+    auto& jobs = it->second.jobs;
+    jobs.erase(std::remove(jobs.begin(), jobs.end(), rec.job.id), jobs.end());
+    if (jobs.empty()) {
+      leases_.erase(it);
+      lease_exp_.remove(lease_id);
+    }
+  }
+
+  void finish(JobRec& rec, JobStatus status, std::int64_t now_ms) {
+    set_status(rec, status, now_ms);
+    lease_drop(rec);
+    auto bt = builds_.find(rec.job.org_id + "/" + rec.job.app_version_id);
+    if (bt != builds_.end()) {
+      bt->second.erase(rec.job.id);
+      if (bt->second.empty()) builds_.erase(bt);
+    }
+    fin_[now_ms / 1000] += 1;
+  }
+
+  void make_dead(JobRec& rec, std::int64_t now_ms) {
+    finish(rec, JobStatus::dead, now_ms);
+    dead_.add(rec.job.id, now_ms);
+  }
+
+  void requeue_now(JobRec& rec, std::int64_t now_ms) {
+    set_status(rec, JobStatus::queued, now_ms);
+    lease_drop(rec);
+    groups_[rec.group].add(rec.job.id, detail::job_score(rec.job.priority, rec.job.created_at_ms));
+    refresh_group(rec.group, now_ms, true);
+    wake();
+  }
+
+  void requeue_later(JobRec& rec, std::int64_t due_ms, std::int64_t now_ms) {
+    set_status(rec, JobStatus::queued, now_ms);
+    lease_drop(rec);
+    delayed_.add(rec.job.id, due_ms);
+  }
+
+  // cancel.cpp
+  proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
+
+  // queries.cpp
+  std::vector<std::optional<Job>> load(std::span<const std::string> ids) const;
+  proto::GroupInfo group_info(const std::string& g, bool claimable, std::int64_t now_ms);
+
+  StoreSettings settings_;
+  std::mutex mutex_;
+  std::mt19937_64 rng_;
+  IdGenerator lease_ids_;
+  int wake_fd_ = -1;
+
+  std::unordered_map<std::string, JobRec> jobs_;
+  std::unordered_map<std::string, std::string> idem_;
+  std::unordered_map<std::string, std::vector<std::string>> subs_;
+  std::unordered_map<std::string, SortedSet<double>> groups_;
+  std::array<SortedSet<double>, 3> ready_;
+  SortedSet<std::int64_t> pending_;
+  SortedSet<std::int64_t> delayed_;
+  SortedSet<std::int64_t> dead_;
+  std::unordered_map<std::string, Lease> leases_;
+  SortedSet<std::int64_t> lease_exp_;
+  std::map<std::string, std::int64_t> counts_;
+  std::map<std::string, std::int64_t> qprio_;
+  std::map<std::string, std::int64_t> orgcounts_;
+  std::set<std::string> idx_all_;
+  std::unordered_map<std::string, std::set<std::string>> idx_org_;
+  std::unordered_map<std::string, std::set<std::string>> idx_app_;
+  std::unordered_map<std::string, std::set<std::string>> builds_;
+  std::map<std::int64_t, std::uint64_t> fin_;
+  std::map<std::string, proto::WorkerInfo> workers_;
+};
+
+}  // namespace qg::sched::memory
