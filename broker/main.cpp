@@ -11,6 +11,7 @@
 #include "qg/common/config.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/logging.hpp"
+#include "qg/common/redis_address.hpp"
 #include "qg/scheduler/options.hpp"
 
 #ifndef QG_VERSION
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   qg::broker::BrokerSettings settings;
   std::string store_kind;
   std::string redis_url;
+  std::string redis_password_file;
   long heartbeat_ms = 1000;
   long max_pull_wait_ms = 30000;
   unsigned claim_min_jobs = settings.claim_min_jobs;
@@ -47,8 +49,8 @@ int main(int argc, char** argv) {
                         "scheduler in this process, NOT durable, for trials and tests). --redis-url alone "
                         "implies redis. There is no default: a broker never picks memory by itself.")(
       "redis-url", qg::po::value(&redis_url),
-      "Redis to use: redis://host:port[/db] over TCP, or unix:///path/to/redis.sock[?db=N] for a Redis on "
-      "this host (its unixsocket; no TCP stack in the round trips)")(
+      "Redis to use: redis://[[user]:password@]host:port[/db] over TCP, or unix:///path/to/redis.sock[?db=N] "
+      "for a Redis on this host (its unixsocket; no TCP stack in the round trips)")(
       "client-endpoint", qg::po::value(&settings.client_endpoint)->default_value(settings.client_endpoint),
       "ROUTER endpoint for clients (qgjob, CI, SDKs)")(
       "worker-endpoint", qg::po::value(&settings.worker_endpoint)->default_value(settings.worker_endpoint),
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
       "live workers) instead of a whole group, but never fewer than this many, so idle devices share "
       "the tail of the work at the cost of some extra installs. 0 = always whole groups (up to "
       "--group-max)");
+  qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-broker",
@@ -86,6 +89,9 @@ int main(int argc, char** argv) {
     if (store_kind == "redis" && redis_url.empty()) throw qg::ConfigError("--store redis needs --redis-url");
     if (store_kind == "memory" && !redis_url.empty()) {
       throw qg::ConfigError("--store memory and --redis-url contradict each other; pick one");
+    }
+    if (store_kind == "memory" && !redis_password_file.empty()) {
+      throw qg::ConfigError("--store memory and --redis-password-file contradict each other; pick one");
     }
     auto store_settings = store_options.apply();
     settings.store_kind = store_kind;
@@ -109,12 +115,13 @@ int main(int argc, char** argv) {
       settings.embedded_scheduler = true;
     } else {
       // A broker configured for Redis never falls back to memory: it waits for Redis.
-      store = qg::sched::wait_for_redis_store(redis_url, store_settings, *log, g_stop);
+      const auto redis = qg::redis_address(redis_url, redis_password_file, *log);
+      store = qg::sched::wait_for_redis_store(redis, store_settings, *log, g_stop);
       if (!store) {
-        log->info("stopped before Redis at {} could be reached", redis_url);
+        log->info("stopped before Redis at {} could be reached", redis.url());
         return 0;
       }
-      log->info("store: Redis at {}", redis_url);
+      log->info("store: Redis at {}", redis.url());
     }
 
     zmq::context_t context(1);

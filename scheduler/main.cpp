@@ -11,6 +11,7 @@
 #include "qg/common/errors.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/common/logging.hpp"
+#include "qg/common/redis_address.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "qg/scheduler/events.hpp"
 #include "qg/scheduler/options.hpp"
@@ -29,18 +30,21 @@ int main(int argc, char** argv) {
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
   std::string redis_url;
+  std::string redis_password_file;
   std::string events_endpoint;
   long max_idle_ms = 50;
   std::string scheduler_id;
 
   qg::po::options_description options;
   options.add_options()("redis-url", qg::po::value(&redis_url)->required(),
-                        "Redis to schedule (required): redis://host:port[/db], or unix:///path/to/redis.sock[?db=N]")(
+                        "Redis to schedule (required): redis://[[user]:password@]host:port[/db], or "
+                        "unix:///path/to/redis.sock[?db=N]")(
       "events", qg::po::value(&events_endpoint)->default_value("tcp://127.0.0.1:5557"),
       "broker's events-in endpoint to publish lease expiries and requeues on (empty = do not publish)")(
       "max-idle-ms", qg::po::value(&max_idle_ms)->default_value(max_idle_ms),
       "longest pause between scheduling rounds when nothing is due")(
       "scheduler-id", qg::po::value(&scheduler_id), "name in logs and events (default: scheduler-<pid>)");
+  qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-scheduler",
@@ -66,12 +70,13 @@ int main(int argc, char** argv) {
     }
     qg::sched::EventPublisher events(*sink, scheduler_id);
 
-    auto store = qg::sched::wait_for_redis_store(redis_url, settings, *log, g_stop);
+    const auto redis = qg::redis_address(redis_url, redis_password_file, *log);
+    auto store = qg::sched::wait_for_redis_store(redis, settings, *log, g_stop);
     if (!store) {
-      log->info("{} stopped before Redis at {} could be reached", scheduler_id, redis_url);
+      log->info("{} stopped before Redis at {} could be reached", scheduler_id, redis.url());
       return 0;
     }
-    log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {})", scheduler_id, redis_url,
+    log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {})", scheduler_id, redis.url(),
               settings.lease.count(), settings.group_window.count(), settings.group_max);
 
     qg::sched::SchedulerSettings scheduler_settings;

@@ -12,6 +12,12 @@ void add_log_options(po::options_description& options, LogSettings& settings) {
       "log-json", po::bool_switch(&settings.json), "write logs as one JSON object per line");
 }
 
+void add_redis_password_option(po::options_description& options, std::string& path) {
+  options.add_options()("redis-password-file", po::value(&path),
+                        "file whose first line is the Redis password (replaces a password in --redis-url, "
+                        "and keeps it out of the process list); make it readable by this user only");
+}
+
 namespace {
 
 std::string env_name(const std::string& prefix, const std::string& option) {

@@ -5,68 +5,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 
 #include "qg/common/clock.hpp"
 
 namespace qg {
-
-// ---------------------------------------------------------------------------------------
-// RedisAddress
-
-RedisAddress RedisAddress::parse(std::string_view url) {
-  constexpr std::string_view scheme = "redis://", unix_scheme = "unix://";
-  auto bad = [&](const char* why) {
-    return ConfigError("bad Redis URL '" + std::string(url) + "': " + why +
-                       " (expected redis://host[:port][/db] or unix:///path/to/redis.sock[?db=N])");
-  };
-  auto number = [&](std::string_view text, int lo, int hi, const char* what) {
-    int value = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || ptr != text.data() + text.size() || value < lo || value > hi) throw bad(what);
-    return value;
-  };
-  RedisAddress address;
-  if (url.substr(0, unix_scheme.size()) == unix_scheme) {
-    std::string_view path = url.substr(unix_scheme.size());
-    if (auto query = path.find('?'); query != std::string_view::npos) {
-      constexpr std::string_view db_key = "db=";
-      const auto q = path.substr(query + 1);
-      if (q.substr(0, db_key.size()) != db_key) throw bad("the only option is db=N");
-      address.db = number(q.substr(db_key.size()), 0, 1'000'000, "database must be a non-negative number");
-      path = path.substr(0, query);
-    }
-    if (path.empty() || path.front() != '/') throw bad("socket path must be absolute");
-    address.socket_path = std::string(path);
-    return address;
-  }
-  if (url.substr(0, scheme.size()) != scheme) throw bad("scheme must be redis:// or unix://");
-  std::string_view rest = url.substr(scheme.size());
-  std::string_view db;
-  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-    db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (db.empty()) throw bad("empty database number");
-  }
-  std::string_view port;
-  if (auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    port = rest.substr(colon + 1);
-    rest = rest.substr(0, colon);
-    if (port.empty()) throw bad("empty port");
-  }
-  if (rest.empty()) throw bad("empty host");
-  if (rest.find_first_of("@?# ") != std::string_view::npos) throw bad("credentials and options are not supported");
-  address.host = std::string(rest);
-  if (!port.empty()) address.port = number(port, 1, 65535, "port must be 1..65535");
-  if (!db.empty()) address.db = number(db, 0, 1'000'000, "database must be a non-negative number");
-  return address;
-}
-
-std::string RedisAddress::url() const {
-  if (!socket_path.empty()) return "unix://" + socket_path + (db != 0 ? "?db=" + std::to_string(db) : "");
-  std::string out = "redis://" + host + ":" + std::to_string(port);
-  if (db != 0) out += "/" + std::to_string(db);
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Handles and values
@@ -212,6 +155,19 @@ bool append_all(redisContext* context, const Commands& commands) {
   }
   return true;
 }
+// One command on a connection being set up, its reply read at once; empty when the
+// connection failed (the context's errstr says why).
+std::optional<RedisValue> setup_command(redisContext* context, std::initializer_list<std::string_view> args) {
+  void* raw = nullptr;
+  if (!append_command(context, args) || redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
+    return std::nullopt;
+  }
+  RedisReplyPtr reply(static_cast<redisReply*>(raw));
+  return RedisValue::from(*reply);
+}
+
+// True for the reply of a Redis that wants credentials before this command.
+bool wants_credentials(std::string_view message) { return message.rfind("NOAUTH", 0) == 0; }
 }  // namespace
 
 RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout) {
@@ -249,15 +205,35 @@ void RedisConnection::connect() {
   lose_deferred("reconnected");
   context_.reset();
   RedisContextPtr context = connect_context(address_, options_.connect_timeout);
-  auto failed = [&](const std::string& why) {
-    auto now = steady_ms();
+  auto back_off = [&] {
     backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);
-    next_attempt_ms_ = now + backoff_.count();
+    next_attempt_ms_ = steady_ms() + backoff_.count();
+  };
+  auto failed = [&](const std::string& why) {
+    back_off();
     if (!was_lost_) {
       logger_->warn("redis {} unreachable: {}", address_.url(), why);
       was_lost_ = true;
     }
     throw StoreUnavailable("redis " + address_.url() + " unreachable: " + why);
+  };
+  // Redis refused the credentials, or wants some: `reply` is its error. The reply is quoted
+  // whole unless it holds the password (no Redis echoes it, but a proxy might): then only
+  // its error code.
+  auto refused = [&](const std::string& reply) {
+    back_off();
+    const bool echoes = !address_.password.empty() && reply.find(address_.password) != std::string::npos;
+    const std::string shown = echoes ? reply.substr(0, reply.find(' ')) : reply;
+    const std::string why = "Redis at " + address_.url() +
+                            (address_.has_credentials() ? " refused the credentials for " + address_.user_description()
+                                                        : " requires authentication and no credentials were given") +
+                            " (" + shown + ")";
+    if (generation_ == 0) throw RedisAuthError(why);
+    if (!was_lost_) {
+      logger_->error("{}; retrying", why);
+      was_lost_ = true;
+    }
+    throw StoreUnavailable(why);
   };
   if (!context) failed("out of memory");
   if (context->err != 0) failed(context->errstr);
@@ -265,13 +241,29 @@ void RedisConnection::connect() {
       redisSetTimeout(context.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
     failed("cannot set timeout");
   }
-  if (address_.db != 0) {
-    std::string db = std::to_string(address_.db);
-    RedisReplyPtr reply(static_cast<redisReply*>(redisCommand(context.get(), "SELECT %s", db.c_str())));
+  // Credentials before anything else: a Redis with a password answers every other command
+  // with NOAUTH until then.
+  if (address_.has_credentials()) {
+    auto reply = address_.username.empty()
+                     ? setup_command(context.get(), {"AUTH", address_.password})
+                     : setup_command(context.get(), {"AUTH", address_.username, address_.password});
     if (!reply) failed(context->errstr);
-    if (reply->type == REDIS_REPLY_ERROR) {
-      throw StoreError("redis " + address_.url() + ": SELECT failed: " + std::string(reply->str, reply->len));
+    if (reply->is_error()) refused(reply->str());
+  }
+  if (address_.db != 0) {
+    const std::string db = std::to_string(address_.db);
+    auto reply = setup_command(context.get(), {"SELECT", db});
+    if (!reply) failed(context->errstr);
+    if (reply->is_error()) {
+      if (wants_credentials(reply->str())) refused(reply->str());
+      throw StoreError("redis " + address_.url() + ": SELECT failed: " + reply->str());
     }
+  } else if (!address_.has_credentials()) {
+    // Nothing sent yet: a PING finds out whether this Redis wants credentials, so that this
+    // shows here, once, and not as the error reply of some later command.
+    auto reply = setup_command(context.get(), {"PING"});
+    if (!reply) failed(context->errstr);
+    if (reply->is_error() && wants_credentials(reply->str())) refused(reply->str());
   }
   context_ = std::move(context);
   ++generation_;

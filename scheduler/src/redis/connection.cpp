@@ -173,17 +173,21 @@ void RedisJobStore::drain_wakeups() {
 }  // namespace redis
 
 std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings) {
-  return std::make_unique<redis::RedisJobStore>(RedisAddress::parse(url), settings, null_logger());
+  return make_redis_store(RedisAddress::parse(url), settings);
 }
 
-std::unique_ptr<JobStore> wait_for_redis_store(const std::string& url, const StoreSettings& settings,
+std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings) {
+  return std::make_unique<redis::RedisJobStore>(address, settings, null_logger());
+}
+
+std::unique_ptr<JobStore> wait_for_redis_store(const RedisAddress& address, const StoreSettings& settings,
                                                spdlog::logger& log, const volatile std::sig_atomic_t& stop) {
   auto backoff = std::chrono::milliseconds(100);
   while (stop == 0) {
     try {
-      return make_redis_store(url, settings);
+      return make_redis_store(address, settings);
     } catch (const StoreUnavailable& e) {
-      log.warn("cannot reach Redis at {} ({}); retrying in {} ms", url, e.what(), backoff.count());
+      log.warn("cannot reach Redis at {} ({}); retrying in {} ms", address.url(), e.what(), backoff.count());
       const auto until = std::chrono::steady_clock::now() + backoff;
       while (stop == 0 && std::chrono::steady_clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -21,6 +21,9 @@ namespace po = boost::program_options;
 // Adds --log-level and --log-json to `options`.
 void add_log_options(po::options_description& options, LogSettings& settings);
 
+// Adds --redis-password-file, filling `path` (see redis_address() in redis_address.hpp).
+void add_redis_password_option(po::options_description& options, std::string& path);
+
 // Outcome of parsing: either run with the filled variables, or exit at once with `exit_code`
 // after the text was printed (--help prints to stdout and exits 0; a usage error prints to
 // stderr and exits `usage_exit_code`).

@@ -6,11 +6,16 @@
 //   a Redis error reply                             -> StoreError
 //   a NOSCRIPT or "Function not found" reply        -> RedisNoScript (a StoreError), so callers
 //                                                      can load their scripts and retry
+//   credentials refused, or wanted and not given    -> RedisAuthError (a ConfigError) on a
+//                                                      connection's first connect, else
+//                                                      StoreUnavailable
 //
-// A broken connection reconnects on the next call, no sooner than its back-off allows
-// (capped exponential); until then calls throw StoreUnavailable at once. A call never waits
-// longer than the connect timeout to reconnect, nor longer than the command timeout for a
-// reply. Not thread-safe: one caller at a time per connection.
+// Every (re)connect authenticates first (AUTH, when the address has credentials), then
+// selects the database (SELECT, when not 0). A broken connection reconnects on the next
+// call, no sooner than its back-off allows (capped exponential); until then calls throw
+// StoreUnavailable at once. A call never waits longer than the connect timeout to reconnect,
+// nor longer than the command timeout for a reply. Not thread-safe: one caller at a time per
+// connection.
 
 #include <chrono>
 #include <cstdint>
@@ -26,31 +31,27 @@
 #include <spdlog/logger.h>
 
 #include "qg/common/errors.hpp"
+#include "qg/common/redis_address.hpp"
 
 struct redisContext;
 struct redisReply;
 
 namespace qg {
 
-// redis://host[:port][/db] (TCP; port defaults to 6379) or unix:///path/to/redis.sock[?db=N]
-// (a Unix domain socket, for a Redis on the same host: no TCP stack on either side of each
-// round trip). db defaults to 0.
-struct RedisAddress {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  std::string socket_path;  // non-empty: connect to this Unix socket, not host:port
-  int db = 0;
-
-  // Throws ConfigError on anything else (other scheme, empty host or path, bad port or db).
-  static RedisAddress parse(std::string_view url);
-  std::string url() const;
-};
-
 struct RedisOptions {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{10000};  // 0 = wait for ever
   std::chrono::milliseconds reconnect_min{50};       // first back-off after a failed reconnect
   std::chrono::milliseconds reconnect_max{2000};     // back-off cap
+};
+
+// Redis refused the address's credentials (WRONGPASS, a password where none is configured),
+// or wants credentials that were not given (NOAUTH). A ConfigError: the process cannot go on
+// without a change of its configuration, and ends at start instead of retrying for ever. The
+// text names the address (masked) and the user, never the password.
+class RedisAuthError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
 };
 
 // The script named by EVALSHA, or the function named by FCALL, is not on the server (a
@@ -75,7 +76,8 @@ using RedisContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
 using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
 
 // A hiredis context connected (or not: check its err) to the address, over TCP or its Unix
-// socket, within `timeout`. Null only when out of memory.
+// socket, within `timeout`. Null only when out of memory. It neither authenticates nor
+// selects the database: RedisConnection does both.
 RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout);
 
 // A reply converted to an owned value (the hiredis reply is freed at once).
@@ -126,7 +128,11 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
-  // Connects now, ignoring any back-off. Throws StoreUnavailable.
+  // Connects now, ignoring any back-off, and authenticates. Throws StoreUnavailable, or
+  // RedisAuthError when Redis refuses the credentials (or wants some) on this connection's
+  // first connect. On a later reconnect a refusal is StoreUnavailable (logged as an error
+  // once) and retried after the back-off: a running process keeps serving what it can
+  // while an operator puts the credentials right.
   void connect();
   bool connected() const { return static_cast<bool>(context_); }
   // The socket, -1 when not connected.

@@ -26,6 +26,9 @@
 namespace spdlog {
 class logger;
 }
+namespace qg {
+struct RedisAddress;
+}
 
 namespace qg::sched {
 
@@ -288,16 +291,19 @@ class JobStore {
 // The embedded default: every structure in memory behind one mutex. Not durable.
 std::unique_ptr<JobStore> make_memory_store(const StoreSettings& settings);
 
-// Redis-backed store. `url` is redis://host:port[/db]. Connects at once; throws
-// StoreUnavailable when Redis cannot be reached. Loads its scripts and reloads them after
+// Redis-backed store. `url` is redis://host:port[/db] (RedisAddress::parse has every form).
+// Connects at once; throws StoreUnavailable when Redis cannot be reached, RedisAuthError (a
+// ConfigError) when it refuses the credentials. Loads its scripts and reloads them after
 // NOSCRIPT (Redis restart or failover).
 std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings);
+std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings);
 
 // make_redis_store() until Redis answers, for a process starting up: each failure logged
 // (warn) and retried after a back-off doubling from 100 ms to 5 s. Returns nullptr when
 // `stop` (a signal handler's flag) is set first; the back-off is slept in 20 ms steps, so a
-// stop ends the wait at once. Throws what make_redis_store() throws but StoreUnavailable.
-std::unique_ptr<JobStore> wait_for_redis_store(const std::string& url, const StoreSettings& settings,
+// stop ends the wait at once. Throws what make_redis_store() throws but StoreUnavailable, so
+// a Redis that is down is waited for and one that refuses the credentials ends the wait.
+std::unique_ptr<JobStore> wait_for_redis_store(const RedisAddress& address, const StoreSettings& settings,
                                                spdlog::logger& log, const volatile std::sig_atomic_t& stop);
 
 }  // namespace qg::sched
