@@ -287,7 +287,7 @@ bool redis_answers(int port) {
       timeval tv{1, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       auto n = read(fd, reply, sizeof reply - 1);
-      ok = n > 0 && std::strncmp(reply, "+PONG", 5) == 0;
+      ok = n > 0 && (std::strncmp(reply, "+PONG", 5) == 0 || std::strncmp(reply, "-NOAUTH", 7) == 0);
     }
   }
   close(fd);
@@ -296,8 +296,8 @@ bool redis_answers(int port) {
 
 }  // namespace
 
-RedisServer::RedisServer(bool aof, std::string appendfsync)
-    : port_(free_port()), aof_(aof), appendfsync_(std::move(appendfsync)) {
+RedisServer::RedisServer(bool aof, std::string appendfsync, std::vector<std::string> extra_args)
+    : port_(free_port()), aof_(aof), appendfsync_(std::move(appendfsync)), extra_args_(std::move(extra_args)) {
   // The port was free when chosen; another test's process may take it before Redis binds it.
   // Then Redis exits at once, and starts again on a new port (at most 5 times).
   for (int attempt = 1;; ++attempt) {
@@ -338,6 +338,7 @@ void RedisServer::start() {
                                    appendfsync_,
                                    "--daemonize",
                                    "no"};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   process_ = std::make_unique<ChildProcess>(argv, dir_.path() + "/redis.log");
   wait_until([&] { return redis_answers(port_) || !process_->running(); }, std::chrono::seconds(10),
              std::chrono::milliseconds(10));

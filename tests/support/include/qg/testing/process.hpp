@@ -71,7 +71,9 @@ class TempDir {
 // A real redis-server on a free port and a Unix socket, in its own temporary directory,
 // persistence off unless `aof` is set (then with `appendfsync`: everysec or always). Ready
 // (answers PING) when the constructor returns; killed by the destructor. The binary is
-// $QG_REDIS_SERVER or `redis-server` from PATH.
+// $QG_REDIS_SERVER or `redis-server` from PATH. `extra_args` go to redis-server after the
+// others (e.g. {"--requirepass", "pw"}); a server that wants a password counts as ready when
+// it answers PING with NOAUTH.
 //
 // A test that kills Redis (SIGKILL) and asserts that no acknowledged write is lost needs
 // `always`: with everysec, while a background fsync is slow (a busy disk), Redis postpones
@@ -79,7 +81,8 @@ class TempDir {
 // acknowledged.
 class RedisServer {
  public:
-  explicit RedisServer(bool aof = false, std::string appendfsync = "everysec");
+  explicit RedisServer(bool aof = false, std::string appendfsync = "everysec",
+                       std::vector<std::string> extra_args = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -101,6 +104,7 @@ class RedisServer {
   int port_;
   bool aof_;
   std::string appendfsync_;
+  std::vector<std::string> extra_args_;
   std::unique_ptr<ChildProcess> process_;
 };
 
