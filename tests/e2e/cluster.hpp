@@ -18,6 +18,8 @@ struct ClusterOptions {
   bool aof = false;
   std::string appendfsync = "everysec";  // with aof: everysec or always (see RedisServer)
   bool redis_socket = false;             // brokers and schedulers reach Redis on its Unix socket
+  std::vector<std::string> redis_args;   // extra redis-server arguments (e.g. --requirepass)
+  std::string redis_userinfo;            // credentials in the URL they get: "user:password", ":password"
   int brokers = 1;
   int schedulers = 1;
   std::vector<std::string> broker_args;     // extra flags for every broker
