@@ -59,8 +59,9 @@ TEST(EndToEndRedisAuth, AnAclUserWithAPasswordFileWorksAndStaysOutOfTheLogs) {
   qg::testing::TempDir secrets;
   const auto file = write_password_file(secrets.path(), secret);
   ClusterOptions options;
-  options.redis_args = {"--requirepass", "default-user-secret", "--user", "qg-e2e", "on", ">" + secret, "~*", "&*",
-                        "+@all"};
+  // Keys and channels limited to the store's prefix (qg:), as docs/operations.md suggests.
+  options.redis_args = {
+      "--requirepass", "default-user-secret", "--user", "qg-e2e", "on", ">" + secret, "~qg:*", "&qg:*", "+@all"};
   options.redis_userinfo = "qg-e2e:stale-url-secret";  // the file's password wins
   options.broker_args = {"--redis-password-file", file};
   options.scheduler_args = {"--redis-password-file", file};
