@@ -155,6 +155,7 @@ bool append_all(redisContext* context, const Commands& commands) {
   }
   return true;
 }
+
 // One command on a connection being set up, its reply read at once; empty when the
 // connection failed (the context's errstr says why).
 std::optional<RedisValue> setup_command(redisContext* context, std::initializer_list<std::string_view> args) {
@@ -168,6 +169,14 @@ std::optional<RedisValue> setup_command(redisContext* context, std::initializer_
 
 // True for the reply of a Redis that wants credentials before this command.
 bool wants_credentials(std::string_view message) { return message.rfind("NOAUTH", 0) == 0; }
+
+// True for an AUTH reply that turns the credentials down: WRONGPASS (Redis 6 on), "ERR
+// invalid password" (before 6), or a password sent to a Redis without one. Other error
+// replies (ERR max number of clients reached) say nothing about the credentials.
+bool refuses_credentials(std::string_view message) {
+  return message.rfind("WRONGPASS", 0) == 0 || wants_credentials(message) ||
+         (message.rfind("ERR", 0) == 0 && message.find("password") != std::string_view::npos);
+}
 }  // namespace
 
 RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout) {
@@ -217,13 +226,16 @@ void RedisConnection::connect() {
     }
     throw StoreUnavailable("redis " + address_.url() + " unreachable: " + why);
   };
-  // Redis refused the credentials, or wants some: `reply` is its error. The reply is quoted
-  // whole unless it holds the password (no Redis echoes it, but a proxy might): then only
-  // its error code.
+  // An error reply to quote: whole, unless it holds the password (no Redis echoes it, but a
+  // proxy might), then only its error code.
+  auto quoted = [&](const std::string& reply) {
+    const bool echoes = !address_.password.empty() && reply.find(address_.password) != std::string::npos;
+    return echoes ? reply.substr(0, reply.find(' ')) : reply;
+  };
+  // Redis refused the credentials, or wants some: `reply` is its error.
   auto refused = [&](const std::string& reply) {
     back_off();
-    const bool echoes = !address_.password.empty() && reply.find(address_.password) != std::string::npos;
-    const std::string shown = echoes ? reply.substr(0, reply.find(' ')) : reply;
+    const std::string shown = quoted(reply);
     const std::string why = "Redis at " + address_.url() +
                             (address_.has_credentials() ? " refused the credentials for " + address_.user_description()
                                                         : " requires authentication and no credentials were given") +
@@ -248,7 +260,8 @@ void RedisConnection::connect() {
                      ? setup_command(context.get(), {"AUTH", address_.password})
                      : setup_command(context.get(), {"AUTH", address_.username, address_.password});
     if (!reply) failed(context->errstr);
-    if (reply->is_error()) refused(reply->str());
+    if (reply->is_error() && refuses_credentials(reply->str())) refused(reply->str());
+    if (reply->is_error()) failed(quoted(reply->str()));
   }
   if (address_.db != 0) {
     const std::string db = std::to_string(address_.db);
