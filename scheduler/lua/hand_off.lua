@@ -29,7 +29,7 @@ for _ = 1, NUM[ARGV[6]] do a = a + 7 + 3 * NUM[ARGV[a + 6]] end
 local o = a - 5
 local function hand_off()
   if WINDOW ~= 0 or ARGV[6] ~= '1' then return nil end
-  local org, app, target, prio, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+  local org, app, target, sub, idem = ARGV[7], ARGV[8], ARGV[9], ARGV[11], ARGV[12]
   local n = NUM[ARGV[13]]
   local ids0 = 13 + 2 * n  -- job k: spec key at 12 + 2k, spec at 13 + 2k, id at ids0 + k
   local want = GMAX

@@ -159,12 +159,6 @@ local function load(id)
   if not spec then return nil end
   return fresh(id, spec)
 end
--- Stores a state packed by the caller (a job this call does not read again as a table).
-local function put(id, st)
-  if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end
-  DIRTY[id] = nil
-  PACKED[id] = st
-end
 local function write(j)
   local id = j.id
   if not PACKED[id] then DIRTY_ORDER[#DIRTY_ORDER + 1] = id end

@@ -82,7 +82,7 @@ if nk > 0 then
     return false
   end
   local kv = {}
-  for i = 9, 8 + 2 * nk do kv[i - 8] = ARGV[i] end
+  for k = 9, 8 + 2 * nk do kv[k - 8] = ARGV[k] end
   variadic('MSET', nil, kv)
 end
 local np = NUM[ARGV[a]]
