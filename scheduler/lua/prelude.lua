@@ -66,7 +66,7 @@ local function ready_key(g) return P .. 'ready:' .. target_of(g) end
 -- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 12: the
 -- fields ORG .. BUDGET below, then the id), and its state at st:<id> (a fixarray of 14, the
 -- fields STATUS .. MAXA), rewritten on every transition and absent until the first: a job
--- without one is queued, attempt 0, updated at its creation. decode_job in redis_store.cpp
+-- without one is queued, attempt 0, updated at its creation. decode_job in redis/job_codec.hpp
 -- reads the same strings. Claims and reports thus read and write only the small state:
 -- every long string that enters Lua costs Redis a hash over all its bytes.
 -- In Lua a job is a table holding the state fields (1..14), `id` and, once any is read, the

@@ -1,7 +1,7 @@
 -- submit.lua: a batch of submissions enters the group queues.
 -- ARGV[5] unused, [6] number of submissions, then per submission from offset a: [a] org,
 -- [a+1] app, [a+2] target, [a+3] priority, [a+4] submission id, [a+5] idempotency key, [a+6]
--- n, then n pairs (spec key, spec) packed by the store (SpecPacker in redis_store.cpp), then
+-- n, then n pairs (spec key, spec) packed by the store (SpecPacker in redis/job_codec.hpp), then
 -- the n job ids; the next submission starts at a + 7 + 3n. A job gets no state here (see the
 -- prelude). (A sent batch goes as submit_sent.lua and comes here only when that refused
 -- it.)
