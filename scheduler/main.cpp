@@ -16,6 +16,7 @@
 #include "qg/scheduler/events.hpp"
 #include "qg/scheduler/options.hpp"
 #include "qg/scheduler/scheduler.hpp"
+#include "redis_library.hpp"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -34,22 +35,38 @@ int main(int argc, char** argv) {
   std::string events_endpoint;
   long max_idle_ms = 50;
   std::string scheduler_id;
+  bool print_lua_library = false;
+  bool have_redis_url = false;  // --redis-url is required unless --print-lua-library is given
 
   qg::po::options_description options;
-  options.add_options()("redis-url", qg::po::value(&redis_url)->required(),
-                        "Redis to schedule (required): redis://[[user]:password@]host:port[/db], or "
+  options.add_options()("redis-url",
+                        qg::po::value(&redis_url)->notifier([&](const std::string&) { have_redis_url = true; }),
+                        "Redis to schedule (required unless --print-lua-library): "
+                        "redis://[[user]:password@]host:port[/db], or "
                         "unix:///path/to/redis.sock[?db=N]")(
       "events", qg::po::value(&events_endpoint)->default_value("tcp://127.0.0.1:5557"),
       "broker's events-in endpoint to publish lease expiries and requeues on (empty = do not publish)")(
       "max-idle-ms", qg::po::value(&max_idle_ms)->default_value(max_idle_ms),
       "longest pause between scheduling rounds when nothing is due")(
-      "scheduler-id", qg::po::value(&scheduler_id), "name in logs and events (default: scheduler-<pid>)");
+      "scheduler-id", qg::po::value(&scheduler_id), "name in logs and events (default: scheduler-<pid>)")(
+      "print-lua-library", qg::po::bool_switch(&print_lua_library),
+      "print the store's Lua function library (scheduler/lua, as the store loads it) and exit; "
+      "`qg-scheduler --print-lua-library | redis-cli -x FUNCTION LOAD REPLACE` loads it by hand");
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-scheduler",
                                   "moves due work into claimable group queues and requeues the jobs of lost workers");
   if (!parsed.run) return parsed.exit_code;
+  if (print_lua_library) {
+    std::cout << qg::sched::function_library().code << std::flush;
+    return 0;
+  }
+  if (!have_redis_url) {
+    // As Boost.Program_options words a missing required option.
+    std::cerr << "qg-scheduler: the option '--redis-url' is required but missing (see qg-scheduler --help)\n";
+    return 3;
+  }
 
   try {
     auto log = qg::make_logger("qg-scheduler", log_settings);

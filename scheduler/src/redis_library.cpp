@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+// Generated at build time from scheduler/lua/*.lua (cmake/lua_embed.cmake): each file less its
+// header comment, as scripts::k<Name>.
 #include "redis_scripts.hpp"
 
 namespace qg::sched {

@@ -1,6 +1,7 @@
 #pragma once
-// The Redis JobStore's Lua function library: every store script (redis_scripts.hpp) put
-// together with its prelude as one library for FUNCTION LOAD. Pure text; no I/O.
+// The Redis JobStore's Lua function library: every store script (scheduler/lua/*.lua,
+// embedded at build time) put together with its prelude as one library for FUNCTION LOAD.
+// Pure text; no I/O.
 
 #include <array>
 #include <cstddef>

@@ -1,5 +1,5 @@
 #pragma once
-// How the Redis store keeps a job, as the scripts do (redis_scripts.hpp): the layouts of its
+// How the Redis store keeps a job, as the scripts do (scheduler/lua): the layouts of its
 // spec and state, their decoding, and the msgpack packing the store does in C++. Inline:
 // submits, claims, reports, expiry and queries use them on their hot paths.
 
@@ -31,7 +31,7 @@ inline std::int64_t to_i64(const std::string& s) {
   return static_cast<std::int64_t>(std::strtod(s.c_str(), nullptr));  // "1.7e+12" and the like
 }
 
-// A job as stored and as the scripts return it (redis_scripts.hpp): its spec, a msgpack array
+// A job as stored and as the scripts return it (scheduler/lua): its spec, a msgpack array
 // of kSpecFields written once at submit, and its state, a msgpack array of kStateFields,
 // absent until the job's first transition (queued, attempt 0, updated at its creation).
 enum SpecField : std::size_t {

@@ -1,5 +1,5 @@
 #pragma once
-// RedisJobStore: every multi-key transition is one Lua script (redis_scripts.hpp), called
+// RedisJobStore: every multi-key transition is one Lua script (scheduler/lua), called
 // through the store's function library (connection.cpp). Reads that need no atomicity (get,
 // list, stats) are pipelined. docs/architecture.md lists every key.
 //

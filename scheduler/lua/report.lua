@@ -1,0 +1,170 @@
+-- report.lua: a batch of workers' final results.
+-- ARGV[5] number of reports n (the script reads the sequences below to their end; n is for
+-- anyone reading the call, e.g. in MONITOR), [6] number of back-off delays d, [7..6+d]
+-- delays for attempts 1..d (d is 0 when no report has the status error, the only one that
+-- needs them), [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>,
+-- with the prefix: the script builds no key of its own), [8+d] the rest of the reports: a
+-- msgpack sequence of 4 values per report (lease id, attempt, status, outcome), numbers as
+-- numbers (one argument rather than 5n: each argument costs Redis a parse and a Lua string,
+-- and each number a strtod). The outcome is the msgpack of the exit code, the duration ms,
+-- the error text ('' for a pass, which keeps none) and the log tail: the state's fields
+-- EXIT .. TAIL as a pass writes them, packed by the store, so a pass copies it whole. [9+d]
+-- '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
+-- one report in the batch, else '0' (then no report needs to know which jobs the others
+-- judged); [11+d] now, packed by the store as cmsgpack packs it. Each report is checked
+-- before its own first write.
+-- Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
+-- when the job was requeued) and its state (the store reads the specs, which never change,
+-- beside the call). Without them: a string of one digit per report (the same codes), then
+-- the reason of each refused report, in order (an entry per report costs Redis a conversion
+-- of each into its reply).
+--
+-- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
+--   reads   <p>st:<id> (MGET, GET), <p>j:<id> (GET, for a spec field), <p>q:<g>:<band>, <p>gx:<g>,
+--           <p>ready:<target>, <p>pending (placing a group a retry went back to)
+--   writes  <p>st:<id> (MSET), <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM),
+--           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
+--           <p>counts, <p>qprio (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
+
+local nd = NUM[ARGV[6]]
+local ROWS = ARGV[9 + nd] == '1'
+local REPEATS = ARGV[10 + nd] == '1'
+local IDAT = #P + 4  -- where the job id starts in a state key
+local function report(id, lease, attempt, st, outcome)
+  local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
+  local j = load(id)
+  if not j then return 0, 'not_found' end
+  if FINAL[j[STATUS]] then return 0, 'already_final' end
+  if j[ATTEMPT] ~= attempt then return 0, 'stale_attempt' end
+  if j[LEASE] == '' or j[LEASE] ~= lease then return 0, 'lost_lease' end
+  if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
+  j[EXIT] = exit
+  j[DURATION] = duration
+  j[TAIL] = tail
+  local requeued = 0
+  local cancel = j[CANCEL] == 1
+  if st == 'passed' then
+    if j[FAILURES] > 0 then j[FLAKY] = 1 else j[FLAKY] = 0 end
+    j[ERR] = ''
+    finish(j, 'passed')
+  elseif st == 'failed' or st == 'timed_out' then
+    if err == '' then
+      if st == 'timed_out' then err = 'timed out' else err = 'exit code ' .. n2s(exit) end
+    end
+    j[ERR] = err
+    j[FAILURES] = j[FAILURES] + 1
+    if cancel then
+      finish(j, 'cancelled')
+    elseif j[RETRIES_USED] < j[RETRIES] then
+      j[RETRIES_USED] = j[RETRIES_USED] + 1
+      requeue_now(j)
+      requeued = 1
+    else
+      finish(j, st)
+    end
+  elseif st == 'error' then
+    if err == '' then err = 'infrastructure error' end
+    j[ERR] = err
+    if cancel then
+      finish(j, 'cancelled')
+    elseif j[ATTEMPT] < max_attempts(j) then
+      local slot = math.min(math.max(j[ATTEMPT], 1), nd)
+      requeue_later(j, NOW + tonumber(ARGV[6 + slot]))
+      requeued = 1
+    else
+      make_dead(j)
+    end
+  else
+    finish(j, 'cancelled')
+  end
+  return 1 + requeued, PACKED[j.id]
+end
+-- A pass of a job whose state this call has not touched yet is judged and written here,
+-- without the job table of load()/report() (most reports of a batch are such passes); any
+-- other report goes through report(). Both judge alike.
+-- The new state is put together from packed fields (cmsgpack.pack of 14 values packs each
+-- into a string of its own and then joins them): those that repeat across a batch (attempt,
+-- worker, counters) are packed once each.
+-- The constant parts (PASSED_HDR, EMPTY_P, FRESH_REST, ZEROS) are packed once, by the
+-- library's first call; the time is packed by the store; small counts are their own packing
+-- (FIXINT).
+local NOW_P = ARGV[11 + nd]
+local PK = setmetatable({}, FIXINT_MT)
+local function pk(v)
+  local p = cmsgpack.pack(v)
+  PK[v] = p
+  return p
+end
+local codes, mset = {}, {}
+local out = {''}  -- with the jobs: two entries per report; without: the codes, then reasons
+local passed, nm = 0, 0
+-- The reports are unpacked 100 at a time (a sequence unpacked whole would put all its values
+-- on Lua's stack at once), their states read by one MGET per 100 (the keys' table is made
+-- whole by its constructor, not grown a key at a time).
+local koff, roff, k = 0, 0, 0
+while koff >= 0 do
+  local K = {cmsgpack.unpack_limit(ARGV[7 + nd], 100, koff)}  -- K[1]: the next offset
+  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 400, roff)}
+  koff, roff = K[1], R[1]
+  local m = #K - 1
+  local vals = m > 0 and redis.call('MGET', unpack(K, 2)) or {}
+  for c = 1, m do
+    k = k + 1
+    local b = 4 * c - 2  -- R[b .. b+3]: lease, attempt, status, outcome
+    local key, v = K[c + 1], vals[c]
+    local id = REPEATS and string.sub(key, IDAT) or nil
+    local code, row
+    -- With repeats, FETCHED[id] is set once a report of the job was judged: a later one goes
+    -- to report().
+    if v and R[b + 2] == 'passed' and not (REPEATS and FETCHED[id] ~= nil) then
+      -- The state's fields STATUS .. LEASE, then the rest (see FRESH_REST).
+      local o, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
+      if FINAL[status] then
+        code, row = 0, 'already_final'
+      elseif attempt ~= R[b + 1] then
+        code, row = 0, 'stale_attempt'
+      elseif lid == '' or lid ~= R[b] then
+        code, row = 0, 'lost_lease'
+      else
+        local rest = ZEROS
+        if o <= 0 or string.sub(v, o + 1) ~= FRESH_REST then
+          local _, _, _, _, _, _, used, failures, cancel, maxa = cmsgpack.unpack_limit(v, NSTATE - LEASE, o)
+          local flaky = 0
+          if failures > 0 then flaky = 1 end
+          rest = (PK[flaky] or pk(flaky)) .. (PK[used] or pk(used)) .. (PK[failures] or pk(failures)) ..
+            (PK[cancel] or pk(cancel)) .. (PK[maxa] or pk(maxa))
+        end
+        CNT[status] = (CNT[status] or 0) - 1
+        passed = passed + 1
+        DROPS[lid] = (DROPS[lid] or 0) + 1
+        row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
+          rest
+        code = 1
+        mset[nm + 1] = key
+        mset[nm + 2] = row
+        nm = nm + 2
+        v = row  -- what a later report of the same job in this batch reads
+      end
+      if REPEATS then FETCHED[id] = v end
+    else
+      id = id or string.sub(key, IDAT)
+      if FETCHED[id] == nil then FETCHED[id] = v end
+      code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3])
+    end
+    if ROWS then
+      out[2 * k - 1] = code
+      out[2 * k] = row
+    else
+      codes[k] = DIGIT[code]
+      if code == 0 then out[#out + 1] = row end
+    end
+  end
+end
+if passed > 0 then
+  count('passed', passed)
+  FIN = FIN + passed
+end
+variadic('MSET', nil, mset)
+commit()
+if not ROWS then out[1] = table.concat(codes) end
+return out
