@@ -17,8 +17,7 @@ Error invalid(std::string_view field, std::string message) {
   return Error{std::string(errc::invalid_field), std::move(message), std::string(field)};
 }
 Error too_large(std::string_view field, std::size_t max_bytes) {
-  return Error{std::string(errc::too_large), "longer than " + std::to_string(max_bytes) + " bytes",
-               std::string(field)};
+  return Error{std::string(errc::too_large), "longer than " + std::to_string(max_bytes) + " bytes", std::string(field)};
 }
 
 bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }

@@ -37,11 +37,12 @@ bool glob_match_nocase(std::string_view pattern, std::string_view name) {
 }
 
 SecretMask::SecretMask(std::vector<std::string> values) {
-  values.erase(std::remove_if(values.begin(), values.end(),
-                              [](const std::string& v) { return v.size() < kMinSecretBytes; }),
-               values.end());
-  std::sort(values.begin(), values.end(),
-            [](const std::string& a, const std::string& b) { return a.size() != b.size() ? a.size() > b.size() : a < b; });
+  values.erase(
+      std::remove_if(values.begin(), values.end(), [](const std::string& v) { return v.size() < kMinSecretBytes; }),
+      values.end());
+  std::sort(values.begin(), values.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
   values.erase(std::unique(values.begin(), values.end()), values.end());
   values_ = std::move(values);
   for (const auto& v : values_) first_byte_[static_cast<unsigned char>(v.front())] = true;

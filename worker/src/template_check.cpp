@@ -19,9 +19,9 @@ struct CodeOption {
   std::string_view long_name;
 };
 constexpr CodeOption kCodeOptions[] = {
-    {"sh", 'c', "--command"},     {"bash", 'c', "--command"}, {"dash", 'c', "--command"},
-    {"zsh", 'c', "--command"},    {"ksh", 'c', "--command"},  {"ash", 'c', "--command"},
-    {"mksh", 'c', "--command"},   {"yash", 'c', "--command"}, {"su", 'c', "--command"},
+    {"sh", 'c', "--command"},      {"bash", 'c', "--command"},   {"dash", 'c', "--command"},
+    {"zsh", 'c', "--command"},     {"ksh", 'c', "--command"},    {"ash", 'c', "--command"},
+    {"mksh", 'c', "--command"},    {"yash", 'c', "--command"},   {"su", 'c', "--command"},
     {"runuser", 'c', "--command"}, {"script", 'c', "--command"}, {"flock", 'c', "--command"},
     {"env", 'S', "--split-string"}};
 
@@ -31,11 +31,11 @@ constexpr std::string_view kEvaluators[] = {"eval",     "let",  "declare", "type
 
 // First words that only a shell understands (reserved words and builtins without a program).
 constexpr std::string_view kShellOnlyWords[] = {
-    "if",    "then",   "else",     "elif",  "fi",     "case",    "esac",     "for",    "while",   "until",
-    "do",    "done",   "!",        "{",     "}",      "[[",      "function", "select", "time",    "cd",
-    ".",     ":",      "source",   "exec",  "export", "set",     "unset",    "eval",   "exit",    "return",
-    "shift", "trap",   "ulimit",   "umask", "alias",  "unalias", "wait",     "read",   "break",   "continue",
-    "local", "declare", "typeset", "let",   "command", "type",   "hash",     "getopts", "readonly", "times"};
+    "if",    "then",    "else",    "elif",  "fi",      "case",    "esac",     "for",     "while",    "until",
+    "do",    "done",    "!",       "{",     "}",       "[[",      "function", "select",  "time",     "cd",
+    ".",     ":",       "source",  "exec",  "export",  "set",     "unset",    "eval",    "exit",     "return",
+    "shift", "trap",    "ulimit",  "umask", "alias",   "unalias", "wait",     "read",    "break",    "continue",
+    "local", "declare", "typeset", "let",   "command", "type",    "hash",     "getopts", "readonly", "times"};
 
 template <std::size_t N>
 bool among(const std::string_view (&list)[N], std::string_view word) {
@@ -172,7 +172,8 @@ class Lexer {
     while (j < text_.size() && text_[j] != '"') {
       if (auto name = placeholder_at(j)) refuse(*name, "inside quotes");
       const char c = text_[j];
-      if (c == '\\' && j + 1 < text_.size() && std::string_view("$`\"\\\n").find(text_[j + 1]) != std::string_view::npos) {
+      if (c == '\\' && j + 1 < text_.size() &&
+          std::string_view("$`\"\\\n").find(text_[j + 1]) != std::string_view::npos) {
         shell_ = true;
         if (text_[j + 1] != '\n') add_char(text_[j + 1]);
         j += 2;
@@ -358,8 +359,6 @@ class Lexer {
 
 }  // namespace
 
-CheckedTemplate check_template(std::string_view text, std::string_view option) {
-  return Lexer(text, option).run();
-}
+CheckedTemplate check_template(std::string_view text, std::string_view option) { return Lexer(text, option).run(); }
 
 }  // namespace qg::worker::detail

@@ -52,7 +52,8 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
       io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"next_cursor", reply.next_cursor}}) << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
-      if (!reply.next_cursor.empty()) io.err << "more: qgjob list --cursor " << printable(reply.next_cursor) << " ...\n";
+      if (!reply.next_cursor.empty())
+        io.err << "more: qgjob list --cursor " << printable(reply.next_cursor) << " ...\n";
     }
     return exit_code::ok;
   });

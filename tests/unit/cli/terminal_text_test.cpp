@@ -44,20 +44,26 @@ TEST(TerminalText, C0ControlsAndDelAreEscaped) {
 }
 
 TEST(TerminalText, C1ControlsInUtf8AreEscaped) {
-  EXPECT_EQ(printable("x\xc2\x9b" "31mred"), "x\\u009b31mred");
+  EXPECT_EQ(printable("x\xc2\x9b"
+                      "31mred"),
+            "x\\u009b31mred");
   EXPECT_EQ(printable("\xc2\x80\xc2\x9f\xc2\xa0"), "\\u0080\\u009f\xc2\xa0");  // U+00A0 is not a control
 }
 
 TEST(TerminalText, DirectionOverridesAreEscaped) {
-  EXPECT_EQ(printable("a\xe2\x80\xae" "cba"), "a\\u202ecba");
+  EXPECT_EQ(printable("a\xe2\x80\xae"
+                      "cba"),
+            "a\\u202ecba");
   EXPECT_EQ(printable("\xe2\x81\xa6x\xe2\x81\xa9"), "\\u2066x\\u2069");
 }
 
 TEST(TerminalText, BytesThatAreNotUtf8AreEscaped) {
-  EXPECT_EQ(printable("\x9b" "31m"), "\\x9b31m");                 // a raw 8-bit CSI
-  EXPECT_EQ(printable("\xc3"), "\\xc3");                          // truncated
-  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");                  // overlong '/'
-  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");          // a surrogate
+  EXPECT_EQ(printable("\x9b"
+                      "31m"),
+            "\\x9b31m");                                             // a raw 8-bit CSI
+  EXPECT_EQ(printable("\xc3"), "\\xc3");                             // truncated
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a surrogate
   EXPECT_EQ(printable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // past U+10FFFF
 }
 
@@ -113,7 +119,9 @@ TEST(TerminalText, StatusPrintsHostileJobFieldsEscaped) {
     j.test_path = "tests/\x1b[2J\x1b]0;pwned\x07.spec.ts";
     j.status = proto::JobStatus::failed;
     j.attempt = 1;
-    j.worker_id = "w\xc2\x9b" "1m";
+    j.worker_id =
+        "w\xc2\x9b"
+        "1m";
     j.last_error = "first line\rOVERWRITTEN\nsecond \x1b[31mline";
     reply.jobs = {j};
     reply.missing = {"J\x1b[0m"};

@@ -47,14 +47,19 @@ TEST(SecretMask, FromIsWhereTheResultBeginsButMatchingSeesEverything) {
   const std::string text = "xxTOPSECRETyy";
   EXPECT_EQ(mask.apply(text, 0), "xx***yy");
   EXPECT_EQ(mask.apply(text, 2), "***yy");
-  EXPECT_EQ(mask.apply(text, 6), "***yy");   // a secret across `from` is masked whole
-  EXPECT_EQ(mask.apply(text, 11), "yy");     // one that ends at `from` is not in the result
+  EXPECT_EQ(mask.apply(text, 6), "***yy");  // a secret across `from` is masked whole
+  EXPECT_EQ(mask.apply(text, 11), "yy");    // one that ends at `from` is not in the result
   EXPECT_EQ(mask.apply(text, 13), "");
 }
 
 TEST(SecretMask, FromEnvironmentPicksTheVariablesWhoseNamesMatch) {
-  const char* env[] = {"API_TOKEN=tok-123456", "db_password=pa55word", "HOME=/home/qa", "SSH_KEY_ID=k-999",
-                       "SHORT_SECRET=abc", "NOEQUALS", nullptr};
+  const char* env[] = {"API_TOKEN=tok-123456",
+                       "db_password=pa55word",
+                       "HOME=/home/qa",
+                       "SSH_KEY_ID=k-999",
+                       "SHORT_SECRET=abc",
+                       "NOEQUALS",
+                       nullptr};
   auto mask = SecretMask::from_environment(default_mask_patterns(), env);
   EXPECT_EQ(mask.apply("tok-123456 pa55word /home/qa k-999 abc"), "*** *** /home/qa *** abc");
   auto only_home = SecretMask::from_environment({"home"}, env);

@@ -10,13 +10,10 @@ using namespace std::chrono_literals;
 
 // Runs qg-worker with `args` against a port nobody listens on; exit code -1 = still running
 // after `timeout` (then killed).
-qg::testing::CommandResult start_worker(const std::vector<std::string>& args,
-                                        std::chrono::milliseconds timeout = 10s) {
+qg::testing::CommandResult start_worker(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s) {
   qg::testing::TempDir dir;
-  std::vector<std::string> argv = {qg::testing::bin_dir() + "/qg-worker",
-                                   "--broker",
-                                   "tcp://127.0.0.1:" + std::to_string(qg::testing::free_port()),
-                                   "--workdir",
+  std::vector<std::string> argv = {qg::testing::bin_dir() + "/qg-worker", "--broker",
+                                   "tcp://127.0.0.1:" + std::to_string(qg::testing::free_port()), "--workdir",
                                    dir.path() + "/w"};
   argv.insert(argv.end(), args.begin(), args.end());
   return qg::testing::run_command(argv, timeout);
@@ -36,10 +33,10 @@ TEST(WorkerStartCheck, APlaceholderInShellCTextExitsTwo) {
 }
 
 TEST(WorkerStartCheck, TheReadmeExampleIsAccepted) {
-  auto result = start_worker({"--device-id", "emulator-5554", "--install-cmd",
-                              "adb -s {device_id} install -r builds/{app_version_id}.apk", "--run-cmd",
-                              "npx appwright test {test_path} --project {target}"},
-                             1500ms);
+  auto result = start_worker(
+      {"--device-id", "emulator-5554", "--install-cmd", "adb -s {device_id} install -r builds/{app_version_id}.apk",
+       "--run-cmd", "npx appwright test {test_path} --project {target}"},
+      1500ms);
   EXPECT_EQ(result.exit_code, -1) << "it should still be running, waiting for the broker: " << result.error;
 }
 

@@ -71,10 +71,10 @@ TEST(TemplateCheck, RefusesAPlaceholderInsideQuotes) {
 }
 
 TEST(TemplateCheck, RefusesAPlaceholderInTheCommandStringOfAShell) {
-  for (const char* text : {"sh -c {test_path}", "bash -lc {test_path}", "/bin/sh -ec {test_path}",
-                           "sh -c -e {test_path}", "dash -c{test_path}", "bash --command={test_path}",
-                           "timeout 60 zsh -c {test_path}", "su qa -c {test_path}", "env -S {test_path}",
-                           "flock /tmp/l -c {test_path}"}) {
+  for (const char* text :
+       {"sh -c {test_path}", "bash -lc {test_path}", "/bin/sh -ec {test_path}", "sh -c -e {test_path}",
+        "dash -c{test_path}", "bash --command={test_path}", "timeout 60 zsh -c {test_path}", "su qa -c {test_path}",
+        "env -S {test_path}", "flock /tmp/l -c {test_path}"}) {
     EXPECT_NE(refusal(text).find("command string"), std::string::npos) << text;
   }
 }
@@ -121,8 +121,8 @@ TEST(TemplateCheck, ShellSyntaxDecidesWhetherAShellRuns) {
   for (const char* plain : {"npx appwright test {test_path}", "run 'a b' \"c d\" x=1 {target}", "./bin/run-{target}"}) {
     EXPECT_FALSE(CommandTemplate(plain, "--run-cmd").uses_shell()) << plain;
   }
-  for (const char* shell : {"a; b", "a && b", "a | b", "a > out", "echo $HOME", "ls *.ts", "~/bin/run",
-                            "FOO=1 run", "cd dir", "echo \"$X\"", "run \\ x", "# comment"}) {
+  for (const char* shell : {"a; b", "a && b", "a | b", "a > out", "echo $HOME", "ls *.ts", "~/bin/run", "FOO=1 run",
+                            "cd dir", "echo \"$X\"", "run \\ x", "# comment"}) {
     EXPECT_TRUE(CommandTemplate(shell, "--run-cmd").uses_shell()) << shell;
   }
   CommandTemplate t("echo {test_path}; true", "--run-cmd");

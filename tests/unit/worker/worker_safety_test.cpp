@@ -64,7 +64,8 @@ TEST_F(WorkerTest, AGroupWithABadBuildIdIsRefusedWholeWithoutInstalling) {
 }
 
 TEST_F(WorkerTest, TheCommandReadsTheJobFromItsEnvironment) {
-  settings.run_cmd = "sh -c 'echo \"$QG_JOB_ID|$QG_JOB_TEST_PATH|$QG_JOB_APP_VERSION_ID|$QG_JOB_ORG_ID|$QG_JOB_TARGET\"'";
+  settings.run_cmd =
+      "sh -c 'echo \"$QG_JOB_ID|$QG_JOB_TEST_PATH|$QG_JOB_APP_VERSION_ID|$QG_JOB_ORG_ID|$QG_JOB_TARGET\"'";
   start();
   auto pull = broker.handshake();
   broker.reply(assign(pull, "v1", {"tests/a b;$(id).spec.ts"}));

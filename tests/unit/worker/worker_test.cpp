@@ -11,8 +11,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using proto::JobStatus;
-using test::WorkerTest;
 using test::assign;
+using test::WorkerTest;
 
 TEST_F(WorkerTest, RunsAGroupInstallingOnceAndReportsEachResult) {
   start();

@@ -23,9 +23,9 @@ struct Settings {
   std::string device_id;  // empty = none (a generic slot)
   std::string worker_id;  // must be set (main derives a default)
   std::map<std::string, std::string> labels;
-  std::string workdir = "qg-worker";  // logs/ and the installed-builds file live here
-  std::string install_cmd;            // empty = no install step; a template (command_template.hpp)
-  std::string run_cmd{kDefaultRunCmd};  // a template (command_template.hpp)
+  std::string workdir = "qg-worker";      // logs/ and the installed-builds file live here
+  std::string install_cmd;                // empty = no install step; a template (command_template.hpp)
+  std::string run_cmd{kDefaultRunCmd};    // a template (command_template.hpp)
   milliseconds job_timeout{900'000};      // per test; 0 = none
   milliseconds install_timeout{600'000};  // 0 = none
   milliseconds kill_grace{1'000};         // SIGTERM -> SIGKILL to the process group
