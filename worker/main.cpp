@@ -35,6 +35,7 @@ int main(int argc, char* argv[]) {
   qg::LogSettings log_settings;
   std::string targets = "emulator";
   std::string labels;
+  bool no_default_masks = false;
   double job_timeout_s = 900;
   double install_timeout_s = 600;
   std::int64_t heartbeat_ms = 1000, pull_wait_ms = 5000, reply_timeout_ms = 5000, report_resend_ms = 1000,
@@ -56,12 +57,19 @@ int main(int argc, char* argv[]) {
       ("workdir", po::value(&s.workdir)->default_value(""),
        "directory for per-job logs and the installed-builds list (default: ./qg-worker-<worker-id>)")  //
       ("install-cmd", po::value(&s.install_cmd)->default_value(""),
-       ("install command template, run once per group via /bin/sh -c; empty = no install step. "
-        "Placeholders: " +
-        placeholders + " (values are shell-quoted; do not quote them yourself)")
+       ("install command template, run once per group; empty = no install step. Placeholders: " + placeholders +
+        ". Each value is passed as one argument: never put a placeholder inside quotes or in the text of "
+        "sh -c; a shell script reads the values from the environment (QG_JOB_TEST_PATH, QG_JOB_APP_VERSION_ID, "
+        "...), e.g. sh -c 'npx appwright test \"$QG_JOB_TEST_PATH\"'. A template with shell syntax runs via "
+        "/bin/sh -c with each value shell-quoted, one without runs with no shell")
            .c_str())  //
       ("run-cmd", po::value(&s.run_cmd)->default_value(s.run_cmd),
-       "test command template, run once per test via /bin/sh -c; exit 0 = passed")  //
+       "test command template, run once per test (same rules as --install-cmd); exit 0 = passed")  //
+      ("mask-env", po::value(&s.mask_env)->composing(),
+       "mask the values of environment variables whose names match this glob (case-insensitive; repeatable) "
+       "in the log tails and errors sent to the broker; added to *TOKEN* *SECRET* *PASSWORD* *KEY*")  //
+      ("no-default-masks", po::bool_switch(&no_default_masks),
+       "do not mask *TOKEN* *SECRET* *PASSWORD* *KEY* variables, only those given with --mask-env")  //
       ("job-timeout", po::value(&job_timeout_s)->default_value(job_timeout_s),
        "seconds a test may run before its process group is killed (0 = none)")  //
       ("install-timeout", po::value(&install_timeout_s)->default_value(install_timeout_s),
@@ -107,6 +115,7 @@ int main(int argc, char* argv[]) {
     s.report_resend = milliseconds(report_resend_ms);
     s.kill_grace = milliseconds(kill_grace_ms);
     s.drain_timeout = milliseconds(drain_timeout_ms);
+    s.default_masks = !no_default_masks;
 
     auto logger = qg::make_logger("qg-worker", log_settings);
     zmq::context_t context(1);
@@ -121,6 +130,9 @@ int main(int argc, char* argv[]) {
     int code = worker.run();
     g_worker = nullptr;
     return code;
+  } catch (const qg::worker::UnsafeTemplate& e) {
+    std::cerr << "qg-worker: " << e.what() << "\n";
+    return 2;
   } catch (const qg::ConfigError& e) {
     std::cerr << "qg-worker: " << e.what() << "\n";
     return 3;

@@ -1,6 +1,7 @@
 // Value rules of requests (the ranges written beside the fields in messages.hpp and listed
 // in docs/protocol.md). Lengths over a limit are TOO_LARGE; empty values, bad characters,
-// numbers out of range and wrong enum values are INVALID_FIELD; both name the field.
+// numbers out of range and wrong enum values are INVALID_FIELD; both name the field. The rules
+// of single ids and paths are in field_rules.cpp; this file says which field gets which.
 
 #include "validate.hpp"
 
@@ -8,12 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "qg/proto/field_rules.hpp"
+
 namespace qg::proto::detail {
 namespace {
 
 using Result = std::optional<Error>;
-
-constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 
 Error invalid(std::string field, std::string message) {
   return Error{std::string(errc::invalid_field), std::move(message), std::move(field)};
@@ -23,35 +24,6 @@ Error too_large(std::string field, std::string message) {
 }
 Error missing(std::string field, std::string message) {
   return Error{std::string(errc::missing_field), std::move(message), std::move(field)};
-}
-
-bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-// app_version_id: [A-Za-z0-9._-]
-bool is_name_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; }
-// org_id: [A-Za-z0-9_-]. No '.', because the org is a segment of the event topic
-// "job.<org_id>.<job_id>": with a '.' in org ids, the prefix "job.acme." would match "acme.eu".
-bool is_org_char(char c) { return is_alnum(c) || c == '_' || c == '-'; }
-// worker, job and lease ids: [A-Za-z0-9._:-]
-bool is_id_char(char c) { return is_name_char(c) || c == ':'; }
-
-Result check_token(std::string_view value, const std::string& field, std::size_t max_bytes, bool (*allowed)(char),
-                   std::string_view charset) {
-  if (value.empty()) return invalid(field, "must not be empty");
-  if (value.size() > max_bytes) return too_large(field, "longer than " + std::to_string(max_bytes) + " bytes");
-  for (const char c : value) {
-    if (!allowed(c)) return invalid(field, "may contain only " + std::string(charset));
-  }
-  return std::nullopt;
-}
-
-Result check_org_id(std::string_view value, const std::string& field = "org_id") {
-  return check_token(value, field, kMaxOrgIdBytes, is_org_char, "A-Z a-z 0-9 _ -");
-}
-Result check_app_version_id(std::string_view value, const std::string& field = "app_version_id") {
-  return check_token(value, field, kMaxAppVersionIdBytes, is_name_char, "A-Z a-z 0-9 . _ -");
-}
-Result check_id(std::string_view value, const std::string& field) {
-  return check_token(value, field, kMaxIdBytes, is_id_char, "A-Z a-z 0-9 . _ : -");
 }
 
 Result check_rid(const std::string& rid) {
@@ -77,26 +49,6 @@ Result check_ids(const std::vector<std::string>& ids, std::string_view field, st
   return std::nullopt;
 }
 
-// A test file path relative to the test repository: no NUL, not absolute, no ".." segment,
-// and not starting with '-' (it is handed to the test runner as an argument).
-Result check_test_path(std::string_view path, const std::string& field) {
-  if (path.empty()) return invalid(field, "must not be empty");
-  if (path.size() > kMaxTestPathBytes) {
-    return too_large(field, "longer than " + std::to_string(kMaxTestPathBytes) + " bytes");
-  }
-  if (path.find('\0') != std::string_view::npos) return invalid(field, "must not contain NUL");
-  if (path.front() == '/' || path.front() == '\\') return invalid(field, "must be a relative path");
-  if (path.front() == '-') return invalid(field, "must not start with '-'");
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find_first_of("/\\", start);
-    if (end == std::string_view::npos) end = path.size();
-    if (path.substr(start, end - start) == "..") return invalid(field, "must not contain a \"..\" segment");
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
 Result check_limit(std::uint32_t& limit) {
   if (limit == 0) limit = kDefaultPageLimit;
   if (limit > kMaxPageLimit) return invalid("limit", "must be 1.." + std::to_string(kMaxPageLimit));
@@ -117,9 +69,7 @@ std::optional<Error> validate(SubmitRequest& m, const Limits& /*limits*/) {
   for (std::size_t i = 0; i < m.tests.size(); ++i) {
     if (auto e = check_test_path(m.tests[i], element("tests", i))) return e;
   }
-  if (m.idempotency_key.size() > kMaxIdempotencyKeyBytes) {
-    return too_large("idempotency_key", "longer than " + std::to_string(kMaxIdempotencyKeyBytes) + " bytes");
-  }
+  if (auto e = check_idempotency_key(m.idempotency_key)) return e;
   if (m.retries > kMaxRetries) return invalid("retries", "must be 0.." + std::to_string(kMaxRetries));
   if (m.max_attempts > kMaxAttempts) {
     return invalid("max_attempts", "must be 0.." + std::to_string(kMaxAttempts) + " (0 = broker default)");
@@ -177,6 +127,7 @@ std::optional<Error> validate(StatsRequest& m, const Limits& /*limits*/) { retur
 std::optional<Error> validate(Hello& m, const Limits& /*limits*/) {
   if (auto e = check_rid(m.rid)) return e;
   if (auto e = check_id(m.worker_id, "worker_id")) return e;
+  if (auto e = check_device_id(m.device_id)) return e;
   return check_targets(m.targets, 1);
 }
 
@@ -209,6 +160,7 @@ std::optional<Error> validate(Progress& m, const Limits& /*limits*/) {
 
 std::optional<Error> validate(Heartbeat& m, const Limits& /*limits*/) {
   if (auto e = check_id(m.worker_id, "worker_id")) return e;
+  if (auto e = check_device_id(m.device_id)) return e;
   if (!m.lease_id.empty()) return check_id(m.lease_id, "lease_id");
   return std::nullopt;
 }

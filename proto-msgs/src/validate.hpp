@@ -7,16 +7,13 @@
 #include <optional>
 
 #include "qg/proto/codec.hpp"
+#include "qg/proto/field_rules.hpp"
 #include "qg/proto/messages.hpp"
 
 namespace qg::proto::detail {
 
 inline constexpr std::size_t kMaxRidBytes = 128;
-inline constexpr std::size_t kMaxOrgIdBytes = 64;
-inline constexpr std::size_t kMaxAppVersionIdBytes = 128;
-inline constexpr std::size_t kMaxIdBytes = 128;  // worker, job and lease ids
 inline constexpr std::size_t kMaxTests = 10000;
-inline constexpr std::size_t kMaxTestPathBytes = 1024;
 inline constexpr std::size_t kMaxJobIds = 1000;
 inline constexpr std::uint32_t kMaxPageLimit = 1000;
 inline constexpr std::uint32_t kDefaultPageLimit = 50;

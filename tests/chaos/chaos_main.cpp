@@ -134,7 +134,7 @@ class Chaos {
     w.env = {{"FAKE_APPWRIGHT_SLEEP", "0.05"}};
     // Every run appends "<job_id> <attempt> <exit>" to runs.log, even one whose worker died.
     w.run_cmd = qg::testing::source_dir() + "/examples/fake-appwright test {test_path} --project {target}; rc=$?; " +
-                "echo \"{job_id} {attempt} $rc\" >> " + cluster_->dir() + "/runs.log; exit $rc";
+                "echo {job_id} {attempt} $rc >> " + cluster_->dir() + "/runs.log; exit $rc";
     auto index = cluster_->add_worker(w);
     alive_.push_back(index);
     broker_of_[index] = broker_index;

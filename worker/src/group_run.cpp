@@ -13,6 +13,7 @@
 
 #include "broker_send.hpp"
 #include "qg/common/clock.hpp"
+#include "qg/proto/field_rules.hpp"
 #include "qg/worker/command_template.hpp"
 #include "qg/worker/log_tail.hpp"
 #include "qg/worker/worker.hpp"
@@ -55,13 +56,25 @@ std::map<std::string, std::string> Worker::template_values(const Slot* slot) con
 
 std::map<std::string, std::string> Worker::child_env(const Slot* slot) const {
   std::map<std::string, std::string> env;
-  for (const auto& [k, v] : template_values(slot)) {
-    std::string name = "QG_JOB_";
-    for (char c : k) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    env[name] = v;
-  }
+  for (const auto& [k, v] : template_values(slot)) env[placeholder_env_name(k)] = v;
+  env["QG_JOB_JOB_ID"] = env["QG_JOB_ID"];  // the name before QG_JOB_ID, still read by scripts
   env["QG_WORKER_ID"] = settings_.worker_id;
   return env;
+}
+
+// The broker validated these when they were submitted; they are checked again here because
+// they are about to reach a command line and file names.
+std::string Worker::refusal(const proto::Assign& assign) const {
+  auto e = proto::check_org_id(assign.org_id);
+  if (!e) e = proto::check_app_version_id(assign.app_version_id);
+  if (!e) e = proto::check_id(assign.lease_id, "lease_id");
+  return e ? e->field + " " + e->message : std::string();
+}
+
+std::string Worker::refusal(const proto::AssignedJob& job) const {
+  auto e = proto::check_id(job.job_id, "job_id");
+  if (!e) e = proto::check_test_path(job.test_path, "test_path");
+  return e ? e->field + " " + e->message : std::string();
 }
 
 void Worker::start_group(proto::Assign assign) {
@@ -80,8 +93,24 @@ void Worker::start_group(proto::Assign assign) {
              group_->slots.size(), build_key(), proto::to_string(group_->assign.target));
   for (const auto& slot : group_->slots) publish_job_event(slot, JobStatus::assigned, {});
 
+  const auto group_refusal = refusal(group_->assign);
+  bool any_runnable = false;
+  for (std::size_t i = 0; i < group_->slots.size(); ++i) {
+    auto why = group_refusal.empty() ? refusal(group_->slots[i].job) : group_refusal;
+    if (why.empty()) {
+      any_runnable = true;
+      continue;
+    }
+    log_->warn("job {} refused: {}", group_->slots[i].job.job_id, why);
+    finish_job(i, JobStatus::error, -1, 0, {}, "refused to run the job: " + why);
+  }
+  if (!any_runnable) {
+    start_next_job();  // nothing left: the group is done
+    return;
+  }
+
   auto key = build_key();
-  if (settings_.install_cmd.empty()) {
+  if (install_cmd_.empty()) {
     start_next_job();
     return;
   }
@@ -92,7 +121,7 @@ void Worker::start_group(proto::Assign assign) {
     return;
   }
   CommandSpec spec;
-  spec.command = render_template(settings_.install_cmd, template_values(nullptr));
+  spec.argv = install_cmd_.argv(template_values(nullptr));
   group_->install_log = (fs::path(settings_.workdir) / "logs" /
                          ("install-" + safe_name(group_->assign.org_id) + "-" +
                           safe_name(group_->assign.app_version_id) + "-" + safe_name(group_->assign.lease_id) + ".log"))
@@ -104,7 +133,7 @@ void Worker::start_group(proto::Assign assign) {
   installed_.erase(key);  // a reinstall that fails leaves the build in an unknown state
   ++counters_.installs_run;
   log_->info("install started: {} on device {}{}: {}", key, settings_.device_id,
-             group_->assign.reinstall ? " (reinstall)" : "", spec.command);
+             group_->assign.reinstall ? " (reinstall)" : "", display_command(spec.argv));
   group_->installing = true;
   for (const auto& slot : group_->slots) send_progress(slot, JobStatus::installing);
   try {
@@ -144,7 +173,7 @@ void Worker::finish_install(const CommandOutcome& outcome) {
   ++counters_.installs_failed;
   save_installed();
   log_->warn("{}: {} on device {}", why, key, settings_.device_id);
-  auto tail = tail_file(group_->install_log, settings_.tail_lines, settings_.tail_bytes);
+  auto tail = tail_file(group_->install_log, settings_.tail_lines, settings_.tail_bytes, mask_);
   for (std::size_t i = 0; i < group_->slots.size(); ++i) {
     if (group_->slots[i].state == SlotState::pending) finish_job(i, JobStatus::error, outcome.exit_code, 0, tail, why);
   }
@@ -165,14 +194,14 @@ void Worker::start_next_job() {
   auto index = static_cast<std::size_t>(it - group_->slots.begin());
   auto& slot = *it;
   CommandSpec spec;
-  spec.command = render_template(settings_.run_cmd, template_values(&slot));
+  spec.argv = run_cmd_.argv(template_values(&slot));
   spec.log_path = slot.log_path;
   spec.env = child_env(&slot);
   spec.timeout = settings_.job_timeout;
   spec.kill_grace = settings_.kill_grace;
   slot.state = SlotState::running;
   group_->running = index;
-  log_->info("job {} attempt {} started: {}", slot.job.job_id, slot.job.attempt, spec.command);
+  log_->info("job {} attempt {} started: {}", slot.job.job_id, slot.job.attempt, display_command(spec.argv));
   send_progress(slot, JobStatus::running);
   try {
     group_->command.emplace(spec);
@@ -220,7 +249,7 @@ void Worker::drive_group() {
       error = "cancelled while running";
       break;
   }
-  auto tail = tail_file(slot.log_path, settings_.tail_lines, settings_.tail_bytes);
+  auto tail = tail_file(slot.log_path, settings_.tail_lines, settings_.tail_bytes, mask_);
   finish_job(index, status, outcome->exit_code, outcome->duration_ms, std::move(tail), std::move(error));
   start_next_job();
 }
@@ -240,8 +269,8 @@ void Worker::finish_job(std::size_t index, JobStatus status, std::int32_t exit_c
   r.status = status;
   r.exit_code = exit_code;
   r.duration_ms = duration_ms;
-  r.log_tail = std::move(log_tail);
-  r.error = std::move(error);
+  r.log_tail = std::move(log_tail);  // masked by tail_file() before it was cut
+  r.error = mask_.apply(error);
   log_->info("job {} attempt {} {} (exit {}, {} ms){}{}", r.job_id, r.attempt, proto::to_string(status), exit_code,
              duration_ms, r.error.empty() ? "" : ": ", r.error);
   publish_job_event(slot, status, r.error.empty() ? "exit " + std::to_string(exit_code) : r.error);

@@ -1,5 +1,6 @@
 #include "qg/worker/log_tail.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 namespace qg::worker {
@@ -34,16 +35,20 @@ std::string tail_of(std::string_view text, std::size_t max_lines, std::size_t ma
   return std::string(text.substr(start, end - start));
 }
 
-std::string tail_file(const std::string& path, std::size_t max_lines, std::size_t max_bytes) {
+std::string tail_file(const std::string& path, std::size_t max_lines, std::size_t max_bytes, const SecretMask& mask) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
   in.seekg(0, std::ios::end);
   auto size = static_cast<std::size_t>(in.tellg());
   auto from = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(from));
-  std::string data(size - from, '\0');
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<std::size_t>(in.gcount()));
+  // A secret that ends after `from` starts at most longest() - 1 bytes before it: read those
+  // too, so that masking sees it whole.
+  auto margin = std::min(from, mask.longest());
+  in.seekg(static_cast<std::streamoff>(from - margin));
+  std::string raw(size - from + margin, '\0');
+  in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+  raw.resize(static_cast<std::size_t>(in.gcount()));
+  std::string data = mask.empty() ? std::move(raw) : mask.apply(raw, std::min(margin, raw.size()));
   if (from > 0) {
     // Drop the partial first line unless that would leave nothing.
     auto nl = data.find('\n');

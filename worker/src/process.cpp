@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -45,6 +47,26 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
+// Where execve finds `name`: itself when it holds a '/', else the first executable regular
+// file of that name in `path` (':'-separated, an empty entry meaning the current directory),
+// else `name` unchanged, so that exec fails with ENOENT.
+std::string find_program(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) return name;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return name;
+}
+
 }  // namespace
 
 RunningCommand::RunningCommand(const CommandSpec& spec) {
@@ -61,10 +83,23 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
   envp.reserve(env_storage.size() + 1);
   for (auto& e : env_storage) envp.push_back(e.data());
   envp.push_back(nullptr);
-  std::string shell = "/bin/sh";
-  std::string dash_c = "-c";
-  std::string command = spec.command;
-  char* argv[] = {shell.data(), dash_c.data(), command.data(), nullptr};
+  std::vector<std::string> args = spec.argv;
+  if (args.empty()) args = {"/bin/sh", "-c", spec.command};
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string path;
+  if (auto it = spec.env.find("PATH"); it != spec.env.end()) {
+    path = it->second;
+  } else if (const char* p = std::getenv("PATH"); p != nullptr) {
+    path = p;
+  } else {
+    path = "/usr/local/bin:/usr/bin:/bin";
+  }
+  const std::string program = find_program(args[0], path);
+  const std::string not_found = "qg-worker: command not found: " + args[0] + "\n";
+  const std::string not_executable = "qg-worker: cannot execute " + program + "\n";
 
   int log_fd = -1;
   const char* log = spec.log_path.empty() ? "/dev/null" : spec.log_path.c_str();
@@ -101,9 +136,10 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
       write_all(2, "qg-worker: cannot enter working directory\n");
       _exit(127);
     }
-    ::execve("/bin/sh", argv, envp.data());
-    write_all(2, "qg-worker: cannot execute /bin/sh\n");
-    _exit(127);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    const bool missing = errno == ENOENT || errno == ENOTDIR;
+    write_all(2, missing ? not_found.c_str() : not_executable.c_str());
+    _exit(missing ? 127 : 126);
   }
   ::setpgid(pid_, pid_);  // also here, so the group exists before we might signal it
   // The leader cannot have been reaped yet (only we reap it), so the pid is still ours: a

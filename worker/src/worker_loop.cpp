@@ -10,8 +10,11 @@
 #include "broker_send.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/errors.hpp"
+#include "qg/proto/field_rules.hpp"
 #include "qg/worker/command_template.hpp"
 #include "qg/worker/worker.hpp"
+
+extern char** environ;
 
 namespace qg::worker {
 
@@ -19,8 +22,14 @@ namespace fs = std::filesystem;
 
 Worker::Worker(Settings settings, zmq::context_t& context, std::shared_ptr<spdlog::logger> logger, const Clock& clock)
     : settings_(std::move(settings)), context_(context), log_(std::move(logger)), clock_(clock) {
+  if (!settings_.install_cmd.empty()) install_cmd_ = CommandTemplate(settings_.install_cmd, "--install-cmd");
+  run_cmd_ = CommandTemplate(settings_.run_cmd, "--run-cmd");
   if (settings_.worker_id.empty()) throw ConfigError("worker id is empty");
   if (settings_.targets.empty()) throw ConfigError("no targets");
+  if (auto e = proto::check_device_id(settings_.device_id)) throw ConfigError("--device-id " + e->message);
+  auto patterns = settings_.default_masks ? default_mask_patterns() : std::vector<std::string>{};
+  patterns.insert(patterns.end(), settings_.mask_env.begin(), settings_.mask_env.end());
+  mask_ = SecretMask::from_environment(patterns, environ);
   std::error_code ec;
   fs::create_directories(fs::path(settings_.workdir) / "logs", ec);
   if (ec) throw ConfigError("cannot create workdir " + settings_.workdir + ": " + ec.message());

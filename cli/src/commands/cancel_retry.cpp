@@ -5,6 +5,7 @@
 #include "qg/cli/client.hpp"
 #include "qg/cli/commands.hpp"
 #include "qg/cli/json.hpp"
+#include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
 #include "support.hpp"
 
@@ -53,7 +54,7 @@ int run_retry(const GlobalConfig& g, const std::string& job_id, Io io) {
     if (g.json) {
       io.out << dump_json({{"job_id", reply.job_id}, {"status", proto::to_string(reply.status)}}) << "\n";
     } else {
-      io.out << reply.job_id << "  " << proto::to_string(reply.status) << "\n";
+      io.out << printable(reply.job_id) << "  " << proto::to_string(reply.status) << "\n";
     }
     return exit_code::ok;
   });

@@ -5,6 +5,7 @@
 #include "qg/cli/client.hpp"
 #include "qg/cli/commands.hpp"
 #include "qg/cli/json.hpp"
+#include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
 #include "qg/common/clock.hpp"
 #include "support.hpp"
@@ -21,12 +22,12 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
     } else {
       print_jobs(io.out, reply.jobs);
       for (const auto& j : reply.jobs) {
-        if (!j.last_error.empty()) io.out << j.id << ": " << j.last_error << "\n";
+        if (!j.last_error.empty()) io.out << printable(j.id) << ": " << printable_lines(j.last_error) << "\n";
       }
     }
     if (!reply.missing.empty()) {
       io.err << "qgjob: no such job:";
-      for (const auto& m : reply.missing) io.err << " " << m;
+      for (const auto& m : reply.missing) io.err << " " << printable(m);
       io.err << "\n";
       return exit_code::failed;
     }
@@ -51,7 +52,8 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
       io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"next_cursor", reply.next_cursor}}) << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
-      if (!reply.next_cursor.empty()) io.err << "more: qgjob list --cursor " << reply.next_cursor << " ...\n";
+      if (!reply.next_cursor.empty())
+        io.err << "more: qgjob list --cursor " << printable(reply.next_cursor) << " ...\n";
     }
     return exit_code::ok;
   });
@@ -93,8 +95,8 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
       print_table(io.out, {"BUILD", "TARGET", "QUEUED", "TOP PRIORITY", "OLDEST", "CLAIMABLE"}, rows);
       std::string line;
       for (const auto& [k, v] : reply.by_status) line += (line.empty() ? "" : ", ") + std::to_string(v) + " " + k;
-      io.out << "jobs: " << (line.empty() ? "none" : line) << "\n";
-      if (!reply.next_cursor.empty()) io.err << "more: qgjob queue --cursor " << reply.next_cursor << "\n";
+      io.out << "jobs: " << (line.empty() ? "none" : printable(line)) << "\n";
+      if (!reply.next_cursor.empty()) io.err << "more: qgjob queue --cursor " << printable(reply.next_cursor) << "\n";
     }
     return exit_code::ok;
   });
@@ -168,10 +170,10 @@ int run_health(const GlobalConfig& g, Io io) {
                    {"version", h.version + " (protocol " + std::to_string(h.protocol) + ")"},
                    {"uptime", format_duration(h.uptime_ms)},
                    {"queued jobs", std::to_string(h.queue_depth)}});
-      if (!h.detail.empty()) io.out << h.detail << "\n";
+      if (!h.detail.empty()) io.out << printable_lines(h.detail) << "\n";
     }
     if (!h.ok) {
-      io.err << "qgjob: broker is not healthy" << (h.detail.empty() ? "" : ": " + h.detail) << "\n";
+      io.err << "qgjob: broker is not healthy" << (h.detail.empty() ? "" : ": " + printable(h.detail)) << "\n";
       return exit_code::failed;
     }
     return exit_code::ok;

@@ -12,6 +12,7 @@
 #include "qg/cli/commands.hpp"
 #include "qg/cli/json.hpp"
 #include "qg/cli/junit.hpp"
+#include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
 #include "qg/common/clock.hpp"
 #include "support.hpp"
@@ -53,7 +54,7 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
   auto first = fetch_status(client, c.job_ids, g.request_timeout);
   if (!first.missing.empty()) {
     io.err << "qgjob: unknown job id(s):";
-    for (const auto& m : first.missing) io.err << " " << m;
+    for (const auto& m : first.missing) io.err << " " << printable(m);
     io.err << "\n";
     return exit_code::usage;
   }
@@ -69,7 +70,9 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
   auto announce = [&] {
     for (const auto& id : c.job_ids) {
       const auto& j = jobs[id];
-      if (proto::is_final(j.status) && announced.insert(id).second) progress << finish_line(j) << "\n" << std::flush;
+      if (proto::is_final(j.status) && announced.insert(id).second) {
+        progress << printable(finish_line(j)) << "\n" << std::flush;
+      }
     }
   };
   auto ordered = [&] {

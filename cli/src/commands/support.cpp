@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
 
 namespace qg::cli {
@@ -44,16 +45,16 @@ int guarded(const GlobalConfig& g, Io io, const std::function<int()>& body) {
            << seconds_text(g.request_timeout) << " s (is qg-broker running? see --broker / QGJOB_BROKER)\n";
     return exit_code::unreachable;
   } catch (const RequestFailed& e) {
-    io.err << "qgjob: the broker refused the request: " << e.what() << "\n";
+    io.err << "qgjob: the broker refused the request: " << printable(e.what()) << "\n";
     return exit_code_for_error(e.error().code);
   } catch (const BadReply& e) {
-    io.err << "qgjob: unreadable reply from the broker at " << g.broker << ": " << e.what() << "\n";
+    io.err << "qgjob: unreadable reply from the broker at " << g.broker << ": " << printable(e.what()) << "\n";
     return exit_code::failed;
   } catch (const zmq::error_t& e) {
     io.err << "qgjob: cannot use endpoint " << g.broker << " / " << g.events << ": " << e.what() << "\n";
     return exit_code::usage;
   } catch (const std::exception& e) {
-    io.err << "qgjob: " << e.what() << "\n";
+    io.err << "qgjob: " << printable(e.what()) << "\n";
     return exit_code::failed;
   }
 }
@@ -101,8 +102,17 @@ int exit_code_for_error(const std::string& code) {
   return exit_code::failed;
 }
 
-void print_table(std::ostream& out, const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
+void print_table(std::ostream& out, const std::vector<std::string>& raw_header,
+                 const std::vector<std::vector<std::string>>& raw_rows) {
+  // Cells hold wire text: escaped before they are measured.
+  std::vector<std::string> header;
+  for (const auto& cell : raw_header) header.push_back(printable(cell));
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& raw : raw_rows) {
+    auto& row = rows.emplace_back();
+    for (const auto& cell : raw) row.push_back(printable(cell));
+  }
   std::vector<std::size_t> width(header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());

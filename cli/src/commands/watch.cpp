@@ -5,6 +5,7 @@
 #include "qg/cli/client.hpp"
 #include "qg/cli/commands.hpp"
 #include "qg/cli/json.hpp"
+#include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
 #include "support.hpp"
 
@@ -56,10 +57,12 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
                  << "\n"
                  << std::flush;
         } else {
-          if (gap) io.out << "(missed events from " << e.source << ")\n";
-          io.out << stamp(e.at_ms) << "  " << e.job_id << "  " << proto::to_string(e.status) << "  " << e.org_id << "/"
-                 << e.app_version_id << "  attempt " << e.attempt << (e.worker_id.empty() ? "" : "  on " + e.worker_id)
-                 << (e.message.empty() ? "" : "  " + e.message) << "  [" << e.source << "]\n"
+          if (gap) io.out << "(missed events from " << printable(e.source) << ")\n";
+          io.out << printable(stamp(e.at_ms) + "  " + e.job_id + "  " + std::string(proto::to_string(e.status)) + "  " +
+                              e.org_id + "/" + e.app_version_id + "  attempt " + std::to_string(e.attempt) +
+                              (e.worker_id.empty() ? "" : "  on " + e.worker_id) +
+                              (e.message.empty() ? "" : "  " + e.message) + "  [" + e.source + "]")
+                 << "\n"
                  << std::flush;
         }
       } else if (event->worker) {
@@ -75,8 +78,9 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
                  << "\n"
                  << std::flush;
         } else {
-          io.out << stamp(e.at_ms) << "  worker " << e.worker_id << " " << e.state
-                 << (e.lease_id.empty() ? "" : " (lease " + e.lease_id + ")") << "\n"
+          io.out << printable(stamp(e.at_ms) + "  worker " + e.worker_id + " " + e.state +
+                              (e.lease_id.empty() ? "" : " (lease " + e.lease_id + ")"))
+                 << "\n"
                  << std::flush;
         }
       } else if (event->heartbeat) {
@@ -92,8 +96,9 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
                  << "\n"
                  << std::flush;
         } else {
-          io.out << stamp(h.sent_at_ms) << "  heartbeat " << h.worker_id << " " << h.state
-                 << (h.group_key.empty() ? "" : " " + h.group_key) << " jobs=" << h.jobs.size() << "\n"
+          io.out << printable(stamp(h.sent_at_ms) + "  heartbeat " + h.worker_id + " " + h.state +
+                              (h.group_key.empty() ? "" : " " + h.group_key))
+                 << " jobs=" << h.jobs.size() << "\n"
                  << std::flush;
         }
       }

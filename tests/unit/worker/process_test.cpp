@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -64,6 +65,36 @@ TEST_F(ProcessTest, ExtraEnvironmentReachesTheCommand) {
   s.env["QG_JOB_TEST_PATH"] = "a b.ts";
   EXPECT_EQ(run_to_completion(s).exit_code, 0);
   EXPECT_EQ(read_file(log), "a b.ts");
+}
+
+TEST_F(ProcessTest, AnArgvRunsWithoutAShell) {
+  auto s = spec("");
+  s.argv = {"printf", "%s|", "$HOME; echo no", "a b"};
+  EXPECT_EQ(run_to_completion(s).exit_code, 0);
+  EXPECT_EQ(read_file(log), "$HOME; echo no|a b|");
+}
+
+TEST_F(ProcessTest, AnArgvProgramIsLookedUpInThePathOfTheChildEnvironment) {
+  {
+    std::ofstream script(dir.path() + "/qg-test-tool");
+    script << "#!/bin/sh\necho tool \"$1\"\n";
+  }
+  ASSERT_EQ(::chmod((dir.path() + "/qg-test-tool").c_str(), 0755), 0);
+  auto s = spec("");
+  s.argv = {"qg-test-tool", "x y"};
+  s.env["PATH"] = "/nonexistent:" + dir.path() + ":/usr/bin:/bin";
+  EXPECT_EQ(run_to_completion(s).exit_code, 0);
+  EXPECT_EQ(read_file(log), "tool x y\n");
+}
+
+TEST_F(ProcessTest, AMissingOrUnrunnableProgramExitsLikeAShellWouldSay) {
+  auto s = spec("");
+  s.argv = {"qg-no-such-program-here"};
+  EXPECT_EQ(run_to_completion(s).exit_code, 127);
+  EXPECT_NE(read_file(log).find("command not found: qg-no-such-program-here"), std::string::npos);
+  std::ofstream(dir.path() + "/not-executable") << "data\n";
+  s.argv = {dir.path() + "/not-executable"};
+  EXPECT_EQ(run_to_completion(s).exit_code, 126);
 }
 
 TEST_F(ProcessTest, RunsInItsOwnProcessGroup) {

@@ -99,7 +99,9 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
 // usage) or could not serve (unavailable), 1 otherwise (not found, conflict, internal).
 int exit_code_for_error(const std::string& code);
 
-// Aligned text table: columns padded to their widest cell, two spaces apart.
+// Aligned text table: columns padded to their widest cell, two spaces apart. Every cell is
+// written through printable() (qg/cli/terminal_text.hpp), so wire text in it cannot reach the
+// terminal raw.
 void print_table(std::ostream& out, const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows);
 

@@ -1,8 +1,9 @@
 #pragma once
-// Running one shell command without blocking the caller.
+// Running one command without blocking the caller.
 //
-// A RunningCommand is `/bin/sh -c <command>` started with fork/exec in a process group of
-// its own (setpgid), stdin from /dev/null, stdout and stderr appended to a log file. The
+// A RunningCommand is a program started with fork/exec from an argv (or `/bin/sh -c <command>`
+// when no argv is given) in a process group of its own (setpgid), stdin from /dev/null, stdout
+// and stderr appended to a log file. The
 // caller drives it by calling poll() from its event loop; nothing here starts a thread or
 // blocks. Completion is an event, not a poll step: exit_fd() is a pidfd that becomes
 // readable the moment the leader exits, and next_deadline_ms() says when poll() next has
@@ -23,11 +24,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace qg::worker {
 
 struct CommandSpec {
-  std::string command;                         // shell text for /bin/sh -c
+  std::vector<std::string> argv;               // the program and its arguments, run without a shell
+  std::string command;                         // when argv is empty: shell text for /bin/sh -c
   std::string log_path;                        // stdout+stderr appended here; empty = /dev/null
   std::string working_dir;                     // empty = the worker's own
   std::map<std::string, std::string> env;      // added to (or overriding) the worker's environment
@@ -44,8 +47,10 @@ struct CommandOutcome {
 
 class RunningCommand {
  public:
-  // Starts the command. Throws std::system_error when the log file cannot be opened or fork
-  // fails; an exec failure shows up as exit code 127 with the reason in the log.
+  // Starts the command. argv[0] without a '/' is looked up in the PATH of the child's
+  // environment (spec.env, else the worker's). Throws std::system_error when the log file cannot
+  // be opened or fork fails; an exec failure shows up as exit code 127 (program not found) or
+  // 126 (found but not executable) with the reason in the log, as a shell would report it.
   explicit RunningCommand(const CommandSpec& spec);
   ~RunningCommand();
   RunningCommand(const RunningCommand&) = delete;

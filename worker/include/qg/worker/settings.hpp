@@ -23,9 +23,9 @@ struct Settings {
   std::string device_id;  // empty = none (a generic slot)
   std::string worker_id;  // must be set (main derives a default)
   std::map<std::string, std::string> labels;
-  std::string workdir = "qg-worker";  // logs/ and the installed-builds file live here
-  std::string install_cmd;            // empty = no install step
-  std::string run_cmd{kDefaultRunCmd};
+  std::string workdir = "qg-worker";      // logs/ and the installed-builds file live here
+  std::string install_cmd;                // empty = no install step; a template (command_template.hpp)
+  std::string run_cmd{kDefaultRunCmd};    // a template (command_template.hpp)
   milliseconds job_timeout{900'000};      // per test; 0 = none
   milliseconds install_timeout{600'000};  // 0 = none
   milliseconds kill_grace{1'000};         // SIGTERM -> SIGKILL to the process group
@@ -38,6 +38,10 @@ struct Settings {
   milliseconds tick{20};               // poll step while a command runs, only on kernels without pidfd_open
   std::size_t tail_lines = 50;
   std::size_t tail_bytes = 64u << 10;
+  // Values of the worker's environment variables whose names match these globs (case
+  // insensitive) are replaced by "***" in the log tails and error text it sends.
+  std::vector<std::string> mask_env;  // added to the defaults
+  bool default_masks = true;          // false = only mask_env (default_mask_patterns() not used)
 };
 
 // "k=v,k2=v2" -> map. Spaces around items are trimmed; throws qg::ConfigError on an item

@@ -34,7 +34,9 @@
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/messages.hpp"
+#include "qg/worker/command_template.hpp"
 #include "qg/worker/process.hpp"
+#include "qg/worker/secret_mask.hpp"
 #include "qg/worker/settings.hpp"
 
 namespace qg::worker {
@@ -58,8 +60,10 @@ struct WorkerCounters {
 
 class Worker {
  public:
-  // `context` must outlive the worker. Throws qg::ConfigError for unusable settings (no
-  // worker id, workdir that cannot be created).
+  // `context` must outlive the worker. Throws UnsafeTemplate (command_template.hpp) for a
+  // command template it will not run, qg::ConfigError for other unusable settings (no worker
+  // id, a device id that breaks the protocol's rules, workdir that cannot be created). Reads the
+  // environment once, here, for the secrets to mask (settings.mask_env).
   Worker(Settings settings, zmq::context_t& context, std::shared_ptr<spdlog::logger> logger,
          const Clock& clock = SystemClock::instance());
   ~Worker();
@@ -130,6 +134,10 @@ class Worker {
                   std::string log_tail, std::string error);
   std::map<std::string, std::string> template_values(const Slot* slot) const;
   std::map<std::string, std::string> child_env(const Slot* slot) const;
+  // Why the group (org, build, lease) or one job of it must not run: the first field that breaks
+  // the protocol's rules and how; empty when it may.
+  std::string refusal(const proto::Assign& assign) const;
+  std::string refusal(const proto::AssignedJob& job) const;
 
   // Stopping and the loop (src/worker_loop.cpp).
   void begin_drain();
@@ -145,6 +153,9 @@ class Worker {
   std::string next_rid();
 
   Settings settings_;
+  CommandTemplate install_cmd_;  // empty = no install step
+  CommandTemplate run_cmd_;
+  SecretMask mask_;
   zmq::context_t& context_;
   std::shared_ptr<spdlog::logger> log_;
   const Clock& clock_;
