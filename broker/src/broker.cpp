@@ -130,6 +130,10 @@ void Broker::run() {
   }
   log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted", settings_.broker_id,
              counters_.client_requests, counters_.worker_messages, counters_.rejected, counters_.jobs_submitted);
+  if (counters_.events_dropped != 0 || counters_.accept_failures != 0) {
+    log_->info("{} events dropped (malformed or over the size limit), {} failed accepts", counters_.events_dropped,
+               counters_.accept_failures);
+  }
 }
 
 std::chrono::milliseconds Broker::next_timeout(std::chrono::milliseconds cap) {

@@ -15,8 +15,8 @@ struct EventLimits {
   // memory (it reconnects; what it had queued is lost, as PUB delivery allows). A message
   // under the frame limit but over this in total is dropped and counted by the broker.
   // 16 KiB holds the largest heartbeat of a group of 50 jobs (the default --group-max) with
-  // every id at its longest, twice over; the broker raises it at start when --group-max
-  // needs more (min_event_bytes).
+  // every id at its longest (9,284 bytes; about 170 more per job); the broker raises it at
+  // start when --group-max needs more (min_event_bytes).
   std::size_t max_event_bytes = 16u << 10;
   // The longest subscription prefix. ZMQ_MAXMSGSIZE on the XPUB (one byte more, for the
   // subscribe flag): a longer subscription closes the subscriber's connection before it is
