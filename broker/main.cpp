@@ -2,15 +2,19 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <iostream>
 
 #include <zmq.hpp>
 
 #include "qg/broker/broker.hpp"
+#include "qg/broker/exposure.hpp"
+#include "qg/broker/options.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/config.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/logging.hpp"
+#include "qg/common/process_limits.hpp"
 #include "qg/common/redis_address.hpp"
 #include "qg/scheduler/options.hpp"
 
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
       "--group-max)");
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
+  qg::broker::add_edge_options(options, settings);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-broker",
                                   "accepts jobs from clients, hands whole groups to workers, relays status events");
@@ -78,6 +83,10 @@ int main(int argc, char** argv) {
 
   try {
     auto log = qg::make_logger("qg-broker", log_settings);
+    qg::broker::check_exposure(settings);  // before anything slow, such as waiting for Redis
+    const auto files = qg::raise_open_file_limit();
+    log->info("open file limit: {} (hard {}){}", files.soft, files.hard,
+              files.error != 0 ? std::string(", not raised: ") + std::strerror(files.error) : std::string());
     if (store_kind.empty() && !redis_url.empty()) store_kind = "redis";
     if (store_kind.empty()) {
       throw qg::ConfigError(
@@ -98,6 +107,7 @@ int main(int argc, char** argv) {
     settings.version = QG_VERSION;
     settings.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     settings.lease = store_settings.lease;
+    settings.group_max = store_settings.group_max;
     settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
     settings.claim_min_jobs = claim_min_jobs;
 

@@ -1,7 +1,9 @@
-// The broker's loop: construction and binding of the four sockets, and poll_once(), which
-// waits on the sockets' descriptors and the store's, then drains each socket in turn and
-// runs the round's batches (submits, reports, pulls, renewals, worker records), the embedded
-// scheduler's tick and the held pulls. Where each message goes from here:
+// The broker's loop: construction and binding of the four sockets (bounded as
+// event_limits.hpp says, refused off loopback as exposure.hpp says, watched for failed accepts
+// by edge/accept_monitor.hpp), and poll_once(), which waits on the sockets' descriptors and
+// the store's, then drains each socket in turn and runs the round's batches (submits,
+// reports, pulls, renewals, worker records), the embedded scheduler's tick and the held
+// pulls. Where each message goes from here:
 //   clients    -> client/client_requests.cpp (SUBMIT: client/submit_batches.cpp)
 //   workers    -> worker/worker_requests.cpp (then worker/pulls.cpp, reports.cpp, leases.cpp)
 //   events     -> events/event_relay.cpp
@@ -15,6 +17,9 @@
 #include <array>
 
 #include "claim_policy.hpp"
+#include "edge/accept_monitor.hpp"
+#include "qg/broker/exposure.hpp"
+#include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
 
 namespace qg::broker {
@@ -37,9 +42,20 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
     socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.limits.max_frame_bytes));
     set_zmq_heartbeats(*socket, std::chrono::milliseconds(2000), std::chrono::milliseconds(6000));
   }
+  // The event plane is bounded in bytes (event_limits.hpp). A heartbeat of the largest group
+  // must fit, whatever the limit was set to.
+  const auto needed = min_event_bytes(settings_.group_max);
+  if (settings_.events.max_event_bytes < needed) {
+    log_->info("events may be up to {} bytes: a heartbeat of a group of {} jobs needs it (more than {} given)", needed,
+               settings_.group_max, settings_.events.max_event_bytes);
+    settings_.events.max_event_bytes = needed;
+  }
+  events_in_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.events.max_event_bytes));
+  // What comes in on the XPUB is subscriptions: the flag byte and the prefix.
+  events_out_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.events.max_subscription_bytes + 1));
   // Subscribers must not be able to stall the loop: drop at the high-water mark.
-  events_out_.set(zmq::sockopt::sndhwm, 100000);
-  events_in_.set(zmq::sockopt::rcvhwm, 100000);
+  events_out_.set(zmq::sockopt::sndhwm, settings_.events.hwm);
+  events_in_.set(zmq::sockopt::rcvhwm, settings_.events.hwm);
   socket_fds_[kClients] = clients_.get(zmq::sockopt::fd);
   socket_fds_[kWorkers] = workers_.get(zmq::sockopt::fd);
   socket_fds_[kEventsIn] = events_in_.get(zmq::sockopt::fd);
@@ -58,16 +74,34 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
 Broker::~Broker() = default;
 
 void Broker::bind() {
-  clients_.bind(settings_.client_endpoint);
-  workers_.bind(settings_.worker_endpoint);
-  events_in_.bind(settings_.events_in_endpoint);
-  events_out_.bind(settings_.events_out_endpoint);
+  check_exposure(settings_);
+  if (settings_.insecure) log_->warn("{}", insecure_warning(settings_));
+  accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures);
+  bind_endpoint(clients_, settings_.client_endpoint, "clients");
+  bind_endpoint(workers_, settings_.worker_endpoint, "workers");
+  bind_endpoint(events_in_, settings_.events_in_endpoint, "events-in");
+  bind_endpoint(events_out_, settings_.events_out_endpoint, "events-out");
+  accept_monitor_->start();
   // The proxy subscribes upstream to everything; subscribers' filters apply at the XPUB.
   const std::array<char, 1> subscribe_all = {1};
   events_in_.send(zmq::buffer(subscribe_all), zmq::send_flags::none);
   log_->info("{} serving clients on {}, workers on {}, events in {} out {}", settings_.broker_id,
              clients_.get(zmq::sockopt::last_endpoint), workers_.get(zmq::sockopt::last_endpoint),
              events_in_.get(zmq::sockopt::last_endpoint), events_out_.get(zmq::sockopt::last_endpoint));
+  log_->info("events: at most {} bytes each, subscriptions at most {} bytes, {} queued per connection",
+             settings_.events.max_event_bytes, settings_.events.max_subscription_bytes, settings_.events.hwm);
+}
+
+void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role) {
+  accept_monitor_->watch(socket, role);
+  socket.bind(endpoint);
+  if (network_binding_allowed(settings_)) return;
+  const auto bound = socket.get(zmq::sockopt::last_endpoint);
+  if (is_loopback_endpoint(bound)) return;
+  socket.unbind(bound);
+  throw ConfigError("refusing to serve " + std::string(role) + " on " + bound + " (" + endpoint +
+                    " resolved to it): not a loopback address; pass --insecure to accept connections from the "
+                    "network without authentication");
 }
 
 int Broker::client_port() { return bound_port(clients_); }
@@ -96,6 +130,10 @@ void Broker::run() {
   }
   log_->info("{} stopping: {} client requests, {} worker messages, {} rejected, {} jobs submitted", settings_.broker_id,
              counters_.client_requests, counters_.worker_messages, counters_.rejected, counters_.jobs_submitted);
+  if (counters_.events_dropped != 0 || counters_.accept_failures != 0) {
+    log_->info("{} events dropped (malformed or over the size limit), {} failed accepts", counters_.events_dropped,
+               counters_.accept_failures);
+  }
 }
 
 std::chrono::milliseconds Broker::next_timeout(std::chrono::milliseconds cap) {

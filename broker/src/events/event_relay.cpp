@@ -1,12 +1,15 @@
 // The event relay: events that workers and schedulers publish on the XSUB go out on the XPUB
-// while someone subscribes (heartbeats passing through renew leases); the XPUB's subscription
-// messages tell the broker whether anyone does; SubscribedSink sends this broker's own events
-// (and its embedded scheduler's) on the XPUB, dropping them while nobody listens.
+// while someone subscribes, once they pass check_event (heartbeats passing through renew
+// leases); the XPUB's subscription messages tell the broker whether anyone does;
+// SubscribedSink sends this broker's own events (and its embedded scheduler's) on the XPUB,
+// dropping them while nobody listens. The sizes and queues of both sockets are bounded by
+// settings.events (event_limits.hpp), set where the sockets are made (broker.cpp).
 #include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
 
+#include "event_check.hpp"
 #include "qg/broker/broker.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "qg/proto/codec.hpp"
@@ -14,27 +17,38 @@
 namespace qg::broker {
 
 bool Broker::on_events_in() {
-  zmq::message_t frame;
-  std::vector<zmq::message_t> frames;
-  std::size_t total = 0;
-  bool more = true;
-  if (!events_in_.recv(frame, zmq::recv_flags::dontwait)) return false;
-  while (true) {
+  // An event is four frames; more are drained without being kept. No frame is over
+  // events.max_event_bytes (ZMQ_MAXMSGSIZE on the XSUB); the total is checked here.
+  std::array<zmq::message_t, 4> frames;
+  zmq::message_t extra;
+  if (!events_in_.recv(frames[0], zmq::recv_flags::dontwait)) return false;
+  std::size_t count = 1;
+  std::size_t total = frames[0].size();
+  bool more = frames[0].more();
+  while (more) {
+    zmq::message_t& frame = count < frames.size() ? frames[count] : extra;
+    (void)events_in_.recv(frame, zmq::recv_flags::none);
+    ++count;
     total += frame.size();
     more = frame.more();
-    frames.push_back(std::move(frame));
-    if (!more) break;
-    (void)events_in_.recv(frame, zmq::recv_flags::none);
   }
-  if (frames.size() != 4 || total > settings_.limits.max_message_bytes) {
-    ++counters_.rejected;
+  if (count != frames.size() || total > settings_.events.max_event_bytes) {
+    ++counters_.events_dropped;
     return true;  // not an event of ours: not forwarded
   }
-  // Heartbeats passing through renew leases: any traffic from a worker keeps its lease.
-  const auto topic = frames[0].to_string_view();
-  if (topic.substr(0, 3) == "hb." && frames[2].to_string_view() == proto::Heartbeat::command) {
-    auto hb = proto::decode<proto::Heartbeat>(frames[3].to_string_view(), settings_.limits);
-    if (hb && !hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
+  // Heartbeats are always checked (passing through, they renew leases: any traffic from a
+  // worker keeps its lease); other events only when someone would receive them.
+  const auto command = frames[2].to_string_view();
+  const bool heartbeat = command == proto::Heartbeat::command;
+  if (!heartbeat && !has_subscribers()) return true;
+  auto checked = check_event(frames[0].to_string_view(), frames[1].to_string_view(), command,
+                             frames[3].to_string_view(), settings_.limits);
+  if (!checked) {
+    ++counters_.events_dropped;
+    return true;
+  }
+  if (checked->heartbeat && !checked->heartbeat->lease_id.empty()) {
+    renew_lease(checked->heartbeat->worker_id, checked->heartbeat->lease_id);
   }
   if (!has_subscribers()) return true;
   for (std::size_t i = 0; i < frames.size(); ++i) {

@@ -29,6 +29,7 @@
 #include <spdlog/logger.h>
 #include <zmq.hpp>
 
+#include "qg/broker/event_limits.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
@@ -39,12 +40,16 @@
 namespace qg::broker {
 
 struct BrokerSettings {
-  std::string client_endpoint = "tcp://*:5555";
-  std::string worker_endpoint = "tcp://*:5556";
-  std::string events_in_endpoint = "tcp://*:5557";   // XSUB: workers and schedulers publish here
-  std::string events_out_endpoint = "tcp://*:5558";  // XPUB: subscribers connect here
-  std::string broker_id;                             // empty = "broker-<pid>"
-  std::string store_kind = "redis";                  // "memory" or "redis", reported by HEALTH
+  // Loopback by default: an endpoint other hosts can reach is refused unless `insecure`
+  // (exposure.hpp).
+  std::string client_endpoint = "tcp://127.0.0.1:5555";
+  std::string worker_endpoint = "tcp://127.0.0.1:5556";
+  std::string events_in_endpoint = "tcp://127.0.0.1:5557";   // XSUB: workers and schedulers publish here
+  std::string events_out_endpoint = "tcp://127.0.0.1:5558";  // XPUB: subscribers connect here
+  // Bind network addresses without authentication (--insecure); a warning is logged at start.
+  bool insecure = false;
+  std::string broker_id;             // empty = "broker-<pid>"
+  std::string store_kind = "redis";  // "memory" or "redis", reported by HEALTH
   std::string version = "0.0.0";
   std::chrono::milliseconds heartbeat{1000};       // told to workers in the HELLO reply
   std::chrono::milliseconds lease{10000};          // told to workers; the store enforces it
@@ -55,12 +60,17 @@ struct BrokerSettings {
   // groups (up to group_max), for farms where an install costs more than waiting.
   std::uint32_t claim_min_jobs = 5;
   proto::Limits limits{};
+  EventLimits events{};
+  // The store's group_max: the largest group a worker holds, whose heartbeat must fit
+  // events.max_event_bytes (raised at construction if it does not: min_event_bytes).
+  std::uint32_t group_max = 50;
   bool embedded_scheduler = false;  // run the Scheduler in this loop (memory store)
   sched::SchedulerSettings scheduler{};
 };
 
-// Counters for tests, `health` and logs. Written by the loop thread; readable from any
-// thread (relaxed atomics: each value is exact, they are not a consistent snapshot).
+// Counters for tests, `health` and logs. Written by the loop thread (accept_failures by the
+// accept monitor's); readable from any thread (relaxed atomics: each value is exact, they are
+// not a consistent snapshot).
 struct BrokerCounters {
   using Counter = std::atomic<std::uint64_t>;
   Counter client_requests{0};
@@ -76,9 +86,15 @@ struct BrokerCounters {
   Counter lease_renewals{0};
   Counter store_unavailable{0};
   Counter unroutable{0};  // reply to a peer that had gone
+  // Read from the XSUB and not relayed: not four frames, over events.max_event_bytes, or (a
+  // heartbeat always, another event while someone subscribes) not a valid event under its
+  // own topic. A frame over the limit never gets here: libzmq closes its connection.
+  Counter events_dropped{0};
+  Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
 };
 
-class ClaimSizer;  // claim_policy.hpp
+class ClaimSizer;     // claim_policy.hpp
+class AcceptMonitor;  // edge/accept_monitor.hpp
 
 class Broker {
  public:
@@ -88,7 +104,9 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds all four endpoints. Throws zmq::error_t when an endpoint cannot be bound.
+  // Binds all four endpoints and starts watching them for failed accepts. Throws
+  // qg::ConfigError when an endpoint (as given, or as bound) is not loopback and
+  // settings.insecure is not set (check_exposure), zmq::error_t when one cannot be bound.
   void bind();
   // Ports actually bound (useful with "tcp://127.0.0.1:*").
   int client_port();
@@ -115,6 +133,9 @@ class Broker {
   bool on_events_in();       // events/event_relay.cpp
   bool on_events_out();      // events/event_relay.cpp
   void on_wakeup();
+  // Binds `socket`, then checks the address it resolved to (ZMQ_LAST_ENDPOINT) as
+  // check_exposure() checked the text: a name such as "localhost" could resolve elsewhere.
+  void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role);
   std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
 
   // ---- routing.cpp, routing.hpp: the ROUTER edge, shared by clients and workers.
@@ -374,6 +395,8 @@ class Broker {
   std::int64_t next_worker_flush_ms_ = 0;  // last_seen-only updates wait until then
   std::int64_t started_steady_ms_ = 0;
   std::unique_ptr<ClaimSizer> claim_sizer_;  // how much of a group a claim asks for
+  // Declared after the sockets it watches: destroyed (and its thread joined) before them.
+  std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};
   BrokerCounters counters_;
   bool store_down_ = false;

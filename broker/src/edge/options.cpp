@@ -1,0 +1,48 @@
+// add_edge_options(): --insecure and the event-plane limits, with their ranges.
+#include "qg/broker/options.hpp"
+
+#include <string>
+
+#include <boost/program_options.hpp>
+
+namespace qg::broker {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// A notifier refusing values outside [low, high] as a usage error.
+template <class T>
+auto in_range(const char* name, T low, T high) {
+  return [name, low, high](T value) {
+    if (value < low || value > high) {
+      throw po::error(std::string("--") + name + " must be " + std::to_string(low) + ".." + std::to_string(high));
+    }
+  };
+}
+
+}  // namespace
+
+void add_edge_options(po::options_description& options, BrokerSettings& settings) {
+  auto& events = settings.events;
+  options.add_options()(
+      "insecure", po::bool_switch(&settings.insecure),
+      "allow endpoints on network addresses (anything but 127.0.0.0/8, ::1, localhost, ipc://, inproc://). "
+      "There is no authentication: anyone who reaches such a port can submit and cancel jobs, take work and "
+      "forge results. Every start with it logs a warning.")(
+      "event-max-bytes",
+      po::value(&events.max_event_bytes)
+          ->default_value(events.max_event_bytes)
+          ->notifier(in_range<std::size_t>("event-max-bytes", 1024, 64u << 20)),
+      "largest event a publisher may send, all frames together; a larger frame closes its connection. "
+      "Raised at start when a heartbeat of a --group-max group needs more")(
+      "event-hwm", po::value(&events.hwm)->default_value(events.hwm)->notifier(in_range("event-hwm", 1, 1000000)),
+      "events queued per subscriber (then it misses events) and per publisher (then the broker reads it no "
+      "faster)")("subscription-max-bytes",
+                 po::value(&events.max_subscription_bytes)
+                     ->default_value(events.max_subscription_bytes)
+                     ->notifier(in_range<std::size_t>("subscription-max-bytes", 16, 4096)),
+                 "longest topic prefix a subscriber may subscribe to; a longer one closes its connection");
+}
+
+}  // namespace qg::broker

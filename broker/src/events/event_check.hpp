@@ -1,0 +1,27 @@
+#pragma once
+// The check an event read from the XSUB passes before it is relayed to subscribers or renews
+// a lease: subscribers receive only well-formed events of the protocol, each under the topic
+// its own body names, so that no publisher can put an event under another org's or another
+// worker's topic.
+
+#include <optional>
+#include <string_view>
+
+#include "qg/proto/codec.hpp"
+
+namespace qg::broker {
+
+// An event that passed. `heartbeat` holds a heartbeat's body (its lease is renewed).
+struct CheckedEvent {
+  std::optional<proto::Heartbeat> heartbeat;
+};
+
+// Checks the four frames of an event: protocol QGE1; command HEARTBEAT, JOB or WORKER with a
+// body that decodes under `limits`; and a topic equal to "hb.<worker_id>",
+// "job.<org_id>.<job_id>" (an org id without '.', as topic prefixes need) or
+// "worker.<worker_id>" of that body. Empty optional when the event is to be dropped. Never
+// throws for any input.
+std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view protocol, std::string_view command,
+                                        std::string_view body, const proto::Limits& limits);
+
+}  // namespace qg::broker
