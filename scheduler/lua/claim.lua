@@ -12,7 +12,7 @@
 --           for ranks), <p>st:<id> (MGET), <p>gx:<g>, <p>pending
 --   writes  <p>q:<g>:<band> (LMPOP, LTRIM, DEL), <p>st:<id> (MSET), <p>gx:<g> (DECRBY, DEL),
 --           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
---           <p>counts, <p>qprio (HINCRBY), <p>wakeup (PUBLISH)
+--           <p>counts, <p>qprio, <p>orgq (HINCRBY, HDEL), <p>wakeup (PUBLISH)
 
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
@@ -201,10 +201,16 @@ for _, g in ipairs(cands) do
       out[#out + 1] = PACKED[j.id]
     end
     variadic('MSET', nil, mset)
+    local nfresh = 0
     for b, m in pairs(fresh) do
       count('queued', -m)
       count('assigned', m)
       QP[b] = (QP[b] or 0) - m
+      nfresh = nfresh + m
+    end
+    if nfresh > 0 then
+      local org = string.match(g, '^[^/]+')  -- an org id holds no '/'
+      ORGQ[org] = (ORGQ[org] or 0) - nfresh
     end
     open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 4, 3 + n)
     -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or

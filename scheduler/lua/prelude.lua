@@ -25,8 +25,8 @@
 -- and reports); specs leave Redis beside the scripts, not through Lua; a job never claimed has
 -- no state and is claimed without unpacking anything; a group's queue is three lists (one per
 -- priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold one entry per
--- submission, not per job; per-status counters, lease counts, the finished-per-second counter
--- and the wakeup PUBLISH are applied once per call by commit().
+-- submission, not per job; per-status counters, per-org queued counts, lease counts, the
+-- finished-per-second counter and the wakeup PUBLISH are applied once per call by commit().
 --
 -- Common ARGV of every script: [1] key prefix, [2] now (unix ms), [3] group_max, [4]
 -- group_window ms; script-specific arguments start at ARGV[5]. Scripts build their keys from
@@ -36,8 +36,8 @@
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
--- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>fin:<unix second>
--- and <p>wakeup (commit). Running alone (at load) it touches no key.
+-- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>orgq,
+-- <p>fin:<unix second> and <p>wakeup (commit). Running alone (at load) it touches no key.
 
 -- Globals are read into locals once, by the first call (each use of a global is a table
 -- lookup); a library being loaded may read no global but redis. globals() is defined before
@@ -58,6 +58,10 @@ local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=t
 local PRIO = {low=0, medium=1, high=2}
 local BANDS = {'high', 'medium', 'low'}
 local CNT, QP, FIN = {}, {}, 0
+-- Queued jobs per org (the org -> net change of this call), applied to <p>orgq by commit(): the
+-- broker's quotas read that hash. Scripts that move jobs into or out of queued without move()
+-- (submit, a claim of jobs never claimed before) add to it themselves, once per org.
+local ORGQ = {}
 local DROPS = {}  -- lease id -> jobs that left it: applied by commit()
 local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
@@ -178,8 +182,14 @@ local function move(j, new)
   local old = j[STATUS]
   count(old, -1)
   count(new, 1)
-  if old == 'queued' then QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) - 1 end
-  if new == 'queued' then QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) + 1 end
+  if old == 'queued' then
+    QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) - 1
+    ORGQ[j[ORG]] = (ORGQ[j[ORG]] or 0) - 1
+  end
+  if new == 'queued' then
+    QP[j[PRIO_F]] = (QP[j[PRIO_F]] or 0) + 1
+    ORGQ[j[ORG]] = (ORGQ[j[ORG]] or 0) + 1
+  end
   j[STATUS] = new
   j[UPDATED] = NOW
 end
@@ -197,6 +207,7 @@ end
 local function clear_call_state()
   if next(CNT) ~= nil then CNT = {} end
   if next(QP) ~= nil then QP = {} end
+  if next(ORGQ) ~= nil then ORGQ = {} end
   if next(DROPS) ~= nil then DROPS = {} end
   if next(DIRTY) ~= nil then DIRTY = {} end
   if next(PACKED) ~= nil then PACKED = {} end
@@ -204,8 +215,8 @@ local function clear_call_state()
   if next(FETCHED) ~= nil then FETCHED = {} end
   FIN, WAKE = 0, false
 end
--- Job writes, lease bookkeeping, counters, the finished-per-second counter and the wakeup,
--- once per call.
+-- Job writes, lease bookkeeping, counters (per status, priority and org), the
+-- finished-per-second counter and the wakeup, once per call.
 local function commit()
   local mset = {}
   for _, id in ipairs(DIRTY_ORDER) do
@@ -226,6 +237,10 @@ local function commit()
   end
   for p, d in pairs(QP) do
     if d ~= 0 then redis.call('HINCRBY', P .. 'qprio', p, STR[d]) end
+  end
+  -- An org whose last queued job left goes from the hash (which holds only orgs with work).
+  for o, d in pairs(ORGQ) do
+    if d ~= 0 and redis.call('HINCRBY', P .. 'orgq', o, STR[d]) <= 0 then redis.call('HDEL', P .. 'orgq', o) end
   end
   if FIN > 0 then
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))

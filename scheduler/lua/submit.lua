@@ -15,7 +15,7 @@
 --           <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>, <p>pending (placing the groups)
 --   writes  <p>j:<id> (MSET), <p>idem:<org>:<key> (SET), <p>s:<submission id>, <p>q:<g>:<band>,
 --           <p>idx:all, <p>idx:org:<org>, <p>idx:app:<org>:<app> (RPUSH), <p>ready:<target>,
---           <p>pending (ZADD), <p>orgcounts, <p>counts, <p>qprio (HINCRBY), <p>wakeup (PUBLISH)
+--           <p>pending (ZADD), <p>orgcounts, <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>wakeup (PUBLISH)
 
 local MSET, QL, QG, GSEEN, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}  -- GSEEN, GORDER: the batch's groups
 local NM = 0  -- entries in MSET
@@ -117,6 +117,7 @@ local function submit_one(a, n)
   count('queued', n)
   QP[prio] = (QP[prio] or 0) + n
   ORGN[org] = (ORGN[org] or 0) + n
+  ORGQ[org] = (ORGQ[org] or 0) + n
   if idem ~= '' then
     if n == 1 then redis.call('SET', ik, sub .. ' ' .. ARGV[ids0 + 1]) else redis.call('SET', ik, sub) end
   end

@@ -2,9 +2,9 @@
 -- A sent batch (RedisJobStore::send_submits): its writes worked out by the store, so that
 -- this script does no work per submission of its own. It runs in the batch's MULTI after the
 -- MSETNX that wrote a sentinel key and every job spec, all or nothing, and after the native
--- writes that need no check: the list indexes' RPUSHes and the org counts' HINCRBYs (through
--- Lua, each cost Redis about twice as much). When the batch is refused here those are taken
--- back (undo_natives), so the transaction writes nothing but the refusal.
+-- writes that need no check: the list indexes' RPUSHes and the org counts' HINCRBYs (orgcounts
+-- and orgq; through Lua, each cost Redis about twice as much). When the batch is refused here
+-- those are taken back (undo_natives), so the transaction writes nothing but the refusal.
 -- ARGV[5] the sentinel key; [6] how to take the native writes back: '0' from the lists'
 -- tails (this call is in their transaction), '1' by value (the call was sent again after its
 -- transaction, so other writes may have come between); [7] the native writes, packed: {lists,
@@ -25,7 +25,7 @@
 --   writes  <p>sx:<submission id> (DEL), <p>idem:<org>:<key> (MSET), <p>q:<g>:<band> (RPUSH),
 --           <p>ready:<target>, <p>pending (ZADD), <p>counts, <p>qprio (HINCRBY), <p>wakeup (PUBLISH);
 --           when it refuses the batch: <p>j:<id> (DEL), <p>s:<submission id> and the list indexes
---           (RPOP or LREM), <p>orgcounts (HINCRBY, HDEL)
+--           (RPOP or LREM), <p>orgcounts, <p>orgq (HINCRBY, HDEL)
 
 local function undo_natives()
   local w = cmsgpack.unpack(ARGV[7])
@@ -39,6 +39,7 @@ local function undo_natives()
   end
   for _, o in ipairs(w[2]) do
     if redis.call('HINCRBY', P .. 'orgcounts', o[1], -o[2]) == 0 then redis.call('HDEL', P .. 'orgcounts', o[1]) end
+    if redis.call('HINCRBY', P .. 'orgq', o[1], -o[2]) <= 0 then redis.call('HDEL', P .. 'orgq', o[1]) end
   end
 end
 if redis.call('DEL', ARGV[5]) == 0 then

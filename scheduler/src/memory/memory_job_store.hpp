@@ -121,6 +121,7 @@ class MemoryJobStore final : public JobStore {
   QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
   StatsSnapshot stats(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
+  std::map<std::string, std::uint64_t> queued_by_org() override;
   void upsert_worker(const proto::WorkerInfo& worker) override;
   void remove_worker(const std::string& worker_id) override;
   std::vector<proto::WorkerInfo> workers() override;
@@ -134,16 +135,22 @@ class MemoryJobStore final : public JobStore {
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
   }
 
-  void count(JobStatus from, JobStatus to, proto::Priority priority) {
+  void count(JobStatus from, JobStatus to, proto::Priority priority, const std::string& org) {
     counts_[std::string(proto::to_string(from))] -= 1;
     counts_[std::string(proto::to_string(to))] += 1;
     const std::string p(proto::to_string(priority));
-    if (from == JobStatus::queued) qprio_[p] -= 1;
-    if (to == JobStatus::queued) qprio_[p] += 1;
+    if (from == JobStatus::queued) {
+      qprio_[p] -= 1;
+      if (auto it = orgq_.find(org); it != orgq_.end() && --it->second <= 0) orgq_.erase(it);
+    }
+    if (to == JobStatus::queued) {
+      qprio_[p] += 1;
+      orgq_[org] += 1;
+    }
   }
 
   void set_status(JobRec& rec, JobStatus to, std::int64_t now_ms) {
-    count(rec.job.status, to, rec.job.priority);
+    count(rec.job.status, to, rec.job.priority, rec.job.org_id);
     rec.job.status = to;
     rec.job.updated_at_ms = now_ms;
   }
@@ -276,6 +283,7 @@ class MemoryJobStore final : public JobStore {
   std::map<std::string, std::int64_t> counts_;
   std::map<std::string, std::int64_t> qprio_;
   std::map<std::string, std::int64_t> orgcounts_;
+  std::unordered_map<std::string, std::int64_t> orgq_;  // queued jobs per org; none: absent
   std::set<std::string> idx_all_;
   std::unordered_map<std::string, std::set<std::string>> idx_org_;
   std::unordered_map<std::string, std::set<std::string>> idx_app_;

@@ -111,6 +111,15 @@ proto::GroupInfo MemoryJobStore::group_info(const std::string& g, bool claimable
   return info;
 }
 
+std::map<std::string, std::uint64_t> MemoryJobStore::queued_by_org() {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [org, n] : orgq_) {
+    if (n > 0) out[org] = static_cast<std::uint64_t>(n);
+  }
+  return out;
+}
+
 StatsSnapshot MemoryJobStore::stats(std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
   StatsSnapshot snap;

@@ -78,6 +78,7 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
   counts_["queued"] += n;
   qprio_[std::string(proto::to_string(s.priority))] += n;
   orgcounts_[s.org_id] += n;
+  orgq_[s.org_id] += n;
   subs_[s.submission_id] = s.job_ids;
   if (!idem.empty()) idem_[idem] = s.submission_id;
   refresh_group(g, now_ms, false);

@@ -180,6 +180,13 @@ std::uint64_t RedisJobStore::queue_depth() {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(0, to_i64(v.str())));
 }
 
+std::map<std::string, std::uint64_t> RedisJobStore::queued_by_org() {
+  maybe_resubscribe();
+  auto reply = conn_.command({"HGETALL", prefix_ + "orgq"});
+  if (reply.is_error()) throw_reply_error(reply.str());
+  return positive_counts(reply);
+}
+
 void RedisJobStore::upsert_worker(const proto::WorkerInfo& worker) {
   conn_.command({"HSET", prefix_ + "workers", worker.worker_id, detail::encode_worker(worker)});
 }

@@ -103,6 +103,7 @@ class RedisJobStore final : public JobStore {
   QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
   StatsSnapshot stats(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
+  std::map<std::string, std::uint64_t> queued_by_org() override;
   void upsert_worker(const proto::WorkerInfo& worker) override;
   void remove_worker(const std::string& worker_id) override;
   std::vector<proto::WorkerInfo> workers() override;

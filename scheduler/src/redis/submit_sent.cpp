@@ -118,9 +118,10 @@ std::vector<std::string_view> RedisJobStore::sent_again_fcall(const InFlightSubm
 }
 
 // A sent batch's MSETNX (batch.msetnx: the sentinel, its value and every (spec key, spec)
-// pair), its native writes (batch.natives: an RPUSH per list index, an HINCRBY per org) and
-// kSubmitSent's FCALL (batch.sent_fcall): every write of the batch worked out here, in
-// the script's layout (see there), so that Redis does no work per submission beyond them.
+// pair), its native writes (batch.natives: an RPUSH per list index, an HINCRBY of orgcounts
+// and of orgq per org) and kSubmitSent's FCALL (batch.sent_fcall): every write of the batch
+// worked out here, in the script's layout (see there), so that Redis does no work per
+// submission beyond them.
 // (group, band) pairs and lists keep the order in which the batch first names them,
 // entries keep submit order. All are views into the batch's submissions and into
 // batch.sent_strings (the keys, specs and counts made here), which stay in place while the
@@ -225,7 +226,7 @@ void RedisJobStore::plan_sent(InFlightSubmits& batch) const {
   // The native writes, and the same packed for the script, which takes them back when it
   // refuses the batch.
   batch.natives.clear();
-  batch.natives.reserve(lists.size() + orgs.size());
+  batch.natives.reserve(lists.size() + 2 * orgs.size());
   std::string packed;
   PackTo to{&packed};
   msgpack::packer<PackTo> pk(to);
@@ -252,8 +253,11 @@ void RedisJobStore::plan_sent(InFlightSubmits& batch) const {
   }
   pk.pack_array(static_cast<std::uint32_t>(orgs.size()));
   const auto org_counts = strings.join({prefix_, "orgcounts"});
+  const auto org_queued = strings.join({prefix_, "orgq"});
   for (const auto& [org, jobs] : orgs) {
-    batch.natives.push_back({"HINCRBY", org_counts, org, number(jobs)});
+    const auto n = number(jobs);
+    batch.natives.push_back({"HINCRBY", org_counts, org, n});
+    batch.natives.push_back({"HINCRBY", org_queued, org, n});
     pk.pack_array(2);
     pack_str(pk, org);
     pk.pack_uint64(jobs);

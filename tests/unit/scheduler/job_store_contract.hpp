@@ -10,6 +10,7 @@
 #include "contract_claim.hpp"
 #include "contract_claim_order.hpp"
 #include "contract_fixture.hpp"
+#include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
 #include "contract_report.hpp"
@@ -41,6 +42,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     MaxJobsTakesPartOfTheGroupFromItsHead, GroupClaimedInPartKeepsItsRank, CancelledQueuedJobsAreSkippedByClaims,
     EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
-    SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks);
+    SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
+    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit);
 
 }  // namespace qg::sched::contract

@@ -268,6 +268,10 @@ class JobStore {
   virtual QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) = 0;
   virtual StatsSnapshot stats(std::int64_t now_ms) = 0;
   virtual std::uint64_t queue_depth() = 0;
+  // Jobs queued per org (waiting in a group or out a back-off: the `queued` of stats() by
+  // org), kept by every transition into or out of queued; orgs with none are absent. One
+  // read of a counter, for the broker's quotas (which sample it, never per submit).
+  virtual std::map<std::string, std::uint64_t> queued_by_org() = 0;
 
   // Worker registry, for `qgjob workers`.
   virtual void upsert_worker(const proto::WorkerInfo& worker) = 0;
