@@ -68,6 +68,11 @@ QG_SCHEMA(Error) {
   v("code", m.code);
   v("message", m.message);
   v("field", m.field);
+  v("retry_after_ms", m.retry_after_ms);
+  v("queued", m.queued);
+  v("limit", m.limit);
+  v("rate", m.rate);
+  v("burst", m.burst);
 }
 
 QG_SCHEMA(Job) {

@@ -157,6 +157,29 @@ TEST(ProtoEncoding, ErrorReplyNestsTheErrorAsAMap) {
             "61 67 65 a1 6d a5 66 69 65 6c 64 a0");
 }
 
+TEST(ProtoEncoding, ARefusedSubmitsFiguresRoundTripInsideTheError) {
+  ErrorReply quota{"r1", Error{"QUOTA_EXCEEDED", "m", ""}};
+  quota.error.retry_after_ms = 2000;
+  quota.error.queued = 10000;
+  quota.error.limit = 10000;
+  auto out = decode<ErrorReply>(encode(quota));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->error, quota.error);
+  EXPECT_FALSE(out->error.rate.has_value());
+  ErrorReply rate{"r2", Error{"RATE_LIMITED", "m", ""}};
+  rate.error.retry_after_ms = 7;
+  rate.error.rate = 0.5;
+  rate.error.burst = 3;
+  out = decode<ErrorReply>(encode(rate));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->error, rate.error);
+  // Absent figures are left out: every other error keeps its three keys alone.
+  const ErrorReply bare{"r3", Error{"BAD_BODY", "m", ""}};
+  EXPECT_EQ(encode(bare).find("retry_after_ms"), std::string::npos);
+  EXPECT_EQ(encode(quota).find("rate"), std::string::npos);
+  EXPECT_NE(encode(quota).find("queued"), std::string::npos);
+}
+
 TEST(ProtoEncoding, StringsWithAnyBytesRoundTrip) {
   Report r = sample<Report>();
   r.log_tail = std::string("a\0b\xff\xfe", 5);

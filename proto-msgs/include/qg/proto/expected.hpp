@@ -2,6 +2,8 @@
 // A value or a protocol error. Expected outcomes of decoding and validation are values of
 // this type; nothing in proto-msgs throws across its public API.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -14,6 +16,13 @@ struct Error {
   std::string code;
   std::string message;
   std::string field;  // empty when no single field is to blame
+  // The figures of a refused submit (QUOTA_EXCEEDED, RATE_LIMITED; docs/protocol.md, section
+  // 9); absent from every other error and left out of the wire when absent.
+  std::optional<std::uint64_t> retry_after_ms{};  // wait this long before sending it again
+  std::optional<std::uint64_t> queued{};          // QUOTA_EXCEEDED: the org's queued jobs as counted
+  std::optional<std::uint64_t> limit{};           // QUOTA_EXCEEDED: the most the org may have queued
+  std::optional<double> rate{};                   // RATE_LIMITED: jobs per second the org may submit
+  std::optional<std::uint64_t> burst{};           // RATE_LIMITED: jobs it may submit at once
 
   friend bool operator==(const Error&, const Error&) = default;
 };

@@ -35,7 +35,9 @@ inline constexpr std::string_view invalid_field = "INVALID_FIELD";  // wrong typ
 inline constexpr std::string_view not_found = "NOT_FOUND";          // no such job
 inline constexpr std::string_view conflict = "CONFLICT";            // state forbids it (e.g. retry of a live job)
 inline constexpr std::string_view unavailable = "UNAVAILABLE";      // store unreachable; safe to retry
-inline constexpr std::string_view internal = "INTERNAL";            // a bug; logged by the broker
+inline constexpr std::string_view quota_exceeded = "QUOTA_EXCEEDED";  // the org has too many jobs queued
+inline constexpr std::string_view rate_limited = "RATE_LIMITED";      // the org submits faster than allowed
+inline constexpr std::string_view internal = "INTERNAL";              // a bug; logged by the broker
 }  // namespace errc
 
 enum class Priority : std::uint8_t { low = 0, medium = 1, high = 2 };
