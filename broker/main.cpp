@@ -10,6 +10,7 @@
 #include "qg/broker/broker.hpp"
 #include "qg/broker/exposure.hpp"
 #include "qg/broker/options.hpp"
+#include "qg/broker/quota_options.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/config.hpp"
 #include "qg/common/errors.hpp"
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
   qg::broker::add_edge_options(options, settings);
+  qg::broker::add_quota_options(options, settings.quotas);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-broker",
                                   "accepts jobs from clients, hands whole groups to workers, relays status events");

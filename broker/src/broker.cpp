@@ -17,6 +17,7 @@
 #include <array>
 
 #include "claim_policy.hpp"
+#include "client/admission.hpp"
 #include "edge/accept_monitor.hpp"
 #include "qg/broker/exposure.hpp"
 #include "qg/common/errors.hpp"
@@ -69,6 +70,7 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   ClaimPolicySettings policy;
   policy.min_jobs = settings_.claim_min_jobs;
   claim_sizer_ = std::make_unique<ClaimSizer>(policy);
+  if (settings_.quotas.any()) admission_ = std::make_unique<Admission>(settings_.quotas);
 }
 
 Broker::~Broker() = default;

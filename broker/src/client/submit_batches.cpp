@@ -32,6 +32,7 @@ constexpr std::size_t kMaxSubmitsInFlight = 4;
 void Broker::handle_submit(const Incoming& in) {
   auto request = decode<proto::SubmitRequest>(in);
   if (!request) return;
+  if (!admit(in, request->rid, request->org_id, request->tests.size())) return;  // over a quota or rate
   sched::NewSubmission submission;
   submission.submission_id = ids_.next(in.now);
   submission.org_id = std::move(request->org_id);

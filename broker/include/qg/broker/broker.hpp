@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "qg/broker/event_limits.hpp"
+#include "qg/broker/quotas.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
@@ -65,6 +66,8 @@ struct BrokerSettings {
   // events.max_event_bytes (raised at construction if it does not: min_event_bytes).
   std::uint32_t group_max = 50;
   bool embedded_scheduler = false;  // run the Scheduler in this loop (memory store)
+  // Per-org quotas of queued jobs and submit rates (quotas.hpp); none by default.
+  QuotaSettings quotas{};
   sched::SchedulerSettings scheduler{};
 };
 
@@ -91,9 +94,12 @@ struct BrokerCounters {
   // own topic. A frame over the limit never gets here: libzmq closes its connection.
   Counter events_dropped{0};
   Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
+  Counter quota_refused{0};    // SUBMITs answered QUOTA_EXCEEDED
+  Counter rate_refused{0};     // SUBMITs answered RATE_LIMITED
 };
 
 class ClaimSizer;     // claim_policy.hpp
+class Admission;      // client/admission.hpp
 class AcceptMonitor;  // edge/accept_monitor.hpp
 
 class Broker {
@@ -229,6 +235,12 @@ class Broker {
   void handle_workers(const Incoming& in);
   void handle_health(const Incoming& in);
   void handle_stats(const Incoming& in);
+
+  // ---- client/submit_admission.cpp: quotas and rates, before a SUBMIT is queued.
+  // Whether `org` may submit `jobs` jobs now (Admission, with the store's queued counts
+  // sampled when due); when not, answers `in` with QUOTA_EXCEEDED or RATE_LIMITED under `rid`.
+  // True at once when no quota or rate is set.
+  bool admit(const Incoming& in, const std::string& rid, const std::string& org, std::size_t jobs);
 
   // ---- client/submit_batches.cpp: SUBMIT, applied in batches against the store.
   // Queues the submission for the round's batch (flush_submits).
@@ -395,6 +407,7 @@ class Broker {
   std::int64_t next_worker_flush_ms_ = 0;  // last_seen-only updates wait until then
   std::int64_t started_steady_ms_ = 0;
   std::unique_ptr<ClaimSizer> claim_sizer_;  // how much of a group a claim asks for
+  std::unique_ptr<Admission> admission_;     // null when no quota or rate is set
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};
