@@ -26,6 +26,9 @@ using proto::JobStatus;
 
 constexpr std::int64_t kRefreshMs = 2000;    // wait's safety-net STATUS
 constexpr std::int64_t kMinRefreshMs = 100;  // at most this often when events ask for one
+// Submits refused for a quota or rate are sent this many times at most without --timeout
+// (with it, for as long as the next one starts before it).
+constexpr int kLimitedAttempts = 5;
 
 std::string finish_line(const Job& j) {
   std::string line = std::string(proto::to_string(j.status));
@@ -194,7 +197,7 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
     req.idempotency_key = c.idempotency_key.empty() ? "qgjob-" + client.new_rid() : c.idempotency_key;
     const auto start = steady_ms();
     const std::int64_t overall = c.timeout.count() > 0 ? start + c.timeout.count() : 0;
-    const std::int64_t submit_deadline = overall > 0 ? overall : start + 3 * g.request_timeout.count();
+    std::int64_t submit_deadline = overall > 0 ? overall : start + 3 * g.request_timeout.count();
     proto::SubmitReply reply;
     for (int attempt = 1;; ++attempt) {
       auto left = submit_deadline - steady_ms();
@@ -207,6 +210,21 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
         io.err << "qgjob: no answer to submit (attempt " << attempt << "); sending it again with idempotency key "
                << req.idempotency_key << "\n";
       } catch (const RequestFailed& e) {
+        // Over the org's quota or rate: nothing was created; sent again when the broker says.
+        if (e.error().retry_after_ms) {
+          const auto wait = static_cast<std::int64_t>(*e.error().retry_after_ms);
+          const bool in_time = overall > 0 ? steady_ms() + wait < overall : attempt < kLimitedAttempts;
+          io.err << "qgjob: " << printable(e.error().code) << ": " << printable(e.error().message) << "\n";
+          if (!in_time) {
+            io.err << "qgjob: giving up after " << attempt << " attempt(s)"
+                   << (overall > 0 ? " (the next would pass --timeout)" : "") << "\n";
+            throw;
+          }
+          io.err << "qgjob: sending the submit again in " << wait << " ms (attempt " << attempt << ")\n";
+          std::this_thread::sleep_for(milliseconds(wait));
+          if (overall == 0) submit_deadline += wait;  // the wait does not count against answers
+          continue;
+        }
         // The broker's store is unreachable (Redis restarting): nothing was created; try again.
         if (e.error().code != proto::errc::unavailable || steady_ms() >= submit_deadline) throw;
         io.err << "qgjob: the broker cannot reach its store (attempt " << attempt
