@@ -12,7 +12,7 @@
 --           for ranks), <p>st:<id> (MGET), <p>gx:<g>, <p>pending
 --   writes  <p>q:<g>:<band> (LMPOP, LTRIM, DEL), <p>st:<id> (MSET), <p>gx:<g> (DECRBY, DEL),
 --           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
---           <p>counts, <p>qprio, <p>orgq (HINCRBY, HDEL), <p>wakeup (PUBLISH)
+--           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>wakeup (PUBLISH)
 
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of

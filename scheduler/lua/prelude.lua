@@ -238,9 +238,10 @@ local function commit()
   for p, d in pairs(QP) do
     if d ~= 0 then redis.call('HINCRBY', P .. 'qprio', p, STR[d]) end
   end
-  -- An org whose last queued job left goes from the hash (which holds only orgs with work).
+  -- An org's field stays at 0 when its last queued job leaves (as in counts and qprio): a
+  -- claim that empties an org's queue costs no HDEL, and orgs are few.
   for o, d in pairs(ORGQ) do
-    if d ~= 0 and redis.call('HINCRBY', P .. 'orgq', o, STR[d]) <= 0 then redis.call('HDEL', P .. 'orgq', o) end
+    if d ~= 0 then redis.call('HINCRBY', P .. 'orgq', o, STR[d]) end
   end
   if FIN > 0 then
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))

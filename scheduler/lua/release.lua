@@ -5,7 +5,7 @@
 --   reads   <p>lease:<lease id> (HGET worker), <p>st:<id>, <p>j:<id> (GET), <p>q:<g>:<band>,
 --           <p>gx:<g>, <p>ready:<target>, <p>pending
 --   writes  <p>st:<id> (MSET), <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending (ZADD, ZREM),
---           <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM), <p>counts, <p>qprio, <p>orgq (HINCRBY, HDEL),
+--           <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM), <p>counts, <p>qprio, <p>orgq (HINCRBY),
 --           <p>wakeup (PUBLISH)
 
 local lid = ARGV[6]

@@ -24,7 +24,7 @@
 --           <p>ready:<target>, <p>pending (placing a group a retry went back to)
 --   writes  <p>st:<id> (MSET), <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM),
 --           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
---           <p>counts, <p>qprio, <p>orgq (HINCRBY, HDEL), <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
+--           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
 
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'

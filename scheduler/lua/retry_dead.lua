@@ -4,7 +4,7 @@
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>st:<id>, <p>j:<id> (GET), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>, <p>pending
 --   writes  <p>dead (ZREM), <p>st:<id> (MSET), <p>q:<g>:<band> (LPUSH), <p>ready:<target>,
---           <p>pending (ZADD, ZREM), <p>counts, <p>qprio, <p>orgq (HINCRBY, HDEL), <p>wakeup (PUBLISH)
+--           <p>pending (ZADD, ZREM), <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>wakeup (PUBLISH)
 
 -- ARGV[5] job id. Returns nil (no such job), the unchanged status, or 'queued'.
 local id = ARGV[5]

@@ -25,7 +25,7 @@
 --   writes  <p>sx:<submission id> (DEL), <p>idem:<org>:<key> (MSET), <p>q:<g>:<band> (RPUSH),
 --           <p>ready:<target>, <p>pending (ZADD), <p>counts, <p>qprio (HINCRBY), <p>wakeup (PUBLISH);
 --           when it refuses the batch: <p>j:<id> (DEL), <p>s:<submission id> and the list indexes
---           (RPOP or LREM), <p>orgcounts, <p>orgq (HINCRBY, HDEL)
+--           (RPOP or LREM), <p>orgcounts (HINCRBY, HDEL), <p>orgq (HINCRBY)
 
 local function undo_natives()
   local w = cmsgpack.unpack(ARGV[7])
@@ -39,7 +39,7 @@ local function undo_natives()
   end
   for _, o in ipairs(w[2]) do
     if redis.call('HINCRBY', P .. 'orgcounts', o[1], -o[2]) == 0 then redis.call('HDEL', P .. 'orgcounts', o[1]) end
-    if redis.call('HINCRBY', P .. 'orgq', o[1], -o[2]) <= 0 then redis.call('HDEL', P .. 'orgq', o[1]) end
+    redis.call('HINCRBY', P .. 'orgq', o[1], -o[2])
   end
 end
 if redis.call('DEL', ARGV[5]) == 0 then
