@@ -21,6 +21,9 @@ std::optional<Multipart> recv_multipart(zmq::socket_t& socket, std::size_t max_f
   zmq::message_t frame;
   auto first = socket.recv(frame, zmq::recv_flags::dontwait);
   if (!first) return std::nullopt;
+  // Read once, from the first frame (a ROUTER gives its identity frame the properties of the
+  // message). zmq_msg_gets, not message_t::gets, which throws when there is none.
+  if (const char* user_id = zmq_msg_gets(frame.handle(), "User-Id")) out.user_id = user_id;
   while (true) {
     total += frame.size();
     if (!out.oversize) {

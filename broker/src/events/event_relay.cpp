@@ -36,6 +36,13 @@ bool Broker::on_events_in() {
     ++counters_.events_dropped;
     return true;  // not an event of ours: not forwarded
   }
+  // Who published it: local without CURVE, else the user id its key was admitted with (read
+  // once; a user id that does not parse is not ours, and the event is dropped).
+  const auto peer = peer_of(frames[0]);
+  if (!peer) {
+    ++counters_.events_dropped;
+    return true;
+  }
   // Heartbeats are always checked (passing through, they renew leases: any traffic from a
   // worker keeps its lease); other events only when someone would receive them.
   const auto command = frames[2].to_string_view();

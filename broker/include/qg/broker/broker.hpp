@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "qg/broker/event_limits.hpp"
+#include "qg/broker/peer_identity.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
@@ -142,11 +143,13 @@ class Broker {
   // A request received whole from a ROUTER, its envelope checked.
   struct Request {
     std::string identity;
+    PeerIdentity peer;  // who the connection authenticated as (local without CURVE)
     proto::Envelope envelope;
     bool rejected = false;  // oversize or malformed: already answered with a structured error
   };
   // Receives one message without blocking; answers an oversize or malformed one with a
-  // structured error (and returns it marked `rejected`). Empty optional when nothing was
+  // structured error, as it does one whose connection's user id does not parse (and returns
+  // it marked `rejected`). Empty optional when nothing was
   // waiting: that failed receive is how a socket is known to be drained (no separate
   // ZMQ_EVENTS query per message, each of which costs libzmq two system calls).
   std::optional<Request> receive_request(zmq::socket_t& socket, std::string_view protocol);
@@ -156,12 +159,13 @@ class Broker {
   template <class Handle>
   void serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request, bool answer_failures,
                      Handle&& handle);
-  // A request being served by its command's handler: where it came from, what it says, and
-  // the clock reading it is served at.
+  // A request being served by its command's handler: where it came from, who sent it, what it
+  // says, and the clock reading it is served at.
   struct Incoming {
     zmq::socket_t& socket;
     std::string_view protocol;
     const std::string& identity;
+    const PeerIdentity& peer;
     const proto::Envelope& envelope;
     std::int64_t now;
   };
@@ -220,7 +224,7 @@ class Broker {
 
   // ---- client/client_requests.cpp: the client side's table and its handlers.
   // Finds the command's row and runs it; an unknown command is answered UNKNOWN_COMMAND.
-  void handle_client(const std::string& identity, const proto::Envelope& envelope);
+  void handle_client(const Request& request);
   void handle_status(const Incoming& in);
   void handle_list(const Incoming& in);
   void handle_cancel(const Incoming& in);
@@ -264,7 +268,7 @@ class Broker {
 
   // ---- worker/worker_requests.cpp: the worker side's table, its handlers, worker records.
   // Runs the command's row (`command`, null when unknown: answered UNKNOWN_COMMAND).
-  void handle_worker(const std::string& identity, const proto::Envelope& envelope, const WorkerCommand* command);
+  void handle_worker(const Request& request, const WorkerCommand* command);
   void handle_heartbeat(const Incoming& in);
   void handle_pull(const Incoming& in);
   void handle_report(const Incoming& in);
