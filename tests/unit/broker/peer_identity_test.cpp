@@ -31,9 +31,9 @@ TEST(PeerIdentity, ParsesTheFourFormsOfUserId) {
 }
 
 TEST(PeerIdentity, RefusesEveryOtherUserId) {
-  for (const char* bad : {"", "local", "Admin", "admin ", " admin", "admin:x", "org", "org:", "org:acme.eu",
-                          "org:-x", "org:a b", "worker:", "worker:..", "worker:-rf", "worker:a\nb", "scheduler:1",
-                          "root", "org:acme\x01"}) {
+  for (const char* bad :
+       {"", "local", "Admin", "admin ", " admin", "admin:x", "org", "org:", "org:acme.eu", "org:-x", "org:a b",
+        "worker:", "worker:..", "worker:-rf", "worker:a\nb", "scheduler:1", "root", "org:acme\x01"}) {
     EXPECT_FALSE(PeerIdentity::parse(bad)) << bad;
   }
   EXPECT_FALSE(PeerIdentity::parse("org:" + std::string(65, 'a')));
