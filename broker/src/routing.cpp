@@ -27,6 +27,10 @@ std::optional<Broker::Request> Broker::receive_request(zmq::socket_t& socket, st
       return request;
     }
     request.peer = std::move(*peer);
+  } else if (identity_required_) {
+    ++counters_.unidentified;
+    error_to(socket, protocol, request.identity, "", proto::errc::internal, "connection without an identity");
+    return request;
   }
   if (message->oversize) {
     error_to(socket, protocol, request.identity, "", proto::errc::too_large,

@@ -39,7 +39,7 @@ bool Broker::on_events_in() {
   // Who published it: local without CURVE, else the user id its key was admitted with (read
   // once; a user id that does not parse is not ours, and the event is dropped).
   const auto peer = peer_of(frames[0]);
-  if (!peer) {
+  if (!peer || (identity_required_ && peer->is_local())) {
     ++counters_.events_dropped;
     return true;
   }
