@@ -49,7 +49,7 @@ bool Broker::on_events_in() {
   const bool heartbeat = command == proto::Heartbeat::command;
   if (!heartbeat && !has_subscribers()) return true;
   auto checked = check_event(frames[0].to_string_view(), frames[1].to_string_view(), command,
-                             frames[3].to_string_view(), settings_.limits);
+                             frames[3].to_string_view(), settings_.limits, *peer);
   if (!checked) {
     ++counters_.events_dropped;
     return true;
