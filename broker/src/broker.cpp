@@ -42,6 +42,7 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
     socket->set(zmq::sockopt::router_mandatory, 1);
     socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.limits.max_frame_bytes));
     set_zmq_heartbeats(*socket, std::chrono::milliseconds(2000), std::chrono::milliseconds(6000));
+    if (!settings_.null_zap_domain.empty()) socket->set(zmq::sockopt::zap_domain, settings_.null_zap_domain);
   }
   // The event plane is bounded in bytes (event_limits.hpp). A heartbeat of the largest group
   // must fit, whatever the limit was set to.

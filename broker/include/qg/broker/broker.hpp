@@ -56,6 +56,10 @@ struct BrokerSettings {
   std::string curve_cert;            // the broker's NAME.key_secret
   std::string clients_dir;           // keys of clients: roles admin and org
   std::string workers_dir;           // keys of workers and schedulers
+  // Without CURVE: a ZAP domain for the client and worker sockets, so that a ZAP handler bound
+  // in the same context (tests bind one) names each connection's identity over ZeroMQ's NULL
+  // mechanism, as the CURVE handler does from keys. Empty = none (every peer is local).
+  std::string null_zap_domain;
   std::string broker_id;             // empty = "broker-<pid>"
   std::string store_kind = "redis";  // "memory" or "redis", reported by HEALTH
   std::string version = "0.0.0";
@@ -258,6 +262,8 @@ class Broker {
   void handle_workers(const Incoming& in);
   void handle_health(const Incoming& in);
   void handle_stats(const Incoming& in);
+  // True when the job exists and `in`'s peer acts for its org (client/org_view.hpp).
+  bool job_of_peer(const Incoming& in, const std::string& job_id);
 
   // ---- client/submit_batches.cpp: SUBMIT, applied in batches against the store.
   // Queues the submission for the round's batch (flush_submits).
@@ -301,12 +307,27 @@ class Broker {
   void handle_hello(const Incoming& in);
   void handle_release(const Incoming& in);
   void handle_bye(const Incoming& in);
-  void note_worker(const std::string& worker_id, const std::string& identity);
+  // Records that the worker (admitted) was heard from now.
+  void note_worker(const std::string& worker_id);
   // The worker registry record this broker keeps for `qgjob workers`; written to the store
   // when it changes, at most once a second per worker while only last_seen moves.
   proto::WorkerInfo& worker_record(const std::string& worker_id);
   void flush_worker_records(bool all);
   void send_cancel(const proto::Job& job);
+
+  // ---- worker/worker_bindings.cpp: which connection speaks for each worker id.
+  struct WorkerBinding {
+    std::string identity;        // the ROUTER identity of the connection that holds the id
+    std::int64_t heard_ms = 0;   // clock ms of its last message
+    std::int64_t probed_ms = 0;  // clock ms the broker last tested whether it is still there
+    std::string refused;         // the last other connection refused the id (logged once)
+  };
+  // True when `in` may speak as `worker_id`: its key is that worker's (or no keys are used)
+  // and no other live connection holds the id; binds the id to `in`'s connection. Otherwise
+  // answers FORBIDDEN or CONFLICT under `rid` and returns false.
+  bool admit_worker(const Incoming& in, const std::string& worker_id, const std::string& rid);
+  // Why the connection holding `binding` counts as dead now; nullptr while it may be live.
+  const char* holder_gone(const std::string& worker_id, WorkerBinding& binding, std::int64_t now);
 
   // ---- worker/pulls.cpp: claims for pulls, held pulls, ASSIGN.
   struct HeldPull {
@@ -405,9 +426,9 @@ class Broker {
   std::deque<HeldPull> held_pulls_;
   std::vector<HeldPull> pending_pulls_;  // received this round, not yet claimed for
   bool work_maybe_available_ = false;
-  std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
-  std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
-  std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
+  std::unordered_map<std::string, WorkerBinding> worker_bindings_;  // worker id -> its connection
+  std::unordered_map<std::string, std::uint32_t> subscriptions_;    // topic prefix -> subscriptions seen
+  std::map<std::string, std::string> pending_renewals_;             // worker id -> lease id
   // Lease id -> clock ms when this broker last set its deadline (claim or renewal). Traffic on
   // a lease renews it at most once per renewal_interval_ms(): a worker streaming reports
   // costs a store call per half heartbeat, not one per report.
