@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 
+#include "auth/zap_handler.hpp"
 #include "claim_policy.hpp"
 #include "edge/accept_monitor.hpp"
 #include "qg/broker/exposure.hpp"
@@ -76,6 +77,7 @@ Broker::~Broker() = default;
 void Broker::bind() {
   check_exposure(settings_);
   if (settings_.insecure) log_->warn("{}", insecure_warning(settings_));
+  start_curve();
   accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures);
   bind_endpoint(clients_, settings_.client_endpoint, "clients");
   bind_endpoint(workers_, settings_.worker_endpoint, "workers");
@@ -100,8 +102,8 @@ void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, s
   if (is_loopback_endpoint(bound)) return;
   socket.unbind(bound);
   throw ConfigError("refusing to serve " + std::string(role) + " on " + bound + " (" + endpoint +
-                    " resolved to it): not a loopback address; pass --insecure to accept connections from the "
-                    "network without authentication");
+                    " resolved to it): not a loopback address; give the broker keys (--curve-cert) or pass "
+                    "--insecure to accept connections from the network without authentication");
 }
 
 int Broker::client_port() { return bound_port(clients_); }

@@ -39,10 +39,12 @@ void Worker::open_sockets() {
   // us, instead of a backlog of stale heartbeats and pulls arriving at a restarted broker.
   dealer_->set(zmq::sockopt::immediate, 1);
   dealer_->set(zmq::sockopt::routing_id, settings_.worker_id);
+  apply_curve(*dealer_, settings_.curve);
   dealer_->connect(settings_.broker);
   pub_.emplace(context_, zmq::socket_type::pub);
   set_common_options(*pub_, std::chrono::milliseconds(1000));
   set_zmq_heartbeats(*pub_, std::chrono::milliseconds(heartbeat_ms_), std::chrono::milliseconds(heartbeat_ms_ * 3));
+  apply_curve(*pub_, settings_.curve);
   pub_->connect(settings_.events);
 }
 

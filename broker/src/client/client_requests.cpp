@@ -32,12 +32,13 @@ bool Broker::on_client_message() {
   ++counters_.client_requests;
   if (request->rejected) return true;
   serve_guarded(clients_, proto::kClientProtocol, *request, true,
-                [&] { handle_client(request->identity, request->envelope); });
+                [&] { handle_client(*request); });
   return true;
 }
 
-void Broker::handle_client(const std::string& identity, const proto::Envelope& envelope) {
-  const Incoming in{clients_, proto::kClientProtocol, identity, envelope, clock_.now_ms()};
+void Broker::handle_client(const Request& request) {
+  const auto& envelope = request.envelope;
+  const Incoming in{clients_, proto::kClientProtocol, request.identity, request.peer, envelope, clock_.now_ms()};
   const auto* command = find_command(kClientCommands, envelope.command);
   // Anything but a SUBMIT sees every earlier submit applied (and answered: store()).
   if (command == nullptr || command->submits_first) flush_submits();

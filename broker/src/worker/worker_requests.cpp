@@ -46,12 +46,13 @@ bool Broker::on_worker_message() {
   const auto* command = find_command(kWorkerCommands, request->envelope.command);
   const bool answered = command == nullptr || command->answers_failures;
   serve_guarded(workers_, proto::kWorkerProtocol, *request, answered,
-                [&] { handle_worker(request->identity, request->envelope, command); });
+                [&] { handle_worker(*request, command); });
   return true;
 }
 
-void Broker::handle_worker(const std::string& identity, const proto::Envelope& envelope, const WorkerCommand* command) {
-  const Incoming in{workers_, proto::kWorkerProtocol, identity, envelope, clock_.now_ms()};
+void Broker::handle_worker(const Request& request, const WorkerCommand* command) {
+  const auto& envelope = request.envelope;
+  const Incoming in{workers_, proto::kWorkerProtocol, request.identity, request.peer, envelope, clock_.now_ms()};
   if (command == nullptr || command->reports_first) flush_reports();
   if (command == nullptr) {
     reject(in, {std::string(proto::errc::unknown_command), "unknown worker command '" + envelope.command + "'", ""});

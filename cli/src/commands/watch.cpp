@@ -14,7 +14,7 @@ namespace qg::cli {
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Subscriber events(context, g.events);
+    Subscriber events(context, g.events, g.curve);
     if (!c.org_id.empty() && !c.job_id.empty()) {
       events.subscribe("job." + c.org_id + "." + c.job_id);
     } else if (!c.org_id.empty()) {
