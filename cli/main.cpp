@@ -229,6 +229,7 @@ void print_main_help(std::ostream& out) {
          "                          (env QGJOB_CURVE_CERT); needs --broker-key\n"
          "  --broker-key FILE       the broker's public key (its NAME.key; env QGJOB_BROKER_KEY)\n"
          "  -h, --help              this text; `qgjob <command> --help` explains a command\n"
+         "  --version               print the version and exit\n"
          "\nExit codes: 0 ok / all passed; 1 a job failed, timed out, errored, was cancelled or is dead, or the\n"
          "broker refused the request; 2 wait timed out; 3 broker unreachable or wrong usage.\n"
          "\nExample (CI):\n"
@@ -254,6 +255,10 @@ int main(int argc, char* argv[]) {
     if (arg == "--help" || arg == "-h") {
       help = true;
       continue;
+    }
+    if (arg == "--version") {
+      std::cout << "qgjob " << QG_VERSION << "\n";
+      return 0;
     }
     if (arg.rfind("-", 0) == 0) {
       if (global_takes_value(arg)) ++i;
