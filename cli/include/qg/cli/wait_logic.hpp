@@ -19,6 +19,8 @@ inline constexpr int failed =
 inline constexpr int timeout = 2;      // wait's own --timeout ran out
 inline constexpr int unreachable = 3;  // the broker did not answer, or the command line was wrong
 inline constexpr int usage = 3;
+// wait stopped by a signal: 130 for SIGINT, 143 for SIGTERM, as a shell reports it.
+inline constexpr int signalled(int sig) { return 128 + sig; }
 }  // namespace exit_code
 
 bool all_final(const std::vector<proto::Job>& jobs);
