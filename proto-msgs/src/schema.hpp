@@ -373,6 +373,7 @@ QG_SCHEMA(JobEvent) {
   v("worker_id", m.worker_id);
   v("message", m.message);
   v("at_ms", m.at_ms);
+  v("org_seq", m.org_seq);
 }
 
 QG_SCHEMA(WorkerEvent) {

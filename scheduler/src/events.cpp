@@ -10,6 +10,7 @@ void ZmqEventSink::send(std::vector<std::string> frames) { (void)send_multipart(
 void EventPublisher::job(proto::JobEvent event) {
   event.source = source_;
   event.seq = ++seq_;
+  event.org_seq = org_seqs_.next(event.org_id);
   std::string topic = "job." + event.org_id + "." + event.job_id;
   sink_.send({std::move(topic), std::string(proto::kEventProtocol), std::string(proto::JobEvent::command),
               proto::encode(event)});

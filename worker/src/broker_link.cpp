@@ -142,6 +142,7 @@ void Worker::publish_job_event(const Slot& slot, JobStatus status, const std::st
   event.worker_id = settings_.worker_id;
   event.message = message;
   event.at_ms = clock_.now_ms();
+  event.org_seq = org_seqs_.next(event.org_id);
   publish("job." + event.org_id + "." + event.job_id, event);
 }
 

@@ -56,6 +56,7 @@ std::size_t largest_job_event() {
   event.worker_id.assign(kLongestId, 'w');
   event.message.assign(kLongestEventMessage, 'm');
   event.at_ms = std::numeric_limits<std::int64_t>::max();
+  event.org_seq = std::numeric_limits<std::uint64_t>::max();
   return event_bytes(4 + kLongestOrgId + 1 + kLongestId, proto::JobEvent::command, proto::encode(event));
 }
 
