@@ -152,6 +152,8 @@ class Worker {
   void save_installed() const;
   std::string build_key() const;
   std::string next_rid();
+  // <workdir>/running-group: the process group of the command running now (CommandSpec::group_record).
+  std::string group_record_path() const;
 
   Settings settings_;
   CommandTemplate install_cmd_;  // empty = no install step
