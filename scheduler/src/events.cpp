@@ -34,6 +34,9 @@ void EventPublisher::job_status(const proto::Job& job, std::int64_t at_ms, std::
   event.worker_id = job.worker_id;
   event.message = message.empty() ? job.last_error : std::move(message);
   event.at_ms = at_ms;
+  event.test_path = job.test_path;
+  event.target = job.target;
+  event.priority = job.priority;
   this->job(std::move(event));
 }
 

@@ -60,13 +60,17 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
                                {"worker_id", e.worker_id},
                                {"message", e.message},
                                {"at_ms", e.at_ms},
-                               {"org_seq", e.org_seq}})
+                               {"org_seq", e.org_seq},
+                               {"test_path", e.test_path},
+                               {"target", e.target ? std::string(proto::to_string(*e.target)) : std::string()},
+                               {"priority", e.priority ? std::string(proto::to_string(*e.priority)) : std::string()}})
                  << "\n"
                  << std::flush;
         } else {
           if (gap) io.out << "(missed events from " << printable(gap_source) << ")\n";
           io.out << printable(stamp(e.at_ms) + "  " + e.job_id + "  " + std::string(proto::to_string(e.status)) + "  " +
-                              e.org_id + "/" + e.app_version_id + "  attempt " + std::to_string(e.attempt) +
+                              e.org_id + "/" + e.app_version_id + (e.test_path.empty() ? "" : "  " + e.test_path) +
+                              "  attempt " + std::to_string(e.attempt) +
                               (e.worker_id.empty() ? "" : "  on " + e.worker_id) +
                               (e.message.empty() ? "" : "  " + e.message) + "  [" + e.source + "]")
                  << "\n"

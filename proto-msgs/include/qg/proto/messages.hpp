@@ -416,6 +416,11 @@ struct JobEvent {
   std::string message;
   std::int64_t at_ms = 0;
   std::uint64_t org_seq = 0;  // +1 per JOB event of org_id from this source; 0 = not counted
+  // What the job is, so that a subscriber can show it without a STATUS: empty or absent when
+  // the publisher does not say.
+  std::string test_path;
+  std::optional<Target> target;
+  std::optional<Priority> priority;
 };
 
 struct WorkerEvent {
