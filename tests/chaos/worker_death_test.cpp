@@ -101,7 +101,9 @@ TEST_F(WorkerDeath, AWorkerStartedAfterOneThatDiedWithItsTestsGuardEndsWhatWasLe
   EXPECT_TRUE(wait_until([&] { return process_gone(grandchild_); }, 10s, 5ms))
       << "the new worker left its predecessor's test running\n"
       << cluster_.log("w1");
-  EXPECT_NE(cluster_.log("w1").find("left running by a previous worker"), std::string::npos) << cluster_.log("w1");
+  EXPECT_TRUE(wait_until(
+      [&] { return cluster_.log("w1").find("left running by a previous worker") != std::string::npos; }, 5s, 10ms))
+      << cluster_.log("w1");
 }
 
 }  // namespace
