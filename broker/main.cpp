@@ -32,11 +32,17 @@ void on_signal(int) {
   g_stop = 1;
   if (g_broker != nullptr) g_broker->request_stop();
 }
+// SIGHUP: the CURVE key folders are read again (a revoked key is refused from its next
+// connection). Ignored before the broker serves, and without keys.
+void on_hangup(int) {
+  if (g_broker != nullptr) g_broker->reload_keys();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_hangup);
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
   qg::broker::BrokerSettings settings;

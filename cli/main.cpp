@@ -13,6 +13,7 @@
 #include "qg/cli/commands.hpp"
 #include "qg/cli/wait_logic.hpp"
 #include "qg/common/config.hpp"
+#include "qg/common/errors.hpp"
 
 namespace {
 
@@ -39,6 +40,7 @@ struct Parsed {
   cli::ListConfig list;
   cli::QueueConfig queue;
   cli::WatchConfig watch;
+  cli::KeygenConfig keygen;
   std::string retry_job;
   std::string priority = "medium", target = "emulator", list_status, list_target;
   double timeout_s = 0;
@@ -56,13 +58,15 @@ struct Invocation {
 };
 
 // One row per command. `usage` follows "qgjob " in the command's --help; `add_options` is
-// null for a command without options of its own.
+// null for a command without options of its own. `positional`: the option that a bare
+// argument after the command fills (null: none is taken).
 struct Command {
   std::string name;
   std::string summary;
   std::string usage;
   void (*add_options)(po::options_description& own, Parsed& p);
   int (*run)(Invocation& in);
+  const char* positional = nullptr;
 };
 
 void submit_options(po::options_description& own, Parsed& p) {
@@ -184,6 +188,16 @@ void watch_options(po::options_description& own, Parsed& p) {
       ("heartbeats", po::bool_switch(&p.watch.heartbeats), "also print worker heartbeats");
 }
 
+void keygen_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                                              //
+      ("name", po::value(&p.keygen.name), "NAME: writes NAME.key and NAME.key_secret (NAME may hold a folder)")  //
+      ("org", po::value(&p.keygen.org), "a client key of this org: submits and sees only its org's jobs")        //
+      ("admin", po::bool_switch(&p.keygen.admin), "a client key of an administrator: every org")                 //
+      ("worker-id", po::value(&p.keygen.worker_id), "a worker key: serves as this worker id only")               //
+      ("scheduler", po::bool_switch(&p.keygen.scheduler), "a key for qg-scheduler (publishes events)")           //
+      ("force", po::bool_switch(&p.keygen.force), "overwrite NAME.key and NAME.key_secret if they exist");
+}
+
 // In the order `qgjob --help` lists them.
 const std::vector<Command> kCommands = {
     {"submit", "queue one or more tests of an app build; prints the job ids (--wait to block until done)",
@@ -208,6 +222,10 @@ const std::vector<Command> kCommands = {
      [](Invocation& in) { return cli::run_health(in.g, in.io); }},
     {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
      watch_options, [](Invocation& in) { return cli::run_watch(in.g, in.p.watch, in.io); }},
+    {"keygen", "make a CURVE key pair (NAME.key, NAME.key_secret) for a broker with keys",
+     "keygen NAME [--org ORG | --admin | --worker-id ID | --scheduler] [--force]\n"
+     "(no role: the broker's own key, its NAME.key_secret given to qg-broker --curve-cert)",
+     keygen_options, [](Invocation& in) { return cli::run_keygen(in.g, in.p.keygen, in.io); }, "name"},
 };
 
 void print_main_help(std::ostream& out) {
@@ -219,7 +237,11 @@ void print_main_help(std::ostream& out) {
          "  --events URL            broker's event stream (env QGJOB_EVENTS, default tcp://127.0.0.1:5558)\n"
          "  --json                  machine-readable output (one JSON document; watch: one per line)\n"
          "  --request-timeout SEC   a request unanswered this long means the broker is unreachable (default 5)\n"
+         "  --curve-cert FILE       this client's secret key (NAME.key_secret) for a broker with keys\n"
+         "                          (env QGJOB_CURVE_CERT); needs --broker-key\n"
+         "  --broker-key FILE       the broker's public key (its NAME.key; env QGJOB_BROKER_KEY)\n"
          "  -h, --help              this text; `qgjob <command> --help` explains a command\n"
+         "  --version               print the version and exit\n"
          "\nExit codes: 0 ok / all passed; 1 a job failed, timed out, errored, was cancelled or is dead, or the\n"
          "broker refused the request; 2 wait timed out; 3 broker unreachable or wrong usage; 130/143 wait\n"
          "stopped by SIGINT/SIGTERM. A wait that ends early cancels its unfinished jobs (--keep-on-exit: not).\n"
@@ -229,7 +251,7 @@ void print_main_help(std::ostream& out) {
 }
 
 bool global_takes_value(const std::string& arg) {
-  for (const char* name : {"--broker", "--events", "--request-timeout"}) {
+  for (const char* name : {"--broker", "--events", "--request-timeout", "--curve-cert", "--broker-key"}) {
     if (arg == name) return true;
   }
   return false;
@@ -246,6 +268,10 @@ int main(int argc, char* argv[]) {
     if (arg == "--help" || arg == "-h") {
       help = true;
       continue;
+    }
+    if (arg == "--version") {
+      std::cout << "qgjob " << QG_VERSION << "\n";
+      return 0;
     }
     if (arg.rfind("-", 0) == 0) {
       if (global_takes_value(arg)) ++i;
@@ -277,6 +303,7 @@ int main(int argc, char* argv[]) {
 
   cli::GlobalConfig g;
   double request_timeout_s = 5;
+  std::string curve_cert, broker_key;
   po::options_description global("Global options");
   global.add_options()                                                                             //
       ("broker", po::value(&g.broker)->default_value(g.broker), "broker's client endpoint")        //
@@ -284,14 +311,18 @@ int main(int argc, char* argv[]) {
       ("json", po::bool_switch(&g.json), "machine-readable JSON output")                           //
       ("request-timeout", po::value(&request_timeout_s)->default_value(request_timeout_s),
        "seconds to wait for the broker's answer to a request");
+  qg::add_curve_client_options(global, curve_cert, broker_key);
 
   po::options_description own(command + " options");
   Parsed parsed;
   if (known->add_options != nullptr) known->add_options(own, parsed);
   po::options_description all;
   all.add(own).add(global);
-  auto outcome = qg::parse_options(static_cast<int>(args.size()), args.data(), all, {"QGJOB_"}, "qgjob " + command,
-                                   known->summary + "\n\nUsage: qgjob " + known->usage, cli::exit_code::usage);
+  po::positional_options_description positional;
+  if (known->positional != nullptr) positional.add(known->positional, 1);
+  auto outcome =
+      qg::parse_options(static_cast<int>(args.size()), args.data(), all, {"QGJOB_"}, "qgjob " + command,
+                        known->summary + "\n\nUsage: qgjob " + known->usage, cli::exit_code::usage, &positional);
   if (!outcome.run) return outcome.exit_code;
 
   auto usage_error = [&](const std::string& message) {
@@ -301,6 +332,14 @@ int main(int argc, char* argv[]) {
   if (!(request_timeout_s > 0)) return usage_error("--request-timeout must be > 0");
   if (parsed.timeout_s < 0) return usage_error("--timeout must be >= 0");
   g.request_timeout = milliseconds(static_cast<std::int64_t>(request_timeout_s * 1000));
+  if (command != "keygen") {  // keygen makes keys: the ones configured may not exist yet
+    try {
+      g.curve = qg::load_curve_client_keys(curve_cert, broker_key);
+    } catch (const qg::ConfigError& e) {
+      std::cerr << "qgjob: " << e.what() << "\n";
+      return cli::exit_code::usage;
+    }
+  }
   const milliseconds timeout(static_cast<std::int64_t>(parsed.timeout_s * 1000));
 
   struct sigaction sa {};

@@ -11,7 +11,8 @@ endif()
 
 # qg_component(<target> [EXECUTABLE <name>] PUBLIC_DEPS ... PRIVATE_DEPS ...)
 # One component folder = one static library built from src/**/*.cpp (subfolders by role) with public headers in
-# include/, plus optionally the executable built from main.cpp that links it.
+# include/, plus optionally the executable built from main.cpp that links it; `cmake --install`
+# puts that executable in <prefix>/bin (the libraries are linked in statically, never installed).
 function(qg_component name)
   cmake_parse_arguments(ARG "" "EXECUTABLE" "PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/src/*.cpp)
@@ -29,5 +30,6 @@ function(qg_component name)
     add_executable(${ARG_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/main.cpp)
     target_link_libraries(${ARG_EXECUTABLE} PRIVATE ${name} qg_warnings)
     target_compile_definitions(${ARG_EXECUTABLE} PRIVATE QG_VERSION="${PROJECT_VERSION}")
+    install(TARGETS ${ARG_EXECUTABLE} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
 endfunction()

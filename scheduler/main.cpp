@@ -8,6 +8,7 @@
 
 #include "qg/common/clock.hpp"
 #include "qg/common/config.hpp"
+#include "qg/common/curve_client.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/common/logging.hpp"
@@ -52,6 +53,8 @@ int main(int argc, char** argv) {
       "print-lua-library", qg::po::bool_switch(&print_lua_library),
       "print the store's Lua function library (scheduler/lua, as the store loads it) and exit; "
       "`qg-scheduler --print-lua-library | redis-cli -x FUNCTION LOAD REPLACE` loads it by hand");
+  std::string curve_cert, broker_key;
+  qg::add_curve_client_options(options, curve_cert, broker_key);
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
   qg::add_log_options(options, log_settings);
@@ -72,12 +75,14 @@ int main(int argc, char** argv) {
     auto log = qg::make_logger("qg-scheduler", log_settings);
     if (scheduler_id.empty()) scheduler_id = "scheduler-" + std::to_string(::getpid());
     auto settings = store_options.apply();
+    const auto curve = qg::load_curve_client_keys(curve_cert, broker_key);
     // As in qg-broker: a write to a Redis that has gone must fail, not end the process.
     std::signal(SIGPIPE, SIG_IGN);
 
     zmq::context_t context(1);
     zmq::socket_t pub(context, zmq::socket_type::pub);
     qg::set_common_options(pub);
+    qg::apply_curve(pub, curve);
     std::unique_ptr<qg::sched::EventSink> sink;
     if (events_endpoint.empty()) {
       sink = std::make_unique<qg::sched::NullEventSink>();

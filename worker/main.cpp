@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "qg/common/config.hpp"
+#include "qg/common/curve_cert.hpp"
+#include "qg/common/curve_client.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/logging.hpp"
 #include "qg/worker/command_template.hpp"
@@ -85,6 +87,8 @@ int main(int argc, char* argv[]) {
        "resend an unconfirmed REPORT/RELEASE this often")  //
       ("drain-timeout-ms", po::value(&drain_timeout_ms)->default_value(drain_timeout_ms),
        "on shutdown, stop waiting for confirmations after this (0 = wait for ever)");
+  std::string curve_cert, broker_key;
+  qg::add_curve_client_options(options, curve_cert, broker_key);
   qg::add_log_options(options, log_settings);
 
   auto outcome = qg::parse_options(
@@ -98,6 +102,18 @@ int main(int argc, char* argv[]) {
   try {
     s.targets = qg::worker::parse_targets(targets);
     s.labels = qg::worker::parse_labels(labels);
+    s.curve = qg::load_curve_client_keys(curve_cert, broker_key);
+    if (s.curve.enabled()) {
+      // A worker key names the one worker id the broker accepts from it.
+      const auto cert = qg::read_secret_cert(curve_cert);
+      if (const auto* key_worker = cert.metadata_value("worker-id")) {
+        if (s.worker_id.empty()) s.worker_id = *key_worker;
+        if (s.worker_id != *key_worker) {
+          throw qg::ConfigError("--worker-id " + s.worker_id + " is not the worker id of --curve-cert (" + *key_worker +
+                                "); the broker accepts only that one from this key");
+        }
+      }
+    }
     if (s.worker_id.empty()) s.worker_id = qg::worker::default_worker_id(host_name(), s.device_id);
     if (s.workdir.empty()) s.workdir = "qg-worker-" + s.worker_id;
     if (s.run_cmd.empty()) throw qg::ConfigError("--run-cmd is empty");

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 
+#include "auth/zap_handler.hpp"
 #include "claim_policy.hpp"
 #include "edge/accept_monitor.hpp"
 #include "qg/broker/exposure.hpp"
@@ -41,6 +42,7 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
     socket->set(zmq::sockopt::router_mandatory, 1);
     socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.limits.max_frame_bytes));
     set_zmq_heartbeats(*socket, std::chrono::milliseconds(2000), std::chrono::milliseconds(6000));
+    if (!settings_.null_zap_domain.empty()) socket->set(zmq::sockopt::zap_domain, settings_.null_zap_domain);
   }
   // The event plane is bounded in bytes (event_limits.hpp). A heartbeat of the largest group
   // must fit, whatever the limit was set to.
@@ -76,6 +78,7 @@ Broker::~Broker() = default;
 void Broker::bind() {
   check_exposure(settings_);
   if (settings_.insecure) log_->warn("{}", insecure_warning(settings_));
+  start_curve();
   accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures);
   bind_endpoint(clients_, settings_.client_endpoint, "clients");
   bind_endpoint(workers_, settings_.worker_endpoint, "workers");
@@ -100,8 +103,8 @@ void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, s
   if (is_loopback_endpoint(bound)) return;
   socket.unbind(bound);
   throw ConfigError("refusing to serve " + std::string(role) + " on " + bound + " (" + endpoint +
-                    " resolved to it): not a loopback address; pass --insecure to accept connections from the "
-                    "network without authentication");
+                    " resolved to it): not a loopback address; give the broker keys (--curve-cert) or pass "
+                    "--insecure to accept connections from the network without authentication");
 }
 
 int Broker::client_port() { return bound_port(clients_); }

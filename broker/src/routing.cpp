@@ -18,6 +18,20 @@ std::optional<Broker::Request> Broker::receive_request(zmq::socket_t& socket, st
   request.rejected = true;
   if (message->frames.empty()) return request;  // a ROUTER always gives the identity; nothing to answer
   request.identity = std::move(message->frames.front());
+  if (!message->user_id.empty()) {
+    auto peer = PeerIdentity::parse(std::move(message->user_id));
+    if (!peer) {
+      // Only a ZAP handler other than ours could give such a user id.
+      log_->error("refused a message whose connection's user id is not understood");
+      error_to(socket, protocol, request.identity, "", proto::errc::internal, "connection identity not understood");
+      return request;
+    }
+    request.peer = std::move(*peer);
+  } else if (identity_required_) {
+    ++counters_.unidentified;
+    error_to(socket, protocol, request.identity, "", proto::errc::internal, "connection without an identity");
+    return request;
+  }
   if (message->oversize) {
     error_to(socket, protocol, request.identity, "", proto::errc::too_large,
              "message exceeds " + std::to_string(settings_.limits.max_message_bytes) + " bytes or " +

@@ -12,9 +12,10 @@ constexpr std::size_t kMaxFrames = 8;
 constexpr std::size_t kMaxBytes = 64u << 20;
 }  // namespace
 
-Client::Client(zmq::context_t& context, std::string endpoint)
+Client::Client(zmq::context_t& context, std::string endpoint, const CurveClientKeys& keys)
     : socket_(context, zmq::socket_type::dealer), endpoint_(std::move(endpoint)) {
   set_common_options(socket_);
+  apply_curve(socket_, keys);
   set_zmq_heartbeats(socket_, std::chrono::milliseconds(1000), std::chrono::milliseconds(3000));
   socket_.connect(endpoint_);
 }
@@ -53,8 +54,10 @@ std::pair<std::string, std::string> Client::wait_for(const std::string& rid, std
                           std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
 }
 
-Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint) : socket_(context, zmq::socket_type::sub) {
+Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys)
+    : socket_(context, zmq::socket_type::sub) {
   set_common_options(socket_);
+  apply_curve(socket_, keys);
   set_zmq_heartbeats(socket_, std::chrono::milliseconds(1000), std::chrono::milliseconds(3000));
   socket_.set(zmq::sockopt::rcvhwm, 100000);
   socket_.connect(endpoint);

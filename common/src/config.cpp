@@ -4,6 +4,12 @@
 #include <cctype>
 #include <iostream>
 
+// The project's version (project() in the top CMakeLists.txt), given to this file alone by
+// common/CMakeLists.txt so that a new version recompiles one file.
+#ifndef QG_VERSION
+#define QG_VERSION "0.0.0"
+#endif
+
 namespace qg {
 
 void add_log_options(po::options_description& options, LogSettings& settings) {
@@ -34,7 +40,7 @@ ParseOutcome parse_options(int argc, const char* const argv[], const po::options
                            const po::positional_options_description* positional) {
   po::options_description all(program + " — " + summary + "\n\nOptions");
   all.add(options);
-  all.add_options()("help,h", "show this help and exit");
+  all.add_options()("help,h", "show this help and exit")("version", "print the version and exit");
   po::variables_map vm;
   try {
     po::command_line_parser parser(argc, argv);
@@ -49,13 +55,17 @@ ParseOutcome parse_options(int argc, const char* const argv[], const po::options
       }
       return {false, 0};
     }
+    if (vm.count("version") != 0) {
+      std::cout << program << " " << QG_VERSION << "\n";
+      return {false, 0};
+    }
     po::store(po::parse_environment(all,
                                     [&](const std::string& variable) -> std::string {
                                       for (const auto& prefix : env_prefixes) {
                                         if (variable.rfind(prefix, 0) != 0) continue;
                                         for (const auto& option : all.options()) {
                                           const auto& name = option->long_name();
-                                          if (name == "help") continue;
+                                          if (name == "help" || name == "version") continue;
                                           if (env_name(prefix, name) == variable) return name;
                                         }
                                       }

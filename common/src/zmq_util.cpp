@@ -21,7 +21,17 @@ std::optional<Multipart> recv_multipart(zmq::socket_t& socket, std::size_t max_f
   zmq::message_t frame;
   auto first = socket.recv(frame, zmq::recv_flags::dontwait);
   if (!first) return std::nullopt;
-  while (true) {
+  // Read from the first frame that has it, of the first two: a ROUTER's identity frame does
+  // not always carry the properties of the message (not when it was prefetched by a poll),
+  // its next frame does. zmq_msg_gets, not message_t::gets, which throws when there is none.
+  bool user_id_read = false;
+  for (std::size_t index = 0;; ++index) {
+    if (!user_id_read && index < 2) {
+      if (const char* user_id = zmq_msg_gets(frame.handle(), "User-Id")) {
+        out.user_id = user_id;
+        user_id_read = true;
+      }
+    }
     total += frame.size();
     if (!out.oversize) {
       if (out.frames.size() >= max_frames || total > max_bytes) {

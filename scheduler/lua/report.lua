@@ -4,15 +4,16 @@
 -- delays for attempts 1..d (d is 0 when no report has the status error, the only one that
 -- needs them), [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>,
 -- with the prefix: the script builds no key of its own), [8+d] the rest of the reports: a
--- msgpack sequence of 4 values per report (lease id, attempt, status, outcome), numbers as
--- numbers (one argument rather than 5n: each argument costs Redis a parse and a Lua string,
+-- msgpack sequence of 5 values per report (lease id, attempt, status, outcome, worker id),
+-- numbers as numbers (one argument rather than 6n: each argument costs Redis a parse and a Lua string,
 -- and each number a strtod). The outcome is the msgpack of the exit code, the duration ms,
 -- the error text ('' for a pass, which keeps none) and the log tail: the state's fields
 -- EXIT .. TAIL as a pass writes them, packed by the store, so a pass copies it whole. [9+d]
 -- '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
 -- one report in the batch, else '0' (then no report needs to know which jobs the others
 -- judged); [11+d] now, packed by the store as cmsgpack packs it. Each report is checked
--- before its own first write.
+-- before its own first write. A report is refused as lost_lease unless the job is held under
+-- its lease by the worker that sends it.
 -- Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 -- when the job was requeued) and its state (the store reads the specs, which never change,
 -- beside the call). Without them: a string of one digit per report (the same codes), then
@@ -30,13 +31,13 @@ local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'
 local REPEATS = ARGV[10 + nd] == '1'
 local IDAT = #P + 4  -- where the job id starts in a state key
-local function report(id, lease, attempt, st, outcome)
+local function report(id, lease, attempt, st, outcome, worker)
   local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
   local j = load(id)
   if not j then return 0, 'not_found' end
   if FINAL[j[STATUS]] then return 0, 'already_final' end
   if j[ATTEMPT] ~= attempt then return 0, 'stale_attempt' end
-  if j[LEASE] == '' or j[LEASE] ~= lease then return 0, 'lost_lease' end
+  if j[LEASE] == '' or j[LEASE] ~= lease or j[WORKER] ~= worker then return 0, 'lost_lease' end
   if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
   j[EXIT] = exit
   j[DURATION] = duration
@@ -104,13 +105,13 @@ local passed, nm = 0, 0
 local koff, roff, k = 0, 0, 0
 while koff >= 0 do
   local K = {cmsgpack.unpack_limit(ARGV[7 + nd], 100, koff)}  -- K[1]: the next offset
-  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 400, roff)}
+  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 500, roff)}
   koff, roff = K[1], R[1]
   local m = #K - 1
   local vals = m > 0 and redis.call('MGET', unpack(K, 2)) or {}
   for c = 1, m do
     k = k + 1
-    local b = 4 * c - 2  -- R[b .. b+3]: lease, attempt, status, outcome
+    local b = 5 * c - 3  -- R[b .. b+4]: lease, attempt, status, outcome, worker
     local key, v = K[c + 1], vals[c]
     local id = REPEATS and string.sub(key, IDAT) or nil
     local code, row
@@ -123,7 +124,7 @@ while koff >= 0 do
         code, row = 0, 'already_final'
       elseif attempt ~= R[b + 1] then
         code, row = 0, 'stale_attempt'
-      elseif lid == '' or lid ~= R[b] then
+      elseif lid == '' or lid ~= R[b] or worker ~= R[b + 4] then
         code, row = 0, 'lost_lease'
       else
         local rest = ZEROS
@@ -149,7 +150,7 @@ while koff >= 0 do
     else
       id = id or string.sub(key, IDAT)
       if FETCHED[id] == nil then FETCHED[id] = v end
-      code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3])
+      code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3], R[b + 4])
     end
     if ROWS then
       out[2 * k - 1] = code

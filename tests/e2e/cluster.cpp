@@ -159,6 +159,7 @@ CommandResult Cluster::qgjob(std::vector<std::string> args, std::chrono::millise
                              std::size_t broker_index) {
   std::vector<std::string> argv = {bin_dir() + "/qgjob", "--broker", client_endpoint(broker_index), "--events",
                                    events_out_endpoint(broker_index)};
+  argv.insert(argv.end(), options_.client_args.begin(), options_.client_args.end());
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv, timeout);
 }

@@ -24,6 +24,7 @@ struct ClusterOptions {
   int schedulers = 1;
   std::vector<std::string> broker_args;     // extra flags for every broker
   std::vector<std::string> scheduler_args;  // extra flags for every scheduler
+  std::vector<std::string> client_args;     // extra global flags for every qgjob run (health probes too)
 };
 
 struct WorkerOptions {

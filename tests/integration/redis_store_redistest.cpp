@@ -248,6 +248,7 @@ TEST_F(RedisStoreTest, KeyLayoutIsASpecPerJobAStateOnceClaimedAndOneIndexEntryPe
   EXPECT_EQ(redis({"TYPE", p + "st:" + s.job_ids[0]}).str(), "string");
   for (const auto& job : c->jobs) {
     proto::Report r;
+    r.worker_id = worker_.worker_id;  // the lease's holder
     r.job_id = job.id;
     r.lease_id = c->lease_id;
     r.attempt = job.attempt;
@@ -294,6 +295,7 @@ TEST_F(RedisStoreTest, StatesPackedByTheStoreAreTheBytesCmsgpackPacks) {
 
   // A pass's new state: the time and the outcome packed by the store, the rest by the script.
   proto::Report r;
+  r.worker_id = worker;  // the lease's holder
   r.job_id = s.job_ids[0];
   r.lease_id = c->lease_id;
   r.attempt = 1;

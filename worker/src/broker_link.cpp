@@ -22,8 +22,11 @@ namespace {
 constexpr std::size_t kMaxFrames = 8;
 constexpr std::size_t kMaxBytes = 8u << 20;
 
+// CONFLICT on the worker port: another connection still holds this worker id on the broker
+// (this worker's previous one, until the broker sees it is gone); resent, it goes through.
 bool retryable(const std::string& code) {
-  return code == proto::errc::not_found || code == proto::errc::unavailable || code == proto::errc::internal;
+  return code == proto::errc::not_found || code == proto::errc::unavailable || code == proto::errc::internal ||
+         code == proto::errc::conflict;
 }
 
 }  // namespace
@@ -38,11 +41,15 @@ void Worker::open_sockets() {
   // Queue only on a live connection: while the broker is away sends fail and are retried by
   // us, instead of a backlog of stale heartbeats and pulls arriving at a restarted broker.
   dealer_->set(zmq::sockopt::immediate, 1);
-  dealer_->set(zmq::sockopt::routing_id, settings_.worker_id);
+  // No routing id of our own: the broker's ROUTER names each connection, so no other
+  // connection can take this worker's name at the socket level (the broker binds the worker id
+  // in the messages to a connection itself).
+  apply_curve(*dealer_, settings_.curve);
   dealer_->connect(settings_.broker);
   pub_.emplace(context_, zmq::socket_type::pub);
   set_common_options(*pub_, std::chrono::milliseconds(1000));
   set_zmq_heartbeats(*pub_, std::chrono::milliseconds(heartbeat_ms_), std::chrono::milliseconds(heartbeat_ms_ * 3));
+  apply_curve(*pub_, settings_.curve);
   pub_->connect(settings_.events);
 }
 

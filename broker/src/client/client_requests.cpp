@@ -2,10 +2,12 @@
 // (STATUS, LIST, CANCEL, RETRY, QUEUE, WORKERS, HEALTH, STATS; SUBMIT is handled with its
 // batches in submit_batches.cpp). A handler decodes its request, makes its store calls
 // through store() (so every earlier submit is answered first) and replies on the client
-// ROUTER. A new command is one row in kClientCommands and one handler.
+// ROUTER. A new command is one row in kClientCommands and one handler. What each handler
+// shows and lets a connection do follows its PeerIdentity (org_view.hpp).
 #include <string>
 #include <vector>
 
+#include "client/org_view.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "routing.hpp"
@@ -31,18 +33,23 @@ bool Broker::on_client_message() {
   if (!request) return false;
   ++counters_.client_requests;
   if (request->rejected) return true;
-  serve_guarded(clients_, proto::kClientProtocol, *request, true,
-                [&] { handle_client(request->identity, request->envelope); });
+  serve_guarded(clients_, proto::kClientProtocol, *request, true, [&] { handle_client(*request); });
   return true;
 }
 
-void Broker::handle_client(const std::string& identity, const proto::Envelope& envelope) {
-  const Incoming in{clients_, proto::kClientProtocol, identity, envelope, clock_.now_ms()};
+void Broker::handle_client(const Request& request) {
+  const auto& envelope = request.envelope;
+  const Incoming in{clients_, proto::kClientProtocol, request.identity, request.peer, envelope, clock_.now_ms()};
   const auto* command = find_command(kClientCommands, envelope.command);
   // Anything but a SUBMIT sees every earlier submit applied (and answered: store()).
   if (command == nullptr || command->submits_first) flush_submits();
   if (command == nullptr) {
     reject(in, {std::string(proto::errc::unknown_command), "unknown client command '" + envelope.command + "'", ""});
+    return;
+  }
+  if (is_worker_side(in.peer) && command->handle != &Broker::handle_health) {
+    reject(in, {std::string(proto::errc::forbidden),
+                "a " + std::string(role_name(in.peer.role())) + " key may not send " + envelope.command, ""});
     return;
   }
   (this->*command->handle)(in);
@@ -55,7 +62,9 @@ void Broker::handle_status(const Incoming& in) {
   proto::StatusReply reply;
   reply.rid = request->rid;
   for (std::size_t i = 0; i < found.size(); ++i) {
-    if (found[i]) {
+    // Another org's job answers exactly as an unknown id does.
+    if (found[i] && in.peer.acts_for_org(found[i]->org_id)) {
+      redact_job(*found[i]);
       reply.jobs.push_back(std::move(*found[i]));
     } else {
       reply.missing.push_back(request->job_ids[i]);
@@ -69,6 +78,15 @@ void Broker::handle_list(const Incoming& in) {
   if (!request) return;
   sched::ListQuery query;
   query.org_id = request->org_id;
+  if (!sees_every_org(in.peer)) {
+    // An org key lists its own org (the store's per-org index); naming another is refused.
+    if (!query.org_id.empty() && !in.peer.acts_for_org(query.org_id)) {
+      reject(in, {std::string(proto::errc::forbidden), "this key may list org " + std::string(in.peer.id()) + " only",
+                  "org_id"});
+      return;
+    }
+    query.org_id = in.peer.id();
+  }
   query.app_version_id = request->app_version_id;
   query.status = request->status;
   query.target = request->target;
@@ -78,6 +96,7 @@ void Broker::handle_list(const Incoming& in) {
   proto::ListReply reply;
   reply.rid = request->rid;
   reply.jobs = std::move(page.jobs);
+  for (auto& job : reply.jobs) redact_job(job);
   reply.next_cursor = std::move(page.next_cursor);
   reply_client(in.identity, reply);
 }
@@ -87,9 +106,14 @@ void Broker::handle_cancel(const Incoming& in) {
   if (!request) return;
   proto::CancelReply reply;
   reply.rid = request->rid;
+  // Another org's job or build answers as one that does not exist: not_found, or no results.
   if (!request->job_id.empty()) {
-    reply.results.push_back(store().cancel_job(request->job_id, in.now));
-  } else {
+    if (sees_every_org(in.peer) || job_of_peer(in, request->job_id)) {
+      reply.results.push_back(store().cancel_job(request->job_id, in.now));
+    } else {
+      reply.results.push_back({request->job_id, "not_found"});
+    }
+  } else if (in.peer.acts_for_org(request->org_id)) {
     reply.results = store().cancel_build(request->org_id, request->app_version_id, in.now);
   }
   std::vector<std::string> running;
@@ -121,6 +145,8 @@ void Broker::handle_retry(const Incoming& in) {
   // is refused and can be retried again.)
   const std::string ids[] = {request->job_id};
   auto current = store().get(ids);
+  // Another org's job answers as one that does not exist.
+  if (current.front() && !in.peer.acts_for_org(current.front()->org_id)) current.front().reset();
   if (current.front() && current.front()->status != proto::JobStatus::dead) {
     reject(in,
            {std::string(proto::errc::conflict),
@@ -153,8 +179,14 @@ void Broker::handle_queue(const Incoming& in) {
   proto::QueueReply reply;
   reply.rid = request->rid;
   reply.groups = std::move(page.groups);
-  reply.by_status = std::move(page.by_status);
-  reply.by_priority = std::move(page.by_priority);
+  if (sees_every_org(in.peer)) {
+    reply.by_status = std::move(page.by_status);
+    reply.by_priority = std::move(page.by_priority);
+  } else {
+    // The page is filtered (it may come back short, even empty, with a next_cursor); the
+    // counts are kept for all orgs together only, so an org key is not given them.
+    std::erase_if(reply.groups, [&](const proto::GroupInfo& g) { return !in.peer.acts_for_org(g.org_id); });
+  }
   reply.next_cursor = std::move(page.next_cursor);
   reply_client(in.identity, reply);
 }
@@ -165,6 +197,7 @@ void Broker::handle_workers(const Incoming& in) {
   proto::WorkersReply reply;
   reply.rid = request->rid;
   reply.workers = store().workers();
+  for (auto& worker : reply.workers) redact_worker(worker, in.peer);
   reply_client(in.identity, reply);
 }
 
@@ -179,7 +212,8 @@ void Broker::handle_health(const Incoming& in) {
   reply.uptime_ms = steady_ms() - started_steady_ms_;
   try {
     reply.store_reachable = store().ping();
-    if (reply.store_reachable) reply.queue_depth = store().queue_depth();
+    // The depth of every org's queue together: not an org key's to see.
+    if (reply.store_reachable && sees_every_org(in.peer)) reply.queue_depth = store().queue_depth();
   } catch (const StoreUnavailable& e) {
     reply.store_reachable = false;
     reply.detail = std::string("store unreachable: ") + e.what();
@@ -195,11 +229,23 @@ void Broker::handle_stats(const Incoming& in) {
   auto stats = store().stats(in.now);
   proto::StatsReply reply;
   reply.rid = request->rid;
-  reply.by_status = std::move(stats.by_status);
-  reply.by_org = std::move(stats.by_org);
-  reply.jobs_per_sec = stats.jobs_per_sec;
-  reply.rejected_requests = counters_.rejected;
+  if (sees_every_org(in.peer)) {
+    reply.by_status = std::move(stats.by_status);
+    reply.by_org = std::move(stats.by_org);
+    reply.jobs_per_sec = stats.jobs_per_sec;
+    reply.rejected_requests = counters_.rejected;
+  } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
+    // The store counts per org only jobs in all states; the other figures are of every org
+    // together, so an org key gets its own org's count alone.
+    reply.by_org.insert(*own);
+  }
   reply_client(in.identity, reply);
+}
+
+bool Broker::job_of_peer(const Incoming& in, const std::string& job_id) {
+  const std::string ids[] = {job_id};
+  auto found = store().get(ids);
+  return found.front() && in.peer.acts_for_org(found.front()->org_id);
 }
 
 }  // namespace qg::broker

@@ -32,6 +32,14 @@ constexpr std::size_t kMaxSubmitsInFlight = 4;
 void Broker::handle_submit(const Incoming& in) {
   auto request = decode<proto::SubmitRequest>(in);
   if (!request) return;
+  // The org, and with it the tier its jobs rank by, is the key's: an org key submits for its
+  // own org only.
+  if (!in.peer.acts_for_org(request->org_id)) {
+    reject(in,
+           {std::string(proto::errc::forbidden),
+            "this key may submit for org " + std::string(in.peer.id()) + " only, not " + request->org_id, "org_id"});
+    return;
+  }
   sched::NewSubmission submission;
   submission.submission_id = ids_.next(in.now);
   submission.org_id = std::move(request->org_id);

@@ -92,9 +92,9 @@ std::vector<RoleEndpoint> network_endpoints(const BrokerSettings& settings) {
 }
 
 bool network_binding_allowed(const BrokerSettings& settings) noexcept {
-  // CURVE keys (a --curve-cert) will allow it here too: with them every peer is
-  // authenticated, and a network address no longer lets anyone in.
-  return settings.insecure;
+  // With CURVE keys (a --curve-cert) every peer is authenticated: a network address no
+  // longer lets anyone in.
+  return settings.insecure || !settings.curve_cert.empty();
 }
 
 void check_exposure(const BrokerSettings& settings) {
@@ -104,7 +104,8 @@ void check_exposure(const BrokerSettings& settings) {
   throw ConfigError("refusing to bind " + list(exposed) +
                     ": not a loopback address, and this broker has no keys, so anyone who can reach the port "
                     "could submit and cancel jobs, take work and forge results. Bind 127.0.0.1, [::1], ipc:// "
-                    "or inproc:// (a tunnel or proxy can carry remote traffic), or pass --insecure to accept "
+                    "or inproc:// (a tunnel or proxy can carry remote traffic), give the broker keys (--curve-cert, "
+                    "--clients-dir, --workers-dir: docs/operations.md \"Security\"), or pass --insecure to accept "
                     "that risk on a network you trust.");
 }
 

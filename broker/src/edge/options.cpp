@@ -1,4 +1,4 @@
-// add_edge_options(): --insecure and the event-plane limits, with their ranges.
+// add_edge_options(): --insecure, the CURVE keys and the event-plane limits, with their ranges.
 #include "qg/broker/options.hpp"
 
 #include <string>
@@ -30,6 +30,15 @@ void add_edge_options(po::options_description& options, BrokerSettings& settings
       "allow endpoints on network addresses (anything but 127.0.0.0/8, ::1, localhost, ipc://, inproc://). "
       "There is no authentication: anyone who reaches such a port can submit and cancel jobs, take work and "
       "forge results. Every start with it logs a warning.")(
+      "curve-cert", po::value(&settings.curve_cert),
+      "the broker's secret certificate (NAME.key_secret, made by `qgjob keygen NAME`): CURVE on every port, "
+      "admitting only the keys in --clients-dir and --workers-dir; network addresses may then be bound")(
+      "clients-dir", po::value(&settings.clients_dir),
+      "folder of the public certificates (NAME.key) of clients admitted on the client and events-out ports; "
+      "their metadata says admin or org (read again on SIGHUP)")(
+      "workers-dir", po::value(&settings.workers_dir),
+      "folder of the public certificates of workers and schedulers admitted on the worker and events-in "
+      "ports (read again on SIGHUP)")(
       "event-max-bytes",
       po::value(&events.max_event_bytes)
           ->default_value(events.max_event_bytes)

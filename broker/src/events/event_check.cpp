@@ -10,14 +10,24 @@ bool topic_is(std::string_view topic, std::string_view prefix, std::string_view 
          topic.substr(prefix.size()) == id;
 }
 
+// An event about `worker_id` (empty: none) from `publisher`: a worker key speaks only for its
+// own worker id; the scheduler (`from_scheduler`) and local publishers for anyone.
+bool may_publish(const PeerIdentity& publisher, std::string_view worker_id, bool from_scheduler) {
+  if (publisher.is_local()) return true;
+  if (publisher.role() == PeerRole::scheduler) return from_scheduler;
+  return publisher.role() == PeerRole::worker && publisher.id() == worker_id;
+}
+
 }  // namespace
 
 std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view protocol, std::string_view command,
-                                        std::string_view body, const proto::Limits& limits) {
+                                        std::string_view body, const proto::Limits& limits,
+                                        const PeerIdentity& publisher) {
   if (protocol != proto::kEventProtocol) return std::nullopt;
   if (command == proto::Heartbeat::command) {
     auto hb = proto::decode<proto::Heartbeat>(body, limits);
     if (!hb || !topic_is(topic, "hb.", hb->worker_id)) return std::nullopt;
+    if (!may_publish(publisher, hb->worker_id, false)) return std::nullopt;
     return CheckedEvent{std::move(hb).value()};
   }
   if (command == proto::JobEvent::command) {
@@ -29,11 +39,13 @@ std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view
         !topic_is(topic.substr(4 + org.size()), ".", event->job_id)) {
       return std::nullopt;
     }
+    if (!may_publish(publisher, event->worker_id, true)) return std::nullopt;
     return CheckedEvent{};
   }
   if (command == proto::WorkerEvent::command) {
     auto event = proto::decode<proto::WorkerEvent>(body, limits);
     if (!event || !topic_is(topic, "worker.", event->worker_id)) return std::nullopt;
+    if (!may_publish(publisher, event->worker_id, true)) return std::nullopt;
     return CheckedEvent{};
   }
   return std::nullopt;  // not an event of the protocol

@@ -2,11 +2,13 @@
 // The check an event read from the XSUB passes before it is relayed to subscribers or renews
 // a lease: subscribers receive only well-formed events of the protocol, each under the topic
 // its own body names, so that no publisher can put an event under another org's or another
-// worker's topic.
+// worker's topic; and, with CURVE, only events its publisher's key may send, so that no
+// worker can speak for another (a heartbeat renews leases).
 
 #include <optional>
 #include <string_view>
 
+#include "qg/broker/peer_identity.hpp"
 #include "qg/proto/codec.hpp"
 
 namespace qg::broker {
@@ -19,9 +21,12 @@ struct CheckedEvent {
 // Checks the four frames of an event: protocol QGE1; command HEARTBEAT, JOB or WORKER with a
 // body that decodes under `limits`; and a topic equal to "hb.<worker_id>",
 // "job.<org_id>.<job_id>" (an org id without '.', as topic prefixes need) or
-// "worker.<worker_id>" of that body. Empty optional when the event is to be dropped. Never
-// throws for any input.
+// "worker.<worker_id>" of that body. And `publisher` must be allowed to send it: local (no
+// CURVE) anything; a worker key a HEARTBEAT, WORKER or JOB event naming its own worker id; a
+// scheduler key WORKER and JOB events; nobody else anything. Empty optional when the event is
+// to be dropped. Never throws for any input.
 std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view protocol, std::string_view command,
-                                        std::string_view body, const proto::Limits& limits);
+                                        std::string_view body, const proto::Limits& limits,
+                                        const PeerIdentity& publisher = {});
 
 }  // namespace qg::broker

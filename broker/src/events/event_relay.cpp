@@ -36,13 +36,20 @@ bool Broker::on_events_in() {
     ++counters_.events_dropped;
     return true;  // not an event of ours: not forwarded
   }
+  // Who published it: local without CURVE, else the user id its key was admitted with (read
+  // once; a user id that does not parse is not ours, and the event is dropped).
+  const auto peer = peer_of(frames[0]);
+  if (!peer || (identity_required_ && peer->is_local())) {
+    ++counters_.events_dropped;
+    return true;
+  }
   // Heartbeats are always checked (passing through, they renew leases: any traffic from a
   // worker keeps its lease); other events only when someone would receive them.
   const auto command = frames[2].to_string_view();
   const bool heartbeat = command == proto::Heartbeat::command;
   if (!heartbeat && !has_subscribers()) return true;
   auto checked = check_event(frames[0].to_string_view(), frames[1].to_string_view(), command,
-                             frames[3].to_string_view(), settings_.limits);
+                             frames[3].to_string_view(), settings_.limits, *peer);
   if (!checked) {
     ++counters_.events_dropped;
     return true;

@@ -1,8 +1,9 @@
 // The worker side of the broker: the table of worker commands and the handler of each
 // (HEARTBEAT, PULL, REPORT, PROGRESS, HELLO, RELEASE, BYE), and the worker records this
-// broker keeps for `qgjob workers`. PULLs and REPORTs are only queued here; they are applied
-// in batches at the end of the loop round (pulls.cpp, reports.cpp). A new command is one
-// row in kWorkerCommands and one handler.
+// broker keeps for `qgjob workers`. Every handler first admits the worker id its message names
+// (worker_bindings.cpp): only that worker's connection may speak for it. PULLs and REPORTs are only queued here; they
+// are applied in batches at the end of the loop round (pulls.cpp, reports.cpp). A new command is one row in
+// kWorkerCommands and one handler.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -45,13 +46,13 @@ bool Broker::on_worker_message() {
   if (request->rejected) return true;
   const auto* command = find_command(kWorkerCommands, request->envelope.command);
   const bool answered = command == nullptr || command->answers_failures;
-  serve_guarded(workers_, proto::kWorkerProtocol, *request, answered,
-                [&] { handle_worker(request->identity, request->envelope, command); });
+  serve_guarded(workers_, proto::kWorkerProtocol, *request, answered, [&] { handle_worker(*request, command); });
   return true;
 }
 
-void Broker::handle_worker(const std::string& identity, const proto::Envelope& envelope, const WorkerCommand* command) {
-  const Incoming in{workers_, proto::kWorkerProtocol, identity, envelope, clock_.now_ms()};
+void Broker::handle_worker(const Request& request, const WorkerCommand* command) {
+  const auto& envelope = request.envelope;
+  const Incoming in{workers_, proto::kWorkerProtocol, request.identity, request.peer, envelope, clock_.now_ms()};
   if (command == nullptr || command->reports_first) flush_reports();
   if (command == nullptr) {
     reject(in, {std::string(proto::errc::unknown_command), "unknown worker command '" + envelope.command + "'", ""});
@@ -62,8 +63,8 @@ void Broker::handle_worker(const std::string& identity, const proto::Envelope& e
 
 void Broker::handle_heartbeat(const Incoming& in) {
   auto hb = decode<proto::Heartbeat>(in);
-  if (!hb) return;
-  note_worker(hb->worker_id, in.identity);
+  if (!hb || !admit_worker(in, hb->worker_id, {})) return;
+  note_worker(hb->worker_id);
   if (!hb->lease_id.empty()) renew_lease(hb->worker_id, hb->lease_id);
   auto& info = worker_records_[hb->worker_id].info;
   if (info.state != hb->state || info.lease_id != hb->lease_id || info.device_id != hb->device_id) {
@@ -77,8 +78,8 @@ void Broker::handle_heartbeat(const Incoming& in) {
 
 void Broker::handle_pull(const Incoming& in) {
   auto pull = decode<proto::Pull>(in);
-  if (!pull) return;
-  note_worker(pull->worker_id, in.identity);
+  if (!pull || !admit_worker(in, pull->worker_id, pull->rid)) return;
+  note_worker(pull->worker_id);
   {
     auto& info = worker_records_[pull->worker_id].info;
     if (info.installed != pull->installed || info.targets != pull->targets || info.state != "idle") {
@@ -100,8 +101,8 @@ void Broker::handle_pull(const Incoming& in) {
 
 void Broker::handle_report(const Incoming& in) {
   auto report = decode<proto::Report>(in);
-  if (!report) return;
-  note_worker(report->worker_id, in.identity);
+  if (!report || !admit_worker(in, report->worker_id, report->rid)) return;
+  note_worker(report->worker_id);
   renew_lease(report->worker_id, report->lease_id);
   // Confirmed after the store applied it, with the rest of this round's reports.
   pending_reports_.push_back({in.identity, std::move(*report)});
@@ -110,16 +111,16 @@ void Broker::handle_report(const Incoming& in) {
 
 void Broker::handle_progress(const Incoming& in) {
   auto progress = decode<proto::Progress>(in);
-  if (!progress) return;
-  note_worker(progress->worker_id, in.identity);
+  if (!progress || !admit_worker(in, progress->worker_id, {})) return;
+  note_worker(progress->worker_id);
   renew_lease(progress->worker_id, progress->lease_id);
   (void)store().progress(*progress, in.now);
 }
 
 void Broker::handle_hello(const Incoming& in) {
   auto hello = decode<proto::Hello>(in);
-  if (!hello) return;
-  note_worker(hello->worker_id, in.identity);
+  if (!hello || !admit_worker(in, hello->worker_id, hello->rid)) return;
+  note_worker(hello->worker_id);
   auto& info = worker_record(hello->worker_id);
   info.device_id = hello->device_id;
   info.targets = hello->targets;
@@ -144,7 +145,7 @@ void Broker::handle_hello(const Incoming& in) {
 
 void Broker::handle_release(const Incoming& in) {
   auto release = decode<proto::Release>(in);
-  if (!release) return;
+  if (!release || !admit_worker(in, release->worker_id, release->rid)) return;
   auto released = store().release(release->worker_id, release->lease_id, release->job_ids, in.now);
   proto::ReleaseReply reply;
   reply.rid = release->rid;
@@ -156,10 +157,10 @@ void Broker::handle_release(const Incoming& in) {
 
 void Broker::handle_bye(const Incoming& in) {
   auto bye = decode<proto::Bye>(in);
-  if (!bye) return;
+  if (!bye || !admit_worker(in, bye->worker_id, bye->rid)) return;
   std::erase_if(held_pulls_, [&](const HeldPull& held) { return held.identity == in.identity; });
   std::erase_if(pending_pulls_, [&](const HeldPull& p) { return p.identity == in.identity; });
-  worker_identity_.erase(bye->worker_id);
+  worker_bindings_.erase(bye->worker_id);
   worker_records_.erase(bye->worker_id);
   store().remove_worker(bye->worker_id);
   proto::ByeReply reply;
@@ -173,8 +174,7 @@ void Broker::handle_bye(const Incoming& in) {
   log_->info("worker {} left", bye->worker_id);
 }
 
-void Broker::note_worker(const std::string& worker_id, const std::string& identity) {
-  worker_identity_[worker_id] = identity;
+void Broker::note_worker(const std::string& worker_id) {
   auto& record = worker_records_[worker_id];
   record.info.worker_id = worker_id;
   record.info.last_seen_ms = clock_.now_ms();
@@ -214,8 +214,8 @@ void Broker::flush_worker_records(bool all) {
 }
 
 void Broker::send_cancel(const proto::Job& job) {
-  auto it = worker_identity_.find(job.worker_id);
-  if (it == worker_identity_.end()) {
+  auto it = worker_bindings_.find(job.worker_id);
+  if (it == worker_bindings_.end()) {
     log_->warn(
         "job {} is held by worker {}, which is not connected to this broker: it cannot be stopped early; "
         "it ends cancelled when its worker reports (unless it passed) and is not retried",
@@ -225,7 +225,8 @@ void Broker::send_cancel(const proto::Job& job) {
   proto::CancelJob cancel;
   cancel.job_id = job.id;
   cancel.attempt = job.attempt;
-  if (!send_routed(workers_, it->second, proto::kWorkerProtocol, proto::CancelJob::command, proto::encode(cancel))) {
+  if (!send_routed(workers_, it->second.identity, proto::kWorkerProtocol, proto::CancelJob::command,
+                   proto::encode(cancel))) {
     ++counters_.unroutable;
   }
 }

@@ -14,7 +14,7 @@ namespace qg::cli {
 int run_cancel(const GlobalConfig& g, const CancelConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::CancelRequest req;
     req.rid = client.new_rid();
     req.job_id = c.job_id;
@@ -46,7 +46,7 @@ int run_cancel(const GlobalConfig& g, const CancelConfig& c, Io io) {
 int run_retry(const GlobalConfig& g, const std::string& job_id, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::RetryRequest req;
     req.rid = client.new_rid();
     req.job_id = job_id;

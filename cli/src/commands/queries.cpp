@@ -15,7 +15,7 @@ namespace qg::cli {
 int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     auto reply = fetch_status(client, c.job_ids, g.request_timeout);
     if (g.json) {
       io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}}) << "\n";
@@ -38,7 +38,7 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
 int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::ListRequest req;
     req.rid = client.new_rid();
     req.org_id = c.org_id;
@@ -62,7 +62,7 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
 int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::QueueRequest req;
     req.rid = client.new_rid();
     req.limit = c.limit;
@@ -106,7 +106,7 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
 int run_workers(const GlobalConfig& g, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::WorkersRequest req;
     req.rid = client.new_rid();
     auto reply = client.call<proto::WorkersReply>(req, g.request_timeout);
@@ -148,7 +148,7 @@ int run_workers(const GlobalConfig& g, Io io) {
 int run_health(const GlobalConfig& g, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::HealthRequest req;
     req.rid = client.new_rid();
     auto h = client.call<proto::HealthReply>(req, g.request_timeout);

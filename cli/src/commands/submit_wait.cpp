@@ -48,7 +48,7 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
              std::int64_t deadline_ms, Io io) {
   std::ostream& progress = g.json ? io.err : io.out;
   // Subscribe first, then read: a job that finishes in between is seen by the read.
-  Subscriber events(context, g.events);
+  Subscriber events(context, g.events, g.curve);
   std::set<std::string> wanted(c.job_ids.begin(), c.job_ids.end());
   if (c.org_id.empty()) {
     events.subscribe("job.");
@@ -206,7 +206,7 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
 int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     proto::SubmitRequest req;
     req.rid = client.new_rid();
     req.org_id = c.org_id;
@@ -268,7 +268,7 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
 int run_wait(const GlobalConfig& g, const WaitConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Client client(context, g.broker);
+    Client client(context, g.broker, g.curve);
     std::int64_t deadline = c.timeout.count() > 0 ? steady_ms() + c.timeout.count() : 0;
     return wait_for(g, client, context, c, deadline, io);
   });

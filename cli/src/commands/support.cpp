@@ -42,7 +42,11 @@ int guarded(const GlobalConfig& g, Io io, const std::function<int()>& body) {
     return body();
   } catch (const BrokerUnreachable& e) {
     io.err << "qgjob: cannot reach the broker at " << g.broker << ": no answer within "
-           << seconds_text(g.request_timeout) << " s (is qg-broker running? see --broker / QGJOB_BROKER)\n";
+           << seconds_text(g.request_timeout) << " s (is qg-broker running? see --broker / QGJOB_BROKER"
+           << (g.curve.enabled() ? "; with keys, also: does the broker admit this --curve-cert, and is --broker-key "
+                                   "its key? its log names the keys it refuses"
+                                 : "")
+           << ")\n";
     return exit_code::unreachable;
   } catch (const RequestFailed& e) {
     io.err << "qgjob: the broker refused the request: " << printable(e.what()) << "\n";

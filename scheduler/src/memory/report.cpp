@@ -23,7 +23,8 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
     out.reason = "stale_attempt";
     return out;
   }
-  if (j.lease_id.empty() || j.lease_id != r.lease_id) {
+  // The lease must be this worker's: a report naming another worker's lease is not its to make.
+  if (j.lease_id.empty() || j.lease_id != r.lease_id || j.worker_id != r.worker_id) {
     out.reason = "lost_lease";
     return out;
   }
@@ -82,7 +83,7 @@ bool MemoryJobStore::progress(const proto::Progress& p, std::int64_t now_ms) {
   if (it == jobs_.end()) return false;
   JobRec& rec = it->second;
   if (proto::is_final(rec.job.status) || rec.job.attempt != p.attempt || rec.job.lease_id.empty() ||
-      rec.job.lease_id != p.lease_id) {
+      rec.job.lease_id != p.lease_id || rec.job.worker_id != p.worker_id) {
     return false;
   }
   if (p.status != JobStatus::installing && p.status != JobStatus::running) return false;

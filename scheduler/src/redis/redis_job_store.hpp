@@ -109,9 +109,9 @@ class RedisJobStore final : public JobStore {
 
  private:
   // The reports as kReport takes them: the jobs' state keys in one msgpack sequence, and per
-  // report its other four values in another, the last the packed outcome (exit code,
-  // duration, error text, log tail: the state's fields as a pass writes them, so a pass keeps
-  // no error text); repeats: some job has more than one report in the batch.
+  // report its other five values in another: lease id, attempt, status, the packed outcome
+  // (exit code, duration, error text, log tail: the state's fields as a pass writes them, so a
+  // pass keeps no error text) and the reporting worker's id; repeats: some job has more than one report in the batch.
   struct PackedReports {
     std::string keys, rest;
     bool repeats = false;

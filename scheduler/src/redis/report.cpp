@@ -99,6 +99,7 @@ RedisJobStore::PackedReports RedisJobStore::pack_reports(std::span<const proto::
     pack_str(o, r.status == proto::JobStatus::passed ? std::string_view() : std::string_view(r.error));
     pack_str(o, r.log_tail);
     pack_str(p, outcome);
+    pack_str(p, r.worker_id);
   }
   return out;
 }
@@ -109,6 +110,7 @@ bool RedisJobStore::progress(const proto::Progress& p, std::int64_t now_ms) {
   args.push_back(p.lease_id);
   args.push_back(std::to_string(p.attempt));
   args.emplace_back(proto::to_string(p.status));
+  args.push_back(p.worker_id);
   return eval(kProgress, args).integer() == 1;
 }
 

@@ -123,6 +123,20 @@ TEST(BrokerExposure, InsecureAllowsNetworkEndpointsAndSaysWhatThatRisks) {
   EXPECT_NE(warning.find("forge results"), std::string::npos) << warning;
 }
 
+TEST(BrokerExposure, CurveKeysAllowNetworkEndpointsAndTheRefusalNamesThem) {
+  qg::broker::BrokerSettings settings;
+  settings.client_endpoint = "tcp://0.0.0.0:5555";
+  try {
+    qg::broker::check_exposure(settings);
+    FAIL() << "a network endpoint was accepted";
+  } catch (const qg::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--curve-cert"), std::string::npos) << e.what();
+  }
+  settings.curve_cert = "broker.key_secret";
+  EXPECT_TRUE(qg::broker::network_binding_allowed(settings));
+  EXPECT_NO_THROW(qg::broker::check_exposure(settings));
+}
+
 TEST(BrokerExposure, BindRefusesANetworkEndpointBeforeBindingAnything) {
   zmq::context_t context(1);
   auto store = qg::sched::make_memory_store({});

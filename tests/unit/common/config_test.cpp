@@ -68,6 +68,23 @@ TEST(Config, HelpPrintsEveryOptionAndExitsZero) {
   EXPECT_NE(out.find("QGTEST_"), std::string::npos);
 }
 
+TEST(Config, VersionPrintsTheProgramAndItsVersionAndExitsZero) {
+  testing::internal::CaptureStdout();
+  auto p = parse({"--version"});
+  auto out = testing::internal::GetCapturedStdout();
+  EXPECT_FALSE(p.outcome.run);
+  EXPECT_EQ(p.outcome.exit_code, 0);
+  EXPECT_EQ(out.rfind("prog ", 0), 0u) << out;
+  EXPECT_GT(out.size(), std::string("prog \n").size()) << out;
+}
+
+TEST(Config, VersionIsNotTakenFromTheEnvironment) {
+  setenv("QGTEST_VERSION", "1", 1);
+  auto p = parse({});
+  unsetenv("QGTEST_VERSION");
+  EXPECT_TRUE(p.outcome.run);
+}
+
 TEST(Config, SplitListTrimsAndDropsEmptyItems) {
   EXPECT_EQ(qg::split_list(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(qg::split_list("").empty());

@@ -293,9 +293,9 @@ TEST(ProtoProtocolDocExamples, ErrorExampleIsWhatTheDecoderSays) {
 }
 
 TEST_F(ProtoProtocolDoc, DocumentNamesEveryErrorCodeAndCommand) {
-  for (std::string_view code :
-       {errc::bad_frames, errc::bad_protocol, errc::unknown_command, errc::too_large, errc::bad_body,
-        errc::missing_field, errc::invalid_field, errc::not_found, errc::conflict, errc::unavailable, errc::internal}) {
+  for (std::string_view code : {errc::bad_frames, errc::bad_protocol, errc::unknown_command, errc::too_large,
+                                errc::bad_body, errc::missing_field, errc::invalid_field, errc::not_found,
+                                errc::conflict, errc::forbidden, errc::unavailable, errc::internal}) {
     EXPECT_NE(doc_.find("`" + std::string(code) + "`"), std::string::npos) << code;
   }
   test::for_each_type([&](auto message) {

@@ -180,13 +180,13 @@ TYPED_TEST_P(JobStoreContract, GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueued
 
   // The lease behaves as any claim's: a report is accepted, expiry requeues the rest (after
   // the back-off), and the lost worker's late report is fenced off.
-  ASSERT_TRUE(this->report(c, 0, JobStatus::passed, kT0 + 3).accepted);
+  ASSERT_TRUE(this->report(c, 0, JobStatus::passed, kT0 + 3, std::nullopt, "w1").accepted);
   const std::int64_t lease = this->settings_.lease.count();
   auto expired = this->store().expire_leases(kT0 + lease, 10);
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].lease_id, c.lease_id);
   EXPECT_EQ(expired[0].jobs.size(), 2u);
-  EXPECT_EQ(this->report(c, 1, JobStatus::passed, kT0 + lease + 1).reason, "lost_lease");
+  EXPECT_EQ(this->report(c, 1, JobStatus::passed, kT0 + lease + 1, std::nullopt, "w1").reason, "lost_lease");
   EXPECT_EQ(this->store().promote_due(kT0 + lease + 1000, 10), 2u);  // after the back-off
   auto again_claimed = this->claim("w2", kT0 + lease + 1000);
   ASSERT_TRUE(again_claimed.has_value());

@@ -159,10 +159,12 @@ class JobStoreContract : public ::testing::Test {
     return r;
   }
 
+  // A report of the claim's job at index by `worker` (the claim's holder: a lease is fenced by
+  // its worker too).
   ReportOutcome report(const Claim& c, std::size_t index, JobStatus status, std::int64_t now,
-                       std::optional<std::uint32_t> attempt = std::nullopt) {
+                       std::optional<std::uint32_t> attempt = std::nullopt, const std::string& worker = "w") {
     proto::Report r;
-    r.worker_id = "w";
+    r.worker_id = worker;
     r.lease_id = c.lease_id;
     r.job_id = c.jobs.at(index).id;
     r.attempt = attempt.value_or(c.jobs.at(index).attempt);

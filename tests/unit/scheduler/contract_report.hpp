@@ -85,6 +85,38 @@ TYPED_TEST_P(JobStoreContract, ProgressRecordsStatusOfHeldJobsOnly) {
   EXPECT_FALSE(this->store().progress(p, kT0 + 2));
 }
 
+// A worker may report and record progress only on its own lease: naming another worker's
+// lease (and attempt) changes nothing, in a batch (both paths of report_many) or alone, and
+// the holder's own reports still go through.
+TYPED_TEST_P(JobStoreContract, ReportAndProgressNamingAnotherWorkersLeaseAreRefused) {
+  this->submit({.count = 3}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  proto::Progress p{"intruder", c->lease_id, c->jobs[0].id, 1, JobStatus::running};
+  EXPECT_FALSE(this->store().progress(p, kT0 + 1));
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::assigned);
+  auto forged = this->report_of(*c, 0, JobStatus::passed, 1);
+  forged.worker_id = "intruder";
+  auto forged_fail = this->report_of(*c, 1, JobStatus::failed, 1);
+  forged_fail.worker_id = "intruder";
+  for (bool with_jobs : {true, false}) {
+    const proto::Report batch[] = {forged, forged_fail};
+    auto outcomes = this->store().report_many(batch, kT0 + 2, with_jobs);
+    ASSERT_EQ(outcomes.size(), 2u);
+    for (const auto& o : outcomes) {
+      EXPECT_FALSE(o.accepted);
+      EXPECT_EQ(o.reason, "lost_lease");
+    }
+  }
+  EXPECT_FALSE(this->store().report(forged, kT0 + 3).accepted);
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::assigned);
+  EXPECT_EQ(this->job(c->jobs[1].id).status, JobStatus::assigned);
+  p.worker_id = "w";
+  EXPECT_TRUE(this->store().progress(p, kT0 + 4));
+  EXPECT_TRUE(this->report(*c, 0, JobStatus::passed, kT0 + 5).accepted);
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::passed);
+}
+
 TYPED_TEST_P(JobStoreContract, ReleaseHandsUnstartedJobsBackAtOnce) {
   this->submit({.count = 3}, kT0);
   auto c = this->claim("w", kT0);

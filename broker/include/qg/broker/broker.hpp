@@ -30,6 +30,7 @@
 #include <zmq.hpp>
 
 #include "qg/broker/event_limits.hpp"
+#include "qg/broker/peer_identity.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
@@ -48,6 +49,17 @@ struct BrokerSettings {
   std::string events_out_endpoint = "tcp://127.0.0.1:5558";  // XPUB: subscribers connect here
   // Bind network addresses without authentication (--insecure); a warning is logged at start.
   bool insecure = false;
+  // CURVE (docs/operations.md "Security"): with the broker's secret certificate, all four
+  // sockets are CURVE servers that admit only the public keys in the two folders, each
+  // connection with the identity its key names (auth/key_table.hpp), and network addresses
+  // may be bound. Empty = no CURVE: every peer is local, and only loopback is bound.
+  std::string curve_cert;            // the broker's NAME.key_secret
+  std::string clients_dir;           // keys of clients: roles admin and org
+  std::string workers_dir;           // keys of workers and schedulers
+  // Without CURVE: a ZAP domain for the client and worker sockets, so that a ZAP handler bound
+  // in the same context (tests bind one) names each connection's identity over ZeroMQ's NULL
+  // mechanism, as the CURVE handler does from keys. Empty = none (every peer is local).
+  std::string null_zap_domain;
   std::string broker_id;             // empty = "broker-<pid>"
   std::string store_kind = "redis";  // "memory" or "redis", reported by HEALTH
   std::string version = "0.0.0";
@@ -91,10 +103,19 @@ struct BrokerCounters {
   // own topic. A frame over the limit never gets here: libzmq closes its connection.
   Counter events_dropped{0};
   Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
+  // CURVE handshakes (written by the ZAP handler's thread): keys admitted and refused, and
+  // how often the key folders were read again (reload_keys).
+  Counter handshakes_admitted{0};
+  Counter handshakes_refused{0};
+  Counter key_reloads{0};
+  // Messages refused because their connection carried no identity while CURVE is on (none
+  // should: every CURVE connection is admitted by the ZAP handler with one).
+  Counter unidentified{0};
 };
 
 class ClaimSizer;     // claim_policy.hpp
 class AcceptMonitor;  // edge/accept_monitor.hpp
+class ZapHandler;     // auth/zap_handler.hpp
 
 class Broker {
  public:
@@ -104,10 +125,16 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds all four endpoints and starts watching them for failed accepts. Throws
-  // qg::ConfigError when an endpoint (as given, or as bound) is not loopback and
-  // settings.insecure is not set (check_exposure), zmq::error_t when one cannot be bound.
+  // Binds all four endpoints and starts watching them for failed accepts; with
+  // settings.curve_cert, first reads the keys and starts the ZAP handler. Throws
+  // qg::ConfigError when an endpoint (as given, or as bound) is not loopback and neither
+  // settings.insecure nor curve_cert is set (check_exposure), or a key file or folder is
+  // wrong; zmq::error_t when an endpoint cannot be bound.
   void bind();
+  // Has the key folders read again (CURVE only; nothing otherwise): keys removed are refused
+  // from their next connection, keys added are admitted. May be called from any thread or a
+  // signal handler, once bind() has returned.
+  void reload_keys() noexcept;
   // Ports actually bound (useful with "tcp://127.0.0.1:*").
   int client_port();
   int worker_port();
@@ -137,16 +164,21 @@ class Broker {
   // check_exposure() checked the text: a name such as "localhost" could resolve elsewhere.
   void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role);
   std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
+  // ---- edge/curve_edge.cpp: with settings.curve_cert, the ZAP handler and the sockets'
+  // CURVE server options (set before they bind). Nothing without it.
+  void start_curve();
 
   // ---- routing.cpp, routing.hpp: the ROUTER edge, shared by clients and workers.
   // A request received whole from a ROUTER, its envelope checked.
   struct Request {
     std::string identity;
+    PeerIdentity peer;  // who the connection authenticated as (local without CURVE)
     proto::Envelope envelope;
     bool rejected = false;  // oversize or malformed: already answered with a structured error
   };
   // Receives one message without blocking; answers an oversize or malformed one with a
-  // structured error (and returns it marked `rejected`). Empty optional when nothing was
+  // structured error, as it does one whose connection's user id does not parse (and returns
+  // it marked `rejected`). Empty optional when nothing was
   // waiting: that failed receive is how a socket is known to be drained (no separate
   // ZMQ_EVENTS query per message, each of which costs libzmq two system calls).
   std::optional<Request> receive_request(zmq::socket_t& socket, std::string_view protocol);
@@ -156,12 +188,13 @@ class Broker {
   template <class Handle>
   void serve_guarded(zmq::socket_t& socket, std::string_view protocol, const Request& request, bool answer_failures,
                      Handle&& handle);
-  // A request being served by its command's handler: where it came from, what it says, and
-  // the clock reading it is served at.
+  // A request being served by its command's handler: where it came from, who sent it, what it
+  // says, and the clock reading it is served at.
   struct Incoming {
     zmq::socket_t& socket;
     std::string_view protocol;
     const std::string& identity;
+    const PeerIdentity& peer;
     const proto::Envelope& envelope;
     std::int64_t now;
   };
@@ -220,7 +253,7 @@ class Broker {
 
   // ---- client/client_requests.cpp: the client side's table and its handlers.
   // Finds the command's row and runs it; an unknown command is answered UNKNOWN_COMMAND.
-  void handle_client(const std::string& identity, const proto::Envelope& envelope);
+  void handle_client(const Request& request);
   void handle_status(const Incoming& in);
   void handle_list(const Incoming& in);
   void handle_cancel(const Incoming& in);
@@ -229,6 +262,8 @@ class Broker {
   void handle_workers(const Incoming& in);
   void handle_health(const Incoming& in);
   void handle_stats(const Incoming& in);
+  // True when the job exists and `in`'s peer acts for its org (client/org_view.hpp).
+  bool job_of_peer(const Incoming& in, const std::string& job_id);
 
   // ---- client/submit_batches.cpp: SUBMIT, applied in batches against the store.
   // Queues the submission for the round's batch (flush_submits).
@@ -264,7 +299,7 @@ class Broker {
 
   // ---- worker/worker_requests.cpp: the worker side's table, its handlers, worker records.
   // Runs the command's row (`command`, null when unknown: answered UNKNOWN_COMMAND).
-  void handle_worker(const std::string& identity, const proto::Envelope& envelope, const WorkerCommand* command);
+  void handle_worker(const Request& request, const WorkerCommand* command);
   void handle_heartbeat(const Incoming& in);
   void handle_pull(const Incoming& in);
   void handle_report(const Incoming& in);
@@ -272,12 +307,27 @@ class Broker {
   void handle_hello(const Incoming& in);
   void handle_release(const Incoming& in);
   void handle_bye(const Incoming& in);
-  void note_worker(const std::string& worker_id, const std::string& identity);
+  // Records that the worker (admitted) was heard from now.
+  void note_worker(const std::string& worker_id);
   // The worker registry record this broker keeps for `qgjob workers`; written to the store
   // when it changes, at most once a second per worker while only last_seen moves.
   proto::WorkerInfo& worker_record(const std::string& worker_id);
   void flush_worker_records(bool all);
   void send_cancel(const proto::Job& job);
+
+  // ---- worker/worker_bindings.cpp: which connection speaks for each worker id.
+  struct WorkerBinding {
+    std::string identity;        // the ROUTER identity of the connection that holds the id
+    std::int64_t heard_ms = 0;   // clock ms of its last message
+    std::int64_t probed_ms = 0;  // clock ms the broker last tested whether it is still there
+    std::string refused;         // the last other connection refused the id (logged once)
+  };
+  // True when `in` may speak as `worker_id`: its key is that worker's (or no keys are used)
+  // and no other live connection holds the id; binds the id to `in`'s connection. Otherwise
+  // answers FORBIDDEN or CONFLICT under `rid` and returns false.
+  bool admit_worker(const Incoming& in, const std::string& worker_id, const std::string& rid);
+  // Why the connection holding `binding` counts as dead now; nullptr while it may be live.
+  const char* holder_gone(const std::string& worker_id, WorkerBinding& binding, std::int64_t now);
 
   // ---- worker/pulls.cpp: claims for pulls, held pulls, ASSIGN.
   struct HeldPull {
@@ -376,9 +426,9 @@ class Broker {
   std::deque<HeldPull> held_pulls_;
   std::vector<HeldPull> pending_pulls_;  // received this round, not yet claimed for
   bool work_maybe_available_ = false;
-  std::unordered_map<std::string, std::string> worker_identity_;  // worker id -> ROUTER identity
-  std::unordered_map<std::string, std::uint32_t> subscriptions_;  // topic prefix -> subscriptions seen
-  std::map<std::string, std::string> pending_renewals_;           // worker id -> lease id
+  std::unordered_map<std::string, WorkerBinding> worker_bindings_;  // worker id -> its connection
+  std::unordered_map<std::string, std::uint32_t> subscriptions_;    // topic prefix -> subscriptions seen
+  std::map<std::string, std::string> pending_renewals_;             // worker id -> lease id
   // Lease id -> clock ms when this broker last set its deadline (claim or renewal). Traffic on
   // a lease renews it at most once per renewal_interval_ms(): a worker streaming reports
   // costs a store call per half heartbeat, not one per report.
@@ -399,6 +449,11 @@ class Broker {
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};
   BrokerCounters counters_;
+  // Declared after the counters it writes: destroyed (and its thread joined) before them.
+  std::unique_ptr<ZapHandler> zap_;
+  // With CURVE every message must carry its connection's identity: one without is refused
+  // (routing.cpp, event_relay.cpp) rather than taken as local.
+  bool identity_required_ = false;
   bool store_down_ = false;
 };
 

@@ -21,6 +21,8 @@ struct EventLimits {
   // The longest subscription prefix. ZMQ_MAXMSGSIZE on the XPUB (one byte more, for the
   // subscribe flag): a longer subscription closes the subscriber's connection before it is
   // stored. The longest legitimate one, "job.<org_id>.<job_id>", is 4 + 64 + 1 + 128 bytes.
+  // With CURVE the XPUB's limit is at least 512 bytes, the size a handshake needs, so only
+  // authenticated subscribers may then subscribe up to 511 bytes.
   std::size_t max_subscription_bytes = 256;
   // Events queued per subscriber (XPUB SNDHWM; past it that subscriber misses events, which
   // its sequence numbers show) and per publisher (XSUB RCVHWM; past it the broker stops

@@ -1,8 +1,8 @@
 #pragma once
 // Which addresses the broker may bind. Without keys, anyone who can reach a broker port can
 // submit and cancel jobs, take work and forge results, so the broker binds only endpoints
-// that this host alone can reach, unless it is told that exposure is accepted (--insecure).
-// CURVE keys, once configured, will be the other way to allow a network address: see
+// that this host alone can reach, unless every peer must authenticate with a CURVE key
+// (--curve-cert), or it is told that exposure is accepted (--insecure): see
 // network_binding_allowed().
 
 #include <string>
@@ -30,11 +30,12 @@ std::vector<RoleEndpoint> endpoints_of(const BrokerSettings& settings);
 // The endpoints of `settings` that are not loopback.
 std::vector<RoleEndpoint> network_endpoints(const BrokerSettings& settings);
 
-// Whether `settings` allow binding a network address: today only settings.insecure.
+// Whether `settings` allow binding a network address: settings.insecure, or CURVE keys
+// (settings.curve_cert).
 bool network_binding_allowed(const BrokerSettings& settings) noexcept;
 
 // Throws qg::ConfigError naming every network endpoint and the ways out (a loopback address,
-// or --insecure) unless network_binding_allowed(). Call before anything slow at start-up;
+// keys, or --insecure) unless network_binding_allowed(). Call before anything slow at start-up;
 // Broker::bind() calls it too.
 void check_exposure(const BrokerSettings& settings);
 

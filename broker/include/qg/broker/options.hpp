@@ -1,6 +1,7 @@
 #pragma once
-// Command-line options of qg-broker's network edge: --insecure (exposure.hpp) and the
-// event-plane limits (event_limits.hpp). For mains only.
+// Command-line options of qg-broker's network edge: --insecure (exposure.hpp), the CURVE keys
+// (--curve-cert, --clients-dir, --workers-dir) and the event-plane limits (event_limits.hpp).
+// For mains only.
 
 #include <boost/program_options/options_description.hpp>
 

@@ -4,6 +4,8 @@
 // Client: one DEALER to the broker's client ROUTER. call() sends one request and waits for
 // the reply carrying the same rid, ignoring any other (late replies to earlier requests). A
 // DEALER connect never fails, so an absent broker shows up as no reply before the deadline.
+// With CURVE keys the socket authenticates to the broker; a key the broker does not admit
+// (or a --broker-key that is not the broker's) shows up as no reply, as an absent broker.
 // Thread contract: one thread per Client; the zmq::context_t must outlive it.
 
 #include <chrono>
@@ -14,6 +16,7 @@
 
 #include <zmq.hpp>
 
+#include "qg/common/curve_client.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
@@ -47,7 +50,7 @@ class BadReply : public qg::Error {
 
 class Client {
  public:
-  Client(zmq::context_t& context, std::string endpoint);
+  Client(zmq::context_t& context, std::string endpoint, const CurveClientKeys& keys = {});
 
   // A fresh request id.
   std::string new_rid();
@@ -106,7 +109,7 @@ struct Event {
 // follow, so nothing that happens in between is missed.
 class Subscriber {
  public:
-  Subscriber(zmq::context_t& context, const std::string& endpoint);
+  Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys = {});
   void subscribe(const std::string& topic_prefix);
   void unsubscribe(const std::string& topic_prefix);
   // Waits up to `timeout` for one event; empty when none came. Unreadable messages are

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "qg/common/curve_client.hpp"
 #include "qg/proto/messages.hpp"
 
 namespace qg::cli {
@@ -27,6 +28,7 @@ struct GlobalConfig {
   std::string events = "tcp://127.0.0.1:5558";  // broker's event XPUB
   bool json = false;
   milliseconds request_timeout{5000};  // per request; an unanswered one is "unreachable"
+  CurveClientKeys curve;               // --curve-cert and --broker-key; off when empty
 };
 
 struct Io {
@@ -84,6 +86,16 @@ struct QueueConfig {
   std::string cursor;
 };
 
+// `qgjob keygen NAME`: a key pair in NAME.key and NAME.key_secret with exactly one role.
+struct KeygenConfig {
+  std::string name;        // may include a folder (created when missing)
+  std::string org;         // --org ORG: a client of one org
+  bool admin = false;      // --admin: a client of every org
+  std::string worker_id;   // --worker-id ID: one worker
+  bool scheduler = false;  // --scheduler: qg-scheduler
+  bool force = false;      // overwrite existing files
+};
+
 struct WatchConfig {
   std::string org_id;
   std::string job_id;
@@ -100,6 +112,8 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io);
 int run_workers(const GlobalConfig& g, Io io);
 int run_health(const GlobalConfig& g, Io io);
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
+// Writes the key pair; prints both paths and the public key (no broker is contacted).
+int run_keygen(const GlobalConfig& g, const KeygenConfig& c, Io io);
 
 // Exit code for an ERROR reply: 3 for requests the broker found malformed or invalid (bad
 // usage) or could not serve (unavailable), 1 otherwise (not found, conflict, internal).

@@ -25,8 +25,9 @@ void add_log_options(po::options_description& options, LogSettings& settings);
 void add_redis_password_option(po::options_description& options, std::string& path);
 
 // Outcome of parsing: either run with the filled variables, or exit at once with `exit_code`
-// after the text was printed (--help prints to stdout and exits 0; a usage error prints to
-// stderr and exits `usage_exit_code`).
+// after the text was printed (--help prints to stdout and exits 0, as does --version, which
+// prints "<program> <version>"; a usage error prints to stderr and exits `usage_exit_code`).
+// --help and --version are read from the command line only, never from the environment.
 struct ParseOutcome {
   bool run = false;
   int exit_code = 0;

@@ -19,10 +19,12 @@ void set_zmq_heartbeats(zmq::socket_t& socket, std::chrono::milliseconds interva
 
 // A received multipart message. `oversize` is set when the message broke max_frames or
 // max_bytes: every frame was still drained from the socket (so a ROUTER stays in step), but
-// only the first frame (the identity, on a ROUTER) is kept.
+// only the first frame (the identity, on a ROUTER) is kept. `user_id` is the message's
+// "User-Id" property: the user id a ZAP handler gave its connection, empty when none did.
 struct Multipart {
   std::vector<std::string> frames;
   bool oversize = false;
+  std::string user_id;
 };
 
 // Receives one whole message without blocking. Empty optional when none is waiting.

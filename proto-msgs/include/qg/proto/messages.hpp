@@ -33,7 +33,8 @@ inline constexpr std::string_view bad_body = "BAD_BODY";            // not msgpa
 inline constexpr std::string_view missing_field = "MISSING_FIELD";  // a required field is absent
 inline constexpr std::string_view invalid_field = "INVALID_FIELD";  // wrong type or value out of range
 inline constexpr std::string_view not_found = "NOT_FOUND";          // no such job
-inline constexpr std::string_view conflict = "CONFLICT";            // state forbids it (e.g. retry of a live job)
+inline constexpr std::string_view conflict = "CONFLICT";            // state forbids it (retry of a live job, id in use)
+inline constexpr std::string_view forbidden = "FORBIDDEN";          // the connection's key may not do it
 inline constexpr std::string_view unavailable = "UNAVAILABLE";      // store unreachable; safe to retry
 inline constexpr std::string_view internal = "INTERNAL";            // a bug; logged by the broker
 }  // namespace errc

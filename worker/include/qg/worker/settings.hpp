@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "qg/common/curve_client.hpp"
 #include "qg/proto/messages.hpp"
 
 namespace qg::worker {
@@ -19,6 +20,7 @@ inline constexpr std::string_view kDefaultRunCmd = "npx appwright test {test_pat
 struct Settings {
   std::string broker = "tcp://127.0.0.1:5556";  // broker's worker ROUTER
   std::string events = "tcp://127.0.0.1:5557";  // broker's events-in XSUB
+  CurveClientKeys curve;                        // set on both sockets; off when empty
   std::vector<proto::Target> targets{proto::Target::emulator};
   std::string device_id;  // empty = none (a generic slot)
   std::string worker_id;  // must be set (main derives a default)

@@ -1,0 +1,59 @@
+// CURVE on the broker's four sockets: the broker's secret key, a ZAP domain per socket, and
+// the ZAP handler that admits keys by folder (auth/zap_handler.hpp). The options are set
+// before any socket binds, and the handler is bound before them, so no connection is ever
+// made without a key check (libzmq admits every CURVE client when no ZAP handler is bound).
+#include <zmq.h>
+
+#include <utility>
+
+#include "auth/zap_handler.hpp"
+#include "qg/broker/broker.hpp"
+#include "qg/common/curve_cert.hpp"
+#include "qg/common/errors.hpp"
+
+namespace qg::broker {
+namespace {
+
+// ZMQ_MAXMSGSIZE bounds handshake commands too, and a CURVE client's INITIATE (cookie, vouch
+// and metadata, about 280 bytes) is longer than a subscription: the XPUB's limit must let it
+// through, or no subscriber ever connects.
+constexpr std::size_t kCurveHandshakeBytes = 512;
+
+}  // namespace
+
+void Broker::start_curve() {
+  if (settings_.curve_cert.empty()) {
+    if (!settings_.clients_dir.empty() || !settings_.workers_dir.empty()) {
+      throw ConfigError("--clients-dir and --workers-dir admit keys only with CURVE on: give --curve-cert too");
+    }
+    return;
+  }
+  if (settings_.clients_dir.empty() || settings_.workers_dir.empty()) {
+    throw ConfigError(
+        "--curve-cert needs --clients-dir (keys of clients) and --workers-dir (keys of workers and "
+        "schedulers); a folder may be empty");
+  }
+  if (zmq_has("curve") == 0) throw ConfigError("--curve-cert: this libzmq was built without CURVE");
+  const auto cert = read_secret_cert(settings_.curve_cert);
+  zap_ = std::make_unique<ZapHandler>(context_, KeyDirs{settings_.clients_dir, settings_.workers_dir}, log_, counters_);
+  const std::pair<zmq::socket_t*, const char*> sockets[] = {{&clients_, kClientsDomain},
+                                                            {&workers_, kWorkersDomain},
+                                                            {&events_in_, kEventsInDomain},
+                                                            {&events_out_, kEventsOutDomain}};
+  for (const auto& [socket, domain] : sockets) {
+    socket->set(zmq::sockopt::curve_server, 1);
+    socket->set(zmq::sockopt::curve_secretkey, cert.secret_key);
+    socket->set(zmq::sockopt::zap_domain, domain);
+  }
+  if (settings_.events.max_subscription_bytes + 1 < kCurveHandshakeBytes) {
+    events_out_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kCurveHandshakeBytes));
+  }
+  identity_required_ = true;
+  log_->info("CURVE on every socket, server key {} (public; from {})", cert.public_key, settings_.curve_cert);
+}
+
+void Broker::reload_keys() noexcept {
+  if (zap_) zap_->request_reload();
+}
+
+}  // namespace qg::broker
