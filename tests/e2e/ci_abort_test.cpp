@@ -125,7 +125,7 @@ class CiAbort : public ::testing::Test {
 TEST_F(CiAbort, SigintToSubmitWaitCancelsItsJobsAndExits130) {
   auto waiter = start_qgjob("qgjob", submit_args({"--wait"}));
   wait_for_one_running(2);
-  waiter->signal(SIGINT);
+  ::kill(waiter->pid(), SIGINT);  // once: a second signal would end it at once
   EXPECT_EQ(waiter->wait(20s), 130) << cluster_.log("qgjob");
   expect_all_cancelled_and_worker_free("qgjob");
 }
@@ -147,15 +147,30 @@ TEST_F(CiAbort, SigtermToWaitCancelsItsJobsAndExits143) {
   // Once it printed its progress line it has read the jobs and waits on them.
   ASSERT_TRUE(wait_until([&] { return cluster_.log("wait").find("waiting for") != std::string::npos; }, 10s, 10ms))
       << cluster_.log("wait");
-  waiter->signal(SIGTERM);
+  ::kill(waiter->pid(), SIGTERM);  // once: a second signal would end it at once
   EXPECT_EQ(waiter->wait(20s), 143) << cluster_.log("wait");
   expect_all_cancelled_and_worker_free("wait");
+}
+
+// The broker stops answering while qgjob cancels: a second signal ends qgjob at once.
+TEST_F(CiAbort, ASecondSignalExitsAtOnce) {
+  auto waiter = start_qgjob("qgjob", submit_args({"--wait", "--request-timeout", "20"}));
+  wait_for_one_running(2);
+  cluster_.broker().signal(SIGSTOP);
+  ::kill(waiter->pid(), SIGINT);
+  ASSERT_TRUE(wait_until([&] { return cluster_.log("qgjob").find("cancelling") != std::string::npos; }, 10s, 10ms))
+      << cluster_.log("qgjob");
+  const auto start = std::chrono::steady_clock::now();
+  ::kill(waiter->pid(), SIGINT);
+  EXPECT_EQ(waiter->wait(5s), 130) << cluster_.log("qgjob");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  cluster_.broker().signal(SIGCONT);
 }
 
 TEST_F(CiAbort, KeepOnExitLeavesTheJobsRunning) {
   auto waiter = start_qgjob("qgjob", submit_args({"--wait", "--keep-on-exit"}));
   wait_for_one_running(2);
-  waiter->signal(SIGINT);
+  ::kill(waiter->pid(), SIGINT);  // once: a second signal would end it at once
   EXPECT_EQ(waiter->wait(20s), 130) << cluster_.log("qgjob");
   auto jobs = status_of(statuses());
   ASSERT_EQ(jobs.size(), 2u);
