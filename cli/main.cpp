@@ -22,8 +22,13 @@ namespace cli = qg::cli;
 using std::chrono::milliseconds;
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_interrupt(int) {
-  if (g_interrupted.exchange(true)) _exit(130);  // a second Ctrl-C leaves at once
+std::atomic<int> g_signal{0};
+// The first SIGINT or SIGTERM asks the running command to stop (wait then cancels its jobs);
+// a second one leaves at once.
+extern "C" void on_interrupt(int sig) {
+  int none = 0;
+  if (!g_signal.compare_exchange_strong(none, sig)) _exit(cli::exit_code::signalled(sig));
+  g_interrupted.store(true);
 }
 
 // Everything a command line can fill in; each command reads its own part.
@@ -77,7 +82,9 @@ void submit_options(po::options_description& own, Parsed& p) {
       ("wait", po::bool_switch(&p.submit.wait), "then wait like `qgjob wait` (same exit codes)")             //
       ("timeout", po::value(&p.timeout_s)->default_value(0),
        "overall seconds for submit (+ wait); 0 = submit retries for 3 request timeouts, wait for ever")  //
-      ("junit", po::value(&p.submit.junit), "with --wait: write a JUnit XML report to this file");
+      ("junit", po::value(&p.submit.junit), "with --wait: write a JUnit XML report to this file")        //
+      ("keep-on-exit", po::bool_switch(&p.submit.keep_on_exit),
+       "with --wait: leave unfinished jobs running on --timeout, SIGINT or SIGTERM (default: cancel them)");
 }
 
 int submit_run(Invocation& in) {
@@ -88,6 +95,7 @@ int submit_run(Invocation& in) {
   if (!target) return in.usage_error("unknown --target '" + p.target + "' (emulator, device, browserstack)");
   if (p.retries > 10) return in.usage_error("--retries must be 0..10");
   if (!p.submit.junit.empty() && !p.submit.wait) return in.usage_error("--junit needs --wait");
+  if (p.submit.keep_on_exit && !p.submit.wait) return in.usage_error("--keep-on-exit needs --wait");
   p.submit.priority = *priority;
   p.submit.target = *target;
   p.submit.retries = p.retries;
@@ -99,7 +107,9 @@ void wait_options(po::options_description& own, Parsed& p) {
   own.add_options()                                                                                                  //
       ("job-id", po::value(&p.wait.job_ids)->required()->composing(), "job id; repeat for several (required)")       //
       ("timeout", po::value(&p.timeout_s)->default_value(0), "give up after this many seconds (exit 2); 0 = never")  //
-      ("junit", po::value(&p.wait.junit), "write a JUnit XML report to this file");
+      ("junit", po::value(&p.wait.junit), "write a JUnit XML report to this file")                                   //
+      ("keep-on-exit", po::bool_switch(&p.wait.keep_on_exit),
+       "leave unfinished jobs running on --timeout, SIGINT or SIGTERM (default: cancel them)");
 }
 
 int wait_run(Invocation& in) {
@@ -194,8 +204,10 @@ const std::vector<Command> kCommands = {
      "submit --org-id ORG --app-version-id BUILD --test PATH [--test PATH ...] [options]", submit_options, submit_run},
     {"status", "show jobs by id", "status --job-id ID [--job-id ID ...]", status_options,
      [](Invocation& in) { return cli::run_status(in.g, in.p.status, in.io); }},
-    {"wait", "block until jobs finish; exit 0 all passed, 1 any did not, 2 timeout, 3 broker unreachable",
-     "wait --job-id ID [--job-id ID ...] [--timeout S] [--junit FILE]", wait_options, wait_run},
+    {"wait",
+     "block until jobs finish; exit 0 all passed, 1 any did not, 2 timeout, 3 broker unreachable; on timeout or "
+     "Ctrl-C cancels the unfinished ones",
+     "wait --job-id ID [--job-id ID ...] [--timeout S] [--junit FILE] [--keep-on-exit]", wait_options, wait_run},
     {"cancel", "cancel a job, or every unfinished job of an app build",
      "cancel --job-id ID | --org-id ORG --app-version-id BUILD", cancel_options, cancel_run},
     {"retry", "run a dead (dead-lettered) job again", "retry --job-id ID", retry_options,
@@ -231,7 +243,8 @@ void print_main_help(std::ostream& out) {
          "  -h, --help              this text; `qgjob <command> --help` explains a command\n"
          "  --version               print the version and exit\n"
          "\nExit codes: 0 ok / all passed; 1 a job failed, timed out, errored, was cancelled or is dead, or the\n"
-         "broker refused the request; 2 wait timed out; 3 broker unreachable or wrong usage.\n"
+         "broker refused the request; 2 wait timed out; 3 broker unreachable or wrong usage; 130/143 wait\n"
+         "stopped by SIGINT/SIGTERM. A wait that ends early cancels its unfinished jobs (--keep-on-exit: not).\n"
          "\nExample (CI):\n"
          "  qgjob submit --org-id acme --app-version-id $GIT_SHA --test tests/login.spec.ts \\\n"
          "        --test tests/cart.spec.ts --target emulator --wait --timeout 1800 --junit report.xml\n";
@@ -334,7 +347,7 @@ int main(int argc, char* argv[]) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  cli::Io io{std::cout, std::cerr, &g_interrupted};
+  cli::Io io{std::cout, std::cerr, &g_interrupted, &g_signal};
   Invocation invocation{g, parsed, timeout, io, usage_error};
   return known->run(invocation);
 }

@@ -33,9 +33,20 @@ std::string summarize(const std::vector<proto::Job>& jobs) {
 bool SeqTracker::observe(const std::string& source, std::uint64_t seq) {
   auto [it, inserted] = last_.emplace(source, seq);
   if (inserted) return false;
-  bool gap = seq > it->second + 1;
+  return step(it->second, seq);
+}
+
+bool SeqTracker::observe_org(const std::string& source, const std::string& org_id, std::uint64_t org_seq) {
+  if (org_seq == 0) return false;
+  auto [it, inserted] = last_of_org_.emplace(std::make_pair(source, org_id), org_seq);
+  if (inserted) return false;
+  return step(it->second, org_seq);
+}
+
+bool SeqTracker::step(std::uint64_t& last, std::uint64_t seq) {
+  bool gap = seq > last + 1;
   // A lower number means the source restarted its count: not a gap, but start again from it.
-  it->second = seq;
+  last = seq;
   if (gap) ++gaps_;
   return gap;
 }

@@ -378,6 +378,10 @@ QG_SCHEMA(JobEvent) {
   v("worker_id", m.worker_id);
   v("message", m.message);
   v("at_ms", m.at_ms);
+  v("org_seq", m.org_seq);
+  v("test_path", m.test_path);
+  v("target", m.target);
+  v("priority", m.priority);
 }
 
 QG_SCHEMA(WorkerEvent) {

@@ -10,6 +10,7 @@ void ZmqEventSink::send(std::vector<std::string> frames) { (void)send_multipart(
 void EventPublisher::job(proto::JobEvent event) {
   event.source = source_;
   event.seq = ++seq_;
+  event.org_seq = org_seqs_.next(event.org_id);
   std::string topic = "job." + event.org_id + "." + event.job_id;
   sink_.send({std::move(topic), std::string(proto::kEventProtocol), std::string(proto::JobEvent::command),
               proto::encode(event)});
@@ -33,6 +34,9 @@ void EventPublisher::job_status(const proto::Job& job, std::int64_t at_ms, std::
   event.worker_id = job.worker_id;
   event.message = message.empty() ? job.last_error : std::move(message);
   event.at_ms = at_ms;
+  event.test_path = job.test_path;
+  event.target = job.target;
+  event.priority = job.priority;
   this->job(std::move(event));
 }
 

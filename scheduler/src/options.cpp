@@ -25,7 +25,8 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "backoff-jitter", po::value(&v.backoff_jitter)->default_value(v.backoff_jitter),
       "random spread of retry delays, as a fraction (0.2 = +-20%)")(
       "org-tier", po::value(&v.org_tiers)->composing(),
-      "ORG=premium|enterprise|standard; repeatable. Higher tiers go first; unlisted orgs are standard")(
+      "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
+      "(head starts of 60 and 30 min); unlisted orgs are standard")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key");
 }
 

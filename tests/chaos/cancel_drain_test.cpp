@@ -19,6 +19,7 @@ using qg::testing::Api;
 using qg::testing::Cluster;
 using qg::testing::ClusterOptions;
 using qg::testing::describe;
+using qg::testing::process_gone;
 using qg::testing::wait_until;
 using qg::testing::with_lease;
 using qg::testing::WorkerOptions;
@@ -39,15 +40,6 @@ int pid_of(const Cluster& cluster, const std::string& job_id) {
   int pid = 0;
   in >> pid;
   return pid;
-}
-
-// Gone or a zombie (killed, waiting to be reaped by whoever adopted it).
-bool process_gone(int pid) {
-  if (::kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
 }
 
 TEST(Cancel, ARunningJobsProcessGroupIsKilledWithinASecondAndTheRestOfTheGroupContinues) {

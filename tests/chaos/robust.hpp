@@ -1,12 +1,18 @@
 #pragma once
 // Helpers for the robustness tests: a typed protocol client (status, submit) on top of
 // qg_cli's Client, an event-stream collector, and a hand-built worker DEALER for sending
-// reports a real worker would not (late ones from a dead attempt).
+// reports a real worker would not (late ones from a dead attempt), and whether a process is
+// gone.
+
+#include <signal.h>
 
 #include <zmq.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <string>
@@ -183,6 +189,15 @@ inline std::optional<proto::Confirm> send_report(const std::string& worker_endpo
     }
   }
   return std::nullopt;
+}
+
+// Gone or a zombie (killed, waiting to be reaped by whoever adopted it).
+inline bool process_gone(int pid) {
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
 }
 
 inline std::string describe(const std::vector<proto::Job>& jobs) {

@@ -149,6 +149,10 @@ void Worker::publish_job_event(const Slot& slot, JobStatus status, const std::st
   event.worker_id = settings_.worker_id;
   event.message = message;
   event.at_ms = clock_.now_ms();
+  event.org_seq = org_seqs_.next(event.org_id);
+  event.test_path = slot.job.test_path;
+  event.target = group_->assign.target;
+  event.priority = slot.job.priority;
   publish("job." + event.org_id + "." + event.job_id, event);
 }
 

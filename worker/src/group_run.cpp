@@ -130,6 +130,7 @@ void Worker::start_group(proto::Assign assign) {
   spec.env = child_env(nullptr);
   spec.timeout = settings_.install_timeout;
   spec.kill_grace = settings_.kill_grace;
+  spec.group_record = group_record_path();
   installed_.erase(key);  // a reinstall that fails leaves the build in an unknown state
   ++counters_.installs_run;
   log_->info("install started: {} on device {}{}: {}", key, settings_.device_id,
@@ -199,6 +200,7 @@ void Worker::start_next_job() {
   spec.env = child_env(&slot);
   spec.timeout = settings_.job_timeout;
   spec.kill_grace = settings_.kill_grace;
+  spec.group_record = group_record_path();
   slot.state = SlotState::running;
   group_->running = index;
   log_->info("job {} attempt {} started: {}", slot.job.job_id, slot.job.attempt, display_command(spec.argv));

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "group_record.hpp"
+#include "process_child.hpp"
 #include "qg/common/clock.hpp"
 
 extern char** environ;
@@ -25,16 +26,6 @@ extern char** environ;
 namespace qg::worker {
 
 namespace {
-
-void write_all(int fd, const char* text) {
-  auto len = std::strlen(text);
-  while (len > 0) {
-    auto n = ::write(fd, text, len);
-    if (n <= 0) return;
-    text += n;
-    len -= static_cast<std::size_t>(n);
-  }
-}
 
 // A pidfd for `pid` (close-on-exec, as pidfd_open always makes it), or -1 when the kernel
 // has none; the caller then polls on a period.
@@ -106,8 +97,16 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
   log_fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + std::string(log));
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const char* cwd = spec.working_dir.empty() ? nullptr : spec.working_dir.c_str();
-  const pid_t parent = ::getpid();
+  const detail::ChildPlan plan{program.c_str(),
+                               argv.data(),
+                               envp.data(),
+                               null_fd,
+                               log_fd,
+                               spec.working_dir.empty() ? nullptr : spec.working_dir.c_str(),
+                               not_found.c_str(),
+                               not_executable.c_str(),
+                               ::getpid()};
+  const detail::LifeLine life = detail::life_line();
 
   started_ms_ = steady_ms();
   pid_ = ::fork();
@@ -117,30 +116,7 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
     if (null_fd >= 0) ::close(null_fd);
     throw std::system_error(err, std::generic_category(), "fork");
   }
-  if (pid_ == 0) {
-    ::setpgid(0, 0);
-    // Die with the worker; grandchildren are handled by group kills.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) _exit(127);
-    // Undo what the worker changed: ignored signals and the mask survive exec.
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD}) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (null_fd >= 0) ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    if (cwd != nullptr && ::chdir(cwd) != 0) {
-      write_all(2, "qg-worker: cannot enter working directory\n");
-      _exit(127);
-    }
-    ::execve(program.c_str(), argv.data(), envp.data());
-    const bool missing = errno == ENOENT || errno == ENOTDIR;
-    write_all(2, missing ? not_found.c_str() : not_executable.c_str());
-    _exit(missing ? 127 : 126);
-  }
+  if (pid_ == 0) detail::run_child(plan, life);
   ::setpgid(pid_, pid_);  // also here, so the group exists before we might signal it
   // The leader cannot have been reaped yet (only we reap it), so the pid is still ours: a
   // pidfd opened now refers to this child even when it has already exited.
@@ -149,6 +125,8 @@ RunningCommand::RunningCommand(const CommandSpec& spec) {
   if (null_fd >= 0) ::close(null_fd);
   if (spec.timeout.count() > 0) deadline_ms_ = started_ms_ + spec.timeout.count();
   kill_grace_ms_ = spec.kill_grace.count();
+  group_record_ = spec.group_record;
+  detail::write_group_record(group_record_, pid_);
 }
 
 RunningCommand::~RunningCommand() {
@@ -157,6 +135,7 @@ RunningCommand::~RunningCommand() {
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    detail::remove_group_record(group_record_);
   }
   close_pidfd();
 }
@@ -174,6 +153,7 @@ RunningCommand& RunningCommand::operator=(RunningCommand&& other) noexcept {
       ::kill(-pid_, SIGKILL);
       int status = 0;
       ::waitpid(pid_, &status, 0);
+      detail::remove_group_record(group_record_);
     }
     close_pidfd();
     pid_ = std::exchange(other.pid_, -1);
@@ -185,6 +165,7 @@ RunningCommand& RunningCommand::operator=(RunningCommand&& other) noexcept {
     sigkill_sent_ = other.sigkill_sent_;
     kill_reason_ = other.kill_reason_;
     outcome_ = std::move(other.outcome_);
+    group_record_ = std::exchange(other.group_record_, {});
   }
   return *this;
 }
@@ -232,6 +213,7 @@ std::optional<CommandOutcome> RunningCommand::poll() {
     lost.exit_code = -1;
     lost.duration_ms = steady_ms() - started_ms_;
     outcome_ = lost;
+    detail::remove_group_record(group_record_);
     close_pidfd();
     return outcome_;
   }
@@ -251,6 +233,7 @@ std::optional<CommandOutcome> RunningCommand::poll() {
   }
   if (kill_reason_) out.kind = *kill_reason_;
   outcome_ = out;
+  detail::remove_group_record(group_record_);
   close_pidfd();  // readable for ever now; a caller must not keep waking on it
   return outcome_;
 }

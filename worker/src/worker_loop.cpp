@@ -33,6 +33,11 @@ Worker::Worker(Settings settings, zmq::context_t& context, std::shared_ptr<spdlo
   std::error_code ec;
   fs::create_directories(fs::path(settings_.workdir) / "logs", ec);
   if (ec) throw ConfigError("cannot create workdir " + settings_.workdir + ": " + ec.message());
+  // A predecessor on this workdir that died together with its test's guard left the test's
+  // process group behind: it must not share the device with what this worker runs.
+  if (auto pgid = kill_recorded_group(group_record_path())) {
+    log_->warn("killed process group {}, left running by a previous worker on {}", *pgid, settings_.workdir);
+  }
   heartbeat_ms_ = std::max<std::int64_t>(settings_.heartbeat.count(), 10);
   load_installed();
 }
@@ -40,6 +45,8 @@ Worker::Worker(Settings settings, zmq::context_t& context, std::shared_ptr<spdlo
 Worker::~Worker() = default;
 
 std::string Worker::next_rid() { return ids_.next(clock_.now_ms()); }
+
+std::string Worker::group_record_path() const { return (fs::path(settings_.workdir) / "running-group").string(); }
 
 // ---------------------------------------------------------------------------------------
 // Stopping

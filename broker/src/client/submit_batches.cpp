@@ -122,6 +122,9 @@ void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const s
         event.app_version_id = s.app_version_id;
         event.status = proto::JobStatus::queued;
         event.at_ms = now;
+        if (k < s.test_paths.size()) event.test_path = s.test_paths[k];
+        event.target = s.target;
+        event.priority = s.priority;
         events_->job(std::move(event));
       }
       work_maybe_available_ = true;

@@ -17,8 +17,9 @@ namespace {
 constexpr std::size_t kLongestId = 128;
 constexpr std::size_t kLongestOrgId = 64;
 constexpr std::size_t kLongestAppVersionId = 128;
+constexpr std::size_t kLongestTestPath = 1024;
 // The longest message a worker writes into a job event: its own failure text, which may name
-// the test command (a test path is at most 1024 bytes).
+// the test command (a test path is at most kLongestTestPath bytes).
 constexpr std::size_t kLongestEventMessage = 2048;
 
 std::size_t event_bytes(std::size_t topic_bytes, std::string_view command, const std::string& body) {
@@ -56,6 +57,10 @@ std::size_t largest_job_event() {
   event.worker_id.assign(kLongestId, 'w');
   event.message.assign(kLongestEventMessage, 'm');
   event.at_ms = std::numeric_limits<std::int64_t>::max();
+  event.org_seq = std::numeric_limits<std::uint64_t>::max();
+  event.test_path.assign(kLongestTestPath, 't');
+  event.target = proto::Target::browserstack;
+  event.priority = proto::Priority::medium;
   return event_bytes(4 + kLongestOrgId + 1 + kLongestId, proto::JobEvent::command, proto::encode(event));
 }
 

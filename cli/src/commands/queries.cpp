@@ -53,7 +53,7 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io) {
     } else {
       print_jobs(io.out, reply.jobs);
       if (!reply.next_cursor.empty())
-        io.err << "more: qgjob list --cursor " << printable(reply.next_cursor) << " ...\n";
+        io.err << "more: qgjob list --cursor " << printable(shell_word(reply.next_cursor)) << " ...\n";
     }
     return exit_code::ok;
   });
@@ -96,7 +96,8 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
       std::string line;
       for (const auto& [k, v] : reply.by_status) line += (line.empty() ? "" : ", ") + std::to_string(v) + " " + k;
       io.out << "jobs: " << (line.empty() ? "none" : printable(line)) << "\n";
-      if (!reply.next_cursor.empty()) io.err << "more: qgjob queue --cursor " << printable(reply.next_cursor) << "\n";
+      if (!reply.next_cursor.empty())
+        io.err << "more: qgjob queue --cursor " << printable(shell_word(reply.next_cursor)) << "\n";
     }
     return exit_code::ok;
   });

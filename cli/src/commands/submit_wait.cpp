@@ -2,12 +2,16 @@
 // while the broker does not answer or cannot reach its store), then, with --wait, waits like
 // `qgjob wait`: subscribe to the jobs' events, read their status, print each job as it
 // finishes, re-read on a final-looking event, a sequence gap or every 2 s, and exit with
-// wait_exit_code().
+// wait_exit_code(). A wait that ends early (--timeout, SIGINT, SIGTERM) cancels the jobs still
+// unfinished unless --keep-on-exit, and exits 2 (timeout) or 128 + the signal.
+#include <signal.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
 
+#include "cancel_on_exit.hpp"
 #include "qg/cli/client.hpp"
 #include "qg/cli/commands.hpp"
 #include "qg/cli/json.hpp"
@@ -152,13 +156,32 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
 
   auto final_jobs = ordered();
   int code = wait_exit_code(final_jobs, true);
-  if (interrupted) code = exit_code::timeout;
+  int stop_signal = 0;
+  if (interrupted) {
+    stop_signal = io.stop_signal != nullptr && io.stop_signal->load() != 0 ? io.stop_signal->load() : SIGINT;
+    code = exit_code::signalled(stop_signal);
+  }
+  std::vector<Job> unfinished;
+  for (const auto& j : final_jobs) {
+    if (!proto::is_final(j.status)) unfinished.push_back(j);
+  }
+  std::vector<std::string> cancelled;
+  if ((gave_up || interrupted) && !c.keep_on_exit) {
+    // The exit code stays that of the timeout or signal: the run did not finish.
+    for (const auto& r : cancel_unfinished(client, unfinished, g.request_timeout, io.err)) {
+      if (r.outcome != "cancelled" && r.outcome != "cancel_requested") continue;
+      cancelled.push_back(r.job_id);
+      if (auto it = jobs.find(r.job_id); it != jobs.end()) it->second.status = r.status;
+    }
+    final_jobs = ordered();
+  }
   if (!c.junit.empty()) write_junit_file(c.junit, final_jobs);
   if (g.json) {
     io.out << dump_json({{"jobs", jobs_json(final_jobs)},
                          {"summary", summarize(final_jobs)},
                          {"exit_code", code},
-                         {"timed_out", gave_up}})
+                         {"timed_out", gave_up},
+                         {"cancelled", cancelled}})
            << "\n";
   } else {
     io.out << "\n";
@@ -170,11 +193,13 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
     for (const auto& j : final_jobs) bad += j.status != JobStatus::passed ? 1 : 0;
     io.err << "qgjob: " << bad << " of " << final_jobs.size() << " job(s) did not pass (" << summarize(final_jobs)
            << ")\n";
-  } else if (code == exit_code::timeout) {
-    io.err << "qgjob: " << (interrupted ? "interrupted" : "timed out") << " with "
-           << std::count_if(final_jobs.begin(), final_jobs.end(),
-                            [](const Job& j) { return !proto::is_final(j.status); })
-           << " job(s) unfinished (" << summarize(final_jobs) << ")\n";
+  } else if (gave_up || interrupted) {
+    io.err << "qgjob: "
+           << (interrupted ? std::string("interrupted by ") + (stop_signal == SIGTERM ? "SIGTERM" : "SIGINT")
+                           : "timed out")
+           << " with " << unfinished.size() << " job(s) unfinished";
+    if (!cancelled.empty()) io.err << ", " << cancelled.size() << " cancelled or being stopped";
+    io.err << " (" << summarize(final_jobs) << ")\n";
   }
   return code;
 }
@@ -253,6 +278,7 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
     w.job_ids = reply.job_ids;
     w.junit = c.junit;
     w.org_id = c.org_id;
+    w.keep_on_exit = c.keep_on_exit;
     return wait_for(g, client, context, w, overall, io);
   });
 }

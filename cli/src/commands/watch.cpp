@@ -1,6 +1,9 @@
 // qgjob watch: prints live job and worker events (and heartbeats with --heartbeats) until
 // Ctrl-C, one line each, or one JSON object per line with --json; a sequence gap is shown.
+// Gaps are judged on what is subscribed: everything (`job.` and `worker.`) by each source's
+// seq, one org's or every org's job topics by the events' org_seq (docs/protocol.md 8.3).
 #include <ctime>
+#include <utility>
 
 #include "qg/cli/client.hpp"
 #include "qg/cli/commands.hpp"
@@ -15,17 +18,15 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
     Subscriber events(context, g.events, g.curve);
-    if (!c.org_id.empty() && !c.job_id.empty()) {
-      events.subscribe("job." + c.org_id + "." + c.job_id);
-    } else if (!c.org_id.empty()) {
-      events.subscribe("job." + c.org_id + ".");
-    } else {
-      events.subscribe("job.");
-    }
-    if (c.org_id.empty() && c.job_id.empty()) events.subscribe("worker.");
+    // One job is filtered here rather than by its topic: under its org's topics org_seq still
+    // tells a lost event from another job's.
+    const bool everything = c.org_id.empty() && c.job_id.empty();
+    events.subscribe(c.org_id.empty() ? "job." : "job." + c.org_id + ".");
+    if (everything) events.subscribe("worker.");
     if (c.heartbeats) events.subscribe("hb.");
     if (!g.json) io.err << "watching events from " << g.events << " (Ctrl-C to stop)\n";
     SeqTracker seqs;
+    std::string missed_from;  // the source of a gap not shown yet
     while (io.interrupted == nullptr || !io.interrupted->load()) {
       auto event = events.next(milliseconds(200));
       if (!event) continue;
@@ -39,8 +40,13 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
       };
       if (event->job) {
         const auto& e = *event->job;
+        // A gap seen on another job's event is shown with the next event of the watched job.
+        if (everything ? seqs.observe(e.source, e.seq) : seqs.observe_org(e.source, e.org_id, e.org_seq)) {
+          missed_from = e.source;
+        }
         if (!c.job_id.empty() && e.job_id != c.job_id) continue;
-        bool gap = seqs.observe(e.source, e.seq);
+        const std::string gap_source = std::exchange(missed_from, {});
+        const bool gap = !gap_source.empty();
         if (g.json) {
           io.out << dump_json({{"type", "job"},
                                {"source", e.source},
@@ -53,13 +59,18 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
                                {"status", proto::to_string(e.status)},
                                {"worker_id", e.worker_id},
                                {"message", e.message},
-                               {"at_ms", e.at_ms}})
+                               {"at_ms", e.at_ms},
+                               {"org_seq", e.org_seq},
+                               {"test_path", e.test_path},
+                               {"target", e.target ? std::string(proto::to_string(*e.target)) : std::string()},
+                               {"priority", e.priority ? std::string(proto::to_string(*e.priority)) : std::string()}})
                  << "\n"
                  << std::flush;
         } else {
-          if (gap) io.out << "(missed events from " << printable(e.source) << ")\n";
+          if (gap) io.out << "(missed events from " << printable(gap_source) << ")\n";
           io.out << printable(stamp(e.at_ms) + "  " + e.job_id + "  " + std::string(proto::to_string(e.status)) + "  " +
-                              e.org_id + "/" + e.app_version_id + "  attempt " + std::to_string(e.attempt) +
+                              e.org_id + "/" + e.app_version_id + (e.test_path.empty() ? "" : "  " + e.test_path) +
+                              "  attempt " + std::to_string(e.attempt) +
                               (e.worker_id.empty() ? "" : "  on " + e.worker_id) +
                               (e.message.empty() ? "" : "  " + e.message) + "  [" + e.source + "]")
                  << "\n"

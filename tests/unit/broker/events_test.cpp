@@ -75,6 +75,30 @@ TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
   EXPECT_GE(broker_->counters().events_published, 1u);
 }
 
+// A dashboard shows a job from its events alone: they name its test, target and priority.
+TEST_F(BrokerTest, JobEventsNameTheTestTargetAndPriority) {
+  auto sub = job_subscriber();
+  auto client = dealer(client_endpoint_);
+  std::vector<std::string> got;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    qg::proto::SubmitRequest req;
+    req.rid = "r" + std::to_string(i);
+    req.org_id = "acme";
+    req.app_version_id = "build-" + std::to_string(i);
+    req.target = qg::proto::Target::device;
+    req.priority = qg::proto::Priority::high;
+    req.tests = {"tests/login.spec.ts"};
+    request<qg::proto::SubmitReply>(client, kClientProtocol, req);
+    got = receive(sub, 10ms);
+  }
+  ASSERT_EQ(got.size(), 4u);
+  auto event = qg::proto::decode<qg::proto::JobEvent>(got[3]);
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->test_path, "tests/login.spec.ts");
+  EXPECT_EQ(event->target, qg::proto::Target::device);
+  EXPECT_EQ(event->priority, qg::proto::Priority::high);
+}
+
 TEST_F(BrokerTest, AHeldPullGetsANewBuildInTheSubmitsStoreCallAndItsEventsStayInOrder) {
   auto sub = job_subscriber();
   auto client = dealer(client_endpoint_);

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "one_shot_broker.hpp"
 #include "qg/cli/commands.hpp"
 #include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
@@ -76,35 +77,6 @@ TEST(TerminalText, TableCellsAreEscapedAndAligned) {
   print_table(out, {"ID", "TEST"}, {{"J\x1b", "a\rb"}, {"J2", "c"}});
   EXPECT_EQ(out.str(), "ID     TEST\nJ\\x1b  a\\x0db\nJ2     c\n");
 }
-
-// A broker that answers one request with `reply` (already encoded frames after the identity).
-class OneShotBroker {
- public:
-  explicit OneShotBroker(zmq::context_t& context) : router_(context, zmq::socket_type::router) {
-    set_common_options(router_);
-    router_.bind("tcp://127.0.0.1:*");
-  }
-  std::string endpoint() { return "tcp://127.0.0.1:" + std::to_string(bound_port(router_)); }
-  template <class Make>
-  void answer_once(Make make) {
-    thread_ = std::thread([this, make] {
-      zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, 5000ms);
-      auto m = recv_multipart(router_, 8, 1 << 20);
-      if (!m) return;
-      auto frames = make(proto::peek_rid(m->frames.at(3)));
-      frames.insert(frames.begin(), m->frames[0]);
-      send_multipart(router_, frames);
-    });
-  }
-  ~OneShotBroker() {
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  zmq::socket_t router_;
-  std::thread thread_;
-};
 
 TEST(TerminalText, StatusPrintsHostileJobFieldsEscaped) {
   zmq::context_t context(1);

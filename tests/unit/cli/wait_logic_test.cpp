@@ -75,6 +75,27 @@ TEST(SeqTracker, RestartedSourceIsNotAGap) {
   EXPECT_FALSE(t.observe("w1", 2));
 }
 
+TEST(SeqTracker, OrgSeqIsCountedPerSourceAndOrg) {
+  SeqTracker t;
+  EXPECT_FALSE(t.observe_org("b1", "acme", 1));
+  EXPECT_FALSE(t.observe_org("b1", "beta", 1));
+  EXPECT_FALSE(t.observe_org("b1", "acme", 2));
+  EXPECT_FALSE(t.observe_org("w1", "acme", 9));
+  EXPECT_TRUE(t.observe_org("b1", "acme", 4));
+  EXPECT_FALSE(t.observe_org("b1", "beta", 2));
+  EXPECT_EQ(t.gaps(), 1u);
+}
+
+TEST(SeqTracker, OrgSeqZeroTellsNothingAndALowerOneIsARestart) {
+  SeqTracker t;
+  EXPECT_FALSE(t.observe_org("b1", "acme", 0));
+  EXPECT_FALSE(t.observe_org("b1", "acme", 0));
+  EXPECT_FALSE(t.observe_org("b1", "acme", 30));
+  EXPECT_FALSE(t.observe_org("b1", "acme", 1));
+  EXPECT_FALSE(t.observe_org("b1", "acme", 2));
+  EXPECT_EQ(t.gaps(), 0u);
+}
+
 TEST(FormatDuration, PicksAReadableUnit) {
   EXPECT_EQ(format_duration(850), "850ms");
   EXPECT_EQ(format_duration(12345), "12.3s");

@@ -229,7 +229,20 @@ inline ErrorReply sample<ErrorReply>() {
 }
 template <>
 inline JobEvent sample<JobEvent>() {
-  return JobEvent{"broker-a", 41, "J1", "acme", "v1.2.3", 2, JobStatus::passed, "w-pixel-7:1", "ok", 1718000010000};
+  return JobEvent{"broker-a",
+                  41,
+                  "J1",
+                  "acme",
+                  "v1.2.3",
+                  2,
+                  JobStatus::passed,
+                  "w-pixel-7:1",
+                  "ok",
+                  1718000010000,
+                  9,
+                  "t/cart.spec.ts",
+                  Target::browserstack,
+                  Priority::low};
 }
 template <>
 inline WorkerEvent sample<WorkerEvent>() {

@@ -106,7 +106,8 @@ std::vector<Example> examples() {
   out.push_back(example("error_reply",
                         ErrorReply{"r1", Error{"INVALID_FIELD", "must not contain a \"..\" segment", "tests[0]"}}));
   out.push_back(example("job_event", JobEvent{"broker-1", 17, "01J0S0B9Z7E4RT1GQ7K3M5N8PB", "acme", "v1.2.3", 1,
-                                              JobStatus::running, "pixel7-a:0", "", 1718000011000}));
+                                              JobStatus::running, "pixel7-a:0", "", 1718000011000, 5,
+                                              "tests/login.spec.ts", Target::device, Priority::high}));
   return out;
 }
 

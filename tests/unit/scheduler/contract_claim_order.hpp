@@ -1,7 +1,8 @@
 #pragma once
 // The JobStore contract. Claim order: which jobs and which group a claim takes first. Within a
-// group by priority band and age (ageing across bands); across groups by org tier, then
-// priority, then age; an installed build wins within the affinity slack.
+// group by priority band and age (ageing across bands); across groups by org tier (premium,
+// then enterprise, then standard), then priority, then age; an installed build wins within
+// the affinity slack.
 //
 // Cases of JobStoreContract (contract_fixture.hpp), registered in job_store_contract.hpp:
 // include that header, not this one.
@@ -99,6 +100,22 @@ TYPED_TEST_P(JobStoreContract, AcrossGroupsTierThenPriorityThenAge) {
     while (auto c = this->claim("w", kT0 + 5000)) order.push_back(c->group_key);
     std::vector<std::string> expected = {"ent/low/emulator", "std/high/emulator", "std/old-medium/emulator",
                                          "std/new-medium/emulator"};
+    EXPECT_EQ(order, expected);
+  }
+}
+
+// The tier order of the specification: premium, then enterprise, then standard, for jobs
+// submitted at the same moment (the standard org's first, so submit order cannot explain it).
+TYPED_TEST_P(JobStoreContract, PremiumBeforeEnterpriseBeforeStandard) {
+  this->settings_.org_tiers["prem"] = OrgTier::premium;
+  this->settings_.org_tiers["ent"] = OrgTier::enterprise;
+  for (bool sent : {false, true}) {
+    SCOPED_TRACE(sent ? "sent batches" : "submits");
+    this->reset();
+    for (const char* org : {"std", "ent", "prem"}) this->submit_or_send(sent, {.org = org, .app = "app"}, kT0);
+    std::vector<std::string> order;
+    while (auto c = this->claim("w", kT0 + 1000)) order.push_back(c->group_key);
+    std::vector<std::string> expected = {"prem/app/emulator", "ent/app/emulator", "std/app/emulator"};
     EXPECT_EQ(order, expected);
   }
 }

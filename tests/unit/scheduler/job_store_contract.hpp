@@ -24,7 +24,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     JobStoreContract, SubmitThenGetReturnsQueuedJobs, IdempotentSubmitReturnsSameIdsAndWritesNothing,
     SubmissionEntersItsGroupWhole, WithinGroupHighBeforeMediumBeforeLowThenOldest, WithinGroupJobsGoByRankAcrossBands,
     GroupRanksByTheBestOfItsBands, BusyGroupDoesNotStarveItsLowJobs, CancelledEntriesAreSkippedAcrossBands,
-    AcrossGroupsTierThenPriorityThenAge, LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup,
+    AcrossGroupsTierThenPriorityThenAge, PremiumBeforeEnterpriseBeforeStandard, LowGroupThatWaitedLongerThanHeadStartBeatsNewHighGroup,
     InstalledBuildWinsWithinAffinitySlack, GroupMaxCapsClaimSize, GroupWindowHoldsGroupUntilPromoteDue,
     GroupMaxOpensWindowEarly, SentBatchesFillingAGroupOpenItsWindowEarly, ClaimReturnsNothingWhenNothingIsClaimable,
     ClaimedJobIsNeverClaimedAgain, RacingClaimsNeverHandOutAJobTwice, ReportIsAcceptedOnceAndLaterReportsAreRejected,

@@ -1,10 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "qg/common/clock.hpp"
@@ -58,6 +63,49 @@ TEST_F(ProcessTest, NonZeroExitIsReported) {
   EXPECT_EQ(out.kind, CommandOutcome::Kind::exited);
   EXPECT_EQ(out.exit_code, 7);
   EXPECT_EQ(tail_file(log), "failing\n");
+}
+
+TEST_F(ProcessTest, AProgramEndedByASignalIsReportedWithThatSignal) {
+  auto out = run_to_completion(spec("kill -USR1 $$"));
+  EXPECT_EQ(out.kind, CommandOutcome::Kind::signalled);
+  EXPECT_EQ(out.exit_code, 128 + SIGUSR1);
+}
+
+// The program gets stdin, stdout and stderr, and none of the worker's other descriptors: not
+// a file it left open without close-on-exec, nor the pipe its guard watches.
+TEST_F(ProcessTest, TheProgramInheritsOnlyItsStandardStreams) {
+  const std::string marker = dir.path() + "/worker-only";
+  const int stray = ::open(marker.c_str(), O_WRONLY | O_CREAT, 0644);  // not close-on-exec
+  ASSERT_GE(stray, 0);
+  const std::string pid_file = dir.path() + "/pid";
+  RunningCommand cmd(spec("echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file + "; exec sleep 30"));
+  ::close(stray);
+  ASSERT_TRUE(qg::testing::wait_until([&] { return !read_file(pid_file).empty(); }, 5s));
+  const int program = std::stoi(read_file(pid_file));
+  std::set<std::string> targets;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(program) + "/fd")) {
+    std::error_code ec;
+    targets.insert(std::filesystem::read_symlink(entry.path(), ec).string());
+  }
+  EXPECT_EQ(targets.count(marker), 0u);
+  EXPECT_TRUE(
+      std::none_of(targets.begin(), targets.end(), [](const std::string& t) { return t.rfind("pipe:", 0) == 0; }));
+  EXPECT_EQ(targets.count(log), 1u);
+}
+
+// A killed guard takes the program with it (it dies with its parent, the group's leader).
+TEST_F(ProcessTest, TheGroupsLeaderIsAGuardThatTheProgramDiesWith) {
+  RunningCommand cmd(
+      spec("echo $$ > " + dir.path() + "/pid.tmp; mv " + dir.path() + "/pid.tmp " + dir.path() + "/pid; sleep 30"));
+  ASSERT_TRUE(qg::testing::wait_until([&] { return !read_file(dir.path() + "/pid").empty(); }, 5s));
+  const int program = std::stoi(read_file(dir.path() + "/pid"));
+  EXPECT_NE(program, cmd.pid());
+  EXPECT_EQ(getpgid(program), cmd.pid());
+  ::kill(cmd.pid(), SIGKILL);
+  EXPECT_TRUE(qg::testing::wait_until([&] { return !alive(program); }, 5s));
+  auto outcome = cmd.wait_for(5s);
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->exit_code, 128 + SIGKILL);
 }
 
 TEST_F(ProcessTest, ExtraEnvironmentReachesTheCommand) {

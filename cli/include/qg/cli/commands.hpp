@@ -2,7 +2,8 @@
 // The qgjob subcommands as plain functions over Config structs (filled by main from flags
 // and QGJOB_* variables). Each returns the process exit code (see wait_logic.hpp
 // exit_code): 0 served / all passed, 1 a job did not pass or the broker refused the request,
-// 2 wait timed out, 3 broker unreachable or wrong usage. Each failure prints one line
+// 2 wait timed out, 3 broker unreachable or wrong usage, 128 + the signal when wait was
+// stopped by SIGINT (130) or SIGTERM (143). Each failure prints one line
 // "qgjob: <reason>" to `err`. Results go to `out`: aligned tables, or one JSON document with
 // --json (watch: one JSON object per line). Nothing here blocks longer than the request
 // timeout on an absent broker.
@@ -34,6 +35,7 @@ struct Io {
   std::ostream& out;
   std::ostream& err;
   const std::atomic<bool>* interrupted = nullptr;  // set by Ctrl-C; watch and wait stop on it
+  const std::atomic<int>* stop_signal = nullptr;   // the signal that set `interrupted` (0 or absent: SIGINT)
 };
 
 struct WaitConfig {
@@ -41,6 +43,9 @@ struct WaitConfig {
   milliseconds timeout{0};  // 0 = wait for ever
   std::string junit;        // empty = no report
   std::string org_id;       // when known, subscribe to exactly these jobs' topics
+  // Jobs still unfinished when the wait ends early (timeout, SIGINT, SIGTERM) are cancelled
+  // unless this is set.
+  bool keep_on_exit = false;
 };
 
 struct SubmitConfig {
@@ -54,6 +59,7 @@ struct SubmitConfig {
   bool wait = false;
   milliseconds timeout{0};  // overall (submit retries + wait); 0 = submit retries for 3 request timeouts, wait for ever
   std::string junit;
+  bool keep_on_exit = false;  // with wait: as WaitConfig::keep_on_exit
 };
 
 struct StatusConfig {

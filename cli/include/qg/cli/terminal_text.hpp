@@ -26,4 +26,11 @@ std::string printable(std::string_view text);
 // other escape is as in printable().
 std::string printable_lines(std::string_view text);
 
+// `text` as one word a POSIX shell reads back unchanged, for commands qgjob prints for the user
+// to run (the next-page hint of list and queue: a cursor such as `5|1` would otherwise be read
+// as a pipe). A word of only letters, digits and `-_./:=@%+,` comes out as it is; any other,
+// the empty one included, in single quotes, each `'` in it written `'\''`. Wire text printed
+// this way still goes through printable() afterwards.
+std::string shell_word(std::string_view text);
+
 }  // namespace qg::cli

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "qg/proto/messages.hpp"
@@ -19,6 +20,8 @@ inline constexpr int failed =
 inline constexpr int timeout = 2;      // wait's own --timeout ran out
 inline constexpr int unreachable = 3;  // the broker did not answer, or the command line was wrong
 inline constexpr int usage = 3;
+// wait stopped by a signal: 130 for SIGINT, 143 for SIGTERM, as a shell reports it.
+inline constexpr int signalled(int sig) { return 128 + sig; }
 }  // namespace exit_code
 
 bool all_final(const std::vector<proto::Job>& jobs);
@@ -31,14 +34,21 @@ int wait_exit_code(const std::vector<proto::Job>& jobs, bool gave_up);
 std::string summarize(const std::vector<proto::Job>& jobs);
 
 // Per-source sequence numbers of events. observe() returns true when events were missed
-// since the last one seen from that source (the first event of a source is never a gap).
+// since the last one seen from that source (the first event of a source is never a gap); it
+// is truthful only for a subscriber to everything the source publishes (`job.` and
+// `worker.`). observe_org() does the same with a JOB event's org_seq, per source and org: for
+// a subscriber to one org's job topics (`job.<org>.`) or to every job topic (`job.`). An
+// org_seq of 0 (a publisher that does not count per org) is never a gap.
 class SeqTracker {
  public:
   bool observe(const std::string& source, std::uint64_t seq);
+  bool observe_org(const std::string& source, const std::string& org_id, std::uint64_t org_seq);
   std::uint64_t gaps() const { return gaps_; }
 
  private:
+  bool step(std::uint64_t& last, std::uint64_t seq);
   std::map<std::string, std::uint64_t> last_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> last_of_org_;
   std::uint64_t gaps_ = 0;
 };
 

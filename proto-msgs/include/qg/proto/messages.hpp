@@ -401,8 +401,10 @@ struct ErrorReply {
 //   "job.<org_id>.<job_id>"   JobEvent
 //   "hb.<worker_id>"          Heartbeat
 //   "worker.<worker_id>"      WorkerEvent
-// `seq` rises by one per event from one `source` (a broker or worker id): a subscriber that
-// sees a gap knows it missed events and re-reads current state with STATUS.
+// `seq` rises by one per event from one `source` (a broker, scheduler or worker id): a
+// subscriber to everything a source publishes that sees a gap knows it missed events and
+// re-reads current state with STATUS. A JobEvent's `org_seq` rises by one per JOB event of its
+// org from that source, for subscribers to one org's (or every org's) job topics only.
 
 struct JobEvent {
   static constexpr std::string_view command = "JOB";
@@ -416,6 +418,12 @@ struct JobEvent {
   std::string worker_id;
   std::string message;
   std::int64_t at_ms = 0;
+  std::uint64_t org_seq = 0;  // +1 per JOB event of org_id from this source; 0 = not counted
+  // What the job is, so that a subscriber can show it without a STATUS: empty or absent when
+  // the publisher does not say.
+  std::string test_path;
+  std::optional<Target> target;
+  std::optional<Priority> priority;
 };
 
 struct WorkerEvent {

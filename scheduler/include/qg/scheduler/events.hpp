@@ -1,6 +1,7 @@
 #pragma once
 // Publishing events on the status stream. An EventPublisher stamps each event with its
-// source id and the next sequence number of that source, encodes it and hands the frames
+// source id and the next sequence number of that source (a JOB event also with the next
+// number of its org, org_seq), encodes it and hands the frames
 // [topic][QGE1][command][body] to an EventSink. Not thread-safe: one owner thread.
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include <zmq.hpp>
 
+#include "qg/proto/event_seq.hpp"
 #include "qg/proto/messages.hpp"
 
 namespace qg::sched {
@@ -41,7 +43,7 @@ class EventPublisher {
  public:
   EventPublisher(EventSink& sink, std::string source) : sink_(sink), source_(std::move(source)) {}
 
-  // Fills source, seq and publishes on "job.<org_id>.<job_id>".
+  // Fills source, seq, org_seq and publishes on "job.<org_id>.<job_id>".
   void job(proto::JobEvent event);
   // Fills source, seq and publishes on "worker.<worker_id>".
   void worker(proto::WorkerEvent event);
@@ -55,6 +57,7 @@ class EventPublisher {
   EventSink& sink_;
   std::string source_;
   std::uint64_t seq_ = 0;
+  proto::OrgSeqCounter org_seqs_;
 };
 
 }  // namespace qg::sched

@@ -32,7 +32,8 @@ struct RedisAddress;
 
 namespace qg::sched {
 
-enum class OrgTier : std::uint8_t { standard = 0, premium = 1, enterprise = 2 };
+// Org tiers, lowest first: premium goes before enterprise, enterprise before standard.
+enum class OrgTier : std::uint8_t { standard = 0, enterprise = 1, premium = 2 };
 
 // Exponential back-off with jitter for infrastructure retries:
 // delay(attempt) = min(cap, base * factor^(attempt-1)) * (1 +- jitter).
@@ -55,8 +56,9 @@ struct StoreSettings {
   // head-start difference lifts any group above a fresher one (ageing).
   std::chrono::milliseconds high_head_start{10 * 60 * 1000};
   std::chrono::milliseconds medium_head_start{5 * 60 * 1000};
-  std::chrono::milliseconds premium_head_start{30 * 60 * 1000};
-  std::chrono::milliseconds enterprise_head_start{60 * 60 * 1000};
+  // Premium > enterprise > standard: premium's head start is the larger.
+  std::chrono::milliseconds premium_head_start{60 * 60 * 1000};
+  std::chrono::milliseconds enterprise_head_start{30 * 60 * 1000};
   std::map<std::string, OrgTier> org_tiers;  // orgs not listed are standard
   // Among groups whose ranks differ by no more than this, one whose build the worker has
   // installed wins. 0 = exact ties only.

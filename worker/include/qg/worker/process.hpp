@@ -16,6 +16,12 @@
 // rest of its group is sent SIGKILL before the leader is reaped, so no test leaves stray
 // processes behind and the group id cannot be reused while it is signalled.
 //
+// The group's leader is a guard (a fork of the worker named qg-test-guard) that runs the
+// program in the group and ends exactly as the program ends (its exit code, or the same
+// signal), so pid() and the outcome are the guard's and say what the program did. The guard
+// is what makes the group die with its worker: when the worker dies, even by SIGKILL, the
+// guard kills the whole group at once, grandchildren included (src/process_child.hpp).
+//
 // Thread contract: one thread owns a RunningCommand; it is not thread-safe. It is movable,
 // not copyable. The destructor kills the group (SIGKILL) and reaps the leader.
 
@@ -36,6 +42,9 @@ struct CommandSpec {
   std::map<std::string, std::string> env;      // added to (or overriding) the worker's environment
   std::chrono::milliseconds timeout{0};        // 0 = no timeout
   std::chrono::milliseconds kill_grace{1000};  // SIGTERM -> SIGKILL delay
+  // When set: a file naming the command's process group while it runs (removed once it has
+  // been reaped), for kill_recorded_group() in a worker started after this one died.
+  std::string group_record;
 };
 
 struct CommandOutcome {
@@ -102,7 +111,14 @@ class RunningCommand {
   bool sigkill_sent_ = false;
   std::optional<CommandOutcome::Kind> kill_reason_;
   std::optional<CommandOutcome> outcome_;
+  std::string group_record_;  // CommandSpec::group_record; removed once the leader is reaped
 };
+
+// Ends what a dead predecessor left: kills (SIGKILL) the process group named in the group
+// record at `path` (CommandSpec::group_record) if that group still exists, is the one recorded
+// (not a later group that reuses its id) and may be signalled by us; removes the record.
+// Returns the group id it killed, empty when there was nothing to kill.
+std::optional<int> kill_recorded_group(const std::string& path);
 
 // Runs a command to completion, blocking (tests and simple tools). `step` bounds each wait
 // when the kernel has no pidfd; with one, the wait ends when the command exits.

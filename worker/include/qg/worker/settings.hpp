@@ -25,7 +25,7 @@ struct Settings {
   std::string device_id;  // empty = none (a generic slot)
   std::string worker_id;  // must be set (main derives a default)
   std::map<std::string, std::string> labels;
-  std::string workdir = "qg-worker";      // logs/ and the installed-builds file live here
+  std::string workdir = "qg-worker";      // logs/, the installed-builds file and the running-group record live here
   std::string install_cmd;                // empty = no install step; a template (command_template.hpp)
   std::string run_cmd{kDefaultRunCmd};    // a template (command_template.hpp)
   milliseconds job_timeout{900'000};      // per test; 0 = none

@@ -33,6 +33,7 @@
 
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
+#include "qg/proto/event_seq.hpp"
 #include "qg/proto/messages.hpp"
 #include "qg/worker/command_template.hpp"
 #include "qg/worker/process.hpp"
@@ -151,6 +152,8 @@ class Worker {
   void save_installed() const;
   std::string build_key() const;
   std::string next_rid();
+  // <workdir>/running-group: the process group of the command running now (CommandSpec::group_record).
+  std::string group_record_path() const;
 
   Settings settings_;
   CommandTemplate install_cmd_;  // empty = no install step
@@ -181,6 +184,7 @@ class Worker {
   std::int64_t next_heartbeat_ms_ = 0;
   std::uint64_t heartbeat_seq_ = 0;
   std::uint64_t event_seq_ = 0;
+  proto::OrgSeqCounter org_seqs_;  // org_seq of the JOB events it publishes
   std::string bye_rid_;
   std::int64_t bye_sent_ms_ = 0;
   std::int64_t drain_started_ms_ = 0;
