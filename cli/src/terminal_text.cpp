@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "qg/common/shell_quote.hpp"
+
 namespace qg::cli {
 
 namespace {
@@ -92,22 +94,6 @@ std::string printable(std::string_view text) { return escaped(text, false); }
 
 std::string printable_lines(std::string_view text) { return escaped(text, true); }
 
-std::string shell_word(std::string_view text) {
-  auto plain = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("-_./:=@%+,").find(c) != std::string_view::npos;
-  };
-  if (!text.empty() && std::all_of(text.begin(), text.end(), plain)) return std::string(text);
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
+std::string shell_word(std::string_view text) { return qg::shell_quote(text); }
 
 }  // namespace qg::cli

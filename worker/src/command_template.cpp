@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "qg/common/shell_quote.hpp"
 #include "template_check.hpp"
 
 namespace qg::worker {
@@ -22,23 +23,7 @@ std::string placeholder_env_name(std::string_view name) {
   return out;
 }
 
-std::string shell_quote(std::string_view value) {
-  auto safe = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-           std::string_view("_./:=@%+,-").find(c) != std::string_view::npos;
-  };
-  if (!value.empty() && std::all_of(value.begin(), value.end(), safe)) return std::string(value);
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
+std::string shell_quote(std::string_view value) { return qg::shell_quote(value); }
 
 namespace {
 

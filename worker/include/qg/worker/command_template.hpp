@@ -45,9 +45,10 @@ const std::vector<std::string>& placeholder_names();
 // the name in upper case ("test_path" -> "QG_JOB_TEST_PATH"), except "job_id" -> "QG_JOB_ID".
 std::string placeholder_env_name(std::string_view name);
 
-// `value` as one POSIX shell word: returned unchanged when it consists only of characters
-// that are never special ([A-Za-z0-9_./:=@%+,-], non-empty), else wrapped in single quotes
-// with each ' written as '\''. Never throws except std::bad_alloc.
+// `value` as one POSIX shell word: qg::shell_quote (qg/common/shell_quote.hpp), returned
+// unchanged when it consists only of characters that are never special ([A-Za-z0-9_./:=@%+,-],
+// non-empty), else wrapped in single quotes with each ' written as '\''. Never throws except
+// std::bad_alloc.
 std::string shell_quote(std::string_view value);
 
 // Replaces every {name} whose name is a key of `values` by shell_quote(value), except right
