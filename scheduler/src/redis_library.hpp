@@ -28,8 +28,8 @@ enum ScriptId : std::size_t {
 };
 
 struct FunctionLibrary {
-  std::string name;                                // qg_<first 12 hex digits of a hash of the code>
-  std::string code;                                // the whole FUNCTION LOAD argument, "#!lua name=…" first
+  std::string name;                                 // qg_<first 12 hex digits of a hash of the code>
+  std::string code;                                 // the whole FUNCTION LOAD argument, "#!lua name=…" first
   std::array<std::string, kScriptCount> functions;  // each script's function name, by ScriptId
 };
 

@@ -79,8 +79,8 @@ TEST_F(RedisLibraryTest, QueueScriptAnswersAnEmptyPageOnAnEmptyRedis) {
   const auto& lib = function_library();
   redis({"FUNCTION", "LOAD", lib.code});
   // Common ARGV (prefix, now, group_max, group_window), then phase, offset, limit, targets.
-  auto page = redis({"FCALL", lib.functions[kQueue], "0", "qg:", "1700000000000", "10", "0", "0", "0", "50",
-                     "emulator", "device", "browserstack"});
+  auto page = redis({"FCALL", lib.functions[kQueue], "0", "qg:", "1700000000000", "10", "0", "0", "0", "50", "emulator",
+                     "device", "browserstack"});
   ASSERT_EQ(page.size(), 3u);
   EXPECT_EQ(page[0].integer(), -1);
   EXPECT_EQ(page[1].integer(), 0);

@@ -37,25 +37,10 @@ TEST(RedisAddress, ParsesUnixSocketPathAndDb) {
 }
 
 TEST(RedisAddress, RejectsBadUrlsWithConfigError) {
-  for (const char* url : {"",
-                          "http://h:1",
-                          "redis://",
-                          "redis://:6379",
-                          "redis://h:",
-                          "redis://h:0",
-                          "redis://h:70000",
-                          "redis://h:12x",
-                          "redis://h:1/",
-                          "redis://h:1/-1",
-                          "redis://h:1/x",
-                          "unix://",
-                          "unix://relative.sock",
-                          "unix:///s.sock?",
-                          "unix:///s.sock?db=",
-                          "unix:///s.sock?db=x",
-                          "unix:///s.sock?db=-1",
-                          "unix:///s.sock?timeout=1",
-                          "unix://?db=1"}) {
+  for (const char* url : {"", "http://h:1", "redis://", "redis://:6379", "redis://h:", "redis://h:0", "redis://h:70000",
+                          "redis://h:12x", "redis://h:1/", "redis://h:1/-1", "redis://h:1/x", "unix://",
+                          "unix://relative.sock", "unix:///s.sock?", "unix:///s.sock?db=", "unix:///s.sock?db=x",
+                          "unix:///s.sock?db=-1", "unix:///s.sock?timeout=1", "unix://?db=1"}) {
     EXPECT_THROW(RedisAddress::parse(url), ConfigError) << url;
   }
 }
