@@ -60,8 +60,10 @@ int main(int argc, char** argv) {
                         "scheduler in this process, NOT durable, for trials and tests). --redis-url alone "
                         "implies redis. There is no default: a broker never picks memory by itself.")(
       "redis-url", qg::po::value(&redis_url),
-      "Redis to use: redis://[[user]:password@]host:port[/db] over TCP, or unix:///path/to/redis.sock[?db=N] "
-      "for a Redis on this host (its unixsocket; no TCP stack in the round trips)")(
+      "Redis to use: redis://[[user]:password@]host:port[/db] over TCP, unix:///path/to/redis.sock[?db=N] "
+      "for a Redis on this host (its unixsocket; no TCP stack in the round trips), or "
+      "redis-sentinel://[[user]:password@]host:26379,host:26379/<master>[?db=N] for the primary that Redis "
+      "Sentinel names <master> (followed through failovers)")(
       "client-endpoint", qg::po::value(&settings.client_endpoint)->default_value(settings.client_endpoint),
       "ROUTER endpoint for clients (qgjob, CI, SDKs)")(
       "worker-endpoint", qg::po::value(&settings.worker_endpoint)->default_value(settings.worker_endpoint),
@@ -111,6 +113,9 @@ int main(int argc, char** argv) {
       throw qg::ConfigError("--store memory and --redis-password-file contradict each other; pick one");
     }
     auto store_settings = store_options.apply();
+    if (store_kind == "memory" && store_settings.min_replicas > 0) {
+      throw qg::ConfigError("--redis-min-replicas needs the Redis store; the memory store has no replicas");
+    }
     settings.store_kind = store_kind;
     settings.version = QG_VERSION;
     settings.heartbeat = std::chrono::milliseconds(heartbeat_ms);

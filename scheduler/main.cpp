@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   options.add_options()("redis-url",
                         qg::po::value(&redis_url)->notifier([&](const std::string&) { have_redis_url = true; }),
                         "Redis to schedule (required unless --print-lua-library): "
-                        "redis://[[user]:password@]host:port[/db], or "
-                        "unix:///path/to/redis.sock[?db=N]")(
+                        "redis://[[user]:password@]host:port[/db], "
+                        "unix:///path/to/redis.sock[?db=N], or "
+                        "redis-sentinel://[[user]:password@]host:26379,host:26379/<master>[?db=N] "
+                        "(the primary Redis Sentinel names, followed through failovers)")(
       "events", qg::po::value(&events_endpoint)->default_value("tcp://127.0.0.1:5557"),
       "broker's events-in endpoint to publish lease expiries and requeues on (empty = do not publish)")(
       "max-idle-ms", qg::po::value(&max_idle_ms)->default_value(max_idle_ms),

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "qg/common/clock.hpp"
+#include "redis_setup.hpp"
 
 namespace qg {
 
@@ -109,12 +110,10 @@ void throw_reply_error(const std::string& message) {
 // RedisConnection
 
 namespace {
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(ms.count() / 1000);
-  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((ms.count() % 1000) * 1000);
-  return tv;
-}
+using detail::refuses_credentials;
+using detail::setup_command;
+using detail::to_timeval;
+using detail::wants_credentials;
 
 // Appends one command to hiredis's output buffer in the protocol's form, written here:
 // hiredis's own formatting (redisAppendCommandArgv) formats every argument's header with a
@@ -156,27 +155,6 @@ bool append_all(redisContext* context, const Commands& commands) {
   return true;
 }
 
-// One command on a connection being set up, its reply read at once; empty when the
-// connection failed (the context's errstr says why).
-std::optional<RedisValue> setup_command(redisContext* context, std::initializer_list<std::string_view> args) {
-  void* raw = nullptr;
-  if (!append_command(context, args) || redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
-    return std::nullopt;
-  }
-  RedisReplyPtr reply(static_cast<redisReply*>(raw));
-  return RedisValue::from(*reply);
-}
-
-// True for the reply of a Redis that wants credentials before this command.
-bool wants_credentials(std::string_view message) { return message.rfind("NOAUTH", 0) == 0; }
-
-// True for an AUTH reply that turns the credentials down: WRONGPASS (Redis 6 on), "ERR
-// invalid password" (before 6), or a password sent to a Redis without one. Other error
-// replies (ERR max number of clients reached) say nothing about the credentials.
-bool refuses_credentials(std::string_view message) {
-  return message.rfind("WRONGPASS", 0) == 0 || wants_credentials(message) ||
-         (message.rfind("ERR", 0) == 0 && message.find("password") != std::string_view::npos);
-}
 }  // namespace
 
 RedisContextPtr connect_context(const RedisAddress& address, std::chrono::milliseconds timeout) {
@@ -206,6 +184,7 @@ void RedisConnection::read_deferred_aside() {
     void* raw = nullptr;
     if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("read");
     read_deferred_.push_back({take(raw), {}});
+    note_reply(*read_deferred_.back().value);
     --unread_deferred_;
   }
 }
@@ -213,7 +192,7 @@ void RedisConnection::read_deferred_aside() {
 void RedisConnection::connect() {
   lose_deferred("reconnected");
   context_.reset();
-  RedisContextPtr context = connect_context(address_, options_.connect_timeout);
+  stale_primary_ = false;
   auto back_off = [&] {
     backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);
     next_attempt_ms_ = steady_ms() + backoff_.count();
@@ -247,8 +226,21 @@ void RedisConnection::connect() {
     }
     throw StoreUnavailable(why);
   };
+  // Behind Sentinel: where the primary is now, asked on every (re)connect, so that a
+  // connection lost to a failover finds the promoted replica.
+  RedisAddress target = address_;
+  if (address_.uses_sentinel()) {
+    auto answer = detail::ask_sentinels(address_, options_.connect_timeout, first_sentinel_);
+    if (!answer.primary && answer.refused) refused("sentinels: " + answer.why);
+    if (!answer.primary) failed("no sentinel names a primary: " + answer.why);
+    target.host = answer.primary->host;
+    target.port = answer.primary->port;
+    target.sentinels.clear();
+  }
+  const std::string at = target.host + ":" + std::to_string(target.port);
+  RedisContextPtr context = connect_context(target, options_.connect_timeout);
   if (!context) failed("out of memory");
-  if (context->err != 0) failed(context->errstr);
+  if (context->err != 0) failed(address_.uses_sentinel() ? "primary " + at + ": " + context->errstr : context->errstr);
   if (options_.command_timeout.count() > 0 &&
       redisSetTimeout(context.get(), to_timeval(options_.command_timeout)) != REDIS_OK) {
     failed("cannot set timeout");
@@ -262,6 +254,19 @@ void RedisConnection::connect() {
     if (!reply) failed(context->errstr);
     if (reply->is_error() && refuses_credentials(reply->str())) refused(reply->str());
     if (reply->is_error()) failed(quoted(reply->str()));
+  }
+  if (address_.uses_sentinel()) {
+    // The sentinels' answer may be stale for a moment around a failover: only a server that
+    // says it is the primary is used (a replica would refuse every write with READONLY).
+    const auto role = detail::server_role(context.get());
+    if (!role) failed("primary " + at + ": " + context->errstr);
+    if (role->rfind("error: NOAUTH", 0) == 0) refused(role->substr(7));
+    if (*role != "master") failed(at + " is not the primary (its ROLE is " + *role + ")");
+    if (at != primary_) {
+      logger_->info("redis {}: the primary is {}{}", address_.url(), at,
+                    primary_.empty() ? "" : " (was " + primary_ + ")");
+      primary_ = at;
+    }
   }
   if (address_.db != 0) {
     const std::string db = std::to_string(address_.db);
@@ -288,7 +293,18 @@ void RedisConnection::connect() {
   }
 }
 
+void RedisConnection::note_reply(const RedisValue& value) {
+  if (value.is_error() && address_.uses_sentinel() && value.str().rfind("READONLY", 0) == 0) stale_primary_ = true;
+}
+
 void RedisConnection::ensure_connected() {
+  if (context_ && stale_primary_) {
+    // A write reached a replica: the server this connection chose is no longer the primary.
+    logger_->warn("redis {}: {} is no longer the primary (READONLY); asking the sentinels again", address_.url(),
+                  primary_);
+    disconnect();
+    next_attempt_ms_ = 0;
+  }
   if (context_) return;
   if (steady_ms() < next_attempt_ms_) {
     throw StoreUnavailable("redis " + address_.url() + " unavailable (next reconnect attempt in " +
@@ -323,6 +339,7 @@ RedisValue RedisConnection::command(std::span<const std::string_view> args) {
   if (unread_deferred_ > 0) read_deferred_aside();
   if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("command");
   RedisValue value = take(raw);
+  note_reply(value);
   if (value.is_error()) throw_reply_error(value.str());
   return value;
 }
@@ -356,6 +373,7 @@ std::vector<RedisValue> RedisConnection::read_pipeline(std::size_t n) {
     void* raw = nullptr;
     if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) fail_io("pipeline");
     replies.push_back(take(raw));
+    note_reply(replies.back());
   }
   return replies;
 }
@@ -401,7 +419,9 @@ std::optional<RedisConnection::DeferredReply> RedisConnection::take_deferred(boo
       if (raw == nullptr) return std::nullopt;
     }
     --unread_deferred_;
-    return DeferredReply{take(raw), {}};
+    DeferredReply reply{take(raw), {}};
+    note_reply(*reply.value);
+    return reply;
   } catch (const StoreUnavailable&) {
     return pop();  // fail_io turned every unread reply into a lost one
   }

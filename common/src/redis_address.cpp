@@ -19,7 +19,11 @@ namespace qg {
 
 namespace {
 
-constexpr std::string_view kRedisScheme = "redis://", kUnixScheme = "unix://", kTlsScheme = "rediss://";
+constexpr std::string_view kRedisScheme = "redis://", kUnixScheme = "unix://", kTlsScheme = "rediss://",
+                           kSentinelScheme = "redis-sentinel://";
+constexpr int kSentinelPort = 26379;
+// The most sentinels one URL may name (a deployment has three or five).
+constexpr std::size_t kMaxSentinels = 16;
 // Longest stretch of a bad URL quoted in an error, so a huge value does not flood a log.
 constexpr std::size_t kQuoteLimit = 200;
 // The most of a password file read looking for its first line.
@@ -92,8 +96,9 @@ std::string percent_encode(std::string_view in) {
 RedisAddress RedisAddress::parse(std::string_view url) {
   auto bad = [&](const char* why) {
     return ConfigError("bad Redis URL '" + quoted(url) + "': " + why +
-                       " (expected redis://[[user]:password@]host[:port][/db] or "
-                       "unix://[[user]:password@]/path/to/redis.sock[?db=N])");
+                       " (expected redis://[[user]:password@]host[:port][/db], "
+                       "unix://[[user]:password@]/path/to/redis.sock[?db=N] or "
+                       "redis-sentinel://[[user]:password@]host[:port],host[:port]/master[?db=N])");
   };
   auto number = [&](std::string_view text, int lo, int hi, const char* what) {
     int value = 0;
@@ -110,9 +115,13 @@ RedisAddress RedisAddress::parse(std::string_view url) {
   for (char c : url) {
     if (is_control(c)) throw bad("control characters must be percent-encoded");
   }
-  const bool unix_socket = starts_with(url, kUnixScheme);
-  if (!unix_socket && !starts_with(url, kRedisScheme)) throw bad("scheme must be redis:// or unix://");
-  std::string_view rest = url.substr(unix_socket ? kUnixScheme.size() : kRedisScheme.size());
+  const bool unix_socket = starts_with(url, kUnixScheme), sentinel = starts_with(url, kSentinelScheme);
+  if (!unix_socket && !sentinel && !starts_with(url, kRedisScheme)) {
+    throw bad("scheme must be redis://, unix:// or redis-sentinel://");
+  }
+  std::string_view rest = url.substr(unix_socket ? kUnixScheme.size()
+                                     : sentinel  ? kSentinelScheme.size()
+                                                 : kRedisScheme.size());
 
   RedisAddress address;
   // The credentials end at the last '@' before the first '/' (where a socket path or the
@@ -127,15 +136,51 @@ RedisAddress RedisAddress::parse(std::string_view url) {
     rest = rest.substr(at + 1);
   }
 
-  if (unix_socket) {
-    std::string_view path = rest;
-    if (auto query = path.find('?'); query != std::string_view::npos) {
+  // "?db=N" at the end of `text` (a socket path, a master name) read into address.db and cut off.
+  const auto take_db_option = [&](std::string_view& text) {
+    if (auto query = text.find('?'); query != std::string_view::npos) {
       constexpr std::string_view db_key = "db=";
-      const auto q = path.substr(query + 1);
+      const auto q = text.substr(query + 1);
       if (q.substr(0, db_key.size()) != db_key) throw bad("the only option is db=N");
       address.db = number(q.substr(db_key.size()), 0, 1'000'000, "database must be a non-negative number");
-      path = path.substr(0, query);
+      text = text.substr(0, query);
     }
+  };
+  // host[:port] into an endpoint (port `default_port` when not given).
+  const auto endpoint = [&](std::string_view text, int default_port) {
+    RedisEndpoint e{std::string(text), default_port};
+    if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
+      if (colon + 1 == text.size()) throw bad("empty port");
+      e.port = number(text.substr(colon + 1), 1, 65535, "port must be 1..65535");
+      e.host = std::string(text.substr(0, colon));
+    }
+    if (e.host.empty()) throw bad("empty host");
+    if (e.host.find_first_of("@?#/, ") != std::string::npos) throw bad("options are not supported");
+    return e;
+  };
+  if (sentinel) {
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) throw bad("the primary's name must follow the sentinels (/<master>)");
+    std::string_view name = rest.substr(slash + 1);
+    take_db_option(name);
+    if (name.empty()) throw bad("empty primary name");
+    if (name.find_first_of("/?#@ ") != std::string_view::npos) throw bad("bad primary name");
+    address.master_name = std::string(name);
+    for (std::string_view hosts = rest.substr(0, slash);;) {
+      const auto comma = hosts.find(',');
+      if (address.sentinels.size() == kMaxSentinels) throw bad("too many sentinels");
+      address.sentinels.push_back(endpoint(hosts.substr(0, comma), kSentinelPort));
+      if (comma == std::string_view::npos) break;
+      hosts = hosts.substr(comma + 1);
+    }
+    // Until the sentinels are asked: the first of them, so that nothing mistakes the default.
+    address.host = address.sentinels.front().host;
+    address.port = address.sentinels.front().port;
+    return address;
+  }
+  if (unix_socket) {
+    std::string_view path = rest;
+    take_db_option(path);
     if (path.empty() || path.front() != '/') throw bad("socket path must be absolute");
     address.socket_path = std::string(path);
     return address;
@@ -163,6 +208,13 @@ RedisAddress RedisAddress::parse(std::string_view url) {
 std::string RedisAddress::url() const {
   std::string credentials;
   if (has_credentials()) credentials = percent_encode(username) + (password.empty() ? "" : ":***") + "@";
+  if (uses_sentinel()) {
+    std::string out = "redis-sentinel://" + credentials;
+    for (std::size_t i = 0; i < sentinels.size(); ++i) {
+      out += (i == 0 ? "" : ",") + sentinels[i].host + ":" + std::to_string(sentinels[i].port);
+    }
+    return out + "/" + master_name + (db != 0 ? "?db=" + std::to_string(db) : "");
+  }
   if (!socket_path.empty()) {
     return "unix://" + credentials + socket_path + (db != 0 ? "?db=" + std::to_string(db) : "");
   }

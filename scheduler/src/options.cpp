@@ -27,7 +27,14 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "org-tier", po::value(&v.org_tiers)->composing(),
       "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
       "(head starts of 60 and 30 min); unlisted orgs are standard")(
-      "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key");
+      "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
+      "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
+      "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
+      "--redis-min-replicas-timeout-ms fails the submit with STORE_UNAVAILABLE (the client retries with its "
+      "idempotency key). 0 = once the primary has it. Only brokers acknowledge submits")(
+      "redis-min-replicas-timeout-ms",
+      po::value(&v.redis_min_replicas_timeout_ms)->default_value(v.redis_min_replicas_timeout_ms),
+      "how long a submit waits for --redis-min-replicas replicas (1..60000)");
 }
 
 StoreSettings StoreOptions::apply() const {
@@ -51,6 +58,13 @@ StoreSettings StoreOptions::apply() const {
   s.backoff.jitter = backoff_jitter;
   if (key_prefix.empty()) throw ConfigError("--key-prefix must not be empty");
   s.key_prefix = key_prefix;
+  if (redis_min_replicas > 100) throw ConfigError("--redis-min-replicas must be 0..100");
+  s.min_replicas = redis_min_replicas;
+  // WAIT takes 0 as "for ever", which would stall the broker behind a missing replica.
+  if (redis_min_replicas_timeout_ms < 1 || redis_min_replicas_timeout_ms > 60000) {
+    throw ConfigError("--redis-min-replicas-timeout-ms must be 1..60000");
+  }
+  s.min_replicas_timeout = std::chrono::milliseconds(redis_min_replicas_timeout_ms);
   for (const auto& entry : org_tiers) {
     auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) throw ConfigError("--org-tier takes ORG=TIER, got '" + entry + "'");

@@ -47,7 +47,10 @@ class RedisJobStore final : public JobStore {
     std::vector<std::string_view> sent_fcall;            // kSubmitSent's whole FCALL, as first sent (plan_sent)
     StringArena sent_strings;                            // what msetnx and sent_fcall view beside subs
     std::size_t replies = 0;                             // deferred replies still to take
-    RedisValue last;                                     // the last reply (EXEC's or the FCALL's)
+    RedisValue last;                                     // EXEC's or the FCALL's reply
+    bool waits = false;                                  // a WAIT follows (min_replicas): the last reply
+    std::optional<RedisValue> replicas;                  // WAIT's reply
+    bool resent = false;                                 // settle_sent wrote again after the WAIT
     std::string lost;                                    // set when a reply was lost with the connection
   };
 
@@ -180,6 +183,11 @@ class RedisJobStore final : public JobStore {
   void want_wakeups();
 
   // submit.cpp
+  // With settings_.min_replicas: WAIT for that many replicas to have every write of this
+  // connection so far, or throw StoreUnavailable (check_replicated).
+  void confirm_replicated();
+  // Throws StoreUnavailable unless WAIT's reply counts settings_.min_replicas replicas.
+  void check_replicated(const RedisValue& wait_reply) const;
   static std::vector<std::size_t> check_submissions(std::span<const NewSubmission> subs,
                                                     std::vector<SubmitResult>& out);
   std::vector<std::string> submit_args(std::span<const NewSubmission> subs, const std::vector<std::size_t>& sent,
@@ -222,6 +230,8 @@ class RedisJobStore final : public JobStore {
   std::string lease_arg_ = std::to_string(settings_.lease.count());
   std::string affinity_slack_arg_ = std::to_string(settings_.affinity_slack.count());
   std::string candidates_arg_ = std::to_string(detail::kClaimCandidates);
+  std::string min_replicas_arg_ = std::to_string(settings_.min_replicas);  // WAIT's
+  std::string min_replicas_timeout_arg_ = std::to_string(settings_.min_replicas_timeout.count());
   RedisConnection conn_;
   RedisConnection sub_;
   // Batches of send_submits() not yet taken, oldest first; their replies are deferred on

@@ -18,7 +18,23 @@ std::vector<SubmitResult> RedisJobStore::submit_many(std::span<const NewSubmissi
   const auto sent = check_submissions(subs, out);
   if (sent.empty()) return out;
   parse_submits(eval(kSubmit, submit_args(subs, sent, now_ms)), subs, sent, out);
+  confirm_replicated();
   return out;
+}
+
+void RedisJobStore::confirm_replicated() {
+  if (settings_.min_replicas == 0) return;
+  check_replicated(conn_.command({"WAIT", min_replicas_arg_, min_replicas_timeout_arg_}));
+}
+
+void RedisJobStore::check_replicated(const RedisValue& wait_reply) const {
+  if (wait_reply.is_error()) throw_reply_error(wait_reply.str());
+  const auto confirmed = wait_reply.integer();
+  if (confirmed >= static_cast<long long>(settings_.min_replicas)) return;
+  throw StoreUnavailable("written to the Redis primary, but " + std::to_string(confirmed) + " of the " +
+                         min_replicas_arg_ + " replicas required (--redis-min-replicas) confirmed it within " +
+                         min_replicas_timeout_arg_ +
+                         " ms: not acknowledged, as a failover now could lose it; retry with the same idempotency key");
 }
 
 // The submissions the store can send (their positions); the others get their error.
@@ -110,6 +126,9 @@ RedisJobStore::SubmitAndClaim RedisJobStore::submit_and_claim(std::span<const Ne
     }
   }
   auto replies = eval_pipeline(calls);
+  // Before anything is answered: with min_replicas, a shortfall fails the whole call (the
+  // claims made in it go undelivered; their leases expire and requeue the jobs).
+  if (!sent.empty()) confirm_replicated();
   std::size_t i = 0;
   std::size_t k = 0;
   std::vector<ClaimReply> claimed;

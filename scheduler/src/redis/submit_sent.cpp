@@ -30,8 +30,16 @@ void RedisJobStore::send_submits(std::vector<NewSubmission> subs, std::int64_t n
     if (!loaded_) load_scripts();
     if (repeats_within(batch)) {
       const auto argv = fcall_argv(kSubmit, full_args(batch));
-      conn_.send_deferred(argv);
-      batch.replies = 1;
+      if (settings_.min_replicas == 0) {
+        conn_.send_deferred(argv);
+        batch.replies = 1;
+      } else {
+        const std::string_view wait[] = {"WAIT", min_replicas_arg_, min_replicas_timeout_arg_};
+        const std::span<const std::string_view> both[] = {argv, wait};
+        conn_.send_deferred(both);
+        batch.replies = 2;
+        batch.waits = true;
+      }
     } else {
       batch.sentinel = prefix_ + "sx:" + batch.subs[batch.sent.front()].submission_id;
       plan_sent(batch);
@@ -43,6 +51,13 @@ void RedisJobStore::send_submits(std::vector<NewSubmission> subs, std::int64_t n
       for (const auto& native : batch.natives) commands.emplace_back(native);
       commands.emplace_back(batch.sent_fcall);
       commands.emplace_back(kExec);
+      // With min_replicas, a WAIT in the same round trip: its reply counts the replicas that
+      // have the transaction (and every earlier write of this connection).
+      const std::string_view wait[] = {"WAIT", min_replicas_arg_, min_replicas_timeout_arg_};
+      if (settings_.min_replicas > 0) {
+        commands.emplace_back(wait);
+        batch.waits = true;
+      }
       conn_.send_deferred(commands);
       batch.replies = commands.size();
     }
@@ -55,19 +70,27 @@ std::optional<RedisJobStore::SentSubmits> RedisJobStore::take_submits(bool wait)
   auto& batch = in_flight_.front();
   SentSubmits done;
   try {
-    // Every reply of the batch (MULTI's OK and the QUEUEDs come first), the last kept.
+    // Every reply of the batch (MULTI's OK and the QUEUEDs come first), EXEC's or the FCALL's
+    // kept, and WAIT's after it when there is one.
     while (batch.replies > 0) {
       auto reply = conn_.take_deferred(wait);
       if (!reply) return std::nullopt;
       --batch.replies;
       if (!reply->value) {
         batch.lost = reply->lost;
-      } else if (batch.replies == 0) {
+      } else if (batch.waits && batch.replies == 0) {
+        batch.replicas = std::move(*reply->value);
+      } else if (batch.replies == (batch.waits ? 1u : 0u)) {
         batch.last = std::move(*reply->value);
       }
     }
     if (!batch.lost.empty()) throw StoreUnavailable(batch.lost);
     if (!batch.sent.empty()) settle_sent(batch);
+    if (batch.waits && batch.resent) {
+      confirm_replicated();  // settle_sent wrote after the WAIT: that write is waited for too
+    } else if (batch.waits) {
+      check_replicated(*batch.replicas);
+    }
   } catch (const StoreUnavailable& e) {
     done.failure = SentSubmits::Failure::unavailable;
     done.error = e.what();
@@ -302,6 +325,7 @@ void RedisJobStore::settle_sent(InFlightSubmits& batch) {
     // to find the native writes by value should it refuse the batch: each submission is
     // still applied once.
     load_scripts();
+    batch.resent = true;
     const auto argv = sent_again_fcall(batch);
     again = conn_.command(std::span<const std::string_view>(argv));
     result = &again;
@@ -314,6 +338,7 @@ void RedisJobStore::settle_sent(InFlightSubmits& batch) {
     // kSubmitSent wrote nothing: a job id was taken (MSETNX wrote nothing) or an
     // idempotency key is known. Sent again as kSubmit, which refuses only the submissions
     // concerned.
+    batch.resent = true;
     parse_submits(eval(kSubmit, full_args(batch)), batch.subs, batch.sent, batch.out);
     return;
   }

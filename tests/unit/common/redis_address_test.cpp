@@ -155,6 +155,58 @@ TEST(RedisAddressCredentials, VeryLongInputsParseOrFailBriefly) {
   EXPECT_EQ(error.find("pppp"), std::string::npos);
 }
 
+TEST(RedisAddressSentinel, NamesTheSentinelsThePrimaryAndTheDatabase) {
+  auto a = RedisAddress::parse("redis-sentinel://u:s3cret@10.0.0.1:26380,sentinel-b,10.0.0.3:5000/qgjob?db=3");
+  ASSERT_TRUE(a.uses_sentinel());
+  ASSERT_EQ(a.sentinels.size(), 3u);
+  EXPECT_EQ(a.sentinels[0].host, "10.0.0.1");
+  EXPECT_EQ(a.sentinels[0].port, 26380);
+  EXPECT_EQ(a.sentinels[1].host, "sentinel-b");
+  EXPECT_EQ(a.sentinels[1].port, 26379);  // Sentinel's own default port
+  EXPECT_EQ(a.sentinels[2].port, 5000);
+  EXPECT_EQ(a.master_name, "qgjob");
+  EXPECT_EQ(a.db, 3);
+  EXPECT_EQ(a.username, "u");
+  EXPECT_EQ(a.password, "s3cret");
+  EXPECT_FALSE(RedisAddress::parse("redis://h:1").uses_sentinel());
+}
+
+TEST(RedisAddressSentinel, UrlMasksThePasswordAndParsesBack) {
+  auto a = RedisAddress::parse("redis-sentinel://:pw%2F@s1,s2:26380/main");
+  EXPECT_EQ(a.password, "pw/");
+  EXPECT_EQ(a.url(), "redis-sentinel://:***@s1:26379,s2:26380/main");
+  auto back = RedisAddress::parse(RedisAddress::parse("redis-sentinel://s1/main?db=2").url());
+  EXPECT_EQ(back.url(), "redis-sentinel://s1:26379/main?db=2");
+  EXPECT_EQ(back.db, 2);
+}
+
+TEST(RedisAddressSentinel, HostileUrlsAreConfigErrorsThatNeverQuoteThePassword) {
+  std::string many = "redis-sentinel://:hunter2@";
+  for (int i = 0; i < 17; ++i) many += (i == 0 ? "h" : ",h");
+  many += "/m";
+  for (const std::string& url : std::vector<std::string>{
+           "redis-sentinel://:hunter2@s1,s2",        // no primary name
+           "redis-sentinel://:hunter2@s1/",          // empty name
+           "redis-sentinel://:hunter2@s1,,s2/m",     // empty host
+           "redis-sentinel://:hunter2@s1:/m",        // empty port
+           "redis-sentinel://:hunter2@s1:0/m",       // port out of range
+           "redis-sentinel://:hunter2@s1:70000/m",   //
+           "redis-sentinel://:hunter2@s1/m?db=x",    // bad db
+           "redis-sentinel://:hunter2@s1/m?role=r",  // unknown option
+           "redis-sentinel://:hunter2@s1/a/b",       // a '/' in the name
+           "redis-sentinel://:hunter2@s1/m x",       // a space in the name
+           "redis-sentinel://:hunter2@/m",           // no sentinel
+           "redis-sentinel://:hunter2%zz@s1/m",      // bad encoding
+           "redis-sentinel://:hunter2@s1/m\x01",     //
+           std::string("redis-sentinel://:hunter2@s\0/m", 30),
+           many,
+       }) {
+    const auto error = parse_error(url);
+    EXPECT_FALSE(error.empty()) << url;
+    EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  }
+}
+
 // A password file in a fresh directory, and a logger whose output the test reads.
 class PasswordFileTest : public ::testing::Test {
  protected:

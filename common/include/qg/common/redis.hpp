@@ -11,7 +11,16 @@
 //                                                      StoreUnavailable
 //
 // Every (re)connect authenticates first (AUTH, when the address has credentials), then
-// selects the database (SELECT, when not 0). A broken connection reconnects on the next
+// selects the database (SELECT, when not 0).
+//
+// Behind Sentinel (redis-sentinel://, RedisAddress::uses_sentinel()), every (re)connect first
+// asks the sentinels where the primary is, connects there, and checks with ROLE that it is
+// the primary (a replica, or no answer, is StoreUnavailable and retried after the back-off).
+// A failover is followed without a subscription to the sentinels: the old primary's
+// connection breaks (it died, or Sentinel kills its clients as it demotes it) or a write to
+// it is refused with READONLY, and either drops the connection, so the next call asks the
+// sentinels again. Credentials refused by every sentinel that answered are a RedisAuthError
+// on the first connect, as for a plain address. A broken connection reconnects on the next
 // call, no sooner than its back-off allows (capped exponential); until then calls throw
 // StoreUnavailable at once. A call never waits longer than the connect timeout to reconnect,
 // nor longer than the command timeout for a reply. Not thread-safe: one caller at a time per
@@ -191,6 +200,9 @@ class RedisConnection {
 
  private:
   void ensure_connected();
+  // Notes a READONLY reply from the primary chosen through Sentinel (it was demoted): the
+  // next call reconnects through the sentinels.
+  void note_reply(const RedisValue& value);
   [[noreturn]] void fail_io(const std::string& what);
   RedisValue take(void* reply);
   // A reply already buffered or readable now (connected only), else nullptr; never blocks.
@@ -210,6 +222,9 @@ class RedisConnection {
   std::int64_t next_attempt_ms_ = 0;
   std::chrono::milliseconds backoff_{0};
   bool was_lost_ = false;
+  std::size_t first_sentinel_ = 0;           // the sentinel asked first: the last that answered
+  std::string primary_;                      // host:port of the primary last connected to (Sentinel)
+  bool stale_primary_ = false;               // a READONLY reply came from it
   std::size_t unread_deferred_ = 0;          // sent, reply not read from the socket yet
   std::deque<DeferredReply> read_deferred_;  // read (or lost), not taken yet
 };

@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace spdlog {
 class logger;
@@ -25,13 +26,26 @@ namespace qg {
 // `requirepass`, the "default" user); `redis://user:pw@h` an ACL user; `redis://user@h` an ACL
 // user whose password comes from a file. rediss:// (TLS) is refused: this build's hiredis
 // has none (docs/operations.md, "Redis credentials", shows how to tunnel instead).
+//
+// redis-sentinel://[[user]:password@]host1[:port],host2[:port],.../<master>[?db=N] names a
+// primary watched by Redis Sentinel: the sentinels (port defaults to 26379) are asked where
+// the primary called <master> is on every (re)connect (RedisConnection). The credentials are
+// the data nodes'; the sentinels are sent the same ones, or none when a sentinel has no
+// password (docs/operations.md, "Redis failover").
+struct RedisEndpoint {
+  std::string host;
+  int port = 0;
+};
+
 struct RedisAddress {
   std::string host = "127.0.0.1";
   int port = 6379;
   std::string socket_path;  // non-empty: connect to this Unix socket, not host:port
   int db = 0;
-  std::string username;  // empty: the default user (AUTH with the password alone)
-  std::string password;  // empty with an empty username: no AUTH at all
+  std::string username;                  // empty: the default user (AUTH with the password alone)
+  std::string password;                  // empty with an empty username: no AUTH at all
+  std::vector<RedisEndpoint> sentinels;  // non-empty: host and port are found by asking these
+  std::string master_name;               // the primary's name in the sentinels' configuration
 
   // Throws ConfigError on anything else (other scheme, empty host or path, bad port or db,
   // bad percent-encoding, control characters). The error text never holds the password.
@@ -39,8 +53,10 @@ struct RedisAddress {
 
   // True when a connection must send AUTH.
   bool has_credentials() const { return !username.empty() || !password.empty(); }
+  // True when the primary is found through Sentinel (redis-sentinel://).
+  bool uses_sentinel() const { return !sentinels.empty(); }
   // The address for logs and errors: the password, when there is one, as "***"
-  // (redis://user:***@host:port/db).
+  // (redis://user:***@host:port/db, redis-sentinel://user:***@s1:26379,s2:26379/name?db=N).
   std::string url() const;
   // The user as named in messages: "user 'NAME'" or "the default user", non-printable bytes
   // escaped.

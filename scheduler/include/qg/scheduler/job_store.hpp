@@ -63,6 +63,12 @@ struct StoreSettings {
   // Among groups whose ranks differ by no more than this, one whose build the worker has
   // installed wins. 0 = exact ties only.
   std::chrono::milliseconds affinity_slack{2000};
+  // Redis only: a submission counts as written (and is acknowledged) only once WAIT says this
+  // many replicas have it, within min_replicas_timeout; otherwise the submit fails with
+  // StoreUnavailable (the jobs may or may not survive a failover: the client retries with
+  // its idempotency key). 0 = once the primary has it (replication is asynchronous).
+  std::uint32_t min_replicas = 0;
+  std::chrono::milliseconds min_replicas_timeout{1000};
 };
 
 // A submit request after validation, with ids chosen by the broker.

@@ -23,6 +23,8 @@ struct StoreOptions {
   double backoff_jitter = 0.2;
   std::vector<std::string> org_tiers;  // "org=premium"
   std::string key_prefix = "qg:";
+  unsigned redis_min_replicas = 0;
+  long redis_min_replicas_timeout_ms = 1000;
 
   // Throws qg::ConfigError naming the option on a bad value.
   StoreSettings apply() const;
