@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     } else {
       // A broker configured for Redis never falls back to memory: it waits for Redis.
       const auto redis = qg::redis_address(redis_url, redis_password_file, *log);
-      store = qg::sched::wait_for_redis_store(redis, store_settings, *log, g_stop);
+      store = qg::sched::wait_for_redis_store(redis, store_settings, log, g_stop);
       if (!store) {
         log->info("stopped before Redis at {} could be reached", redis.url());
         return 0;

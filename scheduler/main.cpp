@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     qg::sched::EventPublisher events(*sink, scheduler_id);
 
     const auto redis = qg::redis_address(redis_url, redis_password_file, *log);
-    auto store = qg::sched::wait_for_redis_store(redis, settings, *log, g_stop);
+    auto store = qg::sched::wait_for_redis_store(redis, settings, log, g_stop);
     if (!store) {
       log->info("{} stopped before Redis at {} could be reached", scheduler_id, redis.url());
       return 0;

@@ -10,7 +10,8 @@
 namespace qg::testing {
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
-  if (options_.redis) redis_ = std::make_unique<RedisServer>(options_.aof, options_.appendfsync, options_.redis_args);
+  if (options_.redis && options_.external_redis_url.empty())
+    redis_ = std::make_unique<RedisServer>(options_.aof, options_.appendfsync, options_.redis_args);
   for (int i = 0; i < options_.brokers; ++i) {
     ports_.push_back({free_port(), free_port(), free_port(), free_port()});
     brokers_.push_back(nullptr);
@@ -30,6 +31,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {
 }
 
 std::string Cluster::redis_url() const {
+  if (!options_.external_redis_url.empty()) return options_.external_redis_url;
   const std::string credentials = options_.redis_userinfo.empty() ? "" : options_.redis_userinfo + "@";
   return options_.redis_socket ? "unix://" + credentials + redis_->socket_path()
                                : "redis://" + credentials + "127.0.0.1:" + std::to_string(redis_->port());

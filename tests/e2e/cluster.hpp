@@ -20,6 +20,7 @@ struct ClusterOptions {
   bool redis_socket = false;             // brokers and schedulers reach Redis on its Unix socket
   std::vector<std::string> redis_args;   // extra redis-server arguments (e.g. --requirepass)
   std::string redis_userinfo;            // credentials in the URL they get: "user:password", ":password"
+  std::string external_redis_url;        // non-empty: the Redis they use (not started here), e.g. Sentinel's
   int brokers = 1;
   int schedulers = 1;
   std::vector<std::string> broker_args;     // extra flags for every broker

@@ -161,7 +161,7 @@ TEST_F(RedisAuthTest, AStartingProcessStopsWaitingWhenTheCredentialsAreRefused) 
   const volatile std::sig_atomic_t stop = 0;
   const auto start = std::chrono::steady_clock::now();
   try {
-    sched::wait_for_redis_store(RedisAddress::parse(url(":wrong-secret-3")), sched::StoreSettings{}, *null_logger(),
+    sched::wait_for_redis_store(RedisAddress::parse(url(":wrong-secret-3")), sched::StoreSettings{}, null_logger(),
                                 stop);
     ADD_FAILURE() << "no error";
   } catch (const ConfigError& e) {

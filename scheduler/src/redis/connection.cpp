@@ -176,18 +176,20 @@ std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSe
   return make_redis_store(RedisAddress::parse(url), settings);
 }
 
-std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings) {
-  return std::make_unique<redis::RedisJobStore>(address, settings, null_logger());
+std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings,
+                                           std::shared_ptr<spdlog::logger> log) {
+  return std::make_unique<redis::RedisJobStore>(address, settings, log ? std::move(log) : null_logger());
 }
 
 std::unique_ptr<JobStore> wait_for_redis_store(const RedisAddress& address, const StoreSettings& settings,
-                                               spdlog::logger& log, const volatile std::sig_atomic_t& stop) {
+                                               const std::shared_ptr<spdlog::logger>& log,
+                                               const volatile std::sig_atomic_t& stop) {
   auto backoff = std::chrono::milliseconds(100);
   while (stop == 0) {
     try {
-      return make_redis_store(address, settings);
+      return make_redis_store(address, settings, log);
     } catch (const StoreUnavailable& e) {
-      log.warn("cannot reach Redis at {} ({}); retrying in {} ms", address.url(), e.what(), backoff.count());
+      log->warn("cannot reach Redis at {} ({}); retrying in {} ms", address.url(), e.what(), backoff.count());
       const auto until = std::chrono::steady_clock::now() + backoff;
       while (stop == 0 && std::chrono::steady_clock::now() < until) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -306,16 +306,20 @@ std::unique_ptr<JobStore> make_memory_store(const StoreSettings& settings);
 // Redis-backed store. `url` is redis://host:port[/db] (RedisAddress::parse has every form).
 // Connects at once; throws StoreUnavailable when Redis cannot be reached, RedisAuthError (a
 // ConfigError) when it refuses the credentials. Loads its scripts and reloads them after
-// NOSCRIPT (Redis restart or failover).
+// NOSCRIPT (Redis restart or failover). `log` (none when null) hears what its connections
+// live through: a connection lost and regained, the primary Sentinel names and a failover.
 std::unique_ptr<JobStore> make_redis_store(const std::string& url, const StoreSettings& settings);
-std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings);
+std::unique_ptr<JobStore> make_redis_store(const RedisAddress& address, const StoreSettings& settings,
+                                           std::shared_ptr<spdlog::logger> log = nullptr);
 
 // make_redis_store() until Redis answers, for a process starting up: each failure logged
 // (warn) and retried after a back-off doubling from 100 ms to 5 s. Returns nullptr when
 // `stop` (a signal handler's flag) is set first; the back-off is slept in 20 ms steps, so a
 // stop ends the wait at once. Throws what make_redis_store() throws but StoreUnavailable, so
 // a Redis that is down is waited for and one that refuses the credentials ends the wait.
+// The store logs on `log` as it runs.
 std::unique_ptr<JobStore> wait_for_redis_store(const RedisAddress& address, const StoreSettings& settings,
-                                               spdlog::logger& log, const volatile std::sig_atomic_t& stop);
+                                               const std::shared_ptr<spdlog::logger>& log,
+                                               const volatile std::sig_atomic_t& stop);
 
 }  // namespace qg::sched
