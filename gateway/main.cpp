@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
     s.events = qg::split_list(events);
     if (!(request_timeout_s > 0)) throw qg::ConfigError("--request-timeout must be > 0");
     if (!(drain_target_min > 0)) throw qg::ConfigError("--drain-target must be > 0");
+    if (s.max_event_streams + 4 > static_cast<std::size_t>(std::max(s.http_threads, 0))) {
+      throw qg::ConfigError(
+          "--max-event-streams must stay at least 4 below --http-threads (each stream holds a thread)");
+    }
     if (!(keepalive_s > 0)) throw qg::ConfigError("--stream-keepalive must be > 0");
     s.stream_keepalive = milliseconds(static_cast<std::int64_t>(keepalive_s * 1000));
     if (assumed_test_s < 0 || assumed_install_s < 0) throw qg::ConfigError("assumed durations must be >= 0");
