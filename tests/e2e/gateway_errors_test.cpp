@@ -98,6 +98,39 @@ TEST(GatewayErrorsNoBroker, AnAbsentBrokerIsUnavailableAndHealthSays503) {
   EXPECT_FALSE(Json::parse(health->body)["ok"].get<bool>());
 }
 
+TEST(GatewayErrorsNoBroker, TheNextBrokerAnswersWhenTheFirstDoesNot) {
+  qg::testing::ClusterOptions memory;
+  memory.redis = false;
+  qg::testing::Cluster cluster(memory);
+  std::unique_ptr<qg::testing::ChildProcess> gateway;
+  const auto dead = "tcp://127.0.0.1:" + std::to_string(qg::testing::free_port());
+  const int port = qg::testing::start_gateway(gateway,
+                                              {"--broker", dead + "," + cluster.client_endpoint(), "--events",
+                                               cluster.events_out_endpoint(), "--request-timeout", "0.3"},
+                                              cluster.dir() + "/gateway.log");
+  ASSERT_GT(port, 0);
+  httplib::Client client("127.0.0.1", port);
+  auto submitted =
+      client.Post("/api/v1/jobs", R"({"org_id":"acme","app_version_id":"v1","tests":["a.js"]})", "application/json");
+  ASSERT_TRUE(submitted);
+  EXPECT_EQ(submitted->status, 201) << submitted->body;
+  // The broker that answered is asked first from then on: the dead one is not tried again.
+  // (Each detailed health asks both brokers, so it counts one unanswered request itself.)
+  auto unanswered = [&] {
+    return Json::parse(client.Get("/api/v1/health/detailed")->body)["gateway"]["broker_unreachable"].get<int>();
+  };
+  const int before = unanswered();
+  auto listed = client.Get("/api/v1/jobs");
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200);
+  EXPECT_EQ(Json::parse(listed->body)["jobs"].size(), 1u);
+  EXPECT_EQ(unanswered(), before + 1);
+  auto detailed = Json::parse(client.Get("/api/v1/health/detailed")->body);
+  EXPECT_FALSE(detailed["brokers"][0]["reachable"].get<bool>());
+  EXPECT_TRUE(detailed["brokers"][1]["reachable"].get<bool>());
+  EXPECT_TRUE(detailed["ok"].get<bool>());
+}
+
 TEST(GatewayErrorsNoBroker, ListeningBeyondLoopbackNeedsATokensFile) {
   auto refused = qg::testing::run_command({qg::testing::bin_dir() + "/qg-gateway", "--listen", "0.0.0.0:0"}, 10s);
   EXPECT_EQ(refused.exit_code, 3);

@@ -55,6 +55,24 @@ TEST(GatewayEvents, AStreamCarriesTheFilteredOrgsEventsEachWithAnId) {
   EXPECT_EQ(data["test_path"], "a.js");
 }
 
+TEST(GatewayEvents, WorkerEventsReachStreamsWithoutABuildOrJobFilter) {
+  GatewayStack stack(options());
+  EventStream all(stack.port(), "", kAdminToken);
+  EventStream one_build(stack.port(), "?app_version_id=v1", kAdminToken);
+  ASSERT_TRUE(all.wait_for(": open"));
+  ASSERT_TRUE(one_build.wait_for(": open"));
+  qg::testing::WorkerOptions worker;
+  worker.worker_id = "w-joins";
+  stack.cluster().add_worker(worker);
+  ASSERT_TRUE(all.wait_for("event: worker")) << all.text();
+  auto joined = all.events().front();
+  EXPECT_EQ(Json::parse(joined.data)["worker_id"], "w-joins");
+  EXPECT_EQ(Json::parse(joined.data)["state"], "joined");
+  const std::string job = stack.submit("acme", "v1", {"a.js"}, "device").body["job_ids"][0];
+  ASSERT_TRUE(one_build.wait_for(job)) << one_build.text();
+  EXPECT_EQ(one_build.text().find("event: worker"), std::string::npos);
+}
+
 TEST(GatewayEvents, ReconnectingWithLastEventIdGetsWhatWasMissed) {
   GatewayStack stack(options());
   std::string last_id;
