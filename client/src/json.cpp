@@ -1,7 +1,7 @@
-// `--json` documents through nlohmann::json; the contract is in qg/cli/json.hpp.
-#include "qg/cli/json.hpp"
+// Protocol records as JSON through nlohmann::json; the contract is in qg/client/json.hpp.
+#include "qg/client/json.hpp"
 
-namespace qg::cli {
+namespace qg::client {
 
 namespace {
 
@@ -48,4 +48,4 @@ Json jobs_json(const std::vector<proto::Job>& jobs) {
   return a;
 }
 
-}  // namespace qg::cli
+}  // namespace qg::client

@@ -1,11 +1,11 @@
-#include "qg/cli/client.hpp"
+#include "qg/client/client.hpp"
 
 #include <cerrno>
 
 #include "qg/common/clock.hpp"
 #include "qg/common/zmq_util.hpp"
 
-namespace qg::cli {
+namespace qg::client {
 
 namespace {
 constexpr std::size_t kMaxFrames = 8;
@@ -62,6 +62,8 @@ Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, con
   socket_.set(zmq::sockopt::rcvhwm, 100000);
   socket_.connect(endpoint);
 }
+
+void Subscriber::connect(const std::string& endpoint) { socket_.connect(endpoint); }
 
 void Subscriber::subscribe(const std::string& topic_prefix) { socket_.set(zmq::sockopt::subscribe, topic_prefix); }
 
@@ -122,4 +124,4 @@ std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
   }
 }
 
-}  // namespace qg::cli
+}  // namespace qg::client

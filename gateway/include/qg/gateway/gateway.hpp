@@ -1,0 +1,72 @@
+#pragma once
+// qg-gateway: REST (/api/v1) and Server-Sent Events over the qgjob protocol. It is a protocol
+// client like qgjob: every answer comes from a broker, and the only state it keeps is a bounded
+// buffer of recent events (so that a reconnecting event stream can resume).
+//
+// Thread contract: construct, start(), then wait() from one thread; stop() and reload_tokens()
+// may be called from any thread (a signal-handling thread in main). The destructor stops.
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "qg/common/curve_client.hpp"
+
+namespace qg::gateway {
+
+using std::chrono::milliseconds;
+
+struct GatewaySettings {
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;  // 0 = any free port (tests read port() back)
+  // Brokers' client endpoints, tried in order (the one that last answered first); their event
+  // streams are all read.
+  std::vector<std::string> brokers{"tcp://127.0.0.1:5555"};
+  std::vector<std::string> events{"tcp://127.0.0.1:5558"};
+  CurveClientKeys curve;               // the gateway's own key; off when empty
+  std::string tokens_file;             // empty = no tokens: every caller is local (loopback only)
+  milliseconds request_timeout{5000};  // per broker request; then the next broker is tried
+  std::size_t event_buffer = 10000;    // events kept for resuming streams
+  std::size_t max_body_bytes = 4u << 20;
+  int http_threads = 64;                      // each open event stream holds one
+  std::size_t max_event_streams = 48;         // more are refused with 503, keeping threads for REST
+  milliseconds stream_keepalive{15000};       // a comment line this often on an idle event stream
+  milliseconds drain_target{15 * 60 * 1000};  // scale recommendations: finish the queue within this
+  milliseconds assumed_test{60000};           // when no finished job says how long a test takes
+  milliseconds assumed_install{60000};        // the protocol does not report install times yet
+  std::string static_dir;                     // served at / when set (the dashboard's files)
+};
+
+// True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost.
+bool is_loopback_host(const std::string& host);
+
+class Gateway {
+ public:
+  // Throws ConfigError when the settings are unusable: a non-loopback listen address without a
+  // tokens file, an unreadable tokens file, no broker.
+  Gateway(GatewaySettings settings, std::shared_ptr<spdlog::logger> logger);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds the listening socket and starts serving and reading events. Throws ConfigError when
+  // the address cannot be bound.
+  void start();
+  // The bound port (after start()).
+  int port() const;
+  // Blocks until stop().
+  void wait();
+  void stop();
+  // Reads the tokens file again; on an error the tokens in force stay and false comes back.
+  bool reload_tokens();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qg::gateway
