@@ -9,6 +9,7 @@
 #include "qg/common/clock.hpp"
 #include "qg/common/errors.hpp"
 #include "routes.hpp"
+#include "static_files.hpp"
 
 namespace qg::gateway {
 
@@ -153,9 +154,7 @@ struct Gateway::Impl {
       logger->error("{} {}: unexpected exception", req.method, req.path);
       write_error(res, {std::string(errc::internal), "internal error", ""});
     });
-    if (!settings.static_dir.empty() && !server.set_mount_point("/", settings.static_dir)) {
-      throw ConfigError("--static-dir " + settings.static_dir + " is not a folder");
-    }
+    serve_static_files(server, find_static_dir(settings.static_dir), *logger);
   }
 };
 
