@@ -68,6 +68,7 @@ struct Gateway::Impl {
     add_job_routes(routes, services);
     add_farm_routes(routes, services);
     add_event_routes(routes, services);
+    add_metrics_route(routes, services);
     add_openapi_route(routes);
   }
 
