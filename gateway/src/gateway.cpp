@@ -135,6 +135,9 @@ struct Gateway::Impl {
     const int threads = std::max(settings.http_threads, 4);
     server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server.set_payload_max_length(settings.max_body_bytes);
+    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds
+    // the body until the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
+    server.set_tcp_nodelay(true);
     server.set_read_timeout(std::chrono::seconds(10));
     server.set_write_timeout(std::chrono::seconds(10));
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
