@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   qg::LogSettings log_settings;
   std::string listen = "127.0.0.1:8080", brokers = s.brokers.front(), events = s.events.front();
   std::string curve_cert, broker_key;
-  double request_timeout_s = 5, drain_target_min = 15, assumed_test_s = 60, assumed_install_s = 60;
+  double request_timeout_s = 5, drain_target_min = 15, assumed_test_s = 60, assumed_install_s = 60, keepalive_s = 15;
   po::options_description options("Options");
   options.add_options()  //
       ("listen", po::value(&listen)->default_value(listen),
@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
        "threads serving HTTP; each open event stream holds one")  //
       ("max-event-streams", po::value(&s.max_event_streams)->default_value(s.max_event_streams),
        "event streams served at once; more are answered 503")  //
+      ("stream-keepalive", po::value(&keepalive_s)->default_value(keepalive_s),
+       "seconds between keepalive lines on an idle event stream (they also find closed ones)")  //
       ("max-body-bytes", po::value(&s.max_body_bytes)->default_value(s.max_body_bytes),
        "largest request body; larger ones are answered 413 TOO_LARGE")  //
       ("drain-target", po::value(&drain_target_min)->default_value(drain_target_min),
@@ -96,6 +98,12 @@ int main(int argc, char** argv) {
     s.events = qg::split_list(events);
     if (!(request_timeout_s > 0)) throw qg::ConfigError("--request-timeout must be > 0");
     if (!(drain_target_min > 0)) throw qg::ConfigError("--drain-target must be > 0");
+    if (s.max_event_streams + 4 > static_cast<std::size_t>(std::max(s.http_threads, 0))) {
+      throw qg::ConfigError(
+          "--max-event-streams must stay at least 4 below --http-threads (each stream holds a thread)");
+    }
+    if (!(keepalive_s > 0)) throw qg::ConfigError("--stream-keepalive must be > 0");
+    s.stream_keepalive = milliseconds(static_cast<std::int64_t>(keepalive_s * 1000));
     if (assumed_test_s < 0 || assumed_install_s < 0) throw qg::ConfigError("assumed durations must be >= 0");
     s.request_timeout = milliseconds(static_cast<std::int64_t>(request_timeout_s * 1000));
     s.drain_target = milliseconds(static_cast<std::int64_t>(drain_target_min * 60'000));

@@ -185,7 +185,19 @@ void Gateway::start() {
     throw ConfigError("cannot listen on " + host + ":" + std::to_string(i.settings.listen_port) +
                       " (in use, or not an address of this machine)");
   }
-  i.feed.start();
+  // A malformed endpoint fails here, at start, not in the first request that uses it.
+  for (const auto& endpoint : i.settings.brokers) {
+    try {
+      client::Client probe(i.context, endpoint, i.settings.curve);
+    } catch (const zmq::error_t& e) {
+      throw ConfigError("--broker " + endpoint + ": " + e.what());
+    }
+  }
+  try {
+    i.feed.start();
+  } catch (const zmq::error_t& e) {
+    throw ConfigError("--events: " + std::string(e.what()));
+  }
   i.listener = std::thread([&i] { i.server.listen_after_bind(); });
   i.logger->info("listening on http://{}:{} (brokers {}, tokens {})", host, i.port, fmt::join(i.settings.brokers, ","),
                  i.auth.enabled() ? std::to_string(i.auth.token_count()) : std::string("off: loopback only"));
