@@ -173,6 +173,7 @@ class Stack {
   std::string client_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(client_port_); }
   std::string worker_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(worker_port_); }
   std::string events_in_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(events_in_port_); }
+  std::string events_out_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(events_out_port_); }
   int broker_pid() const { return broker_->pid(); }
   const std::string& key_prefix() const { return options_.key_prefix; }
   const std::string& dir() const { return dir_.path(); }

@@ -66,12 +66,15 @@ class BrokerPool {
       auto c = borrow(index);
       request.rid = c->new_rid();
       ++metrics_.broker_calls;
+      const auto started = std::chrono::steady_clock::now();
       try {
         auto reply = c->template call<Reply>(request, timeout_);
+        metrics_.broker_latency.observe(Request::command, std::chrono::steady_clock::now() - started);
         give_back(index, std::move(c));
         if (!only) preferred_.store(index);
         return reply;
       } catch (const client::RequestFailed&) {
+        metrics_.broker_latency.observe(Request::command, std::chrono::steady_clock::now() - started);
         give_back(index, std::move(c));
         throw;
       } catch (const client::BrokerUnreachable& e) {

@@ -75,7 +75,12 @@ void EventFeed::start() {
       if (!event) continue;
       ++metrics_.events_received;
       last_event_ms_.store(SystemClock::instance().now_ms());
-      for (auto& stored : translate(*event)) buffer_.push(std::move(stored));
+      auto stored = translate(*event);
+      if (!stored.empty()) {  // not a repeat: count it once
+        if (event->job) metrics_.job_flow.observe(*event->job);
+        if (event->worker) metrics_.job_flow.observe(*event->worker);
+      }
+      for (auto& s : stored) buffer_.push(std::move(s));
     }
   });
 }

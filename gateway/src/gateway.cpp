@@ -9,6 +9,7 @@
 #include "qg/common/clock.hpp"
 #include "qg/common/errors.hpp"
 #include "routes.hpp"
+#include "static_files.hpp"
 
 namespace qg::gateway {
 
@@ -67,6 +68,7 @@ struct Gateway::Impl {
     add_job_routes(routes, services);
     add_farm_routes(routes, services);
     add_event_routes(routes, services);
+    add_metrics_route(routes, services);
     add_openapi_route(routes);
   }
 
@@ -133,6 +135,9 @@ struct Gateway::Impl {
     const int threads = std::max(settings.http_threads, 4);
     server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server.set_payload_max_length(settings.max_body_bytes);
+    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds
+    // the body until the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
+    server.set_tcp_nodelay(true);
     server.set_read_timeout(std::chrono::seconds(10));
     server.set_write_timeout(std::chrono::seconds(10));
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
@@ -153,9 +158,7 @@ struct Gateway::Impl {
       logger->error("{} {}: unexpected exception", req.method, req.path);
       write_error(res, {std::string(errc::internal), "internal error", ""});
     });
-    if (!settings.static_dir.empty() && !server.set_mount_point("/", settings.static_dir)) {
-      throw ConfigError("--static-dir " + settings.static_dir + " is not a folder");
-    }
+    serve_static_files(server, find_static_dir(settings.static_dir), *logger);
   }
 };
 

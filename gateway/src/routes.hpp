@@ -40,6 +40,8 @@ inline constexpr const char* kApiPrefix = "/api/v1";
 void add_job_routes(std::vector<Route>& routes, Services& s);
 void add_farm_routes(std::vector<Route>& routes, Services& s);
 void add_event_routes(std::vector<Route>& routes, Services& s);
+// GET /metrics (Prometheus text), outside /api/v1 where scrapers look for it.
+void add_metrics_route(std::vector<Route>& routes, Services& s);
 // GET /api/v1/openapi.json, serving openapi_document(routes) as the table is when called.
 void add_openapi_route(std::vector<Route>& routes);
 

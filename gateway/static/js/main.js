@@ -1,0 +1,225 @@
+// The dashboard: opens the event stream first, then reads the state (workers, queue, recent
+// jobs), so that nothing falls between the two; events that arrive while the state is being read
+// are held and applied after it. A `resync` event reads the state again; a dropped stream comes
+// back with Last-Event-ID by itself (event_stream.js). The queue is read again at most once a
+// second while jobs move, the workers and statistics every 10 s as a safety net.
+
+import { getJson, setToken, takeTokenFromFragment, Unauthorized } from "./api.js";
+import { EventStream } from "./event_stream.js";
+import { FarmState } from "./farm_state.js";
+import { Views } from "./views.js";
+
+const RECENT_JOB_PAGES = 3;  // of 1000 jobs, newest first: what the builds and failures start from
+const QUEUE_GROUPS = 200;
+const QUEUE_MIN_INTERVAL_MS = 1000;
+const SAFETY_NET_MS = 10000;
+const LOG_TAIL_FETCHES = 2;  // at once
+
+const state = new FarmState();
+const views = new Views(state);
+const $ = (id) => document.getElementById(id);
+
+let framePending = false;
+function schedule() {
+  if (framePending) return;
+  framePending = true;
+  requestAnimationFrame(() => {
+    framePending = false;
+    views.render(Date.now());
+    const d = state.dirty;
+    if (d.deviceOrder || d.devices.size > 0) schedule();
+  });
+}
+
+function setConnection(kind, text) {
+  const node = $("connection");
+  node.dataset.state = kind;
+  node.textContent = text;
+}
+
+// --- Reading the state
+let loading = null;     // the running load, if any
+let held = null;        // events received during a load
+let reloadAgain = false;
+
+async function recentJobs() {
+  const jobs = [];
+  let cursor = "";
+  for (let page = 0; page < RECENT_JOB_PAGES; ++page) {
+    const reply = await getJson(`/jobs?limit=1000${cursor ? "&cursor=" + encodeURIComponent(cursor) : ""}`);
+    jobs.push(...reply.jobs);
+    if (!reply.next_cursor) break;
+    cursor = reply.next_cursor;
+  }
+  return jobs;
+}
+
+async function loadState(reason) {
+  if (loading) {
+    reloadAgain = true;
+    return loading;
+  }
+  held = [];
+  setConnection("loading", `reading the state (${reason})…`);
+  loading = (async () => {
+    try {
+      const [workers, queue, jobs] = await Promise.all([getJson("/workers"), getJson(`/queue?limit=${QUEUE_GROUPS}`),
+        recentJobs()]);
+      state.resetJobs();
+      state.applyJobRecords(jobs);
+      state.applyWorkers(workers);
+      state.applyQueue(queue, Date.now());
+      for (const [type, data] of held) applyEvent(type, data);
+      setConnection("live", "live");
+      for (const f of state.failures) if (f.log_tail === null) fetchLogTail(f.job_id);
+    } catch (err) {
+      handleError(err, "reading the state");
+      if (!(err instanceof Unauthorized)) setTimeout(() => loadState("retry"), 2000);
+    } finally {
+      held = null;
+      loading = null;
+      schedule();
+      if (reloadAgain) {
+        reloadAgain = false;
+        loadState("resync during a load");
+      }
+    }
+  })();
+  return loading;
+}
+
+function handleError(err, what) {
+  if (err instanceof Unauthorized) {
+    showTokenForm("");
+    return;
+  }
+  setConnection("reconnecting", `${what}: ${err.message}`);
+}
+
+// --- Events
+let queueTimer = null;
+let lastQueueRead = 0;
+function refreshQueueSoon() {
+  if (queueTimer) return;
+  const wait = Math.max(0, lastQueueRead + QUEUE_MIN_INTERVAL_MS - Date.now());
+  queueTimer = setTimeout(async () => {
+    lastQueueRead = Date.now();
+    try {
+      state.applyQueue(await getJson(`/queue?limit=${QUEUE_GROUPS}`), Date.now());
+      schedule();
+    } catch (err) {
+      handleError(err, "reading the queue");
+    } finally {
+      queueTimer = null;
+    }
+  }, wait);
+}
+
+function applyEvent(type, data) {
+  if (type === "job" && data && data.job_id) {
+    const known = state.jobs.get(data.job_id);
+    if (state.applyJob(data)) {
+      if (!known || data.status === "queued" || known.status === "queued") refreshQueueSoon();
+      const f = state.failures.find((x) => x.job_id === data.job_id);
+      if (f && f.log_tail === null) fetchLogTail(data.job_id);
+    }
+  } else if (type === "worker" && data && data.worker_id) {
+    state.applyWorker(data);
+  }
+}
+
+function onEvent(type, data) {
+  if (type === "resync") {
+    loadState("resync");
+    return;
+  }
+  if (held) held.push([type, data]);
+  else applyEvent(type, data);
+  schedule();
+}
+
+let opened = false;
+const stream = new EventStream({
+  onEvent,
+  onState(kind, detail) {
+    if (kind === "open") {
+      if (!opened) {
+        opened = true;
+        loadState("first open");
+      } else if (!loading) {
+        setConnection("live", "live");
+      }
+    } else if (kind === "unauthorized") {
+      showTokenForm("");
+    } else {
+      setConnection("reconnecting", `reconnecting: ${detail}`);
+    }
+  },
+});
+
+// --- Log tails of failures, a few requests at a time
+const tailQueue = [];
+let tailFetches = 0;
+function fetchLogTail(jobId) {
+  if (!tailQueue.includes(jobId)) tailQueue.push(jobId);
+  while (tailFetches < LOG_TAIL_FETCHES && tailQueue.length > 0) {
+    const id = tailQueue.shift();
+    tailFetches += 1;
+    getJson(`/jobs/${encodeURIComponent(id)}`)
+      .then((job) => state.setLogTail(id, job.log_tail || ""))
+      .catch((err) => state.setLogTail(id, `(could not read: ${err.message})`))
+      .finally(() => {
+        tailFetches -= 1;
+        schedule();
+        if (tailQueue.length > 0) fetchLogTail(tailQueue[0]);
+      });
+  }
+}
+
+// --- Token
+function showTokenForm(message) {
+  stream.stop();
+  setConnection("unauthorized", "a bearer token is needed");
+  $("token-form").hidden = false;
+  $("token-error").textContent = message;
+  $("token-input").focus();
+}
+
+$("token-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  setToken($("token-input").value.trim());
+  $("token-input").value = "";
+  $("token-form").hidden = true;
+  opened = false;
+  stream.start();
+});
+
+// --- Filters, periodic reads, the clock
+function applyFilter() {
+  views.setDeviceFilter($("device-filter").value, $("device-search").value);
+  schedule();
+}
+$("device-filter").addEventListener("change", applyFilter);
+$("device-search").addEventListener("input", applyFilter);
+
+setInterval(async () => {
+  if (loading || !opened) return;
+  try {
+    const [workers, stats] = await Promise.all([getJson("/workers"), getJson("/stats")]);
+    state.applyWorkers(workers);
+    state.jobsPerSec = typeof stats.jobs_per_sec === "number" ? stats.jobs_per_sec : null;
+    state.forgetFinishedBuilds(Date.now());
+    refreshQueueSoon();
+    schedule();
+  } catch (err) {
+    handleError(err, "reading the workers");
+  }
+}, SAFETY_NET_MS);
+
+setInterval(() => {
+  if (!document.hidden) views.tick(Date.now());
+}, 1000);
+
+takeTokenFromFragment();
+stream.start();
+schedule();
