@@ -1,5 +1,6 @@
 #include "qg/cli/client.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "qg/common/clock.hpp"
@@ -54,8 +55,9 @@ std::pair<std::string, std::string> Client::wait_for(const std::string& rid, std
                           std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
 }
 
-Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys)
-    : socket_(context, zmq::socket_type::sub) {
+Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys,
+                       std::string prefix)
+    : socket_(context, zmq::socket_type::sub), prefix_(std::move(prefix)) {
   set_common_options(socket_);
   apply_curve(socket_, keys);
   set_zmq_heartbeats(socket_, std::chrono::milliseconds(1000), std::chrono::milliseconds(3000));
@@ -63,9 +65,25 @@ Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, con
   socket_.connect(endpoint);
 }
 
-void Subscriber::subscribe(const std::string& topic_prefix) { socket_.set(zmq::sockopt::subscribe, topic_prefix); }
+void Subscriber::subscribe(const std::string& topic_prefix) {
+  socket_.set(zmq::sockopt::subscribe, prefix_ + topic_prefix);
+}
 
-void Subscriber::unsubscribe(const std::string& topic_prefix) { socket_.set(zmq::sockopt::unsubscribe, topic_prefix); }
+void Subscriber::unsubscribe(const std::string& topic_prefix) {
+  socket_.set(zmq::sockopt::unsubscribe, prefix_ + topic_prefix);
+}
+
+std::string events_prefix(Client& client, const CurveClientKeys& keys, std::chrono::milliseconds timeout) {
+  if (!keys.enabled()) return {};
+  proto::EventsTopicRequest request;
+  request.rid = client.new_rid();
+  try {
+    return client.call<proto::EventsTopicReply>(request, timeout).prefix;
+  } catch (const RequestFailed& e) {
+    if (e.error().code == proto::errc::unknown_command) return {};  // a broker from before capability topics
+    throw;
+  }
+}
 
 std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
   auto deadline = steady_ms() + timeout.count();
@@ -94,7 +112,8 @@ std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
       continue;
     }
     Event event;
-    event.topic = f[0];
+    // Only subscribed topics arrive, and each starts with the prefix they were subscribed under.
+    event.topic = f[0].substr(std::min(prefix_.size(), f[0].size()));
     event.command = envelope->command;
     if (event.command == proto::JobEvent::command) {
       auto e = proto::decode<proto::JobEvent>(envelope->body);

@@ -107,9 +107,14 @@ struct Event {
 
 // A SUB socket on the broker's event stream. Subscribe before reading state you will then
 // follow, so nothing that happens in between is missed.
+//
+// A broker with CURVE publishes under capability prefixes (docs/protocol.md 8.1): give the
+// prefix its EVENTS_TOPIC request answered (events_prefix) to the constructor, and topics
+// are then named and read without it ("job.acme.", not "<prefix>job.acme.").
 class Subscriber {
  public:
-  Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys = {});
+  Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys = {},
+             std::string prefix = {});
   void subscribe(const std::string& topic_prefix);
   void unsubscribe(const std::string& topic_prefix);
   // Waits up to `timeout` for one event; empty when none came. Unreadable messages are
@@ -119,7 +124,13 @@ class Subscriber {
 
  private:
   zmq::socket_t socket_;
+  std::string prefix_;
   std::uint64_t unreadable_ = 0;
 };
+
+// The topic prefix the broker publishes this client's events under (EVENTS_TOPIC); "" without
+// CURVE keys (no request is made) and from a broker that does not know the request. Throws
+// what Client::call throws otherwise.
+std::string events_prefix(Client& client, const CurveClientKeys& keys, std::chrono::milliseconds timeout);
 
 }  // namespace qg::cli
