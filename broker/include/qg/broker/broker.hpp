@@ -112,11 +112,9 @@ struct BrokerCounters {
   // own topic. A frame over the limit never gets here: libzmq closes its connection.
   Counter events_dropped{0};
   Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
-  // Connections over a limit (settings.connections): shut down at accept (the accept
-  // monitor's thread) or refused at the handshake (the ZAP handler's).
+  // Connections over a limit, shut down at accept or refused at the handshake; connections
+  // that ended before their handshake did (timed out, shut down, or given up by the peer).
   Counter connections_refused{0};
-  // Connections that ended before their handshake did: dropped at settings.handshake_timeout,
-  // shut down over a limit, or given up by the peer (the accept monitor's thread).
   Counter handshakes_dropped{0};
   // CURVE handshakes (written by the ZAP handler's thread): keys admitted and refused, and
   // how often the key folders were read again (reload_keys).
@@ -126,8 +124,7 @@ struct BrokerCounters {
   // Messages refused because their connection carried no identity while CURVE is on (none
   // should: every CURVE connection is admitted by the ZAP handler with one).
   Counter unidentified{0};
-  // Subscriptions on events-out, by a key other than an admin's, to a prefix of every
-  // capability topic ("" or a short one: event_topics.hpp), which receive other orgs' events.
+  // Subscriptions on events-out by a non-admin key to a prefix of every capability topic.
   Counter foreign_subscriptions{0};
   Counter quota_refused{0};  // SUBMITs answered QUOTA_EXCEEDED
   Counter rate_refused{0};   // SUBMITs answered RATE_LIMITED
