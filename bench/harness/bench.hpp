@@ -19,6 +19,7 @@
 
 #include <zmq.hpp>
 
+#include "qg/common/curve_client.hpp"
 #include "qg/proto/codec.hpp"
 #include "qg/testing/process.hpp"
 
@@ -193,8 +194,12 @@ double rss_bytes(int pid);
 // ---------------------------------------------------------------------------------------
 // Protocol clients
 
-// A DEALER connected to `endpoint` with linger 0.
+// A DEALER connected to `endpoint` with linger 0, with the CURVE keys of
+// set_client_curve() (none by default).
 zmq::socket_t connect_dealer(zmq::context_t& context, const std::string& endpoint);
+// The keys every later connect_dealer() uses (empty: CURVE off). For benches that compare a
+// broker with keys against one without; not thread-safe: set between the parts.
+void set_client_curve(const CurveClientKeys& keys);
 
 // Sends [protocol][command][body] and waits for one reply; empty frames on timeout.
 std::vector<std::string> roundtrip(zmq::socket_t& socket, std::string_view protocol, std::string_view command,

@@ -14,9 +14,19 @@ namespace qg::bench {
 
 using namespace std::chrono_literals;
 
+namespace {
+CurveClientKeys& client_curve() {
+  static CurveClientKeys keys;
+  return keys;
+}
+}  // namespace
+
+void set_client_curve(const CurveClientKeys& keys) { client_curve() = keys; }
+
 zmq::socket_t connect_dealer(zmq::context_t& context, const std::string& endpoint) {
   zmq::socket_t socket(context, zmq::socket_type::dealer);
   set_common_options(socket);
+  apply_curve(socket, client_curve());
   socket.set(zmq::sockopt::sndhwm, 0);
   socket.set(zmq::sockopt::rcvhwm, 0);
   socket.connect(endpoint);

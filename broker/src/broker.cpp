@@ -20,6 +20,8 @@
 #include "claim_policy.hpp"
 #include "client/admission.hpp"
 #include "edge/accept_monitor.hpp"
+#include "edge/connection_table.hpp"
+#include "events/event_topics.hpp"
 #include "qg/broker/exposure.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
@@ -38,7 +40,12 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
       events_in_(context_, zmq::socket_type::xsub),
       events_out_(context_, zmq::socket_type::xpub) {
   if (settings_.broker_id.empty()) settings_.broker_id = "broker-" + std::to_string(::getpid());
-  for (auto* socket : {&clients_, &workers_, &events_in_, &events_out_}) set_common_options(*socket);
+  for (auto* socket : {&clients_, &workers_, &events_in_, &events_out_}) {
+    set_common_options(*socket);
+    socket->set(zmq::sockopt::handshake_ivl, static_cast<int>(settings_.handshake_timeout.count()));
+  }
+  connections_ = std::make_unique<ConnectionTable>(
+      ConnectionLimits{settings_.max_connections_per_peer, settings_.max_connections});
   for (auto* socket : {&clients_, &workers_}) {
     socket->set(zmq::sockopt::router_mandatory, 1);
     socket->set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(settings_.limits.max_frame_bytes));
@@ -64,6 +71,7 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   socket_fds_[kEventsIn] = events_in_.get(zmq::sockopt::fd);
   socket_fds_[kEventsOut] = events_out_.get(zmq::sockopt::fd);
   sink_ = std::make_unique<SubscribedSink>(*this);
+  topics_ = std::make_unique<EventTopics>(!settings_.curve_cert.empty());
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
   if (settings_.embedded_scheduler) {
     scheduler_ = std::make_unique<sched::Scheduler>(store_, clock_, *events_, settings_.scheduler, log_);
@@ -81,11 +89,11 @@ void Broker::bind() {
   check_exposure(settings_);
   if (settings_.insecure) log_->warn("{}", insecure_warning(settings_));
   start_curve();
-  accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures);
-  bind_endpoint(clients_, settings_.client_endpoint, "clients");
-  bind_endpoint(workers_, settings_.worker_endpoint, "workers");
-  bind_endpoint(events_in_, settings_.events_in_endpoint, "events-in");
-  bind_endpoint(events_out_, settings_.events_out_endpoint, "events-out");
+  accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_, *connections_);
+  bind_endpoint(clients_, settings_.client_endpoint, Port::clients);
+  bind_endpoint(workers_, settings_.worker_endpoint, Port::workers);
+  bind_endpoint(events_in_, settings_.events_in_endpoint, Port::events_in);
+  bind_endpoint(events_out_, settings_.events_out_endpoint, Port::events_out);
   accept_monitor_->start();
   // The proxy subscribes upstream to everything; subscribers' filters apply at the XPUB.
   const std::array<char, 1> subscribe_all = {1};
@@ -95,10 +103,13 @@ void Broker::bind() {
              events_in_.get(zmq::sockopt::last_endpoint), events_out_.get(zmq::sockopt::last_endpoint));
   log_->info("events: at most {} bytes each, subscriptions at most {} bytes, {} queued per connection",
              settings_.events.max_event_bytes, settings_.events.max_subscription_bytes, settings_.events.hwm);
+  log_->info("connections: at most {} per address and {} per port, handshakes within {} ms (0 = no limit)",
+             settings_.max_connections_per_peer, settings_.max_connections, settings_.handshake_timeout.count());
 }
 
-void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role) {
-  accept_monitor_->watch(socket, role);
+void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, Port port) {
+  const auto role = port_name(port);
+  accept_monitor_->watch(socket, role, port);
   socket.bind(endpoint);
   if (network_binding_allowed(settings_)) return;
   const auto bound = socket.get(zmq::sockopt::last_endpoint);
@@ -191,6 +202,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     if ((fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0) unread_[i] = true;
   }
   const bool woken = wakeup_fd >= 0 && (fds[wakeup_slot].revents & POLLIN) != 0;
+  const auto events_sent_before = counters_.events_published + counters_.events_forwarded;
   if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
   answer_sent_submits(false);
 
@@ -231,8 +243,11 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     serve_held_pulls();
   }
   expire_held_pulls();
-  // Events (this broker's, forwarded ones, the embedded scheduler's) were sent on the XPUB.
-  if (has_subscribers()) unread_[kEventsOut] = true;
+  // A send on the XPUB may have taken the readiness of its fd, leaving subscription changes
+  // unread behind a quiet fd: read it again next round, but only after a round that sent
+  // (events of this broker, forwarded ones, the embedded scheduler's). A round that sent
+  // nothing leaves it alone, or an idle broker with a subscriber would never wait in poll.
+  if (counters_.events_published + counters_.events_forwarded != events_sent_before) unread_[kEventsOut] = true;
 }
 
 void Broker::on_wakeup() {

@@ -1,5 +1,7 @@
 #include "qg/client/client.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 
 #include "qg/common/clock.hpp"
@@ -54,8 +56,9 @@ std::pair<std::string, std::string> Client::wait_for(const std::string& rid, std
                           std::to_string(timeout.count() / 1000.0).substr(0, 4) + " s");
 }
 
-Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys)
-    : socket_(context, zmq::socket_type::sub) {
+Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys,
+                       std::string prefix)
+    : socket_(context, zmq::socket_type::sub), prefixes_{std::move(prefix)} {
   set_common_options(socket_);
   apply_curve(socket_, keys);
   set_zmq_heartbeats(socket_, std::chrono::milliseconds(1000), std::chrono::milliseconds(3000));
@@ -65,9 +68,37 @@ Subscriber::Subscriber(zmq::context_t& context, const std::string& endpoint, con
 
 void Subscriber::connect(const std::string& endpoint) { socket_.connect(endpoint); }
 
-void Subscriber::subscribe(const std::string& topic_prefix) { socket_.set(zmq::sockopt::subscribe, topic_prefix); }
+void Subscriber::add_prefix(const std::string& prefix) {
+  if (std::find(prefixes_.begin(), prefixes_.end(), prefix) != prefixes_.end()) return;
+  for (const auto& topic : topics_) socket_.set(zmq::sockopt::subscribe, prefix + topic);
+  prefixes_.push_back(prefix);
+  // Longest first, so that stripping takes a real prefix before "".
+  std::stable_sort(prefixes_.begin(), prefixes_.end(),
+                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
 
-void Subscriber::unsubscribe(const std::string& topic_prefix) { socket_.set(zmq::sockopt::unsubscribe, topic_prefix); }
+void Subscriber::subscribe(const std::string& topic_prefix) {
+  for (const auto& prefix : prefixes_) socket_.set(zmq::sockopt::subscribe, prefix + topic_prefix);
+  topics_.push_back(topic_prefix);
+}
+
+void Subscriber::unsubscribe(const std::string& topic_prefix) {
+  for (const auto& prefix : prefixes_) socket_.set(zmq::sockopt::unsubscribe, prefix + topic_prefix);
+  auto it = std::find(topics_.begin(), topics_.end(), topic_prefix);
+  if (it != topics_.end()) topics_.erase(it);
+}
+
+std::string events_prefix(Client& client, const CurveClientKeys& keys, std::chrono::milliseconds timeout) {
+  if (!keys.enabled()) return {};
+  proto::EventsTopicRequest request;
+  request.rid = client.new_rid();
+  try {
+    return client.call<proto::EventsTopicReply>(request, timeout).prefix;
+  } catch (const RequestFailed& e) {
+    if (e.error().code == proto::errc::unknown_command) return {};  // a broker from before capability topics
+    throw;
+  }
+}
 
 std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
   auto deadline = steady_ms() + timeout.count();
@@ -96,7 +127,14 @@ std::optional<Event> Subscriber::next(std::chrono::milliseconds timeout) {
       continue;
     }
     Event event;
+    // Only subscribed topics arrive, each under one of the prefixes it was subscribed with.
     event.topic = f[0];
+    for (const auto& prefix : prefixes_) {
+      if (event.topic.compare(0, prefix.size(), prefix) == 0) {
+        event.topic.erase(0, prefix.size());
+        break;
+      }
+    }
     event.command = envelope->command;
     if (event.command == proto::JobEvent::command) {
       auto e = proto::decode<proto::JobEvent>(envelope->body);

@@ -47,26 +47,54 @@ StoredEvent worker_event(const proto::WorkerEvent& e) {
 }  // namespace
 
 EventFeed::EventFeed(zmq::context_t& context, std::vector<std::string> endpoints, CurveClientKeys keys,
-                     EventBuffer& buffer, GatewayMetrics& metrics, std::shared_ptr<spdlog::logger> logger)
+                     EventBuffer& buffer, GatewayMetrics& metrics, std::shared_ptr<spdlog::logger> logger,
+                     PrefixLookup prefix_of)
     : context_(context),
       endpoints_(std::move(endpoints)),
       keys_(std::move(keys)),
       buffer_(buffer),
       metrics_(metrics),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      prefix_of_(std::move(prefix_of)),
+      prefix_known_(endpoints_.size(), !keys_.enabled() || !prefix_of_) {}
+
+std::vector<std::string> EventFeed::look_up_prefixes(client::Subscriber* subscriber) {
+  std::vector<std::string> found;
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    if (prefix_known_[i]) continue;
+    try {
+      auto prefix = prefix_of_(i);
+      prefix_known_[i] = true;
+      if (subscriber) subscriber->add_prefix(prefix);
+      found.push_back(std::move(prefix));
+    } catch (const std::exception& e) {
+      logger_->warn("event stream {}: no event prefix from its broker yet ({}); asking again shortly",
+                    endpoints_[i], e.what());
+    }
+  }
+  return found;
+}
 
 EventFeed::~EventFeed() { stop(); }
 
 void EventFeed::start() {
   if (thread_.joinable()) return;
   // The socket is made here, not in the thread, so that a bad endpoint fails start().
-  auto subscriber = std::make_shared<client::Subscriber>(context_, endpoints_.at(0), keys_);
+  auto prefixes = look_up_prefixes(nullptr);
+  auto subscriber = std::make_shared<client::Subscriber>(context_, endpoints_.at(0), keys_,
+                                                         prefixes.empty() ? std::string() : prefixes.front());
+  for (std::size_t i = 1; i < prefixes.size(); ++i) subscriber->add_prefix(prefixes[i]);
   for (std::size_t i = 1; i < endpoints_.size(); ++i) subscriber->connect(endpoints_[i]);
   subscriber->subscribe("job.");
   subscriber->subscribe("worker.");
   thread_ = std::thread([this, subscriber] {
     std::uint64_t unreadable_seen = 0;
+    auto next_lookup_ms = steady_ms() + 5000;
     while (!stopping_.load()) {
+      if (steady_ms() >= next_lookup_ms) {
+        (void)look_up_prefixes(subscriber.get());
+        next_lookup_ms = steady_ms() + 5000;
+      }
       auto event = subscriber->next(std::chrono::milliseconds(200));
       if (subscriber->unreadable() != unreadable_seen) {
         metrics_.events_unreadable += subscriber->unreadable() - unreadable_seen;

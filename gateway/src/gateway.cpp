@@ -62,7 +62,18 @@ struct Gateway::Impl {
         auth(settings.tokens_file),
         brokers(context, settings.brokers, settings.curve, settings.request_timeout, metrics, logger),
         events(settings.event_buffer),
-        feed(context, settings.events, settings.curve, events, metrics, logger),
+        feed(context, settings.events, settings.curve, events, metrics, logger,
+             [this](std::size_t index) {
+               // Event stream i belongs to broker i; with fewer brokers than streams, the last.
+               proto::EventsTopicRequest request;
+               const auto broker = std::min(index, settings.brokers.size() - 1);
+               try {
+                 return brokers.call_one<proto::EventsTopicReply>(request, broker).prefix;
+               } catch (const client::RequestFailed& e) {
+                 if (e.error().code == proto::errc::unknown_command) return std::string();  // no prefixes there
+                 throw;
+               }
+             }),
         services{settings, brokers, events, feed, auth, metrics, logger, "", SystemClock::instance().now_ms()} {
     services.run_id = std::to_string(services.started_ms);
     add_job_routes(routes, services);

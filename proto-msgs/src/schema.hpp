@@ -38,6 +38,8 @@ inline constexpr Need kReq = Need::required;
   X(HealthReply)                  \
   X(StatsRequest)                 \
   X(StatsReply)                   \
+  X(EventsTopicRequest)           \
+  X(EventsTopicReply)             \
   X(Hello)                        \
   X(HelloReply)                   \
   X(Pull)                         \
@@ -256,6 +258,14 @@ QG_SCHEMA(StatsReply) {
   v("by_org", m.by_org);
   v("jobs_per_sec", m.jobs_per_sec);
   v("rejected_requests", m.rejected_requests);
+  v("connections_refused", m.connections_refused);
+}
+
+QG_SCHEMA(EventsTopicRequest) { v("rid", m.rid); }
+
+QG_SCHEMA(EventsTopicReply) {
+  v("rid", m.rid);
+  v("prefix", m.prefix);
 }
 
 // ---- worker messages -------------------------------------------------------------------

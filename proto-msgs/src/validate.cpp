@@ -123,6 +123,7 @@ std::optional<Error> validate(QueueRequest& m, const Limits& /*limits*/) {
 std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 std::optional<Error> validate(HealthRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 std::optional<Error> validate(StatsRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
+std::optional<Error> validate(EventsTopicRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 
 std::optional<Error> validate(Hello& m, const Limits& /*limits*/) {
   if (auto e = check_rid(m.rid)) return e;

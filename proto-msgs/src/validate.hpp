@@ -32,6 +32,7 @@ std::optional<Error> validate(QueueRequest& m, const Limits& limits);
 std::optional<Error> validate(WorkersRequest& m, const Limits& limits);
 std::optional<Error> validate(HealthRequest& m, const Limits& limits);
 std::optional<Error> validate(StatsRequest& m, const Limits& limits);
+std::optional<Error> validate(EventsTopicRequest& m, const Limits& limits);
 std::optional<Error> validate(Hello& m, const Limits& limits);
 std::optional<Error> validate(Pull& m, const Limits& limits);
 std::optional<Error> validate(Report& m, const Limits& limits);

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include "../e2e/cluster.hpp"
@@ -23,6 +24,18 @@ using qg::testing::EventCollector;
 using qg::testing::wait_until;
 using qg::testing::with_lease;
 using qg::testing::WorkerOptions;
+
+// The lease of the last group `worker` was assigned, from its log ("assigned group ... (lease
+// ID)"): no subscriber or client is shown a lease id, and the test plays the dead worker.
+std::string last_lease_of(Cluster& cluster, const std::string& worker) {
+  const auto log = cluster.log(worker);
+  const std::regex pattern("\\(lease ([A-Za-z0-9._:-]+)\\)");
+  std::string lease;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), pattern); it != std::sregex_iterator(); ++it) {
+    lease = (*it)[1];
+  }
+  return lease;
+}
 
 WorkerOptions worker(std::string id, const std::string& test_seconds) {
   WorkerOptions options;
@@ -75,12 +88,8 @@ TEST(WorkerLoss, AKilledWorkersJobsAreRequeuedWithAHigherAttemptAndItsLateReport
       },
       10s, 20ms))
       << events.workers.size() << " worker events";
-  // Clients are never shown lease ids; the worker's "lost" event names the lease it lost.
-  std::string lease_id;
-  for (const auto& e : events.workers) {
-    if (e.worker_id == "w1" && e.state == "lost") lease_id = e.lease_id;
-  }
-  ASSERT_FALSE(lease_id.empty());
+  const auto lease_id = last_lease_of(cluster, "w1");
+  ASSERT_FALSE(lease_id.empty()) << cluster.log("w1");
 
   // The dead worker's report of its first attempt arrives late: ignored, nothing changes.
   proto::Report late;
@@ -121,11 +130,8 @@ TEST(WorkerLoss, AReportFromALostLeaseIsIgnoredBeforeTheJobIsClaimedAgain) {
         return events.saw_worker_state("w1", "lost");
       },
       20s, 20ms));
-  std::string lease_id;  // clients are never shown it; the "lost" event names it
-  for (const auto& e : events.workers) {
-    if (e.worker_id == "w1" && e.state == "lost") lease_id = e.lease_id;
-  }
-  ASSERT_FALSE(lease_id.empty());
+  const auto lease_id = last_lease_of(cluster, "w1");
+  ASSERT_FALSE(lease_id.empty()) << cluster.log("w1");
   proto::Report late;
   late.rid = "late-2";
   late.worker_id = "w1";

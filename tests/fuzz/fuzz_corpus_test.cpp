@@ -112,6 +112,8 @@ TEST(ProtoFuzzCorpus, SeedCorpusMatchesTheMessages) {
   write_seeds<HealthReply>(dir, kClientProtocol);
   write_seeds<StatsRequest>(dir, kClientProtocol);
   write_seeds<StatsReply>(dir, kClientProtocol);
+  write_seeds<EventsTopicRequest>(dir, kClientProtocol);
+  write_seeds<EventsTopicReply>(dir, kClientProtocol);
   write_seeds<ErrorReply>(dir, kClientProtocol);
   write_seeds<Hello>(dir, kWorkerProtocol);
   write_seeds<HelloReply>(dir, kWorkerProtocol);

@@ -48,17 +48,46 @@ std::string z85_of(const std::string& key) {
 }  // namespace
 
 ZapHandler::ZapHandler(zmq::context_t& context, KeyDirs dirs, std::shared_ptr<spdlog::logger> log,
-                       BrokerCounters& counters)
+                       BrokerCounters& counters, const ConnectionTable& connections)
     : dirs_(std::move(dirs)),
       log_(std::move(log)),
       keys_(KeyTable::load(dirs_, *log_, true)),
       socket_(context, zmq::socket_type::rep),
-      counters_(counters) {
-  set_common_options(socket_);
-  socket_.bind("inproc://zeromq.zap.01");
+      counters_(counters),
+      connections_(connections) {
+  start();
   log_->info("CURVE: {} client keys from {}, {} worker and scheduler keys from {}", keys_.size(KeyPlane::clients),
              dirs_.clients.string(), keys_.size(KeyPlane::workers), dirs_.workers.string());
+}
+
+ZapHandler::ZapHandler(zmq::context_t& context, std::shared_ptr<spdlog::logger> log, BrokerCounters& counters,
+                       const ConnectionTable& connections)
+    : null_mode_(true),
+      log_(std::move(log)),
+      socket_(context, zmq::socket_type::rep),
+      counters_(counters),
+      connections_(connections) {
+  start();
+}
+
+void ZapHandler::start() {
+  set_common_options(socket_);
+  socket_.bind("inproc://zeromq.zap.01");
   thread_ = std::thread([this] { serve(); });
+}
+
+void ZapHandler::bar_from_events(const std::string& user_id, std::chrono::steady_clock::time_point until) {
+  std::lock_guard lock(barred_mutex_);
+  barred_[user_id] = until;
+}
+
+bool ZapHandler::barred(const std::string& user_id) {
+  std::lock_guard lock(barred_mutex_);
+  const auto it = barred_.find(user_id);
+  if (it == barred_.end()) return false;
+  if (std::chrono::steady_clock::now() < it->second) return true;
+  barred_.erase(it);
+  return false;
 }
 
 ZapHandler::~ZapHandler() {
@@ -90,17 +119,32 @@ void ZapHandler::answer_one() {
   std::string text = "key not admitted";
   std::string user_id;
   KeyPlane plane{};
-  if (request->oversize || f.size() < 7 || f[0] != "1.0") {
+  const char* over_limit = nullptr;
+  if (request->oversize || f.size() < 6 || f[0] != "1.0") {
     status = "500";
     text = "malformed ZAP request";
-  } else if (f[5] != "CURVE" || !plane_of(f[2], plane)) {
+  } else if (const auto port = port_of_domain(f[2]); port && (over_limit = connections_.over_limit(*port, f[3]))) {
+    text = "connection limit";
+  } else if (null_mode_) {
+    if (f[5] == "NULL" && port) {
+      status = "200";
+      text = "OK";
+    }
+  } else if (f.size() < 7 || f[5] != "CURVE" || !plane_of(f[2], plane)) {
     text = "CURVE required";
   } else if (const auto* identity = keys_.find(plane, f[6])) {
-    status = "200";
-    text = "OK";
-    user_id = identity->user_id();
+    if (f[2] == kEventsOutDomain && barred(identity->user_id())) {
+      text = "barred from events-out for a while: subscribed to other orgs' events";
+    } else {
+      status = "200";
+      text = "OK";
+      user_id = identity->user_id();
+    }
   }
-  if (status == "200") {
+  if (over_limit != nullptr) {
+    counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    note_limit(f[2], f[3], over_limit);
+  } else if (status == "200") {
     counters_.handshakes_admitted.fetch_add(1, std::memory_order_relaxed);
   } else {
     counters_.handshakes_refused.fetch_add(1, std::memory_order_relaxed);
@@ -129,7 +173,25 @@ void ZapHandler::note_refusal(const char* domain, const std::string& address, co
   unlogged_refusals_ = 0;
 }
 
+void ZapHandler::note_limit(const std::string& domain, const std::string& address, const char* why) {
+  const auto now = steady_now_ms();
+  if (last_limit_log_ms_ != 0 && now - last_limit_log_ms_ < 10 * kRefusalLogIntervalMs) {
+    ++unlogged_limits_;
+    return;
+  }
+  last_limit_log_ms_ = now;
+  const auto& limits = connections_.limits();
+  log_->warn(
+      "connection limit: refused a handshake on {} from {}: {}{}. Limits: {} per address, {} per port "
+      "(--max-connections-per-peer, --max-connections)",
+      domain, address, why,
+      unlogged_limits_ > 0 ? " (and " + std::to_string(unlogged_limits_) + " more since the last line)" : std::string(),
+      limits.per_peer, limits.total);
+  unlogged_limits_ = 0;
+}
+
 void ZapHandler::reload() {
+  if (null_mode_) return;
   keys_ = KeyTable::load(dirs_, *log_, false);
   counters_.key_reloads.fetch_add(1, std::memory_order_relaxed);
   log_->info("CURVE keys read again: {} client keys, {} worker and scheduler keys (connections already made stay up)",

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client/org_view.hpp"
+#include "events/event_topics.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "routing.hpp"
@@ -26,6 +27,8 @@ const Broker::ClientCommand Broker::kClientCommands[] = {
     {proto::WorkersRequest::command, &Broker::handle_workers, true},
     {proto::HealthRequest::command, &Broker::handle_health, true},
     {proto::StatsRequest::command, &Broker::handle_stats, true},
+    // No store call: nothing to order after the submits.
+    {proto::EventsTopicRequest::command, &Broker::handle_events_topic, false},
 };
 
 bool Broker::on_client_message() {
@@ -234,6 +237,7 @@ void Broker::handle_stats(const Incoming& in) {
     reply.by_org = std::move(stats.by_org);
     reply.jobs_per_sec = stats.jobs_per_sec;
     reply.rejected_requests = counters_.rejected;
+    reply.connections_refused = counters_.connections_refused;
   } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
     // The store counts per org only jobs in all states; the other figures are of every org
     // together, so an org key gets its own org's count alone.
@@ -246,6 +250,20 @@ bool Broker::job_of_peer(const Incoming& in, const std::string& job_id) {
   const std::string ids[] = {job_id};
   auto found = store().get(ids);
   return found.front() && in.peer.acts_for_org(found.front()->org_id);
+}
+
+void Broker::handle_events_topic(const Incoming& in) {
+  auto request = decode<proto::EventsTopicRequest>(in);
+  if (!request) return;
+  auto prefix = topics_->prefix_for(in.peer);
+  if (!prefix) {
+    reject(in, {std::string(proto::errc::forbidden), "this key receives no events", ""});
+    return;
+  }
+  proto::EventsTopicReply reply;
+  reply.rid = request->rid;
+  reply.prefix = std::move(*prefix);
+  reply_client(in.identity, reply);
 }
 
 }  // namespace qg::broker

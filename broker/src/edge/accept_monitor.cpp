@@ -3,6 +3,7 @@
 #include "accept_monitor.hpp"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,9 +11,9 @@
 
 namespace qg::broker {
 
-AcceptMonitor::AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log,
-                             std::atomic<std::uint64_t>& failures)
-    : context_(context), log_(std::move(log)), failures_(failures) {}
+AcceptMonitor::AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log, BrokerCounters& counters,
+                             ConnectionTable& connections)
+    : context_(context), log_(std::move(log)), counters_(counters), connections_(connections) {}
 
 AcceptMonitor::~AcceptMonitor() {
   // libzmq's end of each monitor first: with our end gone, its blocking send of the next
@@ -22,12 +23,15 @@ AcceptMonitor::~AcceptMonitor() {
   if (thread_.joinable()) thread_.join();
 }
 
-void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role) {
+void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role, Port port) {
   // One inproc name per monitor, unique in the context: this object and the monitor's index.
   const std::string endpoint = "inproc://qg-accept-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) +
                                "-" + std::to_string(monitors_.size());
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_ACCEPT_FAILED) != 0) throw zmq::error_t();
+  constexpr int kEvents =
+      ZMQ_EVENT_ACCEPT_FAILED | ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kEvents) != 0) throw zmq::error_t();
   watched_.push_back(&socket);
+  ports_.push_back(port);
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);
   monitor.connect(endpoint);
@@ -53,11 +57,13 @@ void AcceptMonitor::run() {
         }
       }
       warn_if_due(false);
+      warn_refusals_if_due(false);
     }
   } catch (const zmq::error_t& e) {
     if (e.num() != ETERM) log_->error("accept monitor stopped: {}", e.what());
   }
   warn_if_due(true);
+  warn_refusals_if_due(true);
 }
 
 bool AcceptMonitor::read_one(std::size_t index) {
@@ -72,12 +78,53 @@ bool AcceptMonitor::read_one(std::size_t index) {
     std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof id, sizeof value);
   }
   while (event.more()) (void)monitor.recv(event, zmq::recv_flags::none);
-  if (id != ZMQ_EVENT_ACCEPT_FAILED) return true;
-  ++failures_;
+  switch (id) {
+    case ZMQ_EVENT_ACCEPTED:
+      on_accepted(index, static_cast<int>(value));
+      return true;
+    case ZMQ_EVENT_DISCONNECTED:
+      connections_.disconnected(ports_[index], static_cast<int>(value));
+      return true;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+      ++counters_.handshakes_dropped;
+      return true;
+    case ZMQ_EVENT_ACCEPT_FAILED:
+      break;
+    default:
+      return true;
+  }
+  ++counters_.accept_failures;
   ++unreported_;
   last_errno_ = static_cast<int>(value);
   last_role_ = roles_[index];
   return true;
+}
+
+void AcceptMonitor::on_accepted(std::size_t index, int fd) {
+  const auto address = peer_address_of(fd);
+  if (address.empty()) return;  // gone already (its disconnection follows), or not TCP
+  const char* why = connections_.accepted(ports_[index], fd, address);
+  if (why == nullptr) return;
+  // The descriptor is still libzmq's: shutdown ends the stream, and libzmq closes it.
+  (void)::shutdown(fd, SHUT_RDWR);
+  ++counters_.connections_refused;
+  ++unreported_refusals_;
+  last_refusal_ = std::string(why) + " (" + address + " on " + roles_[index] + ")";
+}
+
+void AcceptMonitor::warn_refusals_if_due(bool force) {
+  if (unreported_refusals_ == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && last_refusal_warning_.time_since_epoch().count() != 0 && now - last_refusal_warning_ < kWarnEvery) {
+    return;
+  }
+  last_refusal_warning_ = now;
+  const auto& limits = connections_.limits();
+  log_->warn(
+      "connection limit: {} connection(s) closed at accept, the last: {}. Limits: {} per address, {} per port "
+      "(--max-connections-per-peer, --max-connections)",
+      unreported_refusals_, last_refusal_, limits.per_peer, limits.total);
+  unreported_refusals_ = 0;
 }
 
 void AcceptMonitor::warn_if_due(bool force) {

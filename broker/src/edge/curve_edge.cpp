@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "auth/zap_handler.hpp"
+#include "edge/connection_table.hpp"
 #include "qg/broker/broker.hpp"
 #include "qg/common/curve_cert.hpp"
 #include "qg/common/errors.hpp"
@@ -22,10 +23,23 @@ constexpr std::size_t kCurveHandshakeBytes = 512;
 }  // namespace
 
 void Broker::start_curve() {
+  const std::pair<zmq::socket_t*, const char*> sockets[] = {{&clients_, kClientsDomain},
+                                                            {&workers_, kWorkersDomain},
+                                                            {&events_in_, kEventsInDomain},
+                                                            {&events_out_, kEventsOutDomain}};
   if (settings_.curve_cert.empty()) {
     if (!settings_.clients_dir.empty() || !settings_.workers_dir.empty()) {
       throw ConfigError("--clients-dir and --workers-dir admit keys only with CURVE on: give --curve-cert too");
     }
+    if (!settings_.null_zap_domain.empty()) return;  // the test binding it holds the handler
+    // No keys: the handler still holds every NULL handshake to the connection limits.
+    try {
+      zap_ = std::make_unique<ZapHandler>(context_, log_, counters_, *connections_);
+    } catch (const zmq::error_t& e) {
+      log_->info("connection limits apply at accept only: another ZAP handler serves this context ({})", e.what());
+      return;
+    }
+    for (const auto& [socket, domain] : sockets) socket->set(zmq::sockopt::zap_domain, domain);
     return;
   }
   if (settings_.clients_dir.empty() || settings_.workers_dir.empty()) {
@@ -35,11 +49,8 @@ void Broker::start_curve() {
   }
   if (zmq_has("curve") == 0) throw ConfigError("--curve-cert: this libzmq was built without CURVE");
   const auto cert = read_secret_cert(settings_.curve_cert);
-  zap_ = std::make_unique<ZapHandler>(context_, KeyDirs{settings_.clients_dir, settings_.workers_dir}, log_, counters_);
-  const std::pair<zmq::socket_t*, const char*> sockets[] = {{&clients_, kClientsDomain},
-                                                            {&workers_, kWorkersDomain},
-                                                            {&events_in_, kEventsInDomain},
-                                                            {&events_out_, kEventsOutDomain}};
+  zap_ = std::make_unique<ZapHandler>(context_, KeyDirs{settings_.clients_dir, settings_.workers_dir}, log_, counters_,
+                                      *connections_);
   for (const auto& [socket, domain] : sockets) {
     socket->set(zmq::sockopt::curve_server, 1);
     socket->set(zmq::sockopt::curve_secretkey, cert.secret_key);
@@ -48,6 +59,10 @@ void Broker::start_curve() {
   if (settings_.events.max_subscription_bytes + 1 < kCurveHandshakeBytes) {
     events_out_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kCurveHandshakeBytes));
   }
+  // Every subscription and unsubscription comes up with its key (event_relay.cpp): the
+  // events go out under capability prefixes (event_topics.hpp), and a subscription to a prefix
+  // of all of them is logged with the key that made it.
+  events_out_.set(zmq::sockopt::xpub_verboser, 1);
   identity_required_ = true;
   log_->info("CURVE on every socket, server key {} (public; from {})", cert.public_key, settings_.curve_cert);
 }

@@ -52,6 +52,25 @@ void add_edge_options(po::options_description& options, BrokerSettings& settings
                      ->default_value(events.max_subscription_bytes)
                      ->notifier(in_range<std::size_t>("subscription-max-bytes", 16, 4096)),
                  "longest topic prefix a subscriber may subscribe to; a longer one closes its connection");
+  options.add_options()(
+      "max-connections-per-peer",
+      po::value(&settings.max_connections_per_peer)
+          ->default_value(settings.max_connections_per_peer)
+          ->notifier(in_range<std::uint32_t>("max-connections-per-peer", 0, 1000000)),
+      "connections one address may hold open on each port; more are closed at once and logged (0 = no limit). "
+      "A host running many workers, or a NAT in front of many CI runners, counts as one address")(
+      "max-connections",
+      po::value(&settings.max_connections)
+          ->default_value(settings.max_connections)
+          ->notifier(in_range<std::uint32_t>("max-connections", 0, 10000000)),
+      "connections each port holds open in all; more are refused at their handshake and logged (0 = no limit)")(
+      "handshake-timeout-ms",
+      po::value<long>()->default_value(settings.handshake_timeout.count())->notifier([&settings](long ms) {
+        if (ms < 0 || ms > 600000) throw po::error("--handshake-timeout-ms must be 0..600000");
+        settings.handshake_timeout = std::chrono::milliseconds(ms);
+      }),
+      "a connection that has not finished its ZeroMQ handshake (and CURVE key check) this long after it was "
+      "made is dropped, so idle connections cannot hold descriptors (0 = never)");
 }
 
 }  // namespace qg::broker

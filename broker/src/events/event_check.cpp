@@ -28,7 +28,7 @@ std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view
     auto hb = proto::decode<proto::Heartbeat>(body, limits);
     if (!hb || !topic_is(topic, "hb.", hb->worker_id)) return std::nullopt;
     if (!may_publish(publisher, hb->worker_id, false)) return std::nullopt;
-    return CheckedEvent{std::move(hb).value()};
+    return CheckedEvent{std::move(hb).value(), std::nullopt};
   }
   if (command == proto::JobEvent::command) {
     auto event = proto::decode<proto::JobEvent>(body, limits);
@@ -40,13 +40,13 @@ std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view
       return std::nullopt;
     }
     if (!may_publish(publisher, event->worker_id, true)) return std::nullopt;
-    return CheckedEvent{};
+    return CheckedEvent{std::nullopt, std::nullopt};
   }
   if (command == proto::WorkerEvent::command) {
     auto event = proto::decode<proto::WorkerEvent>(body, limits);
     if (!event || !topic_is(topic, "worker.", event->worker_id)) return std::nullopt;
     if (!may_publish(publisher, event->worker_id, true)) return std::nullopt;
-    return CheckedEvent{};
+    return CheckedEvent{std::nullopt, std::move(event).value()};
   }
   return std::nullopt;  // not an event of the protocol
 }

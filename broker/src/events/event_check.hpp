@@ -13,9 +13,11 @@
 
 namespace qg::broker {
 
-// An event that passed. `heartbeat` holds a heartbeat's body (its lease is renewed).
+// An event that passed. `heartbeat` holds a heartbeat's body (its lease is renewed), `worker`
+// a WORKER event's (both are relayed without their lease id).
 struct CheckedEvent {
   std::optional<proto::Heartbeat> heartbeat;
+  std::optional<proto::WorkerEvent> worker;
 };
 
 // Checks the four frames of an event: protocol QGE1; command HEARTBEAT, JOB or WORKER with a

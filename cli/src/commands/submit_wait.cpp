@@ -51,7 +51,7 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
              std::int64_t deadline_ms, Io io) {
   std::ostream& progress = g.json ? io.err : io.out;
   // Subscribe first, then read: a job that finishes in between is seen by the read.
-  Subscriber events(context, g.events, g.curve);
+  Subscriber events(context, g.events, g.curve, events_prefix(client, g.curve, g.request_timeout));
   std::set<std::string> wanted(c.job_ids.begin(), c.job_ids.end());
   if (c.org_id.empty()) {
     events.subscribe("job.");

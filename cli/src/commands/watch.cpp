@@ -17,7 +17,12 @@ namespace qg::cli {
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);
-    Subscriber events(context, g.events, g.curve);
+    std::string prefix;
+    if (g.curve.enabled()) {
+      Client client(context, g.broker, g.curve);
+      prefix = events_prefix(client, g.curve, g.request_timeout);
+    }
+    Subscriber events(context, g.events, g.curve, prefix);
     // One job is filtered here rather than by its topic: under its org's topics org_seq still
     // tells a lost event from another job's.
     const bool everything = c.org_id.empty() && c.job_id.empty();

@@ -38,7 +38,7 @@ class ZapEdge : public ::testing::Test {
     org_ = keys_.make(keys_.clients(), "ci", {{"role", "org"}, {"org", "acme"}});
     worker_ = keys_.make(keys_.workers(), "w1", {{"role", "worker"}, {"worker-id", "w1"}});
     zap_ = std::make_unique<qg::broker::ZapHandler>(context_, qg::broker::KeyDirs{keys_.clients(), keys_.workers()},
-                                                    qg::null_logger(), counters_);
+                                                    qg::null_logger(), counters_, connections_);
   }
 
   // A ROUTER serving `domain` with the broker's key; returns its endpoint.
@@ -70,6 +70,7 @@ class ZapEdge : public ::testing::Test {
   KeyFolders keys_;
   qg::CurveCert org_, worker_;
   qg::broker::BrokerCounters counters_;
+  qg::broker::ConnectionTable connections_{qg::broker::ConnectionLimits{}};
   std::unique_ptr<qg::broker::ZapHandler> zap_;
 };
 
@@ -111,6 +112,8 @@ class CurveBrokerTest : public BrokerTest {
     worker_ = keys_.make(keys_.workers(), "w1", {{"role", "worker"}, {"worker-id", "w1"}});
     scheduler_ = keys_.make(keys_.workers(), "scheduler", {{"role", "scheduler"}});
     stranger_ = keys_.make({}, "stranger", {{"role", "admin"}});
+    admin_ = keys_.make(keys_.clients(), "ops", {{"role", "admin"}});
+    other_org_ = keys_.make(keys_.clients(), "ci-beta", {{"role", "org"}, {"org", "beta"}});
   }
   void adjust(qg::broker::BrokerSettings& settings) override {
     settings.curve_cert = keys_.broker_secret().string();
@@ -129,8 +132,19 @@ class CurveBrokerTest : public BrokerTest {
     return !receive(client, 700ms).empty();
   }
 
+  // The prefix EVENTS_TOPIC tells `client`.
+  std::string prefix_of(zmq::socket_t& client) {
+    return request<qg::proto::EventsTopicReply>(client, kClientProtocol, qg::proto::EventsTopicRequest{"topic"}).prefix;
+  }
+  // A subscriber with `cert` on events-out, subscribed to each of `topics`.
+  zmq::socket_t subscriber(const qg::CurveCert& cert, const std::vector<std::string>& topics) {
+    auto sub = keyed(zmq::socket_type::sub, events_out_endpoint_, cert);
+    for (const auto& t : topics) sub.set(zmq::sockopt::subscribe, t);
+    return sub;
+  }
+
   KeyFolders keys_;
-  qg::CurveCert org_, worker_, scheduler_, stranger_;
+  qg::CurveCert org_, worker_, scheduler_, stranger_, admin_, other_org_;
 };
 
 TEST_F(CurveBrokerTest, KeyedClientAndWorkerRunAJobEndToEnd) {
@@ -170,9 +184,11 @@ TEST_F(CurveBrokerTest, AReloadRefusesARemovedKeysNextConnectionAndKeepsTheOpenO
   EXPECT_TRUE(answered(before));  // ZAP is asked at connection: an open one stays until it drops
 }
 
-TEST_F(CurveBrokerTest, ASchedulerKeyPublishesEventsThatAClientKeyReceives) {
-  auto sub = keyed(zmq::socket_type::sub, events_out_endpoint_, org_);
-  sub.set(zmq::sockopt::subscribe, "worker.");
+TEST_F(CurveBrokerTest, ASchedulerKeyPublishesEventsThatAnAdminKeyReceivesUnderItsPrefix) {
+  auto admin = keyed(zmq::socket_type::dealer, client_endpoint_, admin_);
+  const auto prefix = prefix_of(admin);
+  ASSERT_EQ(prefix.size(), 32u);
+  auto sub = subscriber(admin_, {prefix + "worker."});
   auto pub = keyed(zmq::socket_type::pub, events_in_endpoint_, scheduler_);
   qg::proto::WorkerEvent event;
   event.worker_id = "w9";
@@ -190,7 +206,7 @@ TEST_F(CurveBrokerTest, ASchedulerKeyPublishesEventsThatAClientKeyReceives) {
     return !got.empty();
   })) << "admitted "
       << broker_->counters().handshakes_admitted << " refused " << broker_->counters().handshakes_refused;
-  EXPECT_EQ(got[0], "worker.w9");
+  EXPECT_EQ(got[0], prefix + "worker.w9");
   // A plain publisher is not heard.
   zmq::socket_t plain(context_, zmq::socket_type::pub);
   qg::set_common_options(plain);
@@ -201,6 +217,53 @@ TEST_F(CurveBrokerTest, ASchedulerKeyPublishesEventsThatAClientKeyReceives) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_LE(broker_->counters().events_forwarded.load(), forwarded + 1);  // at most one of pub's in flight
+}
+
+TEST_F(CurveBrokerTest, EachOrgReceivesOnlyItsOwnJobEventsAndAnAdminEveryOrgs) {
+  auto acme = keyed(zmq::socket_type::dealer, client_endpoint_, org_);
+  auto beta = keyed(zmq::socket_type::dealer, client_endpoint_, other_org_);
+  auto admin = keyed(zmq::socket_type::dealer, client_endpoint_, admin_);
+  const auto acme_prefix = prefix_of(acme);
+  const auto beta_prefix = prefix_of(beta);
+  const auto admin_prefix = prefix_of(admin);
+  EXPECT_EQ(prefix_of(acme), acme_prefix);  // drawn once per org
+  for (const auto* p : {&acme_prefix, &beta_prefix, &admin_prefix}) ASSERT_EQ(p->size(), 32u);
+  EXPECT_NE(acme_prefix, beta_prefix);
+  EXPECT_NE(acme_prefix, admin_prefix);
+  // acme tries every topic of beta's it can name; beta and the admin subscribe as told.
+  auto snoop =
+      subscriber(org_, {"job.", "job.beta.", "hb.", "worker.", acme_prefix + "job.beta.", acme_prefix + "hb."});
+  auto beta_sub = subscriber(other_org_, {beta_prefix + "job."});
+  auto admin_sub = subscriber(admin_, {admin_prefix + "job."});
+  // Subscriptions reach the broker asynchronously: submit for beta until both have an event.
+  qg::proto::SubmitRequest req;
+  req.org_id = "beta";
+  req.app_version_id = "build-1";
+  req.tests = {"a.spec.ts"};
+  std::vector<std::string> to_beta, to_admin;
+  ASSERT_TRUE(eventually([&] {
+    req.rid = "r" + std::to_string(broker_->counters().client_requests.load());
+    request<qg::proto::SubmitReply>(beta, kClientProtocol, req);
+    if (to_beta.empty()) to_beta = receive(beta_sub, 20ms);
+    if (to_admin.empty()) to_admin = receive(admin_sub, 20ms);
+    return !to_beta.empty() && !to_admin.empty();
+  }));
+  EXPECT_EQ(to_beta[0].rfind(beta_prefix + "job.beta.", 0), 0u) << to_beta[0];
+  EXPECT_EQ(to_admin[0].rfind(admin_prefix + "job.beta.", 0), 0u) << to_admin[0];
+  EXPECT_TRUE(receive(snoop, 300ms).empty());
+  EXPECT_EQ(broker_->counters().foreign_subscriptions, 0u);
+}
+
+TEST_F(CurveBrokerTest, ASubscriptionToEveryPrefixIsCountedUnlessItIsAnAdminsAndWorkerKeysGetNoPrefix) {
+  auto admin_sub = subscriber(admin_, {""});
+  auto acme_sub = subscriber(org_, {""});
+  // Both reach the broker (every subscription comes up with its key); only acme's counts.
+  ASSERT_TRUE(eventually([&] { return broker_->counters().foreign_subscriptions >= 1; }));
+  std::this_thread::sleep_for(100ms);  // what the admin's subscription would have counted by now
+  EXPECT_EQ(broker_->counters().foreign_subscriptions, 1u);
+  auto worker_on_clients = keyed(zmq::socket_type::dealer, client_endpoint_, worker_);
+  send(worker_on_clients, qg::proto::frames_of(kClientProtocol, qg::proto::EventsTopicRequest{"t"}));
+  EXPECT_TRUE(receive(worker_on_clients, 500ms).empty());  // not admitted on the client port at all
 }
 
 }  // namespace

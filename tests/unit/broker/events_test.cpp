@@ -29,7 +29,8 @@ TEST_F(BrokerTest, EventsPublishedByWorkersReachSubscribers) {
 
   qg::proto::Heartbeat hb;
   hb.worker_id = "w9";
-  hb.state = "idle";
+  hb.state = "busy";
+  hb.lease_id = "lease-of-w9";
   // PUB drops while connecting, so publish until one arrives (bounded by the deadline).
   std::vector<std::string> got;
   for (int i = 0; i < 300 && got.empty(); ++i) {
@@ -42,6 +43,34 @@ TEST_F(BrokerTest, EventsPublishedByWorkersReachSubscribers) {
   auto decoded = qg::proto::decode<qg::proto::Heartbeat>(got[3]);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->worker_id, "w9");
+  EXPECT_EQ(decoded->state, "busy");
+  EXPECT_EQ(decoded->lease_id, "");  // leases stay between workers and brokers
+}
+
+TEST_F(BrokerTest, RelayedWorkerEventsCarryNoLeaseId) {
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  qg::set_common_options(sub);
+  sub.set(zmq::sockopt::subscribe, "worker.");
+  sub.connect(events_out_endpoint_);
+  zmq::socket_t pub(context_, zmq::socket_type::pub);
+  qg::set_common_options(pub);
+  pub.connect(events_in_endpoint_);
+  qg::proto::WorkerEvent lost;
+  lost.source = "scheduler-1";
+  lost.worker_id = "w9";
+  lost.state = "lost";
+  lost.lease_id = "lease-of-w9";
+  std::vector<std::string> got;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    lost.seq = static_cast<std::uint64_t>(i + 1);
+    qg::send_multipart(pub, {"worker.w9", std::string(qg::proto::kEventProtocol), "WORKER", qg::proto::encode(lost)});
+    got = receive(sub, 10ms);
+  }
+  ASSERT_EQ(got.size(), 4u);
+  auto decoded = qg::proto::decode<qg::proto::WorkerEvent>(got[3]);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->state, "lost");
+  EXPECT_EQ(decoded->lease_id, "");
 }
 
 TEST_F(BrokerTest, NoEventIsSentWhileNobodySubscribes) {

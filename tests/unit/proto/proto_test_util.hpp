@@ -145,7 +145,15 @@ inline StatsRequest sample<StatsRequest>() {
 }
 template <>
 inline StatsReply sample<StatsReply>() {
-  return StatsReply{"r-stats-1", {{"passed", 900}, {"failed", 12}}, {{"acme", 912}}, 15.5, 3};
+  return StatsReply{"r-stats-1", {{"passed", 900}, {"failed", 12}}, {{"acme", 912}}, 15.5, 3, 7};
+}
+template <>
+inline EventsTopicRequest sample<EventsTopicRequest>() {
+  return EventsTopicRequest{"r-topic-1"};
+}
+template <>
+inline EventsTopicReply sample<EventsTopicReply>() {
+  return EventsTopicReply{"r-topic-1", "5f0c2a9e41d38b7760ae19c4d2f08b31"};
 }
 template <>
 inline Hello sample<Hello>() {
@@ -252,9 +260,9 @@ inline WorkerEvent sample<WorkerEvent>() {
 using AllMessageTypes =
     ::testing::Types<SubmitRequest, SubmitReply, StatusRequest, StatusReply, ListRequest, ListReply, CancelRequest,
                      CancelReply, RetryRequest, RetryReply, QueueRequest, QueueReply, WorkersRequest, WorkersReply,
-                     HealthRequest, HealthReply, StatsRequest, StatsReply, Hello, HelloReply, Pull, Assign, NoWork,
-                     Report, Confirm, Progress, Heartbeat, Release, ReleaseReply, Bye, ByeReply, CancelJob, ErrorReply,
-                     JobEvent, WorkerEvent>;
+                     HealthRequest, HealthReply, StatsRequest, StatsReply, EventsTopicRequest, EventsTopicReply, Hello,
+                     HelloReply, Pull, Assign, NoWork, Report, Confirm, Progress, Heartbeat, Release, ReleaseReply, Bye,
+                     ByeReply, CancelJob, ErrorReply, JobEvent, WorkerEvent>;
 
 // Typed-test names: the message type's name.
 struct TypeName {

@@ -78,6 +78,12 @@ struct BrokerSettings {
   // events.max_event_bytes (raised at construction if it does not: min_event_bytes).
   std::uint32_t group_max = 50;
   bool embedded_scheduler = false;  // run the Scheduler in this loop (memory store)
+  // Connections per peer address and per port (edge/connection_table.hpp).
+  std::uint32_t max_connections_per_peer = 512;  // 0 = no limit
+  std::uint32_t max_connections = 16384;         // per port; 0 = no limit
+  // A connection that has not finished its ZeroMQ handshake (greeting, CURVE, ZAP) this long
+  // after it was accepted is dropped (ZMQ_HANDSHAKE_IVL). 0 = never (libzmq's default is 30 s).
+  std::chrono::milliseconds handshake_timeout{5000};
   // Per-org quotas of queued jobs and submit rates (quotas.hpp); none by default.
   QuotaSettings quotas{};
   sched::SchedulerSettings scheduler{};
@@ -106,6 +112,10 @@ struct BrokerCounters {
   // own topic. A frame over the limit never gets here: libzmq closes its connection.
   Counter events_dropped{0};
   Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
+  // Connections over a limit, shut down at accept or refused at the handshake; connections
+  // that ended before their handshake did (timed out, shut down, or given up by the peer).
+  Counter connections_refused{0};
+  Counter handshakes_dropped{0};
   // CURVE handshakes (written by the ZAP handler's thread): keys admitted and refused, and
   // how often the key folders were read again (reload_keys).
   Counter handshakes_admitted{0};
@@ -114,14 +124,19 @@ struct BrokerCounters {
   // Messages refused because their connection carried no identity while CURVE is on (none
   // should: every CURVE connection is admitted by the ZAP handler with one).
   Counter unidentified{0};
+  // Subscriptions on events-out by a non-admin key to a prefix of every capability topic.
+  Counter foreign_subscriptions{0};
   Counter quota_refused{0};  // SUBMITs answered QUOTA_EXCEEDED
   Counter rate_refused{0};   // SUBMITs answered RATE_LIMITED
 };
 
-class ClaimSizer;     // claim_policy.hpp
-class Admission;      // client/admission.hpp
-class AcceptMonitor;  // edge/accept_monitor.hpp
-class ZapHandler;     // auth/zap_handler.hpp
+class ClaimSizer;                // claim_policy.hpp
+class Admission;                 // client/admission.hpp
+class AcceptMonitor;             // edge/accept_monitor.hpp
+class ZapHandler;                // auth/zap_handler.hpp
+class EventTopics;               // events/event_topics.hpp
+class ConnectionTable;           // edge/connection_table.hpp
+enum class Port : std::uint8_t;  // edge/connection_table.hpp
 
 class Broker {
  public:
@@ -168,7 +183,7 @@ class Broker {
   void on_wakeup();
   // Binds `socket`, then checks the address it resolved to (ZMQ_LAST_ENDPOINT) as
   // check_exposure() checked the text: a name such as "localhost" could resolve elsewhere.
-  void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role);
+  void bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, Port port);
   std::chrono::milliseconds next_timeout(std::chrono::milliseconds cap);
   // ---- edge/curve_edge.cpp: with settings.curve_cert, the ZAP handler and the sockets'
   // CURVE server options (set before they bind). Nothing without it.
@@ -268,6 +283,7 @@ class Broker {
   void handle_workers(const Incoming& in);
   void handle_health(const Incoming& in);
   void handle_stats(const Incoming& in);
+  void handle_events_topic(const Incoming& in);
   // True when the job exists and `in`'s peer acts for its org (client/org_view.hpp).
   bool job_of_peer(const Incoming& in, const std::string& job_id);
 
@@ -387,6 +403,12 @@ class Broker {
   // the sink drops the rest: the XPUB would drop them anyway (PUB semantics), so only their
   // cost is saved. Whoever is subscribed sees exactly what it saw before.
   bool has_subscribers() const { return !subscriptions_.empty(); }
+  // Sends one event on the XPUB under each topic topics_ names for `topic`.
+  void publish_event(std::string_view topic, std::string_view protocol, std::string_view command,
+                     std::string_view body);
+  // A subscription that spans every capability prefix: counted, and logged (at most once in
+  // 10 s) with the key that made it.
+  void note_foreign_subscription(const zmq::message_t& frame, const std::string& topic);
 
   zmq::context_t& context_;
   sched::JobStore& store_;
@@ -413,6 +435,8 @@ class Broker {
     Broker& broker_;
   };
   std::unique_ptr<SubscribedSink> sink_;
+  std::unique_ptr<EventTopics> topics_;  // the topics each event goes out under
+  std::int64_t last_foreign_subscription_log_ms_ = 0;
   std::unique_ptr<sched::EventPublisher> events_;
   std::unique_ptr<sched::Scheduler> scheduler_;
   std::int64_t next_scheduler_tick_ = 0;
@@ -458,6 +482,8 @@ class Broker {
   std::int64_t started_steady_ms_ = 0;
   std::unique_ptr<ClaimSizer> claim_sizer_;  // how much of a group a claim asks for
   std::unique_ptr<Admission> admission_;     // null when no quota or rate is set
+  // Read by the accept monitor's and the ZAP handler's threads: declared before both.
+  std::unique_ptr<ConnectionTable> connections_;
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};

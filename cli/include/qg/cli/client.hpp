@@ -12,5 +12,6 @@ using client::Client;
 using client::Event;
 using client::RequestFailed;
 using client::Subscriber;
+using client::events_prefix;
 
 }  // namespace qg::cli

@@ -109,11 +109,21 @@ struct Event {
 // A SUB socket on the broker's event stream (or several brokers' streams: connect() adds one).
 // Subscribe before reading state you will then follow, so nothing that happens in between is
 // missed.
+//
+// A broker with CURVE publishes under capability prefixes (docs/protocol.md 8.1): give the
+// prefix its EVENTS_TOPIC request answered (events_prefix) to the constructor, or to
+// add_prefix() for another broker's, and topics are then named and read without it
+// ("job.acme.", not "<prefix>job.acme."): every topic subscribed is subscribed under every
+// prefix, and a received topic loses the prefix it came under.
 class Subscriber {
  public:
-  Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys = {});
+  Subscriber(zmq::context_t& context, const std::string& endpoint, const CurveClientKeys& keys = {},
+             std::string prefix = {});
   // Also reads the event stream at `endpoint` (another broker's).
   void connect(const std::string& endpoint);
+  // Also subscribes under `prefix` (another broker's capability prefix): the topics already
+  // subscribed, and those subscribed from now on. A prefix already known changes nothing.
+  void add_prefix(const std::string& prefix);
   void subscribe(const std::string& topic_prefix);
   void unsubscribe(const std::string& topic_prefix);
   // Waits up to `timeout` for one event; empty when none came. Unreadable messages are
@@ -123,7 +133,14 @@ class Subscriber {
 
  private:
   zmq::socket_t socket_;
+  std::vector<std::string> prefixes_;  // capability prefixes, longest first ("" = none)
+  std::vector<std::string> topics_;    // subscribed, without prefix
   std::uint64_t unreadable_ = 0;
 };
+
+// The topic prefix the broker publishes this client's events under (EVENTS_TOPIC); "" without
+// CURVE keys (no request is made) and from a broker that does not know the request. Throws
+// what Client::call throws otherwise.
+std::string events_prefix(Client& client, const CurveClientKeys& keys, std::chrono::milliseconds timeout);
 
 }  // namespace qg::client

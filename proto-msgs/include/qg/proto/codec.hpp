@@ -64,6 +64,8 @@ std::string encode(const HealthRequest&);
 std::string encode(const HealthReply&);
 std::string encode(const StatsRequest&);
 std::string encode(const StatsReply&);
+std::string encode(const EventsTopicRequest&);
+std::string encode(const EventsTopicReply&);
 std::string encode(const Hello&);
 std::string encode(const HelloReply&);
 std::string encode(const Pull&);

@@ -253,6 +253,23 @@ struct StatsReply {
   std::map<std::string, std::uint64_t> by_org;  // jobs per org, all states
   double jobs_per_sec = 0;                      // finished jobs/s over the last minute
   std::uint64_t rejected_requests = 0;          // malformed or invalid requests seen by this broker
+  // Connections this broker refused or dropped: over a per-peer or total connection limit,
+  // or not done with their handshake in time (docs/operations.md "Connection limits").
+  std::uint64_t connections_refused = 0;
+};
+
+// The topic prefix under which this connection receives events (docs/protocol.md 8.1). With
+// CURVE the broker publishes each event under unguessable capability prefixes (an org's own,
+// and the administrators'); a subscriber subscribes to "<prefix>job.", "<prefix>hb." and so
+// on. Empty without CURVE: topics are as listed under "Events".
+struct EventsTopicRequest {
+  static constexpr std::string_view command = "EVENTS_TOPIC";
+  std::string rid;
+};
+struct EventsTopicReply {
+  static constexpr std::string_view command = "EVENTS_TOPIC";
+  std::string rid;
+  std::string prefix;
 };
 
 // ---------------------------------------------------------------------------------------
