@@ -10,6 +10,7 @@
 #include "qg/common/errors.hpp"
 #include "routes.hpp"
 #include "static_files.hpp"
+#include "thread_pool.hpp"
 
 namespace qg::gateway {
 
@@ -44,6 +45,7 @@ bool is_loopback_host(const std::string& host) {
 struct Gateway::Impl {
   GatewaySettings settings;
   std::shared_ptr<spdlog::logger> logger;
+  std::int64_t started_ms = SystemClock::instance().now_ms();  // names this run (event ids)
   GatewayMetrics metrics;
   zmq::context_t context{1};
   Authenticator auth;
@@ -61,9 +63,9 @@ struct Gateway::Impl {
         logger(std::move(log)),
         auth(settings.tokens_file),
         brokers(context, settings.brokers, settings.curve, settings.request_timeout, metrics, logger),
-        events(settings.event_buffer),
+        events(settings.event_buffer, std::to_string(started_ms) + "-"),
         feed(context, settings.events, settings.curve, events, metrics, logger),
-        services{settings, brokers, events, feed, auth, metrics, logger, "", SystemClock::instance().now_ms()} {
+        services{settings, brokers, events, feed, auth, metrics, logger, "", started_ms} {
     services.run_id = std::to_string(services.started_ms);
     add_job_routes(routes, services);
     add_farm_routes(routes, services);
@@ -132,8 +134,9 @@ struct Gateway::Impl {
   }
 
   void configure_server() {
-    const int threads = std::max(settings.http_threads, 4);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    // REST's threads plus one per event stream the cap allows, started as connections need them.
+    const std::size_t threads = static_cast<std::size_t>(std::max(settings.http_threads, 4)) + settings.max_event_streams;
+    server.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
     server.set_payload_max_length(settings.max_body_bytes);
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds
     // the body until the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
