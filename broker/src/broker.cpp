@@ -182,6 +182,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   if (wakeup_fd >= 0) fds[count++] = {wakeup_fd, POLLIN, 0};
   if (submits_fd >= 0) fds[count++] = {submits_fd, POLLIN, 0};
   const auto timeout = busy ? std::chrono::milliseconds(0) : next_timeout(cap);
+  const std::uint64_t events_sent_before = counters_.events_forwarded + counters_.events_published;
   const int ready = ::poll(fds.data(), count, static_cast<int>(timeout.count()));
   if (ready < 0) {
     if (errno == EINTR) return;
@@ -231,8 +232,10 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     serve_held_pulls();
   }
   expire_held_pulls();
-  // Events (this broker's, forwarded ones, the embedded scheduler's) were sent on the XPUB.
-  if (has_subscribers()) unread_[kEventsOut] = true;
+  // Events (this broker's, forwarded ones, the embedded scheduler's) were sent on the XPUB:
+  // the send may have taken its fd's edge, so it is read next round. Only then: marking it
+  // every round while someone subscribes made every wait zero, a busy loop.
+  if (counters_.events_forwarded + counters_.events_published != events_sent_before) unread_[kEventsOut] = true;
 }
 
 void Broker::on_wakeup() {
