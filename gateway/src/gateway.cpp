@@ -3,6 +3,8 @@
 // path, a wrong method and a missing token all get the same structured errors as the rest.
 #include "qg/gateway/gateway.hpp"
 
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "api.hpp"
@@ -55,6 +57,7 @@ struct Gateway::Impl {
   Services services;
   std::vector<Route> routes;
   httplib::Server server;
+  int listen_fd = -1;  // the listening socket cpp-httplib made (its backlog is raised in start())
   std::thread listener;
   int port = 0;
 
@@ -141,6 +144,10 @@ struct Gateway::Impl {
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds
     // the body until the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
     server.set_tcp_nodelay(true);
+    server.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     server.set_read_timeout(std::chrono::seconds(10));
     server.set_write_timeout(std::chrono::seconds(10));
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
@@ -188,6 +195,12 @@ void Gateway::start() {
     throw ConfigError("cannot listen on " + host + ":" + std::to_string(i.settings.listen_port) +
                       " (in use, or not an address of this machine)");
   }
+  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). When many event
+  // streams (re)connect at once, e.g. every open dashboard after a restart, connections past
+  // the sixth that arrive before the accepting thread runs have their SYN dropped and retried
+  // a second later: a thousand streams took minutes to open. listen() again on the bound
+  // socket only raises its backlog.
+  if (i.listen_fd >= 0) ::listen(i.listen_fd, SOMAXCONN);
   // A malformed endpoint fails here, at start, not in the first request that uses it.
   for (const auto& endpoint : i.settings.brokers) {
     try {
