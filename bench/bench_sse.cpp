@@ -87,9 +87,9 @@ class LatencyHistogram {
 struct StreamClient {
   int fd = -1;
   bool headers_done = false;
-  std::string raw;               // bytes not yet de-chunked
-  std::string sse;               // de-chunked bytes not yet parsed into frames
-  std::size_t chunk_left = 0;    // bytes of the current chunk still to come
+  std::string raw;                // bytes not yet de-chunked
+  std::string sse;                // de-chunked bytes not yet parsed into frames
+  std::size_t chunk_left = 0;     // bytes of the current chunk still to come
   bool in_chunk_trailer = false;  // the CRLF after a chunk's data is next
   std::uint64_t last_id = 0;      // 0 = no event yet
   std::uint64_t events = 0, gaps = 0, resyncs = 0, last_seq = 0;
@@ -273,7 +273,12 @@ void sse_part(const Args& args, Table& table) {
   testing::ChildProcess gateway(argv, stack.dir() + "/gateway.log");
   httplib::Client probe("127.0.0.1", port);
   probe.set_connection_timeout(1s);
-  if (!testing::wait_until([&] { auto r = probe.Get("/api/v1/health"); return r && r->status == 200; }, 20s, 20ms)) {
+  if (!testing::wait_until(
+          [&] {
+            auto r = probe.Get("/api/v1/health");
+            return r && r->status == 200;
+          },
+          20s, 20ms)) {
     throw BenchError("the gateway did not come up:\n" + stack.log("gateway"));
   }
 
@@ -288,8 +293,9 @@ void sse_part(const Args& args, Table& table) {
   }
   Measure m;
   auto all = [&](auto pred) { return std::all_of(clients.begin(), clients.end(), pred); };
-  pump(epoll_fd, clients, m, [&] { return all([](const StreamClient& c) { return c.opened; }); },
-       std::chrono::steady_clock::now() + 60s);
+  pump(
+      epoll_fd, clients, m, [&] { return all([](const StreamClient& c) { return c.opened; }); },
+      std::chrono::steady_clock::now() + 60s);
   if (!all([](const StreamClient& c) { return c.opened; })) throw BenchError("not every event stream opened");
 
   // Publishing, from its own thread at `rate` a second; the first second warms the path up
@@ -312,14 +318,16 @@ void sse_part(const Args& args, Table& table) {
       std::this_thread::sleep_for(1ms);
     }
   });
-  pump(epoll_fd, clients, m, [&] { return all([](const StreamClient& c) { return c.events > 0; }); },
-       std::chrono::steady_clock::now() + 20s);
+  pump(
+      epoll_fd, clients, m, [&] { return all([](const StreamClient& c) { return c.events > 0; }); },
+      std::chrono::steady_clock::now() + 20s);
   if (!all([](const StreamClient& c) { return c.events > 0; })) {
     stop = true;
     driver.join();
     throw BenchError("events did not reach every stream:\n" + stack.log("gateway"));
   }
-  pump(epoll_fd, clients, m, [] { return false; }, std::chrono::steady_clock::now() + 1s);
+  pump(
+      epoll_fd, clients, m, [] { return false; }, std::chrono::steady_clock::now() + 1s);
   m.from_seq = published.load() + 1;
   for (auto& c : clients) c.gaps = c.resyncs = 0;
   const double gateway_cpu0 = cpu_seconds(gateway.pid()), own_cpu0 = cpu_seconds(::getpid());
@@ -331,7 +339,8 @@ void sse_part(const Args& args, Table& table) {
     return at == std::string::npos ? 0.0 : std::stod(r->body.substr(at + 32));
   };
   const double writes0 = writes();
-  pump(epoll_fd, clients, m, [] { return false; }, std::chrono::steady_clock::now() + std::chrono::seconds(seconds));
+  pump(
+      epoll_fd, clients, m, [] { return false; }, std::chrono::steady_clock::now() + std::chrono::seconds(seconds));
   stop = true;
   driver.join();
   const std::uint64_t last_seq = publisher.seq;
@@ -339,8 +348,9 @@ void sse_part(const Args& args, Table& table) {
   const double gateway_cpu = cpu_seconds(gateway.pid()) - gateway_cpu0, own_cpu = cpu_seconds(::getpid()) - own_cpu0;
   const double writes1 = writes();
   // The tail: every stream should reach the last event published.
-  pump(epoll_fd, clients, m, [&] { return all([&](const StreamClient& c) { return c.last_seq >= last_seq; }); },
-       std::chrono::steady_clock::now() + 10s);
+  pump(
+      epoll_fd, clients, m, [&] { return all([&](const StreamClient& c) { return c.last_seq >= last_seq; }); },
+      std::chrono::steady_clock::now() + 10s);
   std::size_t gapped = 0, short_of_end = 0;
   std::uint64_t gaps = 0, resyncs = 0;
   for (const auto& c : clients) {
@@ -352,9 +362,10 @@ void sse_part(const Args& args, Table& table) {
   }
   ::close(epoll_fd);
   const std::uint64_t timed = last_seq - m.from_seq + 1;
-  const std::string name = fmt(static_cast<double>(n_clients)) + " streams × " + fmt(static_cast<double>(rate)) +
-                           " events/s, " + std::to_string(seconds) + " s" +
-                           (coalesce != nullptr && *coalesce != '\0' ? ", coalesce " + std::string(coalesce) + " ms" : "");
+  const std::string name =
+      fmt(static_cast<double>(n_clients)) + " streams × " + fmt(static_cast<double>(rate)) + " events/s, " +
+      std::to_string(seconds) + " s" +
+      (coalesce != nullptr && *coalesce != '\0' ? ", coalesce " + std::string(coalesce) + " ms" : "");
   table.row({name, fmt(m.latency.percentile_ms(50), 1) + " ms", fmt(m.latency.percentile_ms(99), 1) + " ms",
              fmt(m.latency.percentile_ms(100), 1) + " ms",
              fmt(static_cast<double>(m.latency.count())) + " of " + fmt(static_cast<double>(timed * n_clients)),

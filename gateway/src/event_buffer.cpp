@@ -15,8 +15,8 @@ std::uint64_t EventBuffer::push(StoredEvent event) {
     id = ++last_id_;
     event.id = id;
     // Rendered under the lock: ids and frames stay in the same order.
-    std::string frame = "id: " + frame_id_prefix_ + std::to_string(id) + "\nevent: " + event.type +
-                        "\ndata: " + event.data + "\n\n";
+    std::string frame =
+        "id: " + frame_id_prefix_ + std::to_string(id) + "\nevent: " + event.type + "\ndata: " + event.data + "\n\n";
     if (events_.size() == capacity_) events_.pop_front();
     events_.push_back({std::move(event), std::move(frame)});
   }

@@ -138,7 +138,8 @@ struct Gateway::Impl {
 
   void configure_server() {
     // REST's threads plus one per event stream the cap allows, started as connections need them.
-    const std::size_t threads = static_cast<std::size_t>(std::max(settings.http_threads, 4)) + settings.max_event_streams;
+    const std::size_t threads =
+        static_cast<std::size_t>(std::max(settings.http_threads, 4)) + settings.max_event_streams;
     server.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
     server.set_payload_max_length(settings.max_body_bytes);
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds

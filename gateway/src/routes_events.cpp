@@ -36,10 +36,10 @@ struct Filter {
 struct StreamState {
   std::uint64_t after = 0;
   bool opened = false;
-  bool behind = false;                              // the last read filled a batch
+  bool behind = false;                               // the last read filled a batch
   std::chrono::steady_clock::time_point last_write;  // for coalescing
-  std::string resync_reason;                        // sent first when not empty
-  std::string out;                                  // the next write; its capacity is kept
+  std::string resync_reason;                         // sent first when not empty
+  std::string out;                                   // the next write; its capacity is kept
 };
 
 // The n of "<run_id>-<n>" when the id is of this run; empty otherwise.
@@ -111,8 +111,7 @@ void events(Services& s, Call& call) {
         if (!state->behind && s.settings.stream_coalesce.count() > 0) {
           const auto due = state->last_write + s.settings.stream_coalesce;
           const auto now = std::chrono::steady_clock::now();
-          if (now < due &&
-              s.events.wait_closed(std::chrono::ceil<std::chrono::milliseconds>(due - now))) {
+          if (now < due && s.events.wait_closed(std::chrono::ceil<std::chrono::milliseconds>(due - now))) {
             sink.done();
             return true;
           }
