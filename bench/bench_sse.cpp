@@ -376,6 +376,8 @@ void sse_part(const Args& args, Table& table) {
   record("gateway.sse_delivery_ms.p50", m.latency.percentile_ms(50));
   record("gateway.sse_delivery_ms.p99", m.latency.percentile_ms(99));
   record("gateway.sse_clients_with_gaps", static_cast<double>(gapped + short_of_end));
+  record("gateway.sse_streams", static_cast<double>(n_clients));
+  record("gateway.sse_events_per_s", static_cast<double>(rate));
 }
 
 int run(int argc, char** argv) {
