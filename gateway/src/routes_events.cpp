@@ -20,7 +20,8 @@ namespace qg::gateway {
 
 namespace {
 
-constexpr std::size_t kBatch = 1024;  // events per write at most
+constexpr std::size_t kBatch = 1024;                 // events per write at most
+constexpr std::size_t kKeptBufferBytes = 64u << 10;  // a stream's write buffer kept between writes
 
 struct Filter {
   std::string org_id, app_version_id, job_id;
@@ -136,7 +137,10 @@ void events(Services& s, Call& call) {
         if (out.empty()) out = "id: " + s.run_id + "-" + std::to_string(state->after) + "\n\n";
         state->last_write = std::chrono::steady_clock::now();
         ++s.metrics.stream_writes;
-        return sink.write(out.data(), out.size());
+        const bool written = sink.write(out.data(), out.size());
+        // A burst's large buffer is not kept for the life of the stream (2,000 of them).
+        if (out.capacity() > kKeptBufferBytes) std::string().swap(out);
+        return written;
       },
       [&s](bool) { --s.metrics.streams_open; });
 }
