@@ -1,10 +1,11 @@
 # Installs what is not a build target, and describes the Debian package CPack builds.
 #
 # `cmake --install` puts (paths under CMAKE_INSTALL_PREFIX unless absolute):
-#   bin/                          qg-broker qg-scheduler qg-worker qgjob (QgWarnings.cmake)
-#   <sysconfdir>/qgjob/           qg-broker.env qg-scheduler.env qg-worker.env (example settings;
+#   bin/                          qg-broker qg-scheduler qg-worker qg-gateway qgjob (QgWarnings.cmake)
+#   <sysconfdir>/qgjob/           qg-broker.env qg-scheduler.env qg-worker.env qg-gateway.env (example settings;
 #                                 /etc/qgjob for the prefix /usr, conffiles in the .deb)
-#   lib/systemd/system/           qg-broker.service qg-scheduler.service qg-worker@.service
+#   lib/systemd/system/           qg-broker.service qg-scheduler.service qg-gateway.service qg-worker@.service
+#   share/qgjob/dashboard/        the gateway's dashboard (gateway/CMakeLists.txt)
 #   share/qgjob/examples/         the stand-in test runner and installer, demo specs, a
 #                                 per-device env file and the USB drop-in for workers
 #   share/doc/qgjob/              README.md, operations.md
@@ -21,7 +22,7 @@ set(QG_EXAMPLES_DIR ${CMAKE_INSTALL_DATADIR}/qgjob/examples)
 set(qg_units ${PROJECT_SOURCE_DIR}/compose/systemd)
 
 set(qg_unit_out ${CMAKE_BINARY_DIR}/systemd)
-foreach(unit qg-broker.service qg-scheduler.service qg-worker@.service)
+foreach(unit qg-broker.service qg-scheduler.service qg-gateway.service qg-worker@.service)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${qg_units}/${unit})
   file(READ ${qg_units}/${unit} text)
   string(REPLACE "/usr/bin/" "${CMAKE_INSTALL_FULL_BINDIR}/" text "${text}")
@@ -33,7 +34,7 @@ foreach(unit qg-broker.service qg-scheduler.service qg-worker@.service)
   install(FILES ${qg_unit_out}/${unit} DESTINATION ${QG_SYSTEMD_DIR})
 endforeach()
 
-set(qg_conffiles qg-broker.env qg-scheduler.env qg-worker.env)
+set(qg_conffiles qg-broker.env qg-scheduler.env qg-worker.env qg-gateway.env)
 foreach(env IN LISTS qg_conffiles)
   install(FILES ${qg_units}/${env} DESTINATION ${QG_CONF_DIR})
 endforeach()
@@ -81,7 +82,8 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "qgjob queues test jobs, groups those that 
 and hands each group whole to one device worker, so a build is installed once per device.
 CI pipelines submit with qgjob and block on `qgjob wait`.
 
-This package holds qg-broker, qg-scheduler, qg-worker and qgjob, systemd units (one
+This package holds qg-broker, qg-scheduler, qg-worker, qg-gateway (REST, live events,
+metrics and the dashboard over HTTP) and qgjob, systemd units (one
 qg-worker@<device> instance per device) with their settings in /etc/qgjob, and a
 qgjob system user the services run as. The services are not enabled on install.")
 

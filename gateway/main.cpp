@@ -1,6 +1,7 @@
 // qg-gateway: flags (and QG_GATEWAY_* / QGJOB_* environment variables) -> GatewaySettings ->
 // qg::gateway::Gateway. SIGHUP reads the tokens file again; SIGINT and SIGTERM stop.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <iostream>
 
@@ -35,6 +36,23 @@ void split_listen(const std::string& text, qg::gateway::GatewaySettings& s) {
   s.listen_port = port;
 }
 
+// Each event stream holds a socket: the soft limit on open files (often 1,024) is raised to the
+// hard one, and a limit still too low for the streams allowed is logged.
+void raise_open_files_limit(const qg::gateway::GatewaySettings& s, spdlog::logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const auto wanted = static_cast<rlim_t>(s.max_event_streams) + static_cast<rlim_t>(s.http_threads) + 256;
+  if (limit.rlim_cur < wanted) {
+    logger.warn("open files limit {} is below the {} that --max-event-streams {} may need (LimitNOFILE=, ulimit -n)",
+                limit.rlim_cur, wanted, s.max_event_streams);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,6 +60,7 @@ int main(int argc, char** argv) {
   qg::LogSettings log_settings;
   std::string listen = "127.0.0.1:8080", brokers = s.brokers.front(), events = s.events.front();
   std::string curve_cert, broker_key;
+  long coalesce_ms = s.stream_coalesce.count();
   double request_timeout_s = 5, drain_target_min = 15, assumed_test_s = 60, assumed_install_s = 60, keepalive_s = 15;
   po::options_description options("Options");
   options.add_options()  //
@@ -58,11 +77,14 @@ int main(int argc, char** argv) {
       ("event-buffer", po::value(&s.event_buffer)->default_value(s.event_buffer),
        "recent events kept for event streams that reconnect")  //
       ("http-threads", po::value(&s.http_threads)->default_value(s.http_threads),
-       "threads serving HTTP; each open event stream holds one")  //
+       "threads for REST requests (event streams get threads of their own, below)")  //
       ("max-event-streams", po::value(&s.max_event_streams)->default_value(s.max_event_streams),
-       "event streams served at once; more are answered 503")  //
+       "event streams served at once, a thread each; more are answered 503")  //
       ("stream-keepalive", po::value(&keepalive_s)->default_value(keepalive_s),
        "seconds between keepalive lines on an idle event stream (they also find closed ones)")  //
+      ("stream-coalesce-ms", po::value(&coalesce_ms)->default_value(coalesce_ms),
+       "an event stream writes at most once in this many ms, all events since in one write "
+       "(fewer sends for many streams; adds up to this delay); 0 = each event at once")  //
       ("max-body-bytes", po::value(&s.max_body_bytes)->default_value(s.max_body_bytes),
        "largest request body; larger ones are answered 413 TOO_LARGE")  //
       ("drain-target", po::value(&drain_target_min)->default_value(drain_target_min),
@@ -98,10 +120,11 @@ int main(int argc, char** argv) {
     s.events = qg::split_list(events);
     if (!(request_timeout_s > 0)) throw qg::ConfigError("--request-timeout must be > 0");
     if (!(drain_target_min > 0)) throw qg::ConfigError("--drain-target must be > 0");
-    if (s.max_event_streams + 4 > static_cast<std::size_t>(std::max(s.http_threads, 0))) {
-      throw qg::ConfigError(
-          "--max-event-streams must stay at least 4 below --http-threads (each stream holds a thread)");
-    }
+    if (s.http_threads < 1) throw qg::ConfigError("--http-threads must be >= 1");
+    if (s.max_event_streams > 100'000) throw qg::ConfigError("--max-event-streams must be <= 100000");
+    if (coalesce_ms < 0 || coalesce_ms > 10'000) throw qg::ConfigError("--stream-coalesce-ms must be 0..10000");
+    s.stream_coalesce = milliseconds(coalesce_ms);
+    raise_open_files_limit(s, *logger);
     if (!(keepalive_s > 0)) throw qg::ConfigError("--stream-keepalive must be > 0");
     s.stream_keepalive = milliseconds(static_cast<std::int64_t>(keepalive_s * 1000));
     if (assumed_test_s < 0 || assumed_install_s < 0) throw qg::ConfigError("assumed durations must be >= 0");

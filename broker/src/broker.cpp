@@ -193,6 +193,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   if (wakeup_fd >= 0) fds[count++] = {wakeup_fd, POLLIN, 0};
   if (submits_fd >= 0) fds[count++] = {submits_fd, POLLIN, 0};
   const auto timeout = busy ? std::chrono::milliseconds(0) : next_timeout(cap);
+  const std::uint64_t events_sent_before = counters_.events_forwarded + counters_.events_published;
   const int ready = ::poll(fds.data(), count, static_cast<int>(timeout.count()));
   if (ready < 0) {
     if (errno == EINTR) return;
@@ -202,7 +203,6 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
     if ((fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0) unread_[i] = true;
   }
   const bool woken = wakeup_fd >= 0 && (fds[wakeup_slot].revents & POLLIN) != 0;
-  const auto events_sent_before = counters_.events_published + counters_.events_forwarded;
   if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
   answer_sent_submits(false);
 

@@ -3,13 +3,19 @@
 // the next id (1, 2, 3, ...) of this gateway run; the oldest is dropped when the ring is full.
 // A reader that asks for events after an id that has been dropped is told so (missed), never
 // handed a silent gap. Thread-safe: one writer (the event feed), any number of readers.
+//
+// Each event is also kept as its Server-Sent Events frame ("id: <prefix><n>", "event:",
+// "data:"), rendered once at push: a thousand streams then copy the same bytes instead of each
+// formatting every event.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qg::gateway {
@@ -25,7 +31,9 @@ struct StoredEvent {
 
 class EventBuffer {
  public:
-  explicit EventBuffer(std::size_t capacity);
+  // `frame_id_prefix` goes before the number in each frame's id line (the gateway's run id
+  // and "-").
+  explicit EventBuffer(std::size_t capacity, std::string frame_id_prefix = "");
 
   // Stores `event` under the next id and wakes readers; returns the id.
   std::uint64_t push(StoredEvent event);
@@ -38,6 +46,21 @@ class EventBuffer {
   // Up to `max` events with id > `after`; when there are none yet, waits up to `wait` for one.
   Read read_after(std::uint64_t after, std::size_t max, std::chrono::milliseconds wait) const;
 
+  // As read_after, without copies: `visit` is called with each event and its SSE frame, oldest
+  // first, under the buffer's lock (it must not call back into the buffer, and should be quick:
+  // append the frame somewhere). `visited` counts the calls.
+  struct Scan {
+    std::size_t visited = 0;
+    bool missed = false;
+    bool closed = false;
+  };
+  using Visitor = std::function<void(const StoredEvent&, std::string_view frame)>;
+  Scan scan_after(std::uint64_t after, std::size_t max, std::chrono::milliseconds wait, const Visitor& visit) const;
+
+  // Waits up to `wait` for close(); true when the buffer is closed. Pushes do not wake it (a
+  // stream pacing its writes sleeps here, away from the push notifications).
+  bool wait_closed(std::chrono::milliseconds wait) const;
+
   std::uint64_t last_id() const;
   std::uint64_t oldest_id() const;  // 0 when empty
   std::size_t size() const;
@@ -46,10 +69,16 @@ class EventBuffer {
   void close();
 
  private:
+  struct Entry {
+    StoredEvent event;
+    std::string frame;
+  };
   std::size_t capacity_;
+  std::string frame_id_prefix_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  std::deque<StoredEvent> events_;
+  mutable std::condition_variable closing_;
+  std::deque<Entry> events_;
   std::uint64_t last_id_ = 0;
   bool closed_ = false;
 };

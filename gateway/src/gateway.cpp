@@ -3,6 +3,8 @@
 // path, a wrong method and a missing token all get the same structured errors as the rest.
 #include "qg/gateway/gateway.hpp"
 
+#include <sys/socket.h>
+
 #include <thread>
 
 #include "api.hpp"
@@ -10,6 +12,7 @@
 #include "qg/common/errors.hpp"
 #include "routes.hpp"
 #include "static_files.hpp"
+#include "thread_pool.hpp"
 
 namespace qg::gateway {
 
@@ -44,6 +47,7 @@ bool is_loopback_host(const std::string& host) {
 struct Gateway::Impl {
   GatewaySettings settings;
   std::shared_ptr<spdlog::logger> logger;
+  std::int64_t started_ms = SystemClock::instance().now_ms();  // names this run (event ids)
   GatewayMetrics metrics;
   zmq::context_t context{1};
   Authenticator auth;
@@ -53,6 +57,7 @@ struct Gateway::Impl {
   Services services;
   std::vector<Route> routes;
   httplib::Server server;
+  int listen_fd = -1;  // the listening socket cpp-httplib made (its backlog is raised in start())
   std::thread listener;
   int port = 0;
 
@@ -61,7 +66,7 @@ struct Gateway::Impl {
         logger(std::move(log)),
         auth(settings.tokens_file),
         brokers(context, settings.brokers, settings.curve, settings.request_timeout, metrics, logger),
-        events(settings.event_buffer),
+        events(settings.event_buffer, std::to_string(started_ms) + "-"),
         feed(context, settings.events, settings.curve, events, metrics, logger,
              [this](std::size_t index) {
                // Event stream i belongs to broker i; with fewer brokers than streams, the last.
@@ -74,7 +79,7 @@ struct Gateway::Impl {
                  throw;
                }
              }),
-        services{settings, brokers, events, feed, auth, metrics, logger, "", SystemClock::instance().now_ms()} {
+        services{settings, brokers, events, feed, auth, metrics, logger, "", started_ms} {
     services.run_id = std::to_string(services.started_ms);
     add_job_routes(routes, services);
     add_farm_routes(routes, services);
@@ -143,12 +148,18 @@ struct Gateway::Impl {
   }
 
   void configure_server() {
-    const int threads = std::max(settings.http_threads, 4);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    // REST's threads plus one per event stream the cap allows, started as connections need them.
+    const std::size_t threads =
+        static_cast<std::size_t>(std::max(settings.http_threads, 4)) + settings.max_event_streams;
+    server.new_task_queue = [threads] { return new GrowingThreadPool(threads); };
     server.set_payload_max_length(settings.max_body_bytes);
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm holds
     // the body until the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
     server.set_tcp_nodelay(true);
+    server.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     server.set_read_timeout(std::chrono::seconds(10));
     server.set_write_timeout(std::chrono::seconds(10));
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };
@@ -196,6 +207,12 @@ void Gateway::start() {
     throw ConfigError("cannot listen on " + host + ":" + std::to_string(i.settings.listen_port) +
                       " (in use, or not an address of this machine)");
   }
+  // cpp-httplib listens with a backlog of 5 (compiled into Debian's library). When many event
+  // streams (re)connect at once, e.g. every open dashboard after a restart, connections past
+  // the sixth that arrive before the accepting thread runs have their SYN dropped and retried
+  // a second later: a thousand streams took minutes to open. listen() again on the bound
+  // socket only raises its backlog.
+  if (i.listen_fd >= 0) ::listen(i.listen_fd, SOMAXCONN);
   // A malformed endpoint fails here, at start, not in the first request that uses it.
   for (const auto& endpoint : i.settings.brokers) {
     try {

@@ -55,6 +55,7 @@ struct GatewayMetrics {
   std::atomic<std::uint64_t> streams_open{0};
   std::atomic<std::uint64_t> streams_refused{0};
   std::atomic<std::uint64_t> stream_resyncs{0};  // resync events sent to streams
+  std::atomic<std::uint64_t> stream_writes{0};   // writes to event streams (each carries one or more events)
   std::atomic<std::uint64_t> token_reloads{0};
   std::atomic<std::uint64_t> token_reload_failures{0};
   BrokerLatency broker_latency;

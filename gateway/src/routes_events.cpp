@@ -6,6 +6,11 @@
 // event first: read the state again (GET /jobs, /workers), then follow on. A stream that
 // falls behind the buffer gets the same. Idle streams get an id-only line at every keepalive,
 // which moves the client's resume point past the events its filter left out.
+//
+// Writes are coalesced: a stream writes at most once per --stream-coalesce, everything that
+// arrived since in one chunk (one send), so that N streams at R events/s cost about
+// N / coalesce sends a second rather than N x R. A stream that is behind (its last read filled
+// a whole batch) writes again at once.
 #include <charconv>
 
 #include "qg/proto/field_rules.hpp"
@@ -15,7 +20,8 @@ namespace qg::gateway {
 
 namespace {
 
-constexpr std::size_t kBatch = 256;
+constexpr std::size_t kBatch = 1024;                 // events per write at most
+constexpr std::size_t kKeptBufferBytes = 64u << 10;  // a stream's write buffer kept between writes
 
 struct Filter {
   std::string org_id, app_version_id, job_id;
@@ -31,7 +37,10 @@ struct Filter {
 struct StreamState {
   std::uint64_t after = 0;
   bool opened = false;
-  std::string resync_reason;  // sent first when not empty
+  bool behind = false;                               // the last read filled a batch
+  std::chrono::steady_clock::time_point last_write;  // for coalescing
+  std::string resync_reason;                         // sent first when not empty
+  std::string out;                                   // the next write; its capacity is kept
 };
 
 // The n of "<run_id>-<n>" when the id is of this run; empty otherwise.
@@ -92,31 +101,46 @@ void events(Services& s, Call& call) {
   call.res.set_chunked_content_provider(
       "text/event-stream",
       [&s, state, filter](std::size_t, httplib::DataSink& sink) {
+        auto& out = state->out;
         if (!state->opened) {
           state->opened = true;
-          std::string head = "retry: 2000\n: open\n\n";
-          if (!state->resync_reason.empty()) head += resync_text(s, state->after, state->resync_reason);
-          return sink.write(head.data(), head.size());
+          out = "retry: 2000\n: open\n\n";
+          if (!state->resync_reason.empty()) out += resync_text(s, state->after, state->resync_reason);
+          state->last_write = std::chrono::steady_clock::now();
+          return sink.write(out.data(), out.size());
         }
-        auto read = s.events.read_after(state->after, kBatch, s.settings.stream_keepalive);
-        if (read.closed) {
+        if (!state->behind && s.settings.stream_coalesce.count() > 0) {
+          const auto due = state->last_write + s.settings.stream_coalesce;
+          const auto now = std::chrono::steady_clock::now();
+          if (now < due && s.events.wait_closed(std::chrono::ceil<std::chrono::milliseconds>(due - now))) {
+            sink.done();
+            return true;
+          }
+        }
+        out.clear();
+        std::uint64_t after = state->after;
+        auto scan = s.events.scan_after(after, kBatch, s.settings.stream_keepalive,
+                                        [&](const StoredEvent& e, std::string_view frame) {
+                                          after = e.id;
+                                          if (filter.matches(e)) out.append(frame);
+                                        });
+        if (scan.closed) {
           sink.done();
           return true;
         }
-        std::string out;
-        if (read.missed) {
+        state->after = after;
+        state->behind = scan.visited == kBatch;
+        if (scan.missed) {
           state->after = s.events.last_id();
           out = resync_text(s, state->after, "events were dropped from the gateway's buffer: read the state again");
-        } else if (read.events.empty()) {
-          out = "id: " + s.run_id + "-" + std::to_string(state->after) + "\n\n";
-        }
-        for (const auto& e : read.events) {
-          state->after = e.id;
-          if (!filter.matches(e)) continue;
-          out += "id: " + s.run_id + "-" + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " + e.data + "\n\n";
         }
         if (out.empty()) out = "id: " + s.run_id + "-" + std::to_string(state->after) + "\n\n";
-        return sink.write(out.data(), out.size());
+        state->last_write = std::chrono::steady_clock::now();
+        ++s.metrics.stream_writes;
+        const bool written = sink.write(out.data(), out.size());
+        // A burst's large buffer is not kept for the life of the stream (2,000 of them).
+        if (out.capacity() > kKeptBufferBytes) std::string().swap(out);
+        return written;
       },
       [&s](bool) { --s.metrics.streams_open; });
 }

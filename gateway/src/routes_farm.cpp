@@ -85,6 +85,7 @@ void health_detailed(Services& s, Call& call) {
                     {"streams_open", m.streams_open.load()},
                     {"streams_refused", m.streams_refused.load()},
                     {"stream_resyncs", m.stream_resyncs.load()},
+                    {"stream_writes", m.stream_writes.load()},
                     {"tokens", s.auth.enabled() ? Json(s.auth.token_count()) : Json(nullptr)}}}};
   write_json(call.res, doc, any_ok ? 200 : 503);
 }

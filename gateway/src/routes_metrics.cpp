@@ -119,6 +119,8 @@ void write_gateway(Services& s, PromText& out) {
   counter("qg_gateway_event_streams_refused_total", "Event streams refused (too many open).", m.streams_refused.load());
   counter("qg_gateway_stream_resyncs_total", "resync events sent to streams (they missed events).",
           m.stream_resyncs.load());
+  counter("qg_gateway_stream_writes_total",
+          "Writes to event streams; each carries every event that arrived since the last.", m.stream_writes.load());
   const auto last_event = s.feed.last_event_ms();
   if (last_event > 0) {
     gauge("qg_gateway_last_event_age_seconds", "Time since the last event arrived.",

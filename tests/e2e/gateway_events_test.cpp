@@ -154,3 +154,33 @@ TEST(GatewayEvents, StreamsOverTheCapAreRefusedWith503) {
 }
 
 }  // namespace
+
+namespace {
+
+// Events that arrive one by one within the coalescing interval go out together: twenty
+// submits, one after another, reach the stream in a few writes, not twenty, and every event
+// arrives.
+TEST(GatewayEvents, EventsArrivingWithinTheCoalescingIntervalGoOutInOneWrite) {
+  qg::testing::GatewayOptions o;
+  o.cluster.redis = false;
+  o.gateway_args = {"--stream-keepalive", "1", "--stream-coalesce-ms", "1000"};
+  GatewayStack stack(o);
+  EventStream stream(stack.port(), "?org_id=acme", kAdminToken);
+  ASSERT_TRUE(stream.wait_for(": open")) << stream.text();
+  auto writes = [&] { return stack.get("/api/v1/health/detailed").body["gateway"]["stream_writes"].get<int>(); };
+  const int before = writes();
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 20; ++i) {
+    auto reply = stack.submit("acme", "v" + std::to_string(i), {"a.js"});
+    ASSERT_EQ(reply.status, 201) << reply.text;
+    jobs.push_back(reply.body["job_ids"][0]);
+  }
+  for (const auto& job : jobs) ASSERT_TRUE(stream.wait_for(job)) << stream.text();
+  const int used = writes() - before;
+  EXPECT_GE(used, 1);
+  // One write a second at most (events or a keepalive line), plus the one that found the first
+  // event: twenty writes would mean one per event.
+  EXPECT_LT(used, 10) << stream.text();
+}
+
+}  // namespace

@@ -104,6 +104,25 @@ TEST_F(BrokerTest, JobEventsReachASubscriberOnceItHasSubscribed) {
   EXPECT_GE(broker_->counters().events_published, 1u);
 }
 
+// A subscriber that is connected but hears nothing must not keep the broker's loop busy: its
+// rounds (poll_once calls that found traffic or work) stay few while nothing happens.
+TEST_F(BrokerTest, AnIdleBrokerWithASubscriberWaitsInsteadOfSpinning) {
+  auto sub = job_subscriber();
+  auto client = dealer(client_endpoint_);
+  std::vector<std::string> got;
+  for (int i = 0; i < 300 && got.empty(); ++i) {
+    submit(client, {"a.spec.ts"}, "build-" + std::to_string(i));
+    got = receive(sub, 10ms);
+  }
+  ASSERT_EQ(got.size(), 4u);  // subscribed: the broker knows of the subscription
+  while (!receive(sub, 50ms).empty()) {
+  }
+  const auto before = broker_->counters().loop_rounds.load();
+  std::this_thread::sleep_for(300ms);  // the quiet being measured, not a synchronisation
+  const auto rounds = broker_->counters().loop_rounds.load() - before;
+  EXPECT_LT(rounds, 100u) << "a busy loop runs thousands of rounds in 300 ms";
+}
+
 // A dashboard shows a job from its events alone: they name its test, target and priority.
 TEST_F(BrokerTest, JobEventsNameTheTestTargetAndPriority) {
   auto sub = job_subscriber();

@@ -65,4 +65,26 @@ TEST(EventBuffer, AnIdleReadReturnsEmptyAfterItsWait) {
   EXPECT_FALSE(read.closed);
 }
 
+TEST(EventBuffer, KeepsEachEventAsItsSseFrameWithThePrefixedId) {
+  EventBuffer buffer(4, "run7-");
+  buffer.push({0, "job", "acme", "app", "j1", R"({"a":1})"});
+  buffer.push({0, "worker", "", "", "", "{}"});
+  std::vector<std::string> frames;
+  auto scan = buffer.scan_after(0, 10, 0ms, [&](const StoredEvent&, std::string_view f) { frames.emplace_back(f); });
+  EXPECT_EQ(scan.visited, 2u);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0], "id: run7-1\nevent: job\ndata: {\"a\":1}\n\n");
+  EXPECT_EQ(frames[1], "id: run7-2\nevent: worker\ndata: {}\n\n");
+  EXPECT_EQ(buffer.scan_after(1, 10, 0ms, [](const StoredEvent&, std::string_view) {}).visited, 1u);
+}
+
+TEST(EventBuffer, WaitClosedSleepsThroughPushesAndEndsOnClose) {
+  EventBuffer buffer(4);
+  buffer.push(job("a"));
+  EXPECT_FALSE(buffer.wait_closed(5ms));  // a push does not end the wait; only time or close
+  std::thread closer([&] { buffer.close(); });
+  EXPECT_TRUE(buffer.wait_closed(5s));
+  closer.join();
+}
+
 }  // namespace

@@ -32,9 +32,15 @@ struct GatewaySettings {
   milliseconds request_timeout{5000};  // per broker request; then the next broker is tried
   std::size_t event_buffer = 10000;    // events kept for resuming streams
   std::size_t max_body_bytes = 4u << 20;
-  int http_threads = 64;                      // each open event stream holds one
-  std::size_t max_event_streams = 48;         // more are refused with 503, keeping threads for REST
-  milliseconds stream_keepalive{15000};       // a comment line this often on an idle event stream
+  // Threads for REST; each open event stream holds one more, started when it opens (the HTTP
+  // pool grows up to http_threads + max_event_streams).
+  int http_threads = 64;
+  std::size_t max_event_streams = 2000;  // more are refused with 503
+  milliseconds stream_keepalive{15000};  // an id-only line this often on an idle event stream
+  // At most one write per stream in this time: events arriving meanwhile go out together in
+  // the next write (at 1,000 events/s, 20 writes a second per stream instead of 1,000). Adds up
+  // to this much delay; 0 = write each event as soon as it is read.
+  milliseconds stream_coalesce{50};
   milliseconds drain_target{15 * 60 * 1000};  // scale recommendations: finish the queue within this
   milliseconds assumed_test{60000};           // when no finished job says how long a test takes
   milliseconds assumed_install{60000};        // the protocol does not report install times yet
