@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 
 namespace qg::sched {
@@ -27,7 +28,14 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "org-tier", po::value(&v.org_tiers)->composing(),
       "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
       "(head starts of 60 and 30 min); unlisted orgs are standard")(
-      "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key");
+      "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
+      "retention", po::value(&v.retention)->default_value(v.retention),
+      "finished jobs (passed, failed, timed_out, cancelled, error) are deleted this long after they finished, "
+      "with their index entries and idempotency keys: 30s, 15m, 12h, 7d; 'off' keeps them for ever. The "
+      "scheduler deletes them (the broker's embedded one for --store memory) and announces it to the brokers, "
+      "which then answer a deleted job's STATUS as expired")(
+      "dead-retention", po::value(&v.dead_retention)->default_value(v.dead_retention),
+      "dead-lettered jobs are deleted this long after they died (same forms; 'off' keeps them)");
 }
 
 StoreSettings StoreOptions::apply() const {
@@ -51,6 +59,13 @@ StoreSettings StoreOptions::apply() const {
   s.backoff.jitter = backoff_jitter;
   if (key_prefix.empty()) throw ConfigError("--key-prefix must not be empty");
   s.key_prefix = key_prefix;
+  auto keep = [](const char* option, const std::string& text) {
+    auto d = duration_option(option, text, "off");
+    if (d && d->count() < 1000) throw ConfigError(std::string(option) + " must be at least 1s (or 'off')");
+    return d;
+  };
+  s.retention = keep("--retention", retention);
+  s.dead_retention = keep("--dead-retention", dead_retention);
   for (const auto& entry : org_tiers) {
     auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) throw ConfigError("--org-tier takes ORG=TIER, got '" + entry + "'");

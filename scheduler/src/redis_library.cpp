@@ -33,6 +33,7 @@ FunctionLibrary build() {
       {"queue", scripts::kQueue},
       {"submit_sent", scripts::kSubmitSent},
       {"hand_off", scripts::kHandOff},
+      {"sweep", scripts::kSweep},
   }};
   std::string code(scripts::kPrelude);
   for (const auto& [name, body] : scripts) {

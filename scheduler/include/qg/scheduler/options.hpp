@@ -23,6 +23,8 @@ struct StoreOptions {
   double backoff_jitter = 0.2;
   std::vector<std::string> org_tiers;  // "org=premium"
   std::string key_prefix = "qg:";
+  std::string retention = "7d";        // finished jobs; "off": kept for ever
+  std::string dead_retention = "30d";  // dead jobs; "off": kept for ever
 
   // Throws qg::ConfigError naming the option on a bad value.
   StoreSettings apply() const;

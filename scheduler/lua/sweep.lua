@@ -1,0 +1,121 @@
+-- sweep.lua: retention. Deletes up to K jobs that reached a final state before their cutoff,
+-- with every key and index entry that names them, oldest first: finished jobs from the
+-- finished-at index <p>done, dead ones from <p>dead. Small batches keep each call short (the
+-- scheduler calls again at once while there is more).
+-- ARGV[5] cutoff of finished jobs (unix ms; 'off': keep them), [6] cutoff of dead jobs (or
+-- 'off'), [7] K, the most jobs deleted per call, [8] the most list-index entries looked at
+-- per index trimmed. Returns {jobs deleted, 1 when more may be due at once else 0}.
+--
+-- A job's keys and entries: j:<id> and st:<id>; its entry in <p>done or <p>dead; the entry
+-- a cancel while queued left in its group's list (counted in gx:<g>); its count in
+-- <p>counts; for a one-job submission its idempotency key; for a suite, s:<submission id>
+-- and the idempotency key once the suite's last job is gone; the list-index entries of its
+-- submission, trimmed from the indexes' heads once every job they name is gone (entries
+-- behind a job still kept wait for it; <p>trim remembers indexes to go on with, <p>idxoff
+-- how many entries each index lost from its head, so list cursors stay valid).
+--
+-- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
+--   reads   <p>done, <p>dead (ZRANGEBYSCORE), <p>j:<id>, <p>st:<id> (GET), <p>s:<submission id>
+--           (EXISTS, LINDEX, LRANGE), <p>idx:* (LRANGE), <p>trim (SPOP), <p>q:<g>:<band>, <p>gx:<g>
+--   writes  <p>j:<id>, <p>st:<id>, <p>s:<submission id>, <p>idem:<org>:<key> (DEL), <p>done, <p>dead
+--           (ZREM), <p>q:<g>:<band> (LREM), <p>gx:<g> (DECRBY, DEL), <p>ready:<target>,
+--           <p>pending (re-placing a group whose head went), <p>idx:* (LTRIM), <p>idxoff (HINCRBY,
+--           HDEL), <p>trim (SADD), <p>counts (HINCRBY)
+
+local FCUT, DCUT, K, ITRIM = ARGV[5], ARGV[6], NUM[ARGV[7]], NUM[ARGV[8]]
+local function due(zset, cutoff, limit)
+  if cutoff == 'off' or limit <= 0 then return {} end
+  return redis.call('ZRANGEBYSCORE', P .. zset, '-inf', cutoff, 'LIMIT', 0, limit)
+end
+local finished = due('done', FCUT, K)
+local dead = due('dead', DCUT, K - #finished)
+local more = #finished + #dead >= K
+local del, indexes, suites, left = {}, {}, {}, {}
+local deleted = 0
+local function sweep(id)
+  local spec = redis.call('GET', jkey(id))
+  if not spec then return end
+  local st = redis.call('GET', skey(id))
+  local status = st and select(2, cmsgpack.unpack_limit(st, 1, 1)) or 'queued'
+  if not FINAL[status] then return end  -- revived since: its index entry alone goes
+  local f = {select(2, cmsgpack.unpack_limit(spec, NSPEC + 1, 1))}
+  local org, app, target, prio, sub, idem = f[1], f[2], f[3], f[4], f[6], f[NSPEC + 1]
+  del[#del + 1] = jkey(id)
+  del[#del + 1] = skey(id)
+  deleted = deleted + 1
+  count(status, -1)
+  if status == 'cancelled' then
+    -- The entry a cancel while queued may have left in its group's list (claims drop such
+    -- entries, so it is there only while the group still has jobs queued).
+    local g = org .. '/' .. app .. '/' .. target
+    local n = redis.call('LREM', qkey(g, prio), 0, id)
+    if n > 0 then left[g] = (left[g] or 0) + n end
+  end
+  indexes[P .. 'idx:all'] = true
+  indexes[P .. 'idx:org:' .. org] = true
+  indexes[P .. 'idx:app:' .. org .. ':' .. app] = true
+  local idem_key = (idem and idem ~= '') and (P .. 'idem:' .. org .. ':' .. idem) or false
+  if redis.call('EXISTS', P .. 's:' .. sub) == 1 then
+    suites[sub] = idem_key
+  elseif idem_key then
+    del[#del + 1] = idem_key
+  end
+end
+for _, id in ipairs(finished) do sweep(id) end
+for _, id in ipairs(dead) do sweep(id) end
+variadic('ZREM', P .. 'done', finished)
+variadic('ZREM', P .. 'dead', dead)
+variadic('DEL', nil, del)
+-- A suite's list and key go with its last job: looked for from the list's tail (the jobs run
+-- last, likeliest still kept), 100 at a time, stopping at the first job still there.
+for sub, idem_key in pairs(suites) do
+  local sk = P .. 's:' .. sub
+  local last = redis.call('LINDEX', sk, -1)
+  local alive = last and redis.call('EXISTS', jkey(last)) == 1
+  local len = alive and 0 or redis.call('LLEN', sk)
+  local hi = len
+  while not alive and hi > 0 do
+    local ids = redis.call('LRANGE', sk, math.max(0, hi - 100), hi - 1)
+    if #ids == 0 then break end
+    for i = 1, #ids do ids[i] = jkey(ids[i]) end
+    alive = redis.call('EXISTS', unpack(ids)) > 0
+    hi = hi - 100
+  end
+  if not alive then
+    if idem_key then redis.call('DEL', sk, idem_key) else redis.call('DEL', sk) end
+  end
+end
+for g, n in pairs(left) do
+  local gk = gxkey(g)
+  if redis.call('DECRBY', gk, STR[n]) <= 0 then redis.call('DEL', gk) end
+  refresh_group(g, false, queued_in(g))
+end
+-- Trims an index's head of entries whose jobs are all gone (a suite's entry goes with its
+-- list). True when it trimmed as many as it looked at (more may be gone).
+local function gone(m)
+  local sub = string.match(m, '^[^:]+:(.+)$')
+  if sub then return redis.call('EXISTS', P .. 's:' .. sub) == 0 end
+  return redis.call('EXISTS', jkey(m)) == 0
+end
+local function trim(key)
+  local head = redis.call('LRANGE', key, 0, ITRIM - 1)
+  local n = 0
+  while n < #head and gone(head[n + 1]) do n = n + 1 end
+  if n == 0 then return false end
+  redis.call('LTRIM', key, n, -1)
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('HINCRBY', P .. 'idxoff', key, STR[n])
+  else
+    redis.call('HDEL', P .. 'idxoff', key)
+  end
+  return n == #head and n == ITRIM
+end
+for _, key in ipairs(redis.call('SPOP', P .. 'trim', 4)) do indexes[key] = true end
+for key in pairs(indexes) do
+  if trim(key) then
+    redis.call('SADD', P .. 'trim', key)
+    more = true
+  end
+end
+commit()
+return {deleted, more and 1 or 0}
