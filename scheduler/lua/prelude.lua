@@ -70,7 +70,7 @@ local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
 local function ready_key(g) return P .. 'ready:' .. target_of(g) end
--- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 12: the
+-- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 13: the
 -- fields ORG .. BUDGET below, then the id), and its state at st:<id> (a fixarray of 14, the
 -- fields STATUS .. MAXA), rewritten on every transition and absent until the first: a job
 -- without one is queued, attempt 0, updated at its creation. decode_job in redis/job_codec.hpp

@@ -48,6 +48,7 @@ class RedisJobStore final : public JobStore {
     StringArena sent_strings;                            // what msetnx and sent_fcall view beside subs
     std::size_t replies = 0;                             // deferred replies still to take
     RedisValue last;                                     // the last reply (EXEC's or the FCALL's)
+    std::string queue_error;                             // the first error a queued command got
     std::string lost;                                    // set when a reply was lost with the connection
   };
 

@@ -64,12 +64,17 @@ std::optional<RedisJobStore::SentSubmits> RedisJobStore::take_submits(bool wait)
         batch.lost = reply->lost;
       } else if (batch.replies == 0) {
         batch.last = std::move(*reply->value);
+      } else if (reply->value->is_error() && batch.queue_error.empty()) {
+        batch.queue_error = reply->value->str();  // why EXEC will answer EXECABORT (e.g. OOM)
       }
     }
     if (!batch.lost.empty()) throw StoreUnavailable(batch.lost);
     if (!batch.sent.empty()) settle_sent(batch);
   } catch (const StoreUnavailable& e) {
     done.failure = SentSubmits::Failure::unavailable;
+    done.error = e.what();
+  } catch (const StoreFull& e) {
+    done.failure = SentSubmits::Failure::full;
     done.error = e.what();
   } catch (const std::exception& e) {
     done.failure = SentSubmits::Failure::internal;
@@ -292,7 +297,9 @@ void RedisJobStore::settle_sent(InFlightSubmits& batch) {
   RedisValue again;
   bool specs_written = false;
   if (!batch.sentinel.empty()) {
-    if (batch.last.is_error()) throw_reply_error(batch.last.str());  // EXECABORT: nothing ran
+    if (batch.last.is_error()) {  // EXECABORT: nothing ran; the reason is a queued command's error
+      throw_reply_error(batch.queue_error.empty() ? batch.last.str() : batch.queue_error);
+    }
     specs_written = batch.last[0].integer() == 1;
     result = &batch.last[batch.last.size() - 1];
   }

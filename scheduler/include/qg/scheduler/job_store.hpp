@@ -179,11 +179,12 @@ class JobStore {
   // the order they are made, so every later call sees a sent batch applied. One caller at a
   // time (also for MemoryJobStore). The default runs submit_many() at once.
   struct SentSubmits {
-    enum class Failure : std::uint8_t { none, unavailable, internal };
+    enum class Failure : std::uint8_t { none, unavailable, full, internal };
     std::vector<NewSubmission> submissions;  // the batch, handed back
     std::vector<SubmitResult> results;       // one per submission, when failure is none
     // unavailable: the store could not be reached (none, some or all were written, each
-    // all-or-nothing, as when submit_many throws StoreUnavailable); internal: a store error.
+    // all-or-nothing, as when submit_many throws StoreUnavailable); full: the store is out of
+    // memory and wrote nothing of it (StoreFull); internal: a store error.
     Failure failure = Failure::none;
     std::string error;
   };
