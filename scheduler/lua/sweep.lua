@@ -15,7 +15,7 @@
 -- how many entries each index lost from its head, so list cursors stay valid).
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
---   reads   <p>done, <p>dead (ZRANGEBYSCORE), <p>j:<id>, <p>st:<id> (GET), <p>s:<submission id>
+--   reads   <p>done, <p>dead (ZRANGEBYSCORE), <p>j:<id>, <p>st:<id> (MGET), <p>s:<submission id>
 --           (EXISTS, LINDEX, LRANGE), <p>idx:* (LRANGE), <p>trim (SPOP), <p>q:<g>:<band>, <p>gx:<g>
 --   writes  <p>j:<id>, <p>st:<id>, <p>s:<submission id>, <p>idem:<org>:<key> (DEL), <p>done, <p>dead
 --           (ZREM), <p>q:<g>:<band> (LREM), <p>gx:<g> (DECRBY, DEL), <p>ready:<target>,
@@ -31,17 +31,37 @@ local finished = due('done', FCUT, K)
 local dead = due('dead', DCUT, K - #finished)
 local more = #finished + #dead >= K
 local del, indexes, suites, left = {}, {}, {}, {}
+local gone_ids = {}  -- ids deleted by this call: index entries naming them need no EXISTS
 local deleted = 0
-local function sweep(id)
-  local spec = redis.call('GET', jkey(id))
+-- The victims' specs and states, read by one MGET (a call per job would cost more).
+local victims = {}
+for _, id in ipairs(finished) do victims[#victims + 1] = id end
+for _, id in ipairs(dead) do victims[#victims + 1] = id end
+local rows, keys = {}, {}
+if victims[1] then
+  for i, id in ipairs(victims) do
+    keys[2 * i - 1] = jkey(id)
+    keys[2 * i] = skey(id)
+  end
+  rows = redis.call('MGET', unpack(keys))
+end
+local function sweep(i, id)
+  local spec, st = rows[2 * i - 1], rows[2 * i]
   if not spec then return end
-  local st = redis.call('GET', skey(id))
   local status = st and select(2, cmsgpack.unpack_limit(st, 1, 1)) or 'queued'
   if not FINAL[status] then return end  -- revived since: its index entry alone goes
-  local f = {select(2, cmsgpack.unpack_limit(spec, NSPEC + 1, 1))}
-  local org, app, target, prio, sub, idem = f[1], f[2], f[3], f[4], f[6], f[NSPEC + 1]
-  del[#del + 1] = jkey(id)
-  del[#del + 1] = skey(id)
+  local _, org, app, target, prio, _, sub = cmsgpack.unpack_limit(spec, 6, 1)
+  -- The idempotency key is the spec's last field: a spec ending in an empty string (0xa0)
+  -- has none (an older spec ends with the id, never empty), so most are not unpacked whole.
+  local idem_key = false
+  if string.byte(spec, -1) ~= 160 then
+    local f = {select(2, cmsgpack.unpack_limit(spec, NSPEC + 1, 1))}
+    local idem = f[NSPEC + 1]
+    if idem and idem ~= '' then idem_key = P .. 'idem:' .. org .. ':' .. idem end
+  end
+  del[#del + 1] = keys[2 * i - 1]
+  del[#del + 1] = keys[2 * i]
+  gone_ids[id] = true
   deleted = deleted + 1
   count(status, -1)
   if status == 'cancelled' then
@@ -54,15 +74,13 @@ local function sweep(id)
   indexes[P .. 'idx:all'] = true
   indexes[P .. 'idx:org:' .. org] = true
   indexes[P .. 'idx:app:' .. org .. ':' .. app] = true
-  local idem_key = (idem and idem ~= '') and (P .. 'idem:' .. org .. ':' .. idem) or false
   if redis.call('EXISTS', P .. 's:' .. sub) == 1 then
     suites[sub] = idem_key
   elseif idem_key then
     del[#del + 1] = idem_key
   end
 end
-for _, id in ipairs(finished) do sweep(id) end
-for _, id in ipairs(dead) do sweep(id) end
+for i, id in ipairs(victims) do sweep(i, id) end
 variadic('ZREM', P .. 'done', finished)
 variadic('ZREM', P .. 'dead', dead)
 variadic('DEL', nil, del)
@@ -91,24 +109,37 @@ for g, n in pairs(left) do
   refresh_group(g, false, queued_in(g))
 end
 -- Trims an index's head of entries whose jobs are all gone (a suite's entry goes with its
--- list). True when it trimmed as many as it looked at (more may be gone).
+-- list), reading 4 entries, then 16, then 64 ... up to ITRIM (most calls find one or two).
+-- True when it trimmed as many as it may look at (more may be gone).
 local function gone(m)
+  if gone_ids[m] then return true end
   local sub = string.match(m, '^[^:]+:(.+)$')
   if sub then return redis.call('EXISTS', P .. 's:' .. sub) == 0 end
   return redis.call('EXISTS', jkey(m)) == 0
 end
 local function trim(key)
-  local head = redis.call('LRANGE', key, 0, ITRIM - 1)
-  local n = 0
-  while n < #head and gone(head[n + 1]) do n = n + 1 end
+  local n, want, emptied = 0, 4, false
+  while n < ITRIM do
+    want = math.min(want, ITRIM - n)
+    local head = redis.call('LRANGE', key, n, n + want - 1)
+    local k = 0
+    while k < #head and gone(head[k + 1]) do k = k + 1 end
+    n = n + k
+    if k < #head then break end
+    if #head < want then
+      emptied = true
+      break
+    end
+    want = want * 4
+  end
   if n == 0 then return false end
   redis.call('LTRIM', key, n, -1)
-  if redis.call('EXISTS', key) == 1 then
-    redis.call('HINCRBY', P .. 'idxoff', key, STR[n])
-  else
+  if emptied then
     redis.call('HDEL', P .. 'idxoff', key)
+  else
+    redis.call('HINCRBY', P .. 'idxoff', key, STR[n])
   end
-  return n == #head and n == ITRIM
+  return n >= ITRIM
 end
 for _, key in ipairs(redis.call('SPOP', P .. 'trim', 4)) do indexes[key] = true end
 for key in pairs(indexes) do

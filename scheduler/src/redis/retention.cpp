@@ -21,7 +21,7 @@ std::optional<std::chrono::milliseconds> shortest(const std::optional<std::chron
 }
 
 // Index entries looked at per index trimmed by one sweep call.
-constexpr std::size_t kIndexTrim = 100;
+constexpr std::size_t kIndexTrim = 64;
 
 }  // namespace
 

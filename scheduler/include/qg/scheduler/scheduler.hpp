@@ -26,7 +26,7 @@ struct SchedulerSettings {
   std::size_t batch = 256;                 // leases expired / items promoted per store call
   // Jobs deleted by retention per store call: small, so that one call holds Redis for about
   // a millisecond at most; the next round comes at once while more are due.
-  std::size_t sweep_batch = 100;
+  std::size_t sweep_batch = 50;
 };
 
 struct SchedulerCounters {
