@@ -16,7 +16,7 @@ max_line_length = 130
 -- hold every top-level local of prelude.lua, each once: the lua_luacheck_prelude_names
 -- test fails when they differ, and lua_luacheck_library checks the library as Redis loads it,
 -- where these names are locals again.
-local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED"}
+local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED", "DONE"}
 local prelude = {
   "globals", "cmsgpack", "string", "table", "math", "tonumber", "unpack", "ipairs", "pairs",
   "setmetatable", "rawget", "rawset", "type", "select", "next", "P", "NOW", "GMAX", "WINDOW",
@@ -38,7 +38,7 @@ local function body(extra)
   return options
 end
 for _, name in ipairs({"cancel", "expire", "progress", "promote", "queue", "release", "renew",
-                       "report", "retry_dead", "submit", "submit_sent"}) do
+                       "report", "retry_dead", "submit", "submit_sent", "sweep"}) do
   files["scheduler/lua/" .. name .. ".lua"] = body()
 end
 -- take()'s accept() copies the claim's running totals into locals of the same names on

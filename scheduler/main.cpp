@@ -9,6 +9,7 @@
 #include "qg/common/clock.hpp"
 #include "qg/common/config.hpp"
 #include "qg/common/curve_client.hpp"
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/common/logging.hpp"
@@ -100,8 +101,12 @@ int main(int argc, char** argv) {
       log->info("{} stopped before Redis at {} could be reached", scheduler_id, redis.url());
       return 0;
     }
-    log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {})", scheduler_id, redis.url(),
-              settings.lease.count(), settings.group_window.count(), settings.group_max);
+    auto keep = [](const std::optional<std::chrono::milliseconds>& d) {
+      return d ? qg::format_duration(*d) : std::string("off");
+    };
+    log->info("{} scheduling {} (lease {} ms, group window {} ms, group max {}, retention {}, dead retention {})",
+              scheduler_id, redis.url(), settings.lease.count(), settings.group_window.count(), settings.group_max,
+              keep(settings.retention), keep(settings.dead_retention));
 
     qg::sched::SchedulerSettings scheduler_settings;
     scheduler_settings.max_idle = std::chrono::milliseconds(max_idle_ms);
@@ -113,8 +118,8 @@ int main(int argc, char** argv) {
       if (wait.count() > 0) std::this_thread::sleep_for(wait);
     }
     const auto& c = scheduler.counters();
-    log->info("stopping: {} rounds, {} leases expired, {} jobs requeued, {} promoted", c.rounds, c.leases_expired,
-              c.jobs_requeued, c.promoted);
+    log->info("stopping: {} rounds, {} leases expired, {} jobs requeued, {} promoted, {} deleted by retention",
+              c.rounds, c.leases_expired, c.jobs_requeued, c.promoted, c.jobs_deleted);
     return 0;
   } catch (const qg::ConfigError& e) {
     std::cerr << "qg-scheduler: " << e.what() << "\n";

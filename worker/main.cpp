@@ -8,6 +8,7 @@
 #include "qg/common/config.hpp"
 #include "qg/common/curve_cert.hpp"
 #include "qg/common/curve_client.hpp"
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/logging.hpp"
 #include "qg/worker/command_template.hpp"
@@ -43,6 +44,7 @@ int main(int argc, char* argv[]) {
   std::int64_t heartbeat_ms = 1000, pull_wait_ms = 5000, reply_timeout_ms = 5000, report_resend_ms = 1000,
                kill_grace_ms = 1000, drain_timeout_ms = 30000;
 
+  std::string log_retention = "7d";
   std::string placeholders;
   for (const auto& p : qg::worker::placeholder_names()) placeholders += (placeholders.empty() ? "{" : " {") + p + "}";
 
@@ -58,6 +60,9 @@ int main(int argc, char* argv[]) {
       ("labels", po::value(&labels)->default_value(""), "labels k=v,k2=v2 reported to the broker")  //
       ("workdir", po::value(&s.workdir)->default_value(""),
        "directory for per-job logs and the installed-builds list (default: ./qg-worker-<worker-id>)")  //
+      ("log-retention", po::value(&log_retention)->default_value(log_retention),
+       "per-job logs (<workdir>/logs/*.log) are deleted this long after their last write: 30s, 15m, 12h, 7d; "
+       "'off' keeps them for ever")  //
       ("install-cmd", po::value(&s.install_cmd)->default_value(""),
        ("install command template, run once per group; empty = no install step. Placeholders: " + placeholders +
         ". Each value is passed as one argument: never put a placeholder inside quotes or in the text of "
@@ -132,6 +137,7 @@ int main(int argc, char* argv[]) {
     s.kill_grace = milliseconds(kill_grace_ms);
     s.drain_timeout = milliseconds(drain_timeout_ms);
     s.default_masks = !no_default_masks;
+    s.log_retention = qg::duration_option("--log-retention", log_retention, "off");
 
     auto logger = qg::make_logger("qg-worker", log_settings);
     zmq::context_t context(1);

@@ -84,9 +84,11 @@ bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, 
     note_store_reachable();
     return true;
   } catch (const StoreUnavailable& e) {
-    fail_batch(socket, protocol, command, peers, true, e.what());
+    fail_batch(socket, protocol, command, peers, StoreFailure::unavailable, e.what());
+  } catch (const StoreFull& e) {
+    fail_batch(socket, protocol, command, peers, StoreFailure::full, e.what());
   } catch (const std::exception& e) {
-    fail_batch(socket, protocol, command, peers, false, e.what());
+    fail_batch(socket, protocol, command, peers, StoreFailure::internal, e.what());
   }
   return false;
 }
@@ -96,21 +98,30 @@ void Broker::note_store_reachable() {
     store_down_ = false;
     log_->info("store reachable again");
   }
+  if (store_full_) {
+    store_full_ = false;
+    log_->info("store accepts writes again");
+  }
 }
 
 void Broker::fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
-                        std::span<const BatchPeer> peers, bool unavailable, const std::string& why) {
-  if (unavailable) {
+                        std::span<const BatchPeer> peers, StoreFailure failure, const std::string& why) {
+  if (failure == StoreFailure::unavailable) {
     ++counters_.store_unavailable;
     if (!store_down_) log_->error("store unreachable: {}", why);
     store_down_ = true;
+  } else if (failure == StoreFailure::full) {
+    if (!store_full_) log_->error("refusing {}: {}", command, why);
+    store_full_ = true;
   } else {
     log_->error("internal error serving {}: {}", command, why);
   }
   for (const auto& peer : peers) {
-    if (unavailable) {
+    if (failure == StoreFailure::unavailable) {
       error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::unavailable,
                "store unreachable, retry later: " + why);
+    } else if (failure == StoreFailure::full) {
+      error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::store_full, why);
     } else {
       error_to(socket, protocol, *peer.identity, *peer.rid, proto::errc::internal, "internal error: " + why);
     }

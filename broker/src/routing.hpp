@@ -44,6 +44,11 @@ void Broker::serve_guarded(zmq::socket_t& socket, std::string_view protocol, con
       error_to(socket, protocol, request.identity, rid(), proto::errc::unavailable,
                std::string("store unreachable, retry later: ") + e.what());
     }
+  } catch (const StoreFull& e) {
+    // Redis at maxmemory: the write did not happen. The message says what to do.
+    if (!store_full_) log_->error("refusing {}: {}", request.envelope.command, e.what());
+    store_full_ = true;
+    if (answer_failures) error_to(socket, protocol, request.identity, rid(), proto::errc::store_full, e.what());
   } catch (const std::exception& e) {
     log_->error("internal error serving {}: {}", request.envelope.command, e.what());
     if (answer_failures) {

@@ -103,6 +103,16 @@ void throw_reply_error(const std::string& message) {
   for (const char* transient : {"LOADING ", "BUSY ", "MASTERDOWN ", "TRYAGAIN ", "READONLY ", "NOREPLICAS "}) {
     if (message.rfind(transient, 0) == 0) throw StoreUnavailable("Redis not ready: " + message);
   }
+  // Redis at maxmemory refuses every write with OOM (a script or transaction holding one
+  // does not run at all; EXEC then answers EXECABORT, and the store passes the queued
+  // command's OOM here instead).
+  if (message.rfind("OOM ", 0) == 0) {
+    throw StoreFull(
+        "the store is full: Redis reached its maxmemory and refuses writes; nothing was written. Raise Redis's "
+        "maxmemory, lower qg-scheduler's --retention / --dead-retention so finished jobs go sooner, or drain the "
+        "queue (cancel or run queued work), then retry (Redis said: " +
+        message + ")");
+  }
   throw StoreError("Redis error: " + message);
 }
 

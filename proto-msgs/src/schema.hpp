@@ -172,6 +172,7 @@ QG_SCHEMA(StatusReply) {
   v("rid", m.rid);
   v("jobs", m.jobs);
   v("missing", m.missing);
+  v("expired", m.expired);
 }
 
 QG_SCHEMA(ListRequest) {

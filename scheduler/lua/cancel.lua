@@ -8,7 +8,7 @@
 --           build), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>, <p>pending
 --   writes  <p>st:<id> (MSET), <p>delayed (ZREM), <p>gx:<g> (INCRBY), <p>q:<g>:<band> (DEL),
 --           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>counts, <p>qprio, <p>orgq (HINCRBY),
---           <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
+--           <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD), <p>wakeup (PUBLISH)
 
 -- ARGV[5] 'job' or 'build', [6] job id or org, [7] app version. Returns {id, outcome, status}...
 local LEFT = {}  -- group -> entries left behind in its lists by this call's cancels

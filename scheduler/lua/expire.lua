@@ -6,7 +6,7 @@
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>leases (ZSCORE), <p>lease:<lease id> (HMGET), <p>st:<id>, <p>j:<id> (GET)
 --   writes  <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
---           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE)
+--           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD)
 
 local lid = ARGV[5]
 local sc = redis.call('ZSCORE', P .. 'leases', lid)

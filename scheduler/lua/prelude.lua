@@ -37,7 +37,7 @@
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
 -- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>orgq,
--- <p>fin:<unix second> and <p>wakeup (commit). Running alone (at load) it touches no key.
+-- <p>fin:<unix second>, <p>done, <p>retention (GET) and <p>wakeup (commit). Running alone (at load) it touches no key.
 
 -- Globals are read into locals once, by the first call (each use of a global is a table
 -- lookup); a library being loaded may read no global but redis. globals() is defined before
@@ -58,6 +58,9 @@ local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=t
 local PRIO = {low=0, medium=1, high=2}
 local BANDS = {'high', 'medium', 'low'}
 local CNT, QP, FIN = {}, {}, 0
+-- Jobs of this call that reached a final state other than dead (dead ones are in <p>dead):
+-- commit() enters them in <p>done, the finished-at index retention sweeps (sweep.lua).
+local DONE = {}
 -- Queued jobs per org (the org -> net change of this call), applied to <p>orgq by commit(): the
 -- broker's quotas read that hash. Scripts that move jobs into or out of queued without move()
 -- (submit, a claim of jobs never claimed before) add to it themselves, once per org.
@@ -67,7 +70,7 @@ local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
 local function ready_key(g) return P .. 'ready:' .. target_of(g) end
--- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 12: the
+-- A job is two strings: its spec at j:<id>, written once at submit (a fixarray of 13: the
 -- fields ORG .. BUDGET below, then the id), and its state at st:<id> (a fixarray of 14, the
 -- fields STATUS .. MAXA), rewritten on every transition and absent until the first: a job
 -- without one is queued, attempt 0, updated at its creation. decode_job in redis/job_codec.hpp
@@ -213,6 +216,7 @@ local function clear_call_state()
   if next(PACKED) ~= nil then PACKED = {} end
   if next(DIRTY_ORDER) ~= nil then DIRTY_ORDER = {} end
   if next(FETCHED) ~= nil then FETCHED = {} end
+  if next(DONE) ~= nil then DONE = {} end
   FIN, WAKE = 0, false
 end
 -- Job writes, lease bookkeeping, counters (per status, priority and org), the
@@ -246,6 +250,19 @@ local function commit()
   if FIN > 0 then
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))
     if redis.call('INCRBY', fk, STR[FIN]) == FIN then redis.call('EXPIRE', fk, '120') end
+  end
+  -- The finished-at index, unless the scheduler set retention of finished jobs off
+  -- (<p>retention, "<finished ms> <dead ms>", starts with "0 "): one ZADD per call.
+  if DONE[1] then
+    local r = redis.call('GET', P .. 'retention')
+    if not (r and string.sub(r, 1, 2) == '0 ') then
+      local z, now = {}, ARGV[2]
+      for i, id in ipairs(DONE) do
+        z[2 * i - 1] = now
+        z[2 * i] = id
+      end
+      variadic('ZADD', P .. 'done', z)
+    end
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
   clear_call_state()  -- for what comes next in this call: the hand-off's claim
@@ -379,6 +396,7 @@ local function finish(j, status)
   lease_drop(j)
   write(j)
   FIN = FIN + 1
+  if status ~= 'dead' then DONE[#DONE + 1] = j.id end
 end
 local function make_dead(j)
   finish(j, 'dead')

@@ -25,7 +25,8 @@
 --           <p>ready:<target>, <p>pending (placing a group a retry went back to)
 --   writes  <p>st:<id> (MSET), <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM),
 --           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
---           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
+--           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD),
+--           <p>retention (GET), <p>wakeup (PUBLISH)
 
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'
@@ -138,6 +139,7 @@ while koff >= 0 do
         CNT[status] = (CNT[status] or 0) - 1
         passed = passed + 1
         DROPS[lid] = (DROPS[lid] or 0) + 1
+        DONE[#DONE + 1] = id or string.sub(key, IDAT)
         row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
           rest
         code = 1

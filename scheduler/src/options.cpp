@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 
 namespace qg::sched {
@@ -34,7 +35,14 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "idempotency key). 0 = once the primary has it. Only brokers acknowledge submits")(
       "redis-min-replicas-timeout-ms",
       po::value(&v.redis_min_replicas_timeout_ms)->default_value(v.redis_min_replicas_timeout_ms),
-      "how long a submit waits for --redis-min-replicas replicas (1..60000)");
+      "how long a submit waits for --redis-min-replicas replicas (1..60000)")(
+      "retention", po::value(&v.retention)->default_value(v.retention),
+      "finished jobs (passed, failed, timed_out, cancelled, error) are deleted this long after they finished, "
+      "with their index entries and idempotency keys: 30s, 15m, 12h, 7d; 'off' keeps them for ever. The "
+      "scheduler deletes them (the broker's embedded one for --store memory) and announces it to the brokers, "
+      "which then answer a deleted job's STATUS as expired")(
+      "dead-retention", po::value(&v.dead_retention)->default_value(v.dead_retention),
+      "dead-lettered jobs are deleted this long after they died (same forms; 'off' keeps them)");
 }
 
 StoreSettings StoreOptions::apply() const {
@@ -65,6 +73,13 @@ StoreSettings StoreOptions::apply() const {
     throw ConfigError("--redis-min-replicas-timeout-ms must be 1..60000");
   }
   s.min_replicas_timeout = std::chrono::milliseconds(redis_min_replicas_timeout_ms);
+  auto keep = [](const char* option, const std::string& text) {
+    auto d = duration_option(option, text, "off");
+    if (d && d->count() < 1000) throw ConfigError(std::string(option) + " must be at least 1s (or 'off')");
+    return d;
+  };
+  s.retention = keep("--retention", retention);
+  s.dead_retention = keep("--dead-retention", dead_retention);
   for (const auto& entry : org_tiers) {
     auto eq = entry.find('=');
     if (eq == std::string::npos || eq == 0) throw ConfigError("--org-tier takes ORG=TIER, got '" + entry + "'");

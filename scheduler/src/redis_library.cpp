@@ -33,6 +33,7 @@ FunctionLibrary build() {
       {"queue", scripts::kQueue},
       {"submit_sent", scripts::kSubmitSent},
       {"hand_off", scripts::kHandOff},
+      {"sweep", scripts::kSweep},
   }};
   std::string code(scripts::kPrelude);
   for (const auto& [name, body] : scripts) {
@@ -44,10 +45,16 @@ FunctionLibrary build() {
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   FunctionLibrary lib;
   lib.name = "qg_" + std::string(hex, 12);
+  // At maxmemory (noeviction) Redis refuses a function without the allow-oom flag: only
+  // the scripts that admit new jobs go without it, so a full store refuses new work
+  // (STORE_FULL) while the work it acknowledged still runs, reports are stored, and retention
+  // frees memory.
+  auto admits_new_jobs = [](std::size_t id) { return id == kSubmit || id == kSubmitSent || id == kHandOff; };
   for (std::size_t i = 0; i < kScriptCount; ++i) {
     lib.functions[i] = lib.name + "_" + std::string(scripts[i].first);
-    code += "redis.register_function('" + lib.functions[i] + "', function(_, args) begin(args) return body_" +
-            std::string(scripts[i].first) + "() end)\n";
+    code += "redis.register_function{\n  function_name = '" + lib.functions[i] +
+            "',\n  callback = function(_, args) begin(args) return body_" + std::string(scripts[i].first) +
+            "() end,\n" + (admits_new_jobs(i) ? "" : "  flags = {'allow-oom'},\n") + "}\n";
   }
   lib.code = "#!lua name=" + lib.name + "\n" + code;
   return lib;

@@ -24,6 +24,7 @@ enum ScriptId : std::size_t {
   kQueue,
   kSubmitSent,
   kHandOff,
+  kSweep,
   kScriptCount
 };
 

@@ -15,6 +15,10 @@ std::chrono::milliseconds Scheduler::tick() {
   try {
     const auto now = clock_.now_ms();
     bool more = false;
+    if (!retention_published_) {
+      store_.publish_retention();
+      retention_published_ = true;
+    }
 
     auto expired = store_.expire_leases(now, settings_.batch);
     more |= expired.size() >= settings_.batch;
@@ -41,6 +45,10 @@ std::chrono::milliseconds Scheduler::tick() {
     auto promoted = store_.promote_due(now, settings_.batch);
     counters_.promoted += promoted;
     more |= promoted >= settings_.batch;
+
+    auto swept = store_.sweep_retention(now, settings_.sweep_batch);
+    counters_.jobs_deleted += swept.deleted;
+    more |= swept.more;
 
     if (store_down_) {
       log_->info("store reachable again");

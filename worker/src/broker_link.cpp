@@ -24,9 +24,11 @@ constexpr std::size_t kMaxBytes = 8u << 20;
 
 // CONFLICT on the worker port: another connection still holds this worker id on the broker
 // (this worker's previous one, until the broker sees it is gone); resent, it goes through.
+// STORE_FULL: Redis at maxmemory refused the write; resent, it goes through once memory is
+// freed (results are not dropped).
 bool retryable(const std::string& code) {
   return code == proto::errc::not_found || code == proto::errc::unavailable || code == proto::errc::internal ||
-         code == proto::errc::conflict;
+         code == proto::errc::conflict || code == proto::errc::store_full;
 }
 
 }  // namespace

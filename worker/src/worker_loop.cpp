@@ -12,6 +12,7 @@
 #include "qg/common/errors.hpp"
 #include "qg/proto/field_rules.hpp"
 #include "qg/worker/command_template.hpp"
+#include "qg/worker/log_prune.hpp"
 #include "qg/worker/worker.hpp"
 
 extern char** environ;
@@ -95,6 +96,13 @@ void Worker::abort_now() {
 
 void Worker::timers() {
   auto now = steady_ms();
+  if (settings_.log_retention && now >= next_log_prune_ms_) {
+    // A bounded batch per round; the next round goes on at once while more are due.
+    const auto logs = (std::filesystem::path(settings_.workdir) / "logs").string();
+    const auto pruned = prune_logs(logs, *settings_.log_retention, clock_.now_ms(), 200);
+    if (pruned.deleted > 0) log_->info("deleted {} log file(s) older than the log retention", pruned.deleted);
+    next_log_prune_ms_ = now + (pruned.more ? 0 : 60'000);
+  }
   if (!registered_ && now >= next_hello_ms_ && bye_rid_.empty()) {
     if (counters_.hellos_sent > 0) log_->debug("no answer to HELLO yet; sending again");
     send_hello();

@@ -10,6 +10,7 @@
 #include "client/org_view.hpp"
 #include "events/event_topics.hpp"
 #include "qg/common/errors.hpp"
+#include "qg/common/ids.hpp"
 #include "qg/common/zmq_util.hpp"
 #include "routing.hpp"
 
@@ -71,6 +72,17 @@ void Broker::handle_status(const Incoming& in) {
       reply.jobs.push_back(std::move(*found[i]));
     } else {
       reply.missing.push_back(request->job_ids[i]);
+    }
+  }
+  // A missing id created longer ago than the shortest retention in force was most likely
+  // deleted by it. Judged from the id alone, so another org's job answers as an unknown id
+  // of its age would.
+  if (!reply.missing.empty()) {
+    if (auto keep = store().retention()) {
+      for (const auto& id : reply.missing) {
+        const auto created = id_time_ms(id);
+        if (created >= 0 && created + keep->count() <= in.now) reply.expired.push_back(id);
+      }
     }
   }
   reply_client(in.identity, reply);

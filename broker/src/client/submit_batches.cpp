@@ -84,8 +84,12 @@ void Broker::answer_sent_submits(bool wait) {
     if (done->failure != sched::JobStore::SentSubmits::Failure::none) {
       std::vector<BatchPeer> peers;
       for (const auto& p : batch.peers) peers.push_back({&p.identity, &p.rid});
+      using F = sched::JobStore::SentSubmits::Failure;
       fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers,
-                 done->failure == sched::JobStore::SentSubmits::Failure::unavailable, done->error);
+                 done->failure == F::unavailable ? StoreFailure::unavailable
+                 : done->failure == F::full      ? StoreFailure::full
+                                                 : StoreFailure::internal,
+                 done->error);
       continue;
     }
     note_store_reachable();
@@ -184,10 +188,13 @@ void Broker::flush_submits() {
     try {
       store_.send_submits(std::move(submissions), now);
     } catch (const StoreUnavailable& e) {
-      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, true, e.what());
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, StoreFailure::unavailable, e.what());
+      return;
+    } catch (const StoreFull& e) {
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, StoreFailure::full, e.what());
       return;
     } catch (const std::exception& e) {
-      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, false, e.what());
+      fail_batch(clients_, proto::kClientProtocol, "SUBMIT", peers, StoreFailure::internal, e.what());
       return;
     }
     sent_submits_.push_back({std::move(submitters), now});

@@ -206,6 +206,9 @@ void Broker::flush_worker_records(bool all) {
       ++counters_.store_unavailable;
       worker_changes_pending_ = true;
       return;
+    } catch (const StoreFull&) {
+      // Redis at maxmemory: the records stay dirty and are written at a later flush.
+      return;
     }
     record.dirty = false;
     record.changed = false;

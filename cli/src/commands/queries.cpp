@@ -18,7 +18,8 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
     Client client(context, g.broker, g.curve);
     auto reply = fetch_status(client, c.job_ids, g.request_timeout);
     if (g.json) {
-      io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}}) << "\n";
+      io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}, {"expired", reply.expired}})
+             << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
       for (const auto& j : reply.jobs) {
@@ -26,9 +27,7 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
       }
     }
     if (!reply.missing.empty()) {
-      io.err << "qgjob: no such job:";
-      for (const auto& m : reply.missing) io.err << " " << printable(m);
-      io.err << "\n";
+      print_missing(io.err, reply);
       return exit_code::failed;
     }
     return exit_code::ok;

@@ -60,9 +60,7 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
   }
   auto first = fetch_status(client, c.job_ids, g.request_timeout);
   if (!first.missing.empty()) {
-    io.err << "qgjob: unknown job id(s):";
-    for (const auto& m : first.missing) io.err << " " << printable(m);
-    io.err << "\n";
+    print_missing(io.err, first);
     return exit_code::usage;
   }
   if (c.org_id.empty()) {

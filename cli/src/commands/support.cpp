@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "qg/cli/terminal_text.hpp"
 #include "qg/cli/wait_logic.hpp"
@@ -93,8 +94,19 @@ proto::StatusReply fetch_status(Client& client, const std::vector<std::string>& 
     auto reply = client.call<proto::StatusReply>(req, timeout);
     all.jobs.insert(all.jobs.end(), reply.jobs.begin(), reply.jobs.end());
     all.missing.insert(all.missing.end(), reply.missing.begin(), reply.missing.end());
+    all.expired.insert(all.expired.end(), reply.expired.begin(), reply.expired.end());
   }
   return all;
+}
+
+void print_missing(std::ostream& err, const proto::StatusReply& reply) {
+  const std::set<std::string> expired(reply.expired.begin(), reply.expired.end());
+  std::string unknown, gone;
+  for (const auto& m : reply.missing) (expired.contains(m) ? gone : unknown) += " " + printable(m);
+  if (!unknown.empty()) err << "qgjob: no such job:" << unknown << "\n";
+  if (!gone.empty()) {
+    err << "qgjob: expired (finished longer ago than the store's retention, and deleted):" << gone << "\n";
+  }
 }
 
 int exit_code_for_error(const std::string& code) {

@@ -27,5 +27,8 @@ void print_jobs(std::ostream& out, const std::vector<proto::Job>& jobs);
 
 // STATUS for any number of ids (batched); jobs in request order. Throws what Client::call throws.
 proto::StatusReply fetch_status(Client& client, const std::vector<std::string>& ids, std::chrono::milliseconds timeout);
+// "qgjob: no such job: ..." for the reply's missing ids, the expired ones apart ("deleted by
+// retention").
+void print_missing(std::ostream& err, const proto::StatusReply& reply);
 
 }  // namespace qg::cli

@@ -76,6 +76,7 @@ struct JobRec {
   bool cancel_requested = false;
   std::uint32_t budget = 3;
   std::string group;
+  std::string idem;  // "<org>:<idempotency key>" of its submission; empty: none
 };
 
 struct Lease {
@@ -114,6 +115,8 @@ class MemoryJobStore final : public JobStore {
   std::vector<ExpiredLease> expire_leases(std::int64_t now_ms, std::size_t max) override;
   std::size_t promote_due(std::int64_t now_ms, std::size_t max) override;
   std::optional<std::int64_t> next_due_ms() override;
+  Sweep sweep_retention(std::int64_t now_ms, std::size_t max) override;
+  std::optional<std::chrono::milliseconds> retention() override;
 
   // queries.cpp
   std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override;
@@ -236,6 +239,7 @@ class MemoryJobStore final : public JobStore {
       if (bt->second.empty()) builds_.erase(bt);
     }
     fin_[now_ms / 1000] += 1;
+    if (status != JobStatus::dead && settings_.retention) done_.add(rec.job.id, now_ms);
   }
 
   void make_dead(JobRec& rec, std::int64_t now_ms) {
@@ -256,6 +260,9 @@ class MemoryJobStore final : public JobStore {
     lease_drop(rec);
     delayed_.add(rec.job.id, due_ms);
   }
+
+  // retention.cpp: deletes one job past its retention, with every entry naming it.
+  void erase_job(const std::string& id);
 
   // cancel.cpp
   proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
@@ -278,6 +285,8 @@ class MemoryJobStore final : public JobStore {
   SortedSet<std::int64_t> pending_;
   SortedSet<std::int64_t> delayed_;
   SortedSet<std::int64_t> dead_;
+  SortedSet<std::int64_t> done_;  // finished (not dead) jobs, score = when; retention sweeps it
+  std::unordered_map<std::string, std::size_t> sub_jobs_;  // jobs of each submission still kept
   std::unordered_map<std::string, Lease> leases_;
   SortedSet<std::int64_t> lease_exp_;
   std::map<std::string, std::int64_t> counts_;

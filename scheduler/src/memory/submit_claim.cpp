@@ -64,6 +64,7 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
     rec.rank_base = rank;
     rec.budget = max_attempts;
     rec.group = g;
+    rec.idem = idem;
     // Members sort by submit time, so a new one almost always goes last: hinting the end
     // spares the walk down each tree (a few dozen string compares per job at 10^6 jobs).
     const std::string member = detail::index_member(now_ms, j.id);
@@ -80,6 +81,7 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
   orgcounts_[s.org_id] += n;
   orgq_[s.org_id] += n;
   subs_[s.submission_id] = s.job_ids;
+  sub_jobs_[s.submission_id] = s.job_ids.size();
   if (!idem.empty()) idem_[idem] = s.submission_id;
   refresh_group(g, now_ms, false);
   if (ready_[target_index(s.target)].contains(g)) wake();

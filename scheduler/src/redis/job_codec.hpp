@@ -47,8 +47,11 @@ enum SpecField : std::size_t {
   kSpecMaxAttempts,
   kSpecBudget,
   kSpecId,
+  kSpecIdempotency,  // the submission's idempotency key ('' for none), for retention to delete
   kSpecFields
 };
+// Specs written before the idempotency key joined them end at the id.
+inline constexpr std::size_t kSpecFieldsWithoutIdempotency = kSpecIdempotency;
 enum StateField : std::size_t {
   kStateStatus,
   kStateAttempt,
@@ -82,7 +85,9 @@ inline Job decode_job(std::string_view spec_bytes, std::optional<std::string_vie
     } catch (const std::exception& e) {
       throw StoreError(std::string("job ") + what + ": " + e.what());
     }
-    if (o.type != msgpack::type::ARRAY || o.via.array.size != fields || offset != bytes.size()) {
+    const bool older_spec = fields == kSpecFields && o.type == msgpack::type::ARRAY &&
+                            o.via.array.size == kSpecFieldsWithoutIdempotency;
+    if (o.type != msgpack::type::ARRAY || (o.via.array.size != fields && !older_spec) || offset != bytes.size()) {
       throw StoreError(std::string("job ") + what + ": not an array of " + std::to_string(fields) + " fields");
     }
     return o;
@@ -183,6 +188,9 @@ class SpecPacker {
     p.pack_uint32(s.retries);
     p.pack_uint32(max_attempts);
     p.pack_uint32(max_attempts);
+    PackTo tail{&tail_};
+    msgpack::packer<PackTo> t(tail);
+    pack_str(t, s.idempotency_key);
   }
 
   std::string spec(std::string_view id, std::string_view path) const {
@@ -194,19 +202,21 @@ class SpecPacker {
   void spec_into(std::string& out, std::string_view id, std::string_view path) const {
     const std::string_view parts(parts_);
     out.clear();
-    out.reserve(parts.size() + path.size() + id.size() + 10);
+    out.reserve(parts.size() + tail_.size() + path.size() + id.size() + 10);
     out.append(parts.substr(0, split_));
     PackTo o{&out};
     msgpack::packer<PackTo> p(o);
     pack_str(p, path);
     out.append(parts.substr(split_));
     pack_str(p, id);
+    out.append(tail_);
   }
   // The rank its specs carry (the submission's jobs share it).
   std::int64_t rank() const { return rank_; }
 
  private:
   std::string parts_;
+  std::string tail_;  // the packed idempotency key, after the id
   std::size_t split_ = 0;
   std::int64_t rank_ = 0;
 };

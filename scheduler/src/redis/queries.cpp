@@ -53,7 +53,9 @@ std::vector<std::optional<Job>> RedisJobStore::get(std::span<const std::string> 
 // The list indexes are lists with one member per submission, in submit order: "<job id>" for
 // a one-job submission, "<first job id>:<submission id>" for a suite, whose job ids are in
 // "s:<submission id>". A position is "<member's index from the head>|<jobs of it yielded>",
-// newest job first; indexes from the head stay valid as members are appended.
+// newest job first, the index counted from the index's first member ever: retention trims
+// members from the head and counts them in idxoff (field: the index's key), so positions
+// stay valid as members are appended and trimmed.
 ListPage RedisJobStore::list(const ListQuery& q) {
   std::string key = prefix_ + "idx:all";
   auto choice = detail::choose_index(q);
@@ -66,8 +68,10 @@ ListPage RedisJobStore::list(const ListQuery& q) {
     std::vector<detail::IndexEntry> out;
     long long index = -1;
     long long yielded = 0;
+    const auto off = conn_.command({"HGET", prefix_ + "idxoff", key});
+    const long long trimmed = off.is_nil() ? 0 : to_i64(off.str());
     if (auto bar = after.find('|'); bar != std::string::npos) {
-      index = std::atoll(after.c_str());
+      index = std::atoll(after.c_str()) - trimmed;  // < 0: that member was trimmed, and all before it
       yielded = std::max(0LL, std::atoll(after.c_str() + bar + 1));
     } else {
       index = conn_.command({"LLEN", key}).integer();  // one past the newest
@@ -75,7 +79,7 @@ ListPage RedisJobStore::list(const ListQuery& q) {
     // Appends up to n - out.size() jobs of member m (at index i) after its first `skip`;
     // true when m has no more.
     auto expand = [&](long long i, const std::string& m, long long skip) {
-      const std::string pos = std::to_string(i) + "|";
+      const std::string pos = std::to_string(i + trimmed) + "|";
       auto colon = m.find(':');
       if (colon == std::string::npos) {
         if (skip == 0) out.push_back({pos + "1", m});

@@ -51,6 +51,7 @@ class RedisJobStore final : public JobStore {
     bool waits = false;                                  // a WAIT follows (min_replicas): the last reply
     std::optional<RedisValue> replicas;                  // WAIT's reply
     bool resent = false;                                 // settle_sent wrote again after the WAIT
+    std::string queue_error;                             // the first error a queued command got
     std::string lost;                                    // set when a reply was lost with the connection
   };
 
@@ -99,6 +100,9 @@ class RedisJobStore final : public JobStore {
   std::vector<ExpiredLease> expire_leases(std::int64_t now_ms, std::size_t max) override;
   std::size_t promote_due(std::int64_t now_ms, std::size_t max) override;
   std::optional<std::int64_t> next_due_ms() override;
+  Sweep sweep_retention(std::int64_t now_ms, std::size_t max) override;
+  void publish_retention() override;
+  std::optional<std::chrono::milliseconds> retention() override;
 
   // queries.cpp
   std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override;

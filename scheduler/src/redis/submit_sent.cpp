@@ -82,6 +82,8 @@ std::optional<RedisJobStore::SentSubmits> RedisJobStore::take_submits(bool wait)
         batch.replicas = std::move(*reply->value);
       } else if (batch.replies == (batch.waits ? 1u : 0u)) {
         batch.last = std::move(*reply->value);
+      } else if (reply->value->is_error() && batch.queue_error.empty()) {
+        batch.queue_error = reply->value->str();  // why EXEC will answer EXECABORT (e.g. OOM)
       }
     }
     if (!batch.lost.empty()) throw StoreUnavailable(batch.lost);
@@ -93,6 +95,9 @@ std::optional<RedisJobStore::SentSubmits> RedisJobStore::take_submits(bool wait)
     }
   } catch (const StoreUnavailable& e) {
     done.failure = SentSubmits::Failure::unavailable;
+    done.error = e.what();
+  } catch (const StoreFull& e) {
+    done.failure = SentSubmits::Failure::full;
     done.error = e.what();
   } catch (const std::exception& e) {
     done.failure = SentSubmits::Failure::internal;
@@ -315,7 +320,9 @@ void RedisJobStore::settle_sent(InFlightSubmits& batch) {
   RedisValue again;
   bool specs_written = false;
   if (!batch.sentinel.empty()) {
-    if (batch.last.is_error()) throw_reply_error(batch.last.str());  // EXECABORT: nothing ran
+    if (batch.last.is_error()) {  // EXECABORT: nothing ran; the reason is a queued command's error
+      throw_reply_error(batch.queue_error.empty() ? batch.last.str() : batch.queue_error);
+    }
     specs_written = batch.last[0].integer() == 1;
     result = &batch.last[batch.last.size() - 1];
   }

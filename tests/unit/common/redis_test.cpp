@@ -96,3 +96,25 @@ TEST(RedisConnection, UnreachableServerThrowsStoreUnavailableThenBacksOff) {
 
 }  // namespace
 }  // namespace qg
+
+namespace qg {
+namespace {
+
+TEST(RedisErrors, OutOfMemoryIsStoreFullWithWhatToDo) {
+  try {
+    throw_reply_error("OOM command not allowed when used memory > 'maxmemory'.");
+    FAIL() << "no exception";
+  } catch (const StoreFull& e) {
+    const std::string what = e.what();
+    for (const char* hint : {"maxmemory", "--retention", "drain"}) {
+      EXPECT_NE(what.find(hint), std::string::npos) << what;
+    }
+  }
+  // Not every error that mentions memory is a full store.
+  EXPECT_THROW(
+      try { throw_reply_error("ERR OOM-like text in another error"); } catch (const StoreFull&) { FAIL(); },
+      StoreError);
+}
+
+}  // namespace
+}  // namespace qg

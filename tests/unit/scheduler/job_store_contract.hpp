@@ -14,6 +14,7 @@
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
 #include "contract_report.hpp"
+#include "contract_retention.hpp"
 #include "contract_retry.hpp"
 #include "contract_submit.hpp"
 #include "contract_time.hpp"
@@ -45,6 +46,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
-    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit);
+    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
+    FinishedJobsGoAfterRetentionWithTheirIdempotencyKeys, SweepDeletesAtMostItsBatchAndSaysWhenMoreAreDue,
+    DeadJobsGoAfterDeadRetentionAndRetentionOffKeepsJobs, SweptCancelledQueuedJobLeavesNothingToClaim,
+    ListCursorStaysValidAcrossASweep);
 
 }  // namespace qg::sched::contract

@@ -240,13 +240,16 @@ class Broker {
     const std::string* rid;
   };
   // Runs the one store call made for a batch of requests. On failure answers every peer with
-  // UNAVAILABLE (store unreachable: they retry) or INTERNAL, logs, and returns false.
+  // UNAVAILABLE (store unreachable: they retry), STORE_FULL or INTERNAL, logs, and returns
+  // false.
   bool batch_store_call(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
                         std::span<const BatchPeer> peers, const std::function<void()>& call);
-  // Answers every peer of a batch UNAVAILABLE (store unreachable: they retry) or INTERNAL,
-  // and logs it.
+  // Answers every peer of a batch UNAVAILABLE (store unreachable: they retry), STORE_FULL
+  // (store out of memory: nothing written, the message says what to do) or INTERNAL, and
+  // logs it (an outage or a full store once, until the store works again).
+  enum class StoreFailure : std::uint8_t { unavailable, full, internal };
   void fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
-                  std::span<const BatchPeer> peers, bool unavailable, const std::string& why);
+                  std::span<const BatchPeer> peers, StoreFailure failure, const std::string& why);
   // After a store call that worked: logs the store's return once after an outage.
   void note_store_reachable();
 
@@ -494,6 +497,7 @@ class Broker {
   // (routing.cpp, event_relay.cpp) rather than taken as local.
   bool identity_required_ = false;
   bool store_down_ = false;
+  bool store_full_ = false;  // the last write failed with StoreFull (logged once until one works)
 };
 
 }  // namespace qg::broker

@@ -124,7 +124,7 @@ class RedisValue {
 
 // Throws the matching exception for an error reply: RedisNoScript, StoreUnavailable for a
 // Redis that is not ready (LOADING, BUSY, MASTERDOWN, TRYAGAIN, READONLY, NOREPLICAS: not
-// executed, retry later), else StoreError.
+// executed, retry later), StoreFull for OOM (at maxmemory: not executed), else StoreError.
 [[noreturn]] void throw_reply_error(const std::string& message);
 
 // One connection to Redis (TCP or a Unix socket). A process using one must ignore SIGPIPE,

@@ -36,6 +36,7 @@ inline constexpr std::string_view not_found = "NOT_FOUND";          // no such j
 inline constexpr std::string_view conflict = "CONFLICT";            // state forbids it (retry of a live job, id in use)
 inline constexpr std::string_view forbidden = "FORBIDDEN";          // the connection's key may not do it
 inline constexpr std::string_view unavailable = "UNAVAILABLE";      // store unreachable; safe to retry
+inline constexpr std::string_view store_full = "STORE_FULL";        // store out of memory; nothing written
 inline constexpr std::string_view quota_exceeded = "QUOTA_EXCEEDED";  // the org has too many jobs queued
 inline constexpr std::string_view rate_limited = "RATE_LIMITED";      // the org submits faster than allowed
 inline constexpr std::string_view internal = "INTERNAL";              // a bug; logged by the broker
@@ -129,6 +130,9 @@ struct StatusReply {
   std::string rid;
   std::vector<Job> jobs;             // the jobs found, in request order
   std::vector<std::string> missing;  // ids with no job
+  // Those of `missing` that retention most likely deleted: ids of ours created longer ago
+  // than the shortest retention in force (a job finishes after it is created).
+  std::vector<std::string> expired;
 };
 
 struct ListRequest {

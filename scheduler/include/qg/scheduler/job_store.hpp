@@ -69,6 +69,12 @@ struct StoreSettings {
   // its idempotency key). 0 = once the primary has it (replication is asynchronous).
   std::uint32_t min_replicas = 0;
   std::chrono::milliseconds min_replicas_timeout{1000};
+  // Retention: a job is deleted (every key and index entry naming it, its idempotency key
+  // with the last job of its submission) this long after it reached a final state: passed,
+  // failed, timed_out, cancelled or error after `retention`, dead after `dead_retention`.
+  // nullopt: kept for ever. The scheduler's sweep_retention() deletes them.
+  std::optional<std::chrono::milliseconds> retention = std::chrono::hours(24 * 7);
+  std::optional<std::chrono::milliseconds> dead_retention = std::chrono::hours(24 * 30);
 };
 
 // A submit request after validation, with ids chosen by the broker.
@@ -179,11 +185,12 @@ class JobStore {
   // the order they are made, so every later call sees a sent batch applied. One caller at a
   // time (also for MemoryJobStore). The default runs submit_many() at once.
   struct SentSubmits {
-    enum class Failure : std::uint8_t { none, unavailable, internal };
+    enum class Failure : std::uint8_t { none, unavailable, full, internal };
     std::vector<NewSubmission> submissions;  // the batch, handed back
     std::vector<SubmitResult> results;       // one per submission, when failure is none
     // unavailable: the store could not be reached (none, some or all were written, each
-    // all-or-nothing, as when submit_many throws StoreUnavailable); internal: a store error.
+    // all-or-nothing, as when submit_many throws StoreUnavailable); full: the store is out of
+    // memory and wrote nothing of it (StoreFull); internal: a store error.
     Failure failure = Failure::none;
     std::string error;
   };
@@ -269,6 +276,27 @@ class JobStore {
   // Scheduler: makes due work claimable (retries whose back-off has passed, groups whose
   // batching window closed). Returns how many jobs or groups it moved.
   virtual std::size_t promote_due(std::int64_t now_ms, std::size_t max) = 0;
+
+  // Scheduler: retention. Deletes up to `max` jobs whose final state is older than their
+  // retention (StoreSettings), oldest first, with every key and index entry that names them;
+  // `more` when more may be due at once. Safe when several schedulers race (each job is
+  // deleted once).
+  struct Sweep {
+    std::size_t deleted = 0;
+    bool more = false;
+  };
+  virtual Sweep sweep_retention(std::int64_t now_ms, std::size_t max) = 0;
+
+  // Scheduler, at start: makes this store's retention the one every process sharing the store
+  // goes by (Redis: <p>retention, read by retention() and by the scripts that finish jobs,
+  // which keep no finished-at index while retention of finished jobs is off).
+  virtual void publish_retention() {}
+
+  // The shortest retention in force (finished or dead), nullopt when both are off: a job
+  // that get() does not find and whose id is older than this was most likely deleted by it
+  // (its id's time is its creation; it finished later). Redis: the published one, else this
+  // store's settings.
+  virtual std::optional<std::chrono::milliseconds> retention() = 0;
 
   // Earliest time promote_due or expire_leases has work, if any (lets the scheduler sleep).
   virtual std::optional<std::int64_t> next_due_ms() = 0;

@@ -25,6 +25,8 @@ struct StoreOptions {
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
   long redis_min_replicas_timeout_ms = 1000;
+  std::string retention = "7d";        // finished jobs; "off": kept for ever
+  std::string dead_retention = "30d";  // dead jobs; "off": kept for ever
 
   // Throws qg::ConfigError naming the option on a bad value.
   StoreSettings apply() const;

@@ -1,7 +1,8 @@
 #pragma once
 // The Scheduler owns time: it expires leases of workers that stopped renewing them (their
 // unfinished jobs go back to their queue, or end when out of attempts), and makes due work
-// claimable (retries whose back-off passed, groups whose batching window closed). Every
+// claimable (retries whose back-off passed, groups whose batching window closed), and deletes
+// jobs past their retention, a small batch per store call. Every
 // transition is one atomic store operation, so several schedulers may run against one
 // Redis: each lease is expired by exactly one of them.
 //
@@ -23,6 +24,9 @@ namespace qg::sched {
 struct SchedulerSettings {
   std::chrono::milliseconds max_idle{50};  // longest pause between rounds when nothing is due
   std::size_t batch = 256;                 // leases expired / items promoted per store call
+  // Jobs deleted by retention per store call: small, so that one call holds Redis for about
+  // a millisecond at most; the next round comes at once while more are due.
+  std::size_t sweep_batch = 50;
 };
 
 struct SchedulerCounters {
@@ -32,6 +36,7 @@ struct SchedulerCounters {
   std::uint64_t jobs_ended = 0;  // out of attempts after a lost worker
   std::uint64_t promoted = 0;
   std::uint64_t store_failures = 0;
+  std::uint64_t jobs_deleted = 0;  // by retention
 };
 
 class Scheduler {
@@ -54,6 +59,7 @@ class Scheduler {
   std::shared_ptr<spdlog::logger> log_;
   SchedulerCounters counters_;
   bool store_down_ = false;
+  bool retention_published_ = false;
 };
 
 }  // namespace qg::sched

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct Settings {
   milliseconds report_resend{1'000};   // REPORT resent this often until CONFIRM
   milliseconds drain_timeout{30'000};  // on exit, give up waiting for CONFIRMs after this; 0 = wait for ever
   milliseconds tick{20};               // poll step while a command runs, only on kernels without pidfd_open
+  // Per-job logs in <workdir>/logs are deleted this long after their last write (checked at
+  // start and every minute); nullopt: kept for ever.
+  std::optional<milliseconds> log_retention = std::chrono::hours(24 * 7);
   std::size_t tail_lines = 50;
   std::size_t tail_bytes = 64u << 10;
   // Values of the worker's environment variables whose names match these globs (case

@@ -176,6 +176,7 @@ class Worker {
   std::string hello_rid_;
   std::int64_t hello_sent_ms_ = 0;
   std::int64_t next_hello_ms_ = 0;
+  std::int64_t next_log_prune_ms_ = 0;  // steady ms; the first check is at start
   std::string pull_rid_;
   std::int64_t pull_sent_ms_ = 0;
   bool pull_outstanding_ = false;
