@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 
 namespace qg::sched {
@@ -28,6 +29,18 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
       "(head starts of 60 and 30 min); unlisted orgs are standard")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key");
+}
+
+void add_registry_options(po::options_description& options, RegistryOptions& v) {
+  options.add_options()(
+      "forget-workers-after", po::value(&v.forget_workers_after)->default_value(v.forget_workers_after),
+      "a worker not heard from for this long (30s, 15m, 12h, 7d) is taken off `qgjob workers` (still shown by "
+      "`qgjob workers --all`, as forgotten, for 7 days); it shows `lost` from three heartbeats of silence on. "
+      "0 = never");
+}
+
+std::chrono::milliseconds RegistryOptions::forget_after() const {
+  return parse_duration(forget_workers_after, "--forget-workers-after");
 }
 
 StoreSettings StoreOptions::apply() const {

@@ -13,6 +13,7 @@
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
+#include "contract_registry.hpp"
 #include "contract_report.hpp"
 #include "contract_retry.hpp"
 #include "contract_submit.hpp"
@@ -45,6 +46,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
-    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit);
+    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
+    WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew);
 
 }  // namespace qg::sched::contract

@@ -67,7 +67,10 @@ struct BrokerSettings {
   std::chrono::milliseconds heartbeat{1000};       // told to workers in the HELLO reply
   std::chrono::milliseconds lease{10000};          // told to workers; the store enforces it
   std::chrono::milliseconds max_pull_wait{30000};  // longest long poll honoured
-  std::chrono::milliseconds poll_interval{100};    // longest loop pause with nothing to do
+  // This broker's record of a worker silent this long is dropped (the scheduler forgets it in
+  // the store: SchedulerSettings). 0 = never.
+  std::chrono::milliseconds forget_workers_after{10 * 60 * 1000};
+  std::chrono::milliseconds poll_interval{100};  // longest loop pause with nothing to do
   // Claims ask for a fair share of the unfinished work, never fewer than this many jobs, so
   // idle devices share the tail of the work (claim_policy.hpp). 0: claims always take whole
   // groups (up to group_max), for farms where an install costs more than waiting.
@@ -122,6 +125,7 @@ class ClaimSizer;     // claim_policy.hpp
 class Admission;      // client/admission.hpp
 class AcceptMonitor;  // edge/accept_monitor.hpp
 class ZapHandler;     // auth/zap_handler.hpp
+class FarmView;       // registry/farm_view.hpp
 
 class Broker {
  public:
@@ -265,9 +269,15 @@ class Broker {
   void handle_cancel(const Incoming& in);
   void handle_retry(const Incoming& in);
   void handle_queue(const Incoming& in);
-  void handle_workers(const Incoming& in);
-  void handle_health(const Incoming& in);
   void handle_stats(const Incoming& in);
+  // client/farm_requests.cpp: the registry, operators' commands on workers, health.
+  void handle_workers(const Incoming& in);
+  void handle_drain_worker(const Incoming& in);
+  void handle_forget_worker(const Incoming& in);
+  void handle_health(const Incoming& in);
+  // Once per round: announces this broker, samples which targets have live workers and
+  // drops records of workers silent past forget_workers_after, each when due.
+  void refresh_farm();
   // True when the job exists and `in`'s peer acts for its org (client/org_view.hpp).
   bool job_of_peer(const Incoming& in, const std::string& job_id);
 
@@ -458,6 +468,8 @@ class Broker {
   std::int64_t started_steady_ms_ = 0;
   std::unique_ptr<ClaimSizer> claim_sizer_;  // how much of a group a claim asks for
   std::unique_ptr<Admission> admission_;     // null when no quota or rate is set
+  std::unique_ptr<FarmView> farm_;           // live targets, lost workers, announcements
+  proto::ProcessInfo self_;                  // this broker, as it announces itself
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};
