@@ -88,7 +88,8 @@ void Broker::bind() {
   check_exposure(settings_);
   if (settings_.insecure) log_->warn("{}", insecure_warning(settings_));
   start_curve();
-  accept_monitor_ = std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures);
+  accept_monitor_ =
+      std::make_unique<AcceptMonitor>(context_, log_, counters_.accept_failures, &counters_.connections_closed);
   bind_endpoint(clients_, settings_.client_endpoint, "clients");
   bind_endpoint(workers_, settings_.worker_endpoint, "workers");
   bind_endpoint(events_in_, settings_.events_in_endpoint, "events-in");
@@ -105,7 +106,9 @@ void Broker::bind() {
 }
 
 void Broker::bind_endpoint(zmq::socket_t& socket, const std::string& endpoint, std::string_view role) {
-  accept_monitor_->watch(socket, role);
+  // Closed connections are counted on the two ROUTERs, where a frame over max_frame_bytes makes
+  // libzmq drop the connection before the broker sees anything (STATS connections_closed).
+  accept_monitor_->watch(socket, role, &socket == &clients_ || &socket == &workers_);
   socket.bind(endpoint);
   if (network_binding_allowed(settings_)) return;
   const auto bound = socket.get(zmq::sockopt::last_endpoint);

@@ -305,6 +305,7 @@ QG_SCHEMA(StatsReply) {
   v("by_org", m.by_org);
   v("jobs_per_sec", m.jobs_per_sec);
   v("rejected_requests", m.rejected_requests);
+  v("connections_closed", m.connections_closed);
 }
 
 // ---- worker messages -------------------------------------------------------------------

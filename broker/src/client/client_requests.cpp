@@ -210,6 +210,7 @@ void Broker::handle_stats(const Incoming& in) {
     reply.by_org = std::move(stats.by_org);
     reply.jobs_per_sec = stats.jobs_per_sec;
     reply.rejected_requests = counters_.rejected;
+    reply.connections_closed = counters_.connections_closed;
   } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
     // The store counts per org only jobs in all states; the other figures are of every org
     // together, so an org key gets its own org's count alone.

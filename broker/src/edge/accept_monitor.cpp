@@ -1,5 +1,6 @@
-// AcceptMonitor: reads libzmq's ZMQ_EVENT_ACCEPT_FAILED events off the broker's sockets on a
-// thread of its own (accept_monitor.hpp says why), counts them and warns.
+// AcceptMonitor: reads libzmq's ZMQ_EVENT_ACCEPT_FAILED (and, where asked, DISCONNECTED) events
+// off the broker's sockets on a thread of its own (accept_monitor.hpp says why), counts them and
+// warns of failed accepts.
 #include "accept_monitor.hpp"
 
 #include <sys/resource.h>
@@ -11,8 +12,8 @@
 namespace qg::broker {
 
 AcceptMonitor::AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log,
-                             std::atomic<std::uint64_t>& failures)
-    : context_(context), log_(std::move(log)), failures_(failures) {}
+                             std::atomic<std::uint64_t>& failures, std::atomic<std::uint64_t>* closed)
+    : context_(context), log_(std::move(log)), failures_(failures), closed_(closed) {}
 
 AcceptMonitor::~AcceptMonitor() {
   // libzmq's end of each monitor first: with our end gone, its blocking send of the next
@@ -22,17 +23,20 @@ AcceptMonitor::~AcceptMonitor() {
   if (thread_.joinable()) thread_.join();
 }
 
-void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role) {
+void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role, bool count_closed) {
   // One inproc name per monitor, unique in the context: this object and the monitor's index.
   const std::string endpoint = "inproc://qg-accept-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) +
                                "-" + std::to_string(monitors_.size());
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), ZMQ_EVENT_ACCEPT_FAILED) != 0) throw zmq::error_t();
+  count_closed = count_closed && closed_ != nullptr;
+  const int events = ZMQ_EVENT_ACCEPT_FAILED | (count_closed ? ZMQ_EVENT_DISCONNECTED : 0);
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), events) != 0) throw zmq::error_t();
   watched_.push_back(&socket);
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);
   monitor.connect(endpoint);
   monitors_.push_back(std::move(monitor));
   roles_.emplace_back(role);
+  count_closed_.push_back(count_closed);
 }
 
 void AcceptMonitor::start() {
@@ -72,6 +76,7 @@ bool AcceptMonitor::read_one(std::size_t index) {
     std::memcpy(&value, static_cast<const char*>(event.data()) + sizeof id, sizeof value);
   }
   while (event.more()) (void)monitor.recv(event, zmq::recv_flags::none);
+  if (id == ZMQ_EVENT_DISCONNECTED && count_closed_[index]) ++*closed_;
   if (id != ZMQ_EVENT_ACCEPT_FAILED) return true;
   ++failures_;
   ++unreported_;

@@ -32,15 +32,19 @@ class AcceptMonitor {
  public:
   static constexpr std::chrono::seconds kWarnEvery{10};
 
-  // Counts every failed accept into `failures` (owned by the caller, outliving this).
-  AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log, std::atomic<std::uint64_t>& failures);
+  // Counts every failed accept into `failures`, and every connection of a socket watched with
+  // `count_closed` that closes into `closed` (both owned by the caller, outliving this).
+  AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log, std::atomic<std::uint64_t>& failures,
+                std::atomic<std::uint64_t>* closed = nullptr);
   ~AcceptMonitor();
   AcceptMonitor(const AcceptMonitor&) = delete;
   AcceptMonitor& operator=(const AcceptMonitor&) = delete;
 
-  // Starts monitoring `socket` (named `role` in the warning). Throws zmq::error_t when libzmq
+  // Starts monitoring `socket` (named `role` in the warning); with `count_closed`, its closed
+  // connections too (ZMQ_EVENT_DISCONNECTED: the peer went, or libzmq dropped it, e.g. for a
+  // frame over ZMQ_MAXMSGSIZE, which no reply can answer). Throws zmq::error_t when libzmq
   // refuses. Call before start().
-  void watch(zmq::socket_t& socket, std::string_view role);
+  void watch(zmq::socket_t& socket, std::string_view role, bool count_closed = false);
   // Starts the reading thread.
   void start();
 
@@ -53,9 +57,11 @@ class AcceptMonitor {
   zmq::context_t& context_;
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<std::uint64_t>& failures_;
+  std::atomic<std::uint64_t>* closed_;
   std::vector<zmq::socket_t*> watched_;
   std::vector<zmq::socket_t> monitors_;  // our end of each watched socket's monitor PAIR
   std::vector<std::string> roles_;
+  std::vector<bool> count_closed_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   // Reading thread only: failures since the last warning, the last one's errno and role.

@@ -178,7 +178,7 @@ inline StatsRequest sample<StatsRequest>() {
 }
 template <>
 inline StatsReply sample<StatsReply>() {
-  return StatsReply{"r-stats-1", {{"passed", 900}, {"failed", 12}}, {{"acme", 912}}, 15.5, 3};
+  return StatsReply{"r-stats-1", {{"passed", 900}, {"failed", 12}}, {{"acme", 912}}, 15.5, 3, 7};
 }
 template <>
 inline Hello sample<Hello>() {

@@ -109,6 +109,9 @@ struct BrokerCounters {
   // own topic. A frame over the limit never gets here: libzmq closes its connection.
   Counter events_dropped{0};
   Counter accept_failures{0};  // connections libzmq could not accept (out of descriptors, mostly)
+  // Client and worker connections that closed: by their peer, or by libzmq for a frame over
+  // limits.max_frame_bytes (no reply can be sent then; written by the accept monitor's thread).
+  Counter connections_closed{0};
   // CURVE handshakes (written by the ZAP handler's thread): keys admitted and refused, and
   // how often the key folders were read again (reload_keys).
   Counter handshakes_admitted{0};

@@ -271,6 +271,9 @@ struct StatsReply {
   std::map<std::string, std::uint64_t> by_org;  // jobs per org, all states
   double jobs_per_sec = 0;                      // finished jobs/s over the last minute
   std::uint64_t rejected_requests = 0;          // malformed or invalid requests seen by this broker
+  // Client and worker connections of this broker that closed, whether their peer closed them
+  // or libzmq did for a frame over max_frame_bytes (which no reply can answer).
+  std::uint64_t connections_closed = 0;
 };
 
 // ---------------------------------------------------------------------------------------
