@@ -226,4 +226,44 @@ TEST(Farm, ASubmitForATargetNoLiveWorkerServesIsQueuedWithAWarning) {
       << health.output;
 }
 
+TEST(Farm, JobsWaitingBehindAnInstallShowAssignedOnceItFinished) {
+  Cluster cluster(fast_farm());
+  auto options = worker_named("w1", "sleep 3");
+  options.install_cmd = "sleep 1";
+  cluster.add_worker(options);
+  auto submitted = cluster.qgjob({"submit", "--org-id", "acme", "--app-version-id", "build-I", "--test", "t/a.spec.ts",
+                                  "--test", "t/b.spec.ts", "--test", "t/c.spec.ts"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.error;
+  auto ids = job_ids_in(submitted.output);
+  ASSERT_EQ(ids.size(), 3u);
+  auto statuses = [&] {
+    std::vector<std::string> out;
+    auto doc = json_of(cluster, {"status", "--json", "--job-id", ids[0], "--job-id", ids[1], "--job-id", ids[2]});
+    if (!doc.contains("jobs")) return out;
+    for (const auto& j : doc["jobs"]) out.push_back(j["status"].get<std::string>());
+    return out;
+  };
+  // While the install runs, all three are installing.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return statuses() == std::vector<std::string>{"installing", "installing", "installing"};
+      },
+      20s, 20ms))
+      << cluster.log("w1");
+  // Once it finished, the first runs and the two behind it wait: assigned, not installing.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto now = statuses();
+        return !now.empty() && now[0] == "running";
+      },
+      20s, 20ms))
+      << cluster.log("w1");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return statuses() == std::vector<std::string>{"running", "assigned", "assigned"};
+      },
+      2s, 20ms))
+      << cluster.log("w1");
+}
+
 }  // namespace

@@ -88,7 +88,9 @@ bool MemoryJobStore::progress(const proto::Progress& p, std::int64_t now_ms) {
       rec.job.lease_id != p.lease_id || rec.job.worker_id != p.worker_id) {
     return false;
   }
-  if (p.status != JobStatus::installing && p.status != JobStatus::running) return false;
+  // Back to assigned only from installing: the group's install finished, the job waits its turn.
+  const bool waits_again = p.status == JobStatus::assigned && rec.job.status == JobStatus::installing;
+  if (p.status != JobStatus::installing && p.status != JobStatus::running && !waits_again) return false;
   set_status(rec, p.status, now_ms);
   return true;
 }

@@ -47,6 +47,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
-    WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew);
+    WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew,
+    ProgressTakesAJobBackToAssignedOnlyFromInstalling);
 
 }  // namespace qg::sched::contract
