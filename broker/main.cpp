@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   std::signal(SIGHUP, on_hangup);
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
+  qg::sched::RegistryOptions registry_options;
   qg::broker::BrokerSettings settings;
   std::string store_kind;
   std::string redis_url;
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
       "--group-max)");
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
+  qg::sched::add_registry_options(options, registry_options);
   qg::broker::add_edge_options(options, settings);
   qg::broker::add_quota_options(options, settings.quotas);
   qg::add_log_options(options, log_settings);
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
     settings.group_max = store_settings.group_max;
     settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
     settings.claim_min_jobs = claim_min_jobs;
+    settings.forget_workers_after = registry_options.forget_after();
 
     // A write to a Redis connection whose server has gone (at once on a Unix socket, after a
     // reset over TCP) raises SIGPIPE, which would end the process: the write's error is what

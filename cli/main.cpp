@@ -39,6 +39,9 @@ struct Parsed {
   cli::CancelConfig cancel;
   cli::ListConfig list;
   cli::QueueConfig queue;
+  cli::WorkersConfig workers;
+  std::vector<std::string> workers_args;
+  bool health_detailed = false;
   cli::WatchConfig watch;
   cli::KeygenConfig keygen;
   std::string retry_job;
@@ -67,6 +70,7 @@ struct Command {
   void (*add_options)(po::options_description& own, Parsed& p);
   int (*run)(Invocation& in);
   const char* positional = nullptr;
+  int positional_count = 1;  // how many bare arguments it takes (-1: any number)
 };
 
 void submit_options(po::options_description& own, Parsed& p) {
@@ -181,6 +185,33 @@ int queue_run(Invocation& in) {
   return cli::run_queue(in.g, in.p.queue, in.io);
 }
 
+void workers_options(po::options_description& own, Parsed& p) {
+  own.add_options()                                                                              //
+      ("all", po::bool_switch(&p.workers.all), "also list workers that left or were forgotten")  //
+      ("action", po::value(&p.workers_args)->composing(), "drain ID or forget ID (given as bare words)");
+}
+
+int workers_run(Invocation& in) {
+  auto& args = in.p.workers_args;
+  auto& c = in.p.workers;
+  if (!args.empty()) {
+    if (args[0] != "drain" && args[0] != "forget") {
+      return in.usage_error("unknown action '" + args[0] + "' (drain ID, forget ID, or none to list)");
+    }
+    if (args.size() != 2) return in.usage_error(args[0] + " takes exactly one worker id");
+    if (c.all) return in.usage_error("--all goes with the listing only");
+    c.action = args[0];
+    c.worker_id = args[1];
+  }
+  return cli::run_workers(in.g, c, in.io);
+}
+
+void health_options(po::options_description& own, Parsed& p) {
+  own.add_options()("detailed", po::bool_switch(&p.health_detailed),
+                    "also list schedulers, brokers, live workers per target, the oldest queued job's age and "
+                    "the store's memory, with warnings");
+}
+
 void watch_options(po::options_description& own, Parsed& p) {
   own.add_options()                                                             //
       ("org-id", po::value(&p.watch.org_id), "only jobs of this organisation")  //
@@ -216,10 +247,14 @@ const std::vector<Command> kCommands = {
      "list [--org-id X] [--app-version-id Y] [--status S] [--target T] [--limit N] [--cursor C]", list_options,
      list_run},
     {"queue", "show queued groups and job counts", "queue [--limit N] [--cursor C]", queue_options, queue_run},
-    {"workers", "show connected workers and their devices", "workers", nullptr,
-     [](Invocation& in) { return cli::run_workers(in.g, in.io); }},
-    {"health", "check that the broker and its store are up", "health", nullptr,
-     [](Invocation& in) { return cli::run_health(in.g, in.io); }},
+    {"workers",
+     "show workers and their devices (a silent one is `lost`); drain one (it finishes its test and leaves) or "
+     "forget a lost one",
+     "workers [--all] | workers drain ID | workers forget ID", workers_options, workers_run, "action", -1},
+    {"health",
+     "check that the broker, its store and a scheduler are up (exit 1 when not); --detailed for the whole farm",
+     "health [--detailed]", health_options,
+     [](Invocation& in) { return cli::run_health(in.g, in.p.health_detailed, in.io); }},
     {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
      watch_options, [](Invocation& in) { return cli::run_watch(in.g, in.p.watch, in.io); }},
     {"keygen", "make a CURVE key pair (NAME.key, NAME.key_secret) for a broker with keys",
@@ -319,7 +354,7 @@ int main(int argc, char* argv[]) {
   po::options_description all;
   all.add(own).add(global);
   po::positional_options_description positional;
-  if (known->positional != nullptr) positional.add(known->positional, 1);
+  if (known->positional != nullptr) positional.add(known->positional, known->positional_count);
   auto outcome =
       qg::parse_options(static_cast<int>(args.size()), args.data(), all, {"QGJOB_"}, "qgjob " + command,
                         known->summary + "\n\nUsage: qgjob " + known->usage, cli::exit_code::usage, &positional);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   qg::LogSettings log_settings;
   qg::sched::StoreOptions store_options;
+  qg::sched::RegistryOptions registry_options;
   std::string redis_url;
   std::string redis_password_file;
   std::string events_endpoint;
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   qg::add_curve_client_options(options, curve_cert, broker_key);
   qg::add_redis_password_option(options, redis_password_file);
   qg::sched::add_store_options(options, store_options);
+  qg::sched::add_registry_options(options, registry_options);
   qg::add_log_options(options, log_settings);
   auto parsed = qg::parse_options(argc, argv, options, {"QG_"}, "qg-scheduler",
                                   "moves due work into claimable group queues and requeues the jobs of lost workers");
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
     auto log = qg::make_logger("qg-scheduler", log_settings);
     if (scheduler_id.empty()) scheduler_id = "scheduler-" + std::to_string(::getpid());
     auto settings = store_options.apply();
+    const auto forget_workers_after = registry_options.forget_after();
     const auto curve = qg::load_curve_client_keys(curve_cert, broker_key);
     // As in qg-broker: a write to a Redis that has gone must fail, not end the process.
     std::signal(SIGPIPE, SIG_IGN);
@@ -110,6 +113,9 @@ int main(int argc, char** argv) {
 
     qg::sched::SchedulerSettings scheduler_settings;
     scheduler_settings.max_idle = std::chrono::milliseconds(max_idle_ms);
+    scheduler_settings.forget_workers_after = forget_workers_after;
+    // Announced in Redis every few seconds: `qgjob health` is not ok while no scheduler is.
+    scheduler_settings.self = qg::sched::this_process(scheduler_id, qg::SystemClock::instance().now_ms());
     qg::sched::Scheduler scheduler(*store, qg::SystemClock::instance(), events, scheduler_settings, log);
     while (g_stop == 0) {
       auto wait = scheduler.tick();

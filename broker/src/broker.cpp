@@ -25,6 +25,7 @@
 #include "qg/broker/exposure.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
+#include "registry/farm_view.hpp"
 
 namespace qg::broker {
 
@@ -73,7 +74,13 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   sink_ = std::make_unique<SubscribedSink>(*this);
   topics_ = std::make_unique<EventTopics>(!settings_.curve_cert.empty());
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
+  farm_ = std::make_unique<FarmView>(settings_.heartbeat.count());
+  self_ = sched::this_process(settings_.broker_id, clock_.now_ms());
   if (settings_.embedded_scheduler) {
+    // The embedded scheduler announces itself like any other (health lists it), and upkeeps
+    // the registry with this broker's forget delay.
+    settings_.scheduler.self = sched::this_process(settings_.broker_id + "/scheduler", clock_.now_ms());
+    settings_.scheduler.forget_workers_after = settings_.forget_workers_after;
     scheduler_ = std::make_unique<sched::Scheduler>(store_, clock_, *events_, settings_.scheduler, log_);
   }
   started_steady_ms_ = steady_ms();
@@ -205,6 +212,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   const bool woken = wakeup_fd >= 0 && (fds[wakeup_slot].revents & POLLIN) != 0;
   if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
   answer_sent_submits(false);
+  refresh_farm();
 
   // Each socket is read until a receive finds it empty, in bounded batches so no one socket
   // starves the others (a socket whose batch ran out stays unread for the next round).

@@ -16,6 +16,7 @@
 
 #include <msgpack.hpp>
 
+#include "body_scan.hpp"
 #include "qg/proto/codec.hpp"
 #include "schema.hpp"
 #include "validate.hpp"
@@ -352,7 +353,14 @@ Expected<T> decode_body(std::string_view body, const Limits& limits) {
   try {
     ZoneLease lease;
     Unpacked unpacked = unpack_body(lease.zone(), body, limits);
-    if (unpacked.error) return *unpacked.error;
+    if (unpacked.error) {
+      // msgpack refuses an over-limit value without saying where: find the field.
+      if (unpacked.error->code == errc::too_large && unpacked.error->field.empty() &&
+          body.size() <= limits.max_frame_bytes) {
+        unpacked.error->field = detail::scan_body(body, limits).field;
+      }
+      return *unpacked.error;
+    }
     const msgpack::object& root = unpacked.root;
     if (!keys_are_strings(root.via.map)) return Error{std::string(errc::bad_body), "a body key is not a string", ""};
     Walk walk(limits);
@@ -384,7 +392,12 @@ std::string peek_rid(std::string_view body, const Limits& limits) noexcept {
   try {
     ZoneLease lease;
     Unpacked unpacked = unpack_body(lease.zone(), body, limits);
-    if (unpacked.error) return {};
+    // A body msgpack refuses only for being over a limit still names its rid, before or after
+    // the part over the limit: read it without unpacking. A body broken otherwise has none.
+    if (unpacked.error) {
+      const bool over_limit = unpacked.error->code == errc::too_large && body.size() <= limits.max_frame_bytes;
+      return over_limit ? detail::scan_body(body, limits).rid : std::string();
+    }
     const msgpack::object_map& map = unpacked.root.via.map;
     for (std::uint32_t i = 0; i < map.size; ++i) {
       const msgpack::object_kv& kv = map.ptr[i];

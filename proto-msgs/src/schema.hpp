@@ -34,6 +34,10 @@ inline constexpr Need kReq = Need::required;
   X(QueueReply)                   \
   X(WorkersRequest)               \
   X(WorkersReply)                 \
+  X(DrainWorkerRequest)           \
+  X(DrainWorkerReply)             \
+  X(ForgetWorkerRequest)          \
+  X(ForgetWorkerReply)            \
   X(HealthRequest)                \
   X(HealthReply)                  \
   X(StatsRequest)                 \
@@ -54,6 +58,7 @@ inline constexpr Need kReq = Need::required;
   X(Bye)                          \
   X(ByeReply)                     \
   X(CancelJob)                    \
+  X(DrainRequested)               \
   X(ErrorReply)                   \
   X(JobEvent)                     \
   X(WorkerEvent)
@@ -115,6 +120,15 @@ QG_SCHEMA(GroupInfo) {
   v("highest_priority", m.highest_priority);
   v("oldest_age_ms", m.oldest_age_ms);
   v("claimable", m.claimable);
+  v("no_live_worker", m.no_live_worker);
+}
+
+QG_SCHEMA(ProcessInfo) {
+  v("id", m.id);
+  v("host", m.host);
+  v("pid", m.pid);
+  v("started_at_ms", m.started_at_ms);
+  v("expires_at_ms", m.expires_at_ms);
 }
 
 QG_SCHEMA(WorkerInfo) {
@@ -161,6 +175,7 @@ QG_SCHEMA(SubmitReply) {
   v("submission_id", m.submission_id);
   v("job_ids", m.job_ids);
   v("duplicate", m.duplicate);
+  v("warning", m.warning);
 }
 
 QG_SCHEMA(StatusRequest) {
@@ -229,14 +244,40 @@ QG_SCHEMA(QueueReply) {
   v("next_cursor", m.next_cursor);
 }
 
-QG_SCHEMA(WorkersRequest) { v("rid", m.rid); }
+QG_SCHEMA(WorkersRequest) {
+  v("rid", m.rid);
+  v("all", m.all);
+}
 
 QG_SCHEMA(WorkersReply) {
   v("rid", m.rid);
   v("workers", m.workers);
 }
 
-QG_SCHEMA(HealthRequest) { v("rid", m.rid); }
+QG_SCHEMA(DrainWorkerRequest) {
+  v("rid", m.rid);
+  v("worker_id", m.worker_id, kReq);
+}
+
+QG_SCHEMA(DrainWorkerReply) {
+  v("rid", m.rid);
+  v("worker_id", m.worker_id);
+}
+
+QG_SCHEMA(ForgetWorkerRequest) {
+  v("rid", m.rid);
+  v("worker_id", m.worker_id, kReq);
+}
+
+QG_SCHEMA(ForgetWorkerReply) {
+  v("rid", m.rid);
+  v("worker_id", m.worker_id);
+}
+
+QG_SCHEMA(HealthRequest) {
+  v("rid", m.rid);
+  v("detailed", m.detailed);
+}
 
 QG_SCHEMA(HealthReply) {
   v("rid", m.rid);
@@ -249,6 +290,14 @@ QG_SCHEMA(HealthReply) {
   v("queue_depth", m.queue_depth);
   v("broker_id", m.broker_id);
   v("detail", m.detail);
+  v("schedulers_alive", m.schedulers_alive);
+  v("schedulers", m.schedulers);
+  v("brokers", m.brokers);
+  v("live_workers", m.live_workers);
+  v("oldest_queued_age_ms", m.oldest_queued_age_ms);
+  v("store_used_bytes", m.store_used_bytes);
+  v("store_max_bytes", m.store_max_bytes);
+  v("warnings", m.warnings);
 }
 
 QG_SCHEMA(StatsRequest) { v("rid", m.rid); }
@@ -260,6 +309,7 @@ QG_SCHEMA(StatsReply) {
   v("jobs_per_sec", m.jobs_per_sec);
   v("rejected_requests", m.rejected_requests);
   v("connections_refused", m.connections_refused);
+  v("connections_closed", m.connections_closed);
 }
 
 QG_SCHEMA(EventsTopicRequest) { v("rid", m.rid); }
@@ -365,6 +415,8 @@ QG_SCHEMA(Bye) {
 }
 
 QG_SCHEMA(ByeReply) { v("rid", m.rid); }
+
+QG_SCHEMA(DrainRequested) { v("reason", m.reason); }
 
 QG_SCHEMA(CancelJob) {
   v("job_id", m.job_id, kReq);

@@ -121,6 +121,14 @@ std::optional<Error> validate(QueueRequest& m, const Limits& /*limits*/) {
 }
 
 std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
+std::optional<Error> validate(DrainWorkerRequest& m, const Limits& /*limits*/) {
+  if (auto e = check_rid(m.rid)) return e;
+  return check_id(m.worker_id, "worker_id");
+}
+std::optional<Error> validate(ForgetWorkerRequest& m, const Limits& /*limits*/) {
+  if (auto e = check_rid(m.rid)) return e;
+  return check_id(m.worker_id, "worker_id");
+}
 std::optional<Error> validate(HealthRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 std::optional<Error> validate(StatsRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 std::optional<Error> validate(EventsTopicRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }

@@ -30,6 +30,8 @@ std::optional<Error> validate(CancelRequest& m, const Limits& limits);
 std::optional<Error> validate(RetryRequest& m, const Limits& limits);
 std::optional<Error> validate(QueueRequest& m, const Limits& limits);
 std::optional<Error> validate(WorkersRequest& m, const Limits& limits);
+std::optional<Error> validate(DrainWorkerRequest& m, const Limits& limits);
+std::optional<Error> validate(ForgetWorkerRequest& m, const Limits& limits);
 std::optional<Error> validate(HealthRequest& m, const Limits& limits);
 std::optional<Error> validate(StatsRequest& m, const Limits& limits);
 std::optional<Error> validate(EventsTopicRequest& m, const Limits& limits);

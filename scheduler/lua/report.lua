@@ -12,8 +12,10 @@
 -- '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
 -- one report in the batch, else '0' (then no report needs to know which jobs the others
 -- judged); [11+d] now, packed by the store as cmsgpack packs it. Each report is checked
--- before its own first write. A report is refused as lost_lease unless the job is held under
--- its lease by the worker that sends it.
+-- before its own first write. A report for a job no lease holds any more (its lease expired,
+-- or it was released) is refused as stale_attempt: that attempt is over, whether or not the
+-- job has been claimed again. Otherwise it is refused as lost_lease unless the job is held
+-- under its lease by the worker that sends it.
 -- Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 -- when the job was requeued) and its state (the store reads the specs, which never change,
 -- beside the call). Without them: a string of one digit per report (the same codes), then
@@ -37,8 +39,8 @@ local function report(id, lease, attempt, st, outcome, worker)
   local j = load(id)
   if not j then return 0, 'not_found' end
   if FINAL[j[STATUS]] then return 0, 'already_final' end
-  if j[ATTEMPT] ~= attempt then return 0, 'stale_attempt' end
-  if j[LEASE] == '' or j[LEASE] ~= lease or j[WORKER] ~= worker then return 0, 'lost_lease' end
+  if j[ATTEMPT] ~= attempt or j[LEASE] == '' then return 0, 'stale_attempt' end
+  if j[LEASE] ~= lease or j[WORKER] ~= worker then return 0, 'lost_lease' end
   if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
   j[EXIT] = exit
   j[DURATION] = duration
@@ -123,9 +125,9 @@ while koff >= 0 do
       local o, status, attempt, _, worker, lid = cmsgpack.unpack_limit(v, LEASE, 1)
       if FINAL[status] then
         code, row = 0, 'already_final'
-      elseif attempt ~= R[b + 1] then
+      elseif attempt ~= R[b + 1] or lid == '' then
         code, row = 0, 'stale_attempt'
-      elseif lid == '' or lid ~= R[b] or worker ~= R[b + 4] then
+      elseif lid ~= R[b] or worker ~= R[b + 4] then
         code, row = 0, 'lost_lease'
       else
         local rest = ZEROS

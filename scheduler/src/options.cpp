@@ -45,6 +45,18 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "dead-lettered jobs are deleted this long after they died (same forms; 'off' keeps them)");
 }
 
+void add_registry_options(po::options_description& options, RegistryOptions& v) {
+  options.add_options()(
+      "forget-workers-after", po::value(&v.forget_workers_after)->default_value(v.forget_workers_after),
+      "a worker not heard from for this long (30s, 15m, 12h, 7d) is taken off `qgjob workers` (still shown by "
+      "`qgjob workers --all`, as forgotten, for 7 days); it shows `lost` from three heartbeats of silence on. "
+      "0 = never");
+}
+
+std::chrono::milliseconds RegistryOptions::forget_after() const {
+  return *duration_option("--forget-workers-after", forget_workers_after);
+}
+
 StoreSettings StoreOptions::apply() const {
   StoreSettings s;
   auto positive = [](long value, const char* name) {

@@ -1,10 +1,23 @@
 #include "qg/scheduler/scheduler.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 
 #include "qg/common/errors.hpp"
 
 namespace qg::sched {
+
+proto::ProcessInfo this_process(std::string id, std::int64_t now_ms) {
+  proto::ProcessInfo self;
+  self.id = std::move(id);
+  std::array<char, 256> host{};
+  if (::gethostname(host.data(), host.size() - 1) == 0) self.host = host.data();
+  self.pid = ::getpid();
+  self.started_at_ms = now_ms;
+  return self;
+}
 
 Scheduler::Scheduler(JobStore& store, const Clock& clock, EventPublisher& events, SchedulerSettings settings,
                      std::shared_ptr<spdlog::logger> logger)
@@ -42,6 +55,8 @@ std::chrono::milliseconds Scheduler::tick() {
       }
     }
 
+    upkeep(now);
+
     auto promoted = store_.promote_due(now, settings_.batch);
     counters_.promoted += promoted;
     more |= promoted >= settings_.batch;
@@ -70,6 +85,25 @@ std::chrono::milliseconds Scheduler::tick() {
     ++counters_.store_failures;
     log_->error("scheduling round failed: {}", e.what());
     return settings_.max_idle;
+  }
+}
+
+void Scheduler::upkeep(std::int64_t now) {
+  if (!settings_.self.id.empty() && now >= next_announce_ms_) {
+    auto self = settings_.self;
+    self.expires_at_ms = now + settings_.announce_ttl.count();
+    store_.announce("scheduler", self, now);
+    next_announce_ms_ = now + std::max<std::int64_t>(settings_.announce_ttl.count() / 3, 1);
+  }
+  const auto forget_after = settings_.forget_workers_after.count();
+  if (forget_after > 0 && now >= next_sweep_ms_) {
+    // Every tenth of the delay (1 s to 30 s): a silent worker is forgotten at most 10 % late,
+    // and the registry (O(workers)) is read rarely.
+    next_sweep_ms_ = now + std::clamp<std::int64_t>(forget_after / 10, 1000, 30000);
+    for (const auto& id : store_.sweep_workers(now - forget_after, now - settings_.departed_kept.count())) {
+      ++counters_.workers_forgotten;
+      log_->info("worker {} forgotten: not heard from for {} ms", id, forget_after);
+    }
   }
 }
 

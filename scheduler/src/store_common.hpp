@@ -208,6 +208,25 @@ inline bool decode_worker(std::string_view in, proto::WorkerInfo& w) {
   return true;
 }
 
+// An announcement's identity (ProcessInfo without its expiry), as a ZSET member.
+inline std::string encode_process(const proto::ProcessInfo& p) {
+  std::string out;
+  put_string(out, p.id);
+  put_string(out, p.host);
+  put_string(out, std::to_string(p.pid));
+  put_string(out, std::to_string(p.started_at_ms));
+  return out;
+}
+inline bool decode_process(std::string_view in, proto::ProcessInfo& p) {
+  std::string pid, started;
+  if (!get_string(in, p.id) || !get_string(in, p.host) || !get_string(in, pid) || !get_string(in, started)) {
+    return false;
+  }
+  p.pid = std::strtoll(pid.c_str(), nullptr, 10);
+  p.started_at_ms = std::strtoll(started.c_str(), nullptr, 10);
+  return true;
+}
+
 // Which list index a query walks: the narrowest one its org/app filters allow.
 struct IndexChoice {
   enum Kind { all, org, app } kind = all;

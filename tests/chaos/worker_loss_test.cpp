@@ -142,7 +142,7 @@ TEST(WorkerLoss, AReportFromALostLeaseIsIgnoredBeforeTheJobIsClaimedAgain) {
   auto confirm = qg::testing::send_report(cluster.worker_endpoint(), late);
   ASSERT_TRUE(confirm.has_value());
   EXPECT_FALSE(confirm->accepted);
-  EXPECT_EQ(confirm->reason, "lost_lease");
+  EXPECT_EQ(confirm->reason, "stale_attempt");  // its lease expired: that attempt is over
   auto after = api.status(ids);
   EXPECT_FALSE(proto::is_final(after.at(0).status)) << describe(after);
 }

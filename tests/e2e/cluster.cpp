@@ -94,7 +94,10 @@ void Cluster::start_broker(std::size_t index) {
 }
 
 bool Cluster::broker_answers(std::size_t index) {
-  return qgjob({"health", "--request-timeout", "1"}, std::chrono::seconds(5), index).exit_code == 0;
+  // Up means answering with its store reachable; `ok` also needs a live scheduler, which a
+  // test may start later (or never).
+  auto health = qgjob({"health", "--json", "--request-timeout", "1"}, std::chrono::seconds(5), index);
+  return health.output.find("\"store_reachable\":true") != std::string::npos;
 }
 
 void Cluster::wait_for_broker(std::size_t index) {

@@ -107,6 +107,10 @@ TEST(ProtoFuzzCorpus, SeedCorpusMatchesTheMessages) {
   write_seeds<QueueRequest>(dir, kClientProtocol);
   write_seeds<QueueReply>(dir, kClientProtocol);
   write_seeds<WorkersRequest>(dir, kClientProtocol);
+  write_seeds<DrainWorkerRequest>(dir, kClientProtocol);
+  write_seeds<DrainWorkerReply>(dir, kClientProtocol);
+  write_seeds<ForgetWorkerRequest>(dir, kClientProtocol);
+  write_seeds<ForgetWorkerReply>(dir, kClientProtocol);
   write_seeds<WorkersReply>(dir, kClientProtocol);
   write_seeds<HealthRequest>(dir, kClientProtocol);
   write_seeds<HealthReply>(dir, kClientProtocol);
@@ -129,6 +133,7 @@ TEST(ProtoFuzzCorpus, SeedCorpusMatchesTheMessages) {
   write_seeds<Bye>(dir, kWorkerProtocol);
   write_seeds<ByeReply>(dir, kWorkerProtocol);
   write_seeds<CancelJob>(dir, kWorkerProtocol);
+  write_seeds<DrainRequested>(dir, kWorkerProtocol);
   write_seeds<JobEvent>(dir, kEventProtocol, "job.acme.J1");
   write_seeds<WorkerEvent>(dir, kEventProtocol, "worker.w-pixel-7:1");
   write_seeds<Heartbeat>(dir, kEventProtocol, "hb.w-pixel-7:1");

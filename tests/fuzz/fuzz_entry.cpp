@@ -11,11 +11,12 @@
 namespace qg::proto::fuzz {
 namespace {
 
-using AllTypes = std::tuple<SubmitRequest, SubmitReply, StatusRequest, StatusReply, ListRequest, ListReply,
-                            CancelRequest, CancelReply, RetryRequest, RetryReply, QueueRequest, QueueReply,
-                            WorkersRequest, WorkersReply, HealthRequest, HealthReply, StatsRequest, StatsReply, Hello,
-                            HelloReply, Pull, Assign, NoWork, Report, Confirm, Progress, Heartbeat, Release,
-                            ReleaseReply, Bye, ByeReply, CancelJob, ErrorReply, JobEvent, WorkerEvent>;
+using AllTypes =
+    std::tuple<SubmitRequest, SubmitReply, StatusRequest, StatusReply, ListRequest, ListReply, CancelRequest,
+               CancelReply, RetryRequest, RetryReply, QueueRequest, QueueReply, WorkersRequest, WorkersReply,
+               HealthRequest, HealthReply, DrainWorkerRequest, DrainWorkerReply, ForgetWorkerRequest, ForgetWorkerReply,
+               StatsRequest, StatsReply, Hello, HelloReply, Pull, Assign, NoWork, Report, Confirm, Progress, Heartbeat,
+               Release, ReleaseReply, Bye, ByeReply, CancelJob, DrainRequested, ErrorReply, JobEvent, WorkerEvent>;
 
 // Small limits, so that every limit is reached by small inputs.
 Limits tiny_limits() {

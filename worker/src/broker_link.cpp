@@ -242,6 +242,11 @@ void Worker::dispatch(const std::vector<std::string>& frames) {
     auto cancel = proto::decode<proto::CancelJob>(body);
     if (!cancel) return bad(cancel.error());
     on_cancel(*cancel);
+  } else if (command == proto::DrainRequested::command) {
+    auto drain = proto::decode<proto::DrainRequested>(body);
+    if (!drain) return bad(drain.error());
+    log_->info("the broker asks this worker to drain and leave{}", drain->reason.empty() ? "" : ": " + drain->reason);
+    begin_drain();
   } else if (command == proto::ErrorReply::command) {
     auto error = proto::decode<proto::ErrorReply>(body);
     if (!error) return bad(error.error());

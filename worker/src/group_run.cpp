@@ -157,6 +157,14 @@ void Worker::finish_install(const CommandOutcome& outcome) {
     installed_.insert(key);
     save_installed();
     log_->info("install finished: {} on device {} in {} ms", key, settings_.device_id, outcome.duration_ms);
+    // The jobs behind the first are no longer installing: they wait their turn (assigned), or
+    // they would show installing until each starts.
+    bool first = true;
+    for (const auto& slot : group_->slots) {
+      if (slot.state != SlotState::pending) continue;
+      if (!first) send_progress(slot, JobStatus::assigned);
+      first = false;
+    }
     start_next_job();
     return;
   }

@@ -1,9 +1,9 @@
 // The client side of the broker: the table of client commands and the handler of each
-// (STATUS, LIST, CANCEL, RETRY, QUEUE, WORKERS, HEALTH, STATS; SUBMIT is handled with its
-// batches in submit_batches.cpp). A handler decodes its request, makes its store calls
-// through store() (so every earlier submit is answered first) and replies on the client
-// ROUTER. A new command is one row in kClientCommands and one handler. What each handler
-// shows and lets a connection do follows its PeerIdentity (org_view.hpp).
+// (STATUS, LIST, CANCEL, RETRY, QUEUE, STATS; SUBMIT is handled with its batches in
+// submit_batches.cpp; WORKERS, DRAIN_WORKER, FORGET_WORKER and HEALTH in farm_requests.cpp).
+// A handler decodes its request, makes its store calls through store() (so every earlier
+// submit is answered first) and replies on the client ROUTER. A new command is one row in kClientCommands and one
+// handler. What each handler shows and lets a connection do follows its PeerIdentity (org_view.hpp).
 #include <string>
 #include <vector>
 
@@ -12,6 +12,7 @@
 #include "qg/common/errors.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/common/zmq_util.hpp"
+#include "registry/farm_view.hpp"
 #include "routing.hpp"
 
 namespace qg::broker {
@@ -30,6 +31,8 @@ const Broker::ClientCommand Broker::kClientCommands[] = {
     {proto::StatsRequest::command, &Broker::handle_stats, true},
     // No store call: nothing to order after the submits.
     {proto::EventsTopicRequest::command, &Broker::handle_events_topic, false},
+    {proto::DrainWorkerRequest::command, &Broker::handle_drain_worker, true},
+    {proto::ForgetWorkerRequest::command, &Broker::handle_forget_worker, true},
 };
 
 bool Broker::on_client_message() {
@@ -203,38 +206,11 @@ void Broker::handle_queue(const Incoming& in) {
     std::erase_if(reply.groups, [&](const proto::GroupInfo& g) { return !in.peer.acts_for_org(g.org_id); });
   }
   reply.next_cursor = std::move(page.next_cursor);
-  reply_client(in.identity, reply);
-}
-
-void Broker::handle_workers(const Incoming& in) {
-  auto request = decode<proto::WorkersRequest>(in);
-  if (!request) return;
-  proto::WorkersReply reply;
-  reply.rid = request->rid;
-  reply.workers = store().workers();
-  for (auto& worker : reply.workers) redact_worker(worker, in.peer);
-  reply_client(in.identity, reply);
-}
-
-void Broker::handle_health(const Incoming& in) {
-  auto request = decode<proto::HealthRequest>(in);
-  if (!request) return;
-  proto::HealthReply reply;
-  reply.rid = request->rid;
-  reply.store = settings_.store_kind;
-  reply.version = settings_.version;
-  reply.broker_id = settings_.broker_id;
-  reply.uptime_ms = steady_ms() - started_steady_ms_;
-  try {
-    reply.store_reachable = store().ping();
-    // The depth of every org's queue together: not an org key's to see.
-    if (reply.store_reachable && sees_every_org(in.peer)) reply.queue_depth = store().queue_depth();
-  } catch (const StoreUnavailable& e) {
-    reply.store_reachable = false;
-    reply.detail = std::string("store unreachable: ") + e.what();
+  if (!reply.groups.empty()) {
+    // Marked against the registry as it is now, not the sample SUBMIT's warning uses.
+    auto live = farm_->live_per_target(store().workers(), in.now);
+    for (auto& group : reply.groups) group.no_live_worker = !live.contains(std::string(proto::to_string(group.target)));
   }
-  reply.ok = reply.store_reachable;
-  if (!reply.ok && reply.detail.empty()) reply.detail = "store unreachable";
   reply_client(in.identity, reply);
 }
 
@@ -250,6 +226,7 @@ void Broker::handle_stats(const Incoming& in) {
     reply.jobs_per_sec = stats.jobs_per_sec;
     reply.rejected_requests = counters_.rejected;
     reply.connections_refused = counters_.connections_refused;
+    reply.connections_closed = counters_.connections_closed;
   } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
     // The store counts per org only jobs in all states; the other figures are of every org
     // together, so an org key gets its own org's count alone.

@@ -11,6 +11,7 @@
 
 #include "claim_policy.hpp"
 #include "qg/common/errors.hpp"
+#include "registry/farm_view.hpp"
 #include "routing.hpp"
 
 namespace qg::broker {
@@ -115,6 +116,7 @@ void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const s
     reply.submission_id = std::move(outcome.submission_id);
     reply.job_ids = std::move(outcome.job_ids);
     reply.duplicate = outcome.duplicate;
+    if (!farm_->serves(s.target)) reply.warning = no_worker_warning(s.target);
     // Counted before the reply goes out: whoever reads the counters after the reply sees it.
     if (!reply.duplicate) counters_.jobs_submitted += reply.job_ids.size();
     reply_client(p.identity, reply);

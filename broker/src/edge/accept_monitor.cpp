@@ -1,5 +1,6 @@
-// AcceptMonitor: reads libzmq's ZMQ_EVENT_ACCEPT_FAILED events off the broker's sockets on a
-// thread of its own (accept_monitor.hpp says why), counts them and warns.
+// AcceptMonitor: reads libzmq's ZMQ_EVENT_ACCEPT_FAILED (and, where asked, DISCONNECTED) events
+// off the broker's sockets on a thread of its own (accept_monitor.hpp says why), counts them and
+// warns of failed accepts.
 #include "accept_monitor.hpp"
 
 #include <sys/resource.h>
@@ -37,6 +38,7 @@ void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role, Port por
   monitor.connect(endpoint);
   monitors_.push_back(std::move(monitor));
   roles_.emplace_back(role);
+  count_closed_.push_back(count_closed);
 }
 
 void AcceptMonitor::start() {
@@ -84,6 +86,9 @@ bool AcceptMonitor::read_one(std::size_t index) {
       return true;
     case ZMQ_EVENT_DISCONNECTED:
       connections_.disconnected(ports_[index], static_cast<int>(value));
+      // Closed client and worker connections: by their peer, or by libzmq for a frame over
+      // limits.max_frame_bytes, which no reply can answer (STATS connections_closed).
+      if (ports_[index] == Port::clients || ports_[index] == Port::workers) ++counters_.connections_closed;
       return true;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
       ++counters_.handshakes_dropped;

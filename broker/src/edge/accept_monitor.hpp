@@ -43,7 +43,8 @@ class AcceptMonitor {
  public:
   static constexpr std::chrono::seconds kWarnEvery{10};
 
-  // Counts into counters.accept_failures, connections_refused and handshakes_dropped; keeps
+  // Counts into counters.accept_failures, connections_refused, handshakes_dropped and
+  // connections_closed (client and worker ports); keeps
   // `connections` (both owned by the caller, outliving this).
   AcceptMonitor(zmq::context_t& context, std::shared_ptr<spdlog::logger> log, BrokerCounters& counters,
                 ConnectionTable& connections);
@@ -73,6 +74,7 @@ class AcceptMonitor {
   std::vector<Port> ports_;
   std::vector<zmq::socket_t> monitors_;  // our end of each watched socket's monitor PAIR
   std::vector<std::string> roles_;
+  std::vector<bool> count_closed_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   // Reading thread only: failures since the last warning, the last one's errno and role.

@@ -10,6 +10,7 @@
 
 #include "qg/common/errors.hpp"
 #include "qg/common/zmq_util.hpp"
+#include "registry/farm_view.hpp"
 #include "routing.hpp"
 
 namespace qg::broker {
@@ -80,6 +81,7 @@ void Broker::handle_pull(const Incoming& in) {
   auto pull = decode<proto::Pull>(in);
   if (!pull || !admit_worker(in, pull->worker_id, pull->rid)) return;
   note_worker(pull->worker_id);
+  farm_->note_serving(pull->targets);
   {
     auto& info = worker_records_[pull->worker_id].info;
     if (info.installed != pull->installed || info.targets != pull->targets || info.state != "idle") {
@@ -121,6 +123,7 @@ void Broker::handle_hello(const Incoming& in) {
   auto hello = decode<proto::Hello>(in);
   if (!hello || !admit_worker(in, hello->worker_id, hello->rid)) return;
   note_worker(hello->worker_id);
+  farm_->note_serving(hello->targets);
   auto& info = worker_record(hello->worker_id);
   info.device_id = hello->device_id;
   info.targets = hello->targets;

@@ -1,5 +1,5 @@
-// The read-only qgjob commands: status, list, queue, workers and health. Each sends one request
-// and prints the answer as a table, or as one JSON document with --json.
+// The read-only qgjob commands on jobs: status, list and queue (workers and health: farm.cpp).
+// Each sends one request and prints the answer as a table, or as one JSON document with --json.
 #include <algorithm>
 
 #include "qg/cli/client.hpp"
@@ -77,7 +77,8 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
                           {"depth", gr.depth},
                           {"highest_priority", proto::to_string(gr.highest_priority)},
                           {"oldest_age_ms", gr.oldest_age_ms},
-                          {"claimable", gr.claimable}});
+                          {"claimable", gr.claimable},
+                          {"no_live_worker", gr.no_live_worker}});
       }
       io.out << dump_json({{"groups", std::move(groups)},
                            {"by_status", reply.by_status},
@@ -86,95 +87,24 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
              << "\n";
     } else {
       std::vector<std::vector<std::string>> rows;
+      std::size_t unserved = 0;
       for (const auto& gr : reply.groups) {
         rows.push_back({gr.org_id + "/" + gr.app_version_id, std::string(proto::to_string(gr.target)),
                         std::to_string(gr.depth), std::string(proto::to_string(gr.highest_priority)),
-                        format_duration(gr.oldest_age_ms), gr.claimable ? "yes" : "batching"});
+                        format_duration(gr.oldest_age_ms), gr.claimable ? "yes" : "batching",
+                        gr.no_live_worker ? "NO LIVE WORKER" : "-"});
+        unserved += gr.no_live_worker ? 1 : 0;
       }
-      print_table(io.out, {"BUILD", "TARGET", "QUEUED", "TOP PRIORITY", "OLDEST", "CLAIMABLE"}, rows);
+      print_table(io.out, {"BUILD", "TARGET", "QUEUED", "TOP PRIORITY", "OLDEST", "CLAIMABLE", "NOTE"}, rows);
+      if (unserved > 0) {
+        io.err << "qgjob: " << unserved
+               << " group(s) wait for a target no live worker serves (NO LIVE WORKER): start a worker for it\n";
+      }
       std::string line;
       for (const auto& [k, v] : reply.by_status) line += (line.empty() ? "" : ", ") + std::to_string(v) + " " + k;
       io.out << "jobs: " << (line.empty() ? "none" : printable(line)) << "\n";
       if (!reply.next_cursor.empty())
         io.err << "more: qgjob queue --cursor " << printable(shell_word(reply.next_cursor)) << "\n";
-    }
-    return exit_code::ok;
-  });
-}
-
-int run_workers(const GlobalConfig& g, Io io) {
-  return guarded(g, io, [&] {
-    zmq::context_t context(1);
-    Client client(context, g.broker, g.curve);
-    proto::WorkersRequest req;
-    req.rid = client.new_rid();
-    auto reply = client.call<proto::WorkersReply>(req, g.request_timeout);
-    auto now = SystemClock::instance().now_ms();
-    if (g.json) {
-      Json workers = Json::array();
-      for (const auto& wk : reply.workers) {
-        std::vector<std::string> targets;
-        for (auto t : wk.targets) targets.emplace_back(proto::to_string(t));
-        workers.push_back({{"worker_id", wk.worker_id},
-                           {"device_id", wk.device_id},
-                           {"targets", targets},
-                           {"labels", wk.labels},
-                           {"installed", wk.installed},
-                           {"state", wk.state},
-                           {"lease_id", wk.lease_id},
-                           {"group_key", wk.group_key},
-                           {"last_seen_ms", wk.last_seen_ms}});
-      }
-      io.out << dump_json({{"workers", std::move(workers)}}) << "\n";
-    } else {
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& wk : reply.workers) {
-        std::string targets, labels;
-        for (auto t : wk.targets) targets += (targets.empty() ? "" : ",") + std::string(proto::to_string(t));
-        for (const auto& [k, v] : wk.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
-        rows.push_back(
-            {wk.worker_id, wk.device_id.empty() ? "-" : wk.device_id, wk.state, targets,
-             wk.group_key.empty() ? "-" : wk.group_key, std::to_string(wk.installed.size()),
-             labels.empty() ? "-" : labels,
-             wk.last_seen_ms > 0 ? format_duration(std::max<std::int64_t>(now - wk.last_seen_ms, 0)) + " ago" : "-"});
-      }
-      print_table(io.out, {"WORKER", "DEVICE", "STATE", "TARGETS", "GROUP", "BUILDS", "LABELS", "SEEN"}, rows);
-    }
-    return exit_code::ok;
-  });
-}
-
-int run_health(const GlobalConfig& g, Io io) {
-  return guarded(g, io, [&] {
-    zmq::context_t context(1);
-    Client client(context, g.broker, g.curve);
-    proto::HealthRequest req;
-    req.rid = client.new_rid();
-    auto h = client.call<proto::HealthReply>(req, g.request_timeout);
-    if (g.json) {
-      io.out << dump_json({{"ok", h.ok},
-                           {"store", h.store},
-                           {"store_reachable", h.store_reachable},
-                           {"version", h.version},
-                           {"protocol", h.protocol},
-                           {"uptime_ms", h.uptime_ms},
-                           {"queue_depth", h.queue_depth},
-                           {"broker_id", h.broker_id},
-                           {"detail", h.detail}})
-             << "\n";
-    } else {
-      print_table(io.out, {"FIELD", "VALUE"},
-                  {{"ok", h.ok ? "yes" : "no"},
-                   {"broker", h.broker_id + " at " + g.broker},
-                   {"store", h.store + (h.store_reachable ? " (reachable)" : " (UNREACHABLE)")},
-                   {"version", h.version + " (protocol " + std::to_string(h.protocol) + ")"},
-                   {"uptime", format_duration(h.uptime_ms)},
-                   {"queued jobs", std::to_string(h.queue_depth)}});
-      if (!h.detail.empty()) io.out << printable_lines(h.detail) << "\n";
-    }
-    if (!h.ok) {
-      io.err << "qgjob: broker is not healthy" << (h.detail.empty() ? "" : ": " + printable(h.detail)) << "\n";
-      return exit_code::failed;
     }
     return exit_code::ok;
   });

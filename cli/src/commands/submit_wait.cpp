@@ -259,7 +259,8 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
       io.out << dump_json({{"submission_id", reply.submission_id},
                            {"job_ids", reply.job_ids},
                            {"duplicate", reply.duplicate},
-                           {"idempotency_key", req.idempotency_key}})
+                           {"idempotency_key", req.idempotency_key},
+                           {"warning", reply.warning}})
              << "\n";
     } else if (!g.json) {
       std::vector<std::vector<std::string>> rows;
@@ -271,6 +272,7 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
     }
     io.err << "qgjob: " << reply.job_ids.size() << " job(s) submitted for " << c.org_id << "/" << c.app_version_id
            << " on " << proto::to_string(c.target) << (reply.duplicate ? " (already submitted earlier)" : "") << "\n";
+    if (!reply.warning.empty()) io.err << "qgjob: warning: " << printable(reply.warning) << "\n";
     if (!c.wait) return exit_code::ok;
     WaitConfig w;
     w.job_ids = reply.job_ids;

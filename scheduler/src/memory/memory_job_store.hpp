@@ -125,9 +125,15 @@ class MemoryJobStore final : public JobStore {
   StatsSnapshot stats(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
+
+  // registry.cpp: workers and the processes that announce themselves.
   void upsert_worker(const proto::WorkerInfo& worker) override;
-  void remove_worker(const std::string& worker_id) override;
+  bool retire_worker(const std::string& worker_id, std::string_view state) override;
   std::vector<proto::WorkerInfo> workers() override;
+  std::vector<proto::WorkerInfo> departed_workers() override;
+  std::vector<std::string> sweep_workers(std::int64_t seen_before_ms, std::int64_t drop_before_ms) override;
+  void announce(std::string_view kind, const proto::ProcessInfo& who, std::int64_t now_ms) override;
+  std::vector<proto::ProcessInfo> announced(std::string_view kind, std::int64_t now_ms) override;
 
  private:
   // The moves the transitions of every file share; mutex_ held.
@@ -299,6 +305,9 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, std::set<std::string>> builds_;
   std::map<std::int64_t, std::uint64_t> fin_;
   std::map<std::string, proto::WorkerInfo> workers_;
+  std::map<std::string, proto::WorkerInfo> departed_;  // left or forgotten
+  // kind -> encoded ProcessInfo (without its expiry) -> expires_at_ms
+  std::map<std::string, std::map<std::string, std::int64_t>, std::less<>> announced_;
 };
 
 }  // namespace qg::sched::memory

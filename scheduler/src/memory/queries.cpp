@@ -1,5 +1,4 @@
-// MemoryJobStore's reads: jobs by id, the list indexes, the queue and stats views, the worker
-// registry.
+// MemoryJobStore's reads: jobs by id, the list indexes, the queue and stats views.
 
 #include <cstdlib>
 
@@ -147,23 +146,6 @@ std::uint64_t MemoryJobStore::queue_depth() {
   std::lock_guard lock(mutex_);
   auto it = counts_.find("queued");
   return it == counts_.end() || it->second < 0 ? 0 : static_cast<std::uint64_t>(it->second);
-}
-
-void MemoryJobStore::upsert_worker(const proto::WorkerInfo& worker) {
-  std::lock_guard lock(mutex_);
-  workers_[worker.worker_id] = worker;
-}
-
-void MemoryJobStore::remove_worker(const std::string& worker_id) {
-  std::lock_guard lock(mutex_);
-  workers_.erase(worker_id);
-}
-
-std::vector<proto::WorkerInfo> MemoryJobStore::workers() {
-  std::lock_guard lock(mutex_);
-  std::vector<proto::WorkerInfo> out;
-  for (const auto& [id, w] : workers_) out.push_back(w);
-  return out;
 }
 
 }  // namespace qg::sched::memory

@@ -19,12 +19,14 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
     out.reason = "already_final";
     return out;
   }
-  if (j.attempt != r.attempt) {
+  // An attempt is over once the job is no longer held under any lease (the lease expired, or
+  // the job was released), whether or not the job has been claimed again since.
+  if (j.attempt != r.attempt || j.lease_id.empty()) {
     out.reason = "stale_attempt";
     return out;
   }
   // The lease must be this worker's: a report naming another worker's lease is not its to make.
-  if (j.lease_id.empty() || j.lease_id != r.lease_id || j.worker_id != r.worker_id) {
+  if (j.lease_id != r.lease_id || j.worker_id != r.worker_id) {
     out.reason = "lost_lease";
     return out;
   }
@@ -86,7 +88,9 @@ bool MemoryJobStore::progress(const proto::Progress& p, std::int64_t now_ms) {
       rec.job.lease_id != p.lease_id || rec.job.worker_id != p.worker_id) {
     return false;
   }
-  if (p.status != JobStatus::installing && p.status != JobStatus::running) return false;
+  // Back to assigned only from installing: the group's install finished, the job waits its turn.
+  const bool waits_again = p.status == JobStatus::assigned && rec.job.status == JobStatus::installing;
+  if (p.status != JobStatus::installing && p.status != JobStatus::running && !waits_again) return false;
   set_status(rec, p.status, now_ms);
   return true;
 }

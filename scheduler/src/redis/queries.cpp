@@ -1,5 +1,4 @@
-// RedisJobStore's reads: jobs by id, the list indexes, the queue and stats views, the worker
-// registry.
+// RedisJobStore's reads: jobs by id, the list indexes, the queue and stats views.
 
 #include <algorithm>
 #include <cstdlib>
@@ -189,25 +188,6 @@ std::map<std::string, std::uint64_t> RedisJobStore::queued_by_org() {
   auto reply = conn_.command({"HGETALL", prefix_ + "orgq"});
   if (reply.is_error()) throw_reply_error(reply.str());
   return positive_counts(reply);
-}
-
-void RedisJobStore::upsert_worker(const proto::WorkerInfo& worker) {
-  conn_.command({"HSET", prefix_ + "workers", worker.worker_id, detail::encode_worker(worker)});
-}
-
-void RedisJobStore::remove_worker(const std::string& worker_id) {
-  conn_.command({"HDEL", prefix_ + "workers", worker_id});
-}
-
-std::vector<proto::WorkerInfo> RedisJobStore::workers() {
-  auto reply = conn_.command({"HVALS", prefix_ + "workers"});
-  std::vector<proto::WorkerInfo> out;
-  for (const auto& v : reply.array()) {
-    proto::WorkerInfo w;
-    if (detail::decode_worker(v.str(), w)) out.push_back(std::move(w));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.worker_id < b.worker_id; });
-  return out;
 }
 
 }  // namespace qg::sched::redis

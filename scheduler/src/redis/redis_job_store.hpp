@@ -111,9 +111,16 @@ class RedisJobStore final : public JobStore {
   StatsSnapshot stats(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
+
+  // registry.cpp: workers and the processes that announce themselves.
   void upsert_worker(const proto::WorkerInfo& worker) override;
-  void remove_worker(const std::string& worker_id) override;
+  bool retire_worker(const std::string& worker_id, std::string_view state) override;
   std::vector<proto::WorkerInfo> workers() override;
+  std::vector<proto::WorkerInfo> departed_workers() override;
+  std::vector<std::string> sweep_workers(std::int64_t seen_before_ms, std::int64_t drop_before_ms) override;
+  void announce(std::string_view kind, const proto::ProcessInfo& who, std::int64_t now_ms) override;
+  std::vector<proto::ProcessInfo> announced(std::string_view kind, std::int64_t now_ms) override;
+  std::optional<MemoryUse> memory_use() override;
 
  private:
   // The reports as kReport takes them: the jobs' state keys in one msgpack sequence, and per

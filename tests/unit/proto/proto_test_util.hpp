@@ -64,7 +64,11 @@ inline SubmitRequest sample<SubmitRequest>() {
 }
 template <>
 inline SubmitReply sample<SubmitReply>() {
-  return SubmitReply{"r-submit-1", "01J0SUB0000000000000000000", {"01J0JOB0000000000000000001"}, true};
+  return SubmitReply{"r-submit-1",
+                     "01J0SUB0000000000000000000",
+                     {"01J0JOB0000000000000000001"},
+                     true,
+                     "no live worker serves target device"};
 }
 template <>
 inline StatusRequest sample<StatusRequest>() {
@@ -108,7 +112,7 @@ template <>
 inline QueueReply sample<QueueReply>() {
   QueueReply m;
   m.rid = "r-queue-1";
-  m.groups = {GroupInfo{"acme/v1.2.3/device", "acme", "v1.2.3", Target::device, 12, Priority::high, 5000, false}};
+  m.groups = {GroupInfo{"acme/v1.2.3/device", "acme", "v1.2.3", Target::device, 12, Priority::high, 5000, false, true}};
   m.by_status = {{"queued", 12}, {"running", 3}};
   m.by_priority = {{"high", 2}, {"low", 10}};
   m.next_cursor = "cursor-4";
@@ -116,7 +120,7 @@ inline QueueReply sample<QueueReply>() {
 }
 template <>
 inline WorkersRequest sample<WorkersRequest>() {
-  return WorkersRequest{"r-workers-1"};
+  return WorkersRequest{"r-workers-1", true};
 }
 template <>
 inline WorkersReply sample<WorkersReply>() {
@@ -134,11 +138,40 @@ inline WorkersReply sample<WorkersReply>() {
 }
 template <>
 inline HealthRequest sample<HealthRequest>() {
-  return HealthRequest{"r-health-1"};
+  return HealthRequest{"r-health-1", true};
 }
 template <>
 inline HealthReply sample<HealthReply>() {
-  return HealthReply{"r-health-1", true, "redis", true, "0.1.0", 2, 86400000, 1234567, "broker-a", "all good"};
+  HealthReply m{"r-health-1", true, "redis", true, "0.1.0", 2, 86400000, 1234567, "broker-a",
+                "all good",   2,    {},      {},   {},      0, 0,        0,       {}};
+  m.schedulers = {ProcessInfo{"sched-1", "host-a", 4242, 1718000000000, 1718000005000}};
+  m.brokers = {ProcessInfo{"broker-a", "host-b", 4343, 1718000000001, 1718000005001}};
+  m.live_workers = {{"device", 3}, {"emulator", 12}};
+  m.oldest_queued_age_ms = 65000;
+  m.store_used_bytes = 1 << 20;
+  m.store_max_bytes = 1 << 30;
+  m.warnings = {"jobs are queued for target browserstack, which no live worker serves"};
+  return m;
+}
+template <>
+inline DrainWorkerRequest sample<DrainWorkerRequest>() {
+  return DrainWorkerRequest{"r-drain-1", "w-pixel-7:1"};
+}
+template <>
+inline DrainWorkerReply sample<DrainWorkerReply>() {
+  return DrainWorkerReply{"r-drain-1", "w-pixel-7:1"};
+}
+template <>
+inline ForgetWorkerRequest sample<ForgetWorkerRequest>() {
+  return ForgetWorkerRequest{"r-forget-1", "w-pixel-7:1"};
+}
+template <>
+inline ForgetWorkerReply sample<ForgetWorkerReply>() {
+  return ForgetWorkerReply{"r-forget-1", "w-pixel-7:1"};
+}
+template <>
+inline DrainRequested sample<DrainRequested>() {
+  return DrainRequested{"an operator asked for it"};
 }
 template <>
 inline StatsRequest sample<StatsRequest>() {
@@ -261,9 +294,10 @@ inline WorkerEvent sample<WorkerEvent>() {
 using AllMessageTypes =
     ::testing::Types<SubmitRequest, SubmitReply, StatusRequest, StatusReply, ListRequest, ListReply, CancelRequest,
                      CancelReply, RetryRequest, RetryReply, QueueRequest, QueueReply, WorkersRequest, WorkersReply,
-                     HealthRequest, HealthReply, StatsRequest, StatsReply, EventsTopicRequest, EventsTopicReply, Hello,
+                     HealthRequest, HealthReply, DrainWorkerRequest, DrainWorkerReply, ForgetWorkerRequest,
+                     ForgetWorkerReply, StatsRequest, StatsReply, EventsTopicRequest, EventsTopicReply, Hello,
                      HelloReply, Pull, Assign, NoWork, Report, Confirm, Progress, Heartbeat, Release, ReleaseReply, Bye,
-                     ByeReply, CancelJob, ErrorReply, JobEvent, WorkerEvent>;
+                     ByeReply, CancelJob, DrainRequested, ErrorReply, JobEvent, WorkerEvent>;
 
 // Typed-test names: the message type's name.
 struct TypeName {

@@ -46,10 +46,11 @@ std::vector<Example> examples() {
                                                         "ci-42",
                                                         1,
                                                         0}));
-  out.push_back(example(
-      "submit_reply",
-      SubmitReply{
-          "r1", "01J0S0B9Z6E4RT1GQ7K3M5N8PA", {"01J0S0B9Z7E4RT1GQ7K3M5N8PB", "01J0S0B9Z7E4RT1GQ7K3M5N8PC"}, false}));
+  out.push_back(example("submit_reply", SubmitReply{"r1",
+                                                    "01J0S0B9Z6E4RT1GQ7K3M5N8PA",
+                                                    {"01J0S0B9Z7E4RT1GQ7K3M5N8PB", "01J0S0B9Z7E4RT1GQ7K3M5N8PC"},
+                                                    false,
+                                                    ""}));
   out.push_back(example("status_request", StatusRequest{"r2", {"01J0S0B9Z7E4RT1GQ7K3M5N8PB"}}));
 
   Job job;

@@ -186,7 +186,7 @@ TYPED_TEST_P(JobStoreContract, GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueued
   ASSERT_EQ(expired.size(), 1u);
   EXPECT_EQ(expired[0].lease_id, c.lease_id);
   EXPECT_EQ(expired[0].jobs.size(), 2u);
-  EXPECT_EQ(this->report(c, 1, JobStatus::passed, kT0 + lease + 1, std::nullopt, "w1").reason, "lost_lease");
+  EXPECT_EQ(this->report(c, 1, JobStatus::passed, kT0 + lease + 1, std::nullopt, "w1").reason, "stale_attempt");
   EXPECT_EQ(this->store().promote_due(kT0 + lease + 1000, 10), 2u);  // after the back-off
   auto again_claimed = this->claim("w2", kT0 + lease + 1000);
   ASSERT_TRUE(again_claimed.has_value());

@@ -85,6 +85,23 @@ TYPED_TEST_P(JobStoreContract, ProgressRecordsStatusOfHeldJobsOnly) {
   EXPECT_FALSE(this->store().progress(p, kT0 + 2));
 }
 
+// After its group's install the jobs waiting their turn go back from installing to assigned;
+// no other status may go back to assigned.
+TYPED_TEST_P(JobStoreContract, ProgressTakesAJobBackToAssignedOnlyFromInstalling) {
+  this->submit({.count = 2}, kT0);
+  auto c = this->claim("w", kT0);
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->jobs.size(), 2u);
+  for (const auto& j : c->jobs) {
+    EXPECT_TRUE(this->store().progress({"w", c->lease_id, j.id, 1, JobStatus::installing}, kT0 + 1));
+  }
+  EXPECT_TRUE(this->store().progress({"w", c->lease_id, c->jobs[0].id, 1, JobStatus::running}, kT0 + 2));
+  EXPECT_TRUE(this->store().progress({"w", c->lease_id, c->jobs[1].id, 1, JobStatus::assigned}, kT0 + 2));
+  EXPECT_EQ(this->job(c->jobs[1].id).status, JobStatus::assigned);
+  EXPECT_FALSE(this->store().progress({"w", c->lease_id, c->jobs[0].id, 1, JobStatus::assigned}, kT0 + 3));
+  EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::running);
+}
+
 // A worker may report and record progress only on its own lease: naming another worker's
 // lease (and attempt) changes nothing, in a batch (both paths of report_many) or alone, and
 // the holder's own reports still go through.

@@ -86,8 +86,9 @@ TYPED_TEST_P(JobStoreContract, LeaseExpiryRequeuesUnfinishedJobs) {
   }
   EXPECT_TRUE(this->store().expire_leases(kT0 + lease, 10).empty());
   EXPECT_EQ(this->job(c->jobs[0].id).status, JobStatus::passed);
-  // The late report of the lost worker is fenced off.
-  EXPECT_EQ(this->report(*c, 1, JobStatus::passed, kT0 + lease + 1).reason, "lost_lease");
+  // The late report of the lost worker is fenced off: its attempt ended with its lease, before
+  // the job is claimed again as after (docs/protocol.md 7.2).
+  EXPECT_EQ(this->report(*c, 1, JobStatus::passed, kT0 + lease + 1).reason, "stale_attempt");
   EXPECT_EQ(this->store().promote_due(kT0 + lease + 1000, 10), 2u);
   auto c2 = this->claim("w2", kT0 + lease + 1000);
   ASSERT_TRUE(c2.has_value());

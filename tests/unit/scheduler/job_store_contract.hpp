@@ -13,6 +13,7 @@
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
+#include "contract_registry.hpp"
 #include "contract_report.hpp"
 #include "contract_retention.hpp"
 #include "contract_retry.hpp"
@@ -49,6 +50,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
     FinishedJobsGoAfterRetentionWithTheirIdempotencyKeys, SweepDeletesAtMostItsBatchAndSaysWhenMoreAreDue,
     DeadJobsGoAfterDeadRetentionAndRetentionOffKeepsJobs, SweptCancelledQueuedJobLeavesNothingToClaim,
-    ListCursorStaysValidAcrossASweep);
+    ListCursorStaysValidAcrossASweep,
+    WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew,
+    ProgressTakesAJobBackToAssignedOnlyFromInstalling);
 
 }  // namespace qg::sched::contract

@@ -81,6 +81,13 @@ struct ListConfig {
   std::string cursor;
 };
 
+// `qgjob workers [--all]`, `qgjob workers drain ID`, `qgjob workers forget ID`.
+struct WorkersConfig {
+  std::string action;  // "" (list), "drain" or "forget"
+  std::string worker_id;
+  bool all = false;  // list: also the workers that left or were forgotten
+};
+
 struct QueueConfig {
   std::uint32_t limit = 50;
   std::string cursor;
@@ -109,8 +116,10 @@ int run_cancel(const GlobalConfig& g, const CancelConfig& c, Io io);
 int run_retry(const GlobalConfig& g, const std::string& job_id, Io io);
 int run_list(const GlobalConfig& g, const ListConfig& c, Io io);
 int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io);
-int run_workers(const GlobalConfig& g, Io io);
-int run_health(const GlobalConfig& g, Io io);
+int run_workers(const GlobalConfig& g, const WorkersConfig& c, Io io);
+// detailed: also schedulers, brokers, live workers per target, the oldest queued job's age and
+// the store's memory, with warnings.
+int run_health(const GlobalConfig& g, bool detailed, Io io);
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
 // Writes the key pair; prints both paths and the public key (no broker is contacted).
 int run_keygen(const GlobalConfig& g, const KeygenConfig& c, Io io);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "qg/proto/expected.hpp"
+#include "qg/proto/registry_messages.hpp"
 
 namespace qg::proto {
 
@@ -118,6 +119,9 @@ struct SubmitReply {
   std::string submission_id;
   std::vector<std::string> job_ids;  // in the order of SubmitRequest::tests
   bool duplicate = false;            // true when the idempotency key was seen before
+  // Not empty when the jobs were queued but cannot start soon: no live worker serves their
+  // target (they wait until one comes). Empty when all is well.
+  std::string warning;
 };
 
 struct StatusRequest {
@@ -196,7 +200,8 @@ struct GroupInfo {
   std::uint64_t depth = 0;  // queued jobs in the group
   Priority highest_priority = Priority::low;
   std::int64_t oldest_age_ms = 0;
-  bool claimable = true;  // false while its batching window is open
+  bool claimable = true;        // false while its batching window is open
+  bool no_live_worker = false;  // no live worker serves the group's target: it waits for one
 };
 struct QueueReply {
   static constexpr std::string_view command = "QUEUE";
@@ -210,6 +215,7 @@ struct QueueReply {
 struct WorkersRequest {
   static constexpr std::string_view command = "WORKERS";
   std::string rid;
+  bool all = false;  // also the workers that left or were forgotten (state "left", "forgotten")
 };
 struct WorkerInfo {
   std::string worker_id;
@@ -217,7 +223,9 @@ struct WorkerInfo {
   std::vector<Target> targets;
   std::map<std::string, std::string> labels;
   std::vector<std::string> installed;  // app builds "<org_id>/<app_version_id>"
-  std::string state;                   // "idle", "busy", "draining", "lost"
+  // "idle", "busy", "draining"; "lost" when not heard from for a while (its lease, if any,
+  // expires); with WorkersRequest::all also "left" (said BYE) and "forgotten".
+  std::string state;
   std::string lease_id;
   std::string group_key;
   std::int64_t last_seen_ms = 0;  // unix epoch milliseconds
@@ -231,6 +239,7 @@ struct WorkersReply {
 struct HealthRequest {
   static constexpr std::string_view command = "HEALTH";
   std::string rid;
+  bool detailed = false;  // also the processes, workers per target, queue age and store memory
 };
 struct HealthReply {
   static constexpr std::string_view command = "HEALTH";
@@ -243,7 +252,16 @@ struct HealthReply {
   std::int64_t uptime_ms = 0;
   std::uint64_t queue_depth = 0;
   std::string broker_id;
-  std::string detail;  // why ok is false, else empty
+  std::string detail;                  // why ok is false, else empty
+  std::uint32_t schedulers_alive = 0;  // schedulers whose announcement has not lapsed
+  // With HealthRequest::detailed (empty or 0 otherwise):
+  std::vector<ProcessInfo> schedulers;
+  std::vector<ProcessInfo> brokers;
+  std::map<std::string, std::uint64_t> live_workers;  // target name -> live workers serving it
+  std::int64_t oldest_queued_age_ms = 0;              // of the oldest job waiting at a group's head
+  std::uint64_t store_used_bytes = 0;                 // Redis used_memory (0: memory store)
+  std::uint64_t store_max_bytes = 0;                  // Redis maxmemory (0: no limit set)
+  std::vector<std::string> warnings;                  // what needs an operator's eye; ok may still be true
 };
 
 struct StatsRequest {
@@ -260,6 +278,9 @@ struct StatsReply {
   // Connections this broker refused or dropped: over a per-peer or total connection limit,
   // or not done with their handshake in time (docs/operations.md "Connection limits").
   std::uint64_t connections_refused = 0;
+  // Client and worker connections of this broker that closed, whether their peer closed them
+  // or libzmq did for a frame over max_frame_bytes (which no reply can answer).
+  std::uint64_t connections_closed = 0;
 };
 
 // The topic prefix under which this connection receives events (docs/protocol.md 8.1). With

@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qg/proto/messages.hpp"
@@ -309,10 +310,34 @@ class JobStore {
   // read of a counter, for the broker's quotas (which sample it, never per submit).
   virtual std::map<std::string, std::uint64_t> queued_by_org() = 0;
 
-  // Worker registry, for `qgjob workers`.
+  // Worker registry, for `qgjob workers`. The broker a worker talks to writes its record
+  // (upsert_worker, which also takes it out of the departed records); workers() lists them.
+  // A worker that leaves (BYE: state "left") or is forgotten (an operator, or silent longer
+  // than --forget-workers-after: "forgotten") moves to the departed records, listed by
+  // departed_workers() until sweep_workers drops them.
   virtual void upsert_worker(const proto::WorkerInfo& worker) = 0;
-  virtual void remove_worker(const std::string& worker_id) = 0;
-  virtual std::vector<proto::WorkerInfo> workers() = 0;
+  void remove_worker(const std::string& worker_id) { (void)retire_worker(worker_id, "left"); }
+  // Moves the worker's record to the departed ones with `state`; false when it has none.
+  virtual bool retire_worker(const std::string& worker_id, std::string_view state) = 0;
+  virtual std::vector<proto::WorkerInfo> workers() = 0;  // by worker id
+  virtual std::vector<proto::WorkerInfo> departed_workers() = 0;
+  // Retires as "forgotten" every record last seen before `seen_before_ms` and drops departed
+  // records last seen before `drop_before_ms`. Returns the ids forgotten. O(workers): the
+  // scheduler calls it every few seconds, not per round.
+  virtual std::vector<std::string> sweep_workers(std::int64_t seen_before_ms, std::int64_t drop_before_ms) = 0;
+
+  // Processes that announce themselves (kind "scheduler", "broker"), each announcement valid
+  // until `who.expires_at_ms`: health asks whether a scheduler is alive. Announcing again
+  // (same id, host, pid and start) renews it. announced() lists the unexpired ones.
+  virtual void announce(std::string_view kind, const proto::ProcessInfo& who, std::int64_t now_ms) = 0;
+  virtual std::vector<proto::ProcessInfo> announced(std::string_view kind, std::int64_t now_ms) = 0;
+  // What the backing store's memory holds against its limit (Redis used_memory and
+  // maxmemory; max 0 = no limit). Empty for a store without such a limit (memory).
+  struct MemoryUse {
+    std::uint64_t used_bytes = 0;
+    std::uint64_t max_bytes = 0;
+  };
+  virtual std::optional<MemoryUse> memory_use() { return std::nullopt; }
 
   // True when the backing store answers.
   virtual bool ping() = 0;

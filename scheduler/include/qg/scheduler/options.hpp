@@ -2,6 +2,7 @@
 // Command-line options shared by qg-broker and qg-scheduler for the store's behaviour
 // (batching, leases, retries, ranking). For mains only.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,16 @@ struct StoreOptions {
 };
 
 void add_store_options(boost::program_options::options_description& options, StoreOptions& values);
+
+// The worker registry's upkeep (--forget-workers-after), for qg-scheduler and for qg-broker's
+// embedded scheduler and its own records.
+struct RegistryOptions {
+  std::string forget_workers_after = "10m";
+
+  // Throws qg::ConfigError naming the option on a bad value.
+  std::chrono::milliseconds forget_after() const;
+};
+
+void add_registry_options(boost::program_options::options_description& options, RegistryOptions& values);
 
 }  // namespace qg::sched

@@ -27,6 +27,15 @@ struct SchedulerSettings {
   // Jobs deleted by retention per store call: small, so that one call holds Redis for about
   // a millisecond at most; the next round comes at once while more are due.
   std::size_t sweep_batch = 50;
+  // Who this scheduler is, announced in the store every announce_ttl / 3 for announce_ttl
+  // (health counts the schedulers whose announcement has not lapsed). Empty id: not announced.
+  proto::ProcessInfo self;
+  std::chrono::milliseconds announce_ttl{5000};
+  // A worker record not written for this long (its worker stopped speaking to every broker) is
+  // moved to the forgotten ones; forgotten and departed records are dropped after
+  // departed_kept. 0 = never forget.
+  std::chrono::milliseconds forget_workers_after{10 * 60 * 1000};
+  std::chrono::milliseconds departed_kept{7LL * 24 * 60 * 60 * 1000};
 };
 
 struct SchedulerCounters {
@@ -37,7 +46,12 @@ struct SchedulerCounters {
   std::uint64_t promoted = 0;
   std::uint64_t store_failures = 0;
   std::uint64_t jobs_deleted = 0;  // by retention
+  std::uint64_t workers_forgotten = 0;
 };
+
+// This process as an announcement names it: `id`, the host's name, the pid, started at
+// `now_ms` (unix ms).
+proto::ProcessInfo this_process(std::string id, std::int64_t now_ms);
 
 class Scheduler {
  public:
@@ -57,9 +71,15 @@ class Scheduler {
   EventPublisher& events_;
   SchedulerSettings settings_;
   std::shared_ptr<spdlog::logger> log_;
+  // The registry's upkeep, done when due (clock ms): announcing this scheduler and forgetting
+  // silent workers. Part of tick(); a failure there is the round's failure.
+  void upkeep(std::int64_t now);
+
   SchedulerCounters counters_;
   bool store_down_ = false;
   bool retention_published_ = false;
+  std::int64_t next_announce_ms_ = 0;
+  std::int64_t next_sweep_ms_ = 0;
 };
 
 }  // namespace qg::sched
