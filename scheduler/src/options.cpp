@@ -31,11 +31,10 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
       "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
-      "--redis-min-replicas-timeout-ms fails the submit with STORE_UNAVAILABLE (the client retries with its "
+      "--redis-min-replicas-timeout fails the submit with STORE_UNAVAILABLE (the client retries with its "
       "idempotency key). 0 = once the primary has it. Only brokers acknowledge submits")(
-      "redis-min-replicas-timeout-ms",
-      po::value(&v.redis_min_replicas_timeout_ms)->default_value(v.redis_min_replicas_timeout_ms),
-      "how long a submit waits for --redis-min-replicas replicas (1..60000)")(
+      "redis-min-replicas-timeout", po::value(&v.redis_min_replicas_timeout)->default_value(v.redis_min_replicas_timeout),
+      "how long a submit waits for --redis-min-replicas replicas: 500ms, 2s, … (1ms to 1m)")(
       "retention", po::value(&v.retention)->default_value(v.retention),
       "finished jobs (passed, failed, timed_out, cancelled, error) are deleted this long after they finished, "
       "with their index entries and idempotency keys: 30s, 15m, 12h, 7d; 'off' keeps them for ever. The "
@@ -81,10 +80,10 @@ StoreSettings StoreOptions::apply() const {
   if (redis_min_replicas > 100) throw ConfigError("--redis-min-replicas must be 0..100");
   s.min_replicas = redis_min_replicas;
   // WAIT takes 0 as "for ever", which would stall the broker behind a missing replica.
-  if (redis_min_replicas_timeout_ms < 1 || redis_min_replicas_timeout_ms > 60000) {
-    throw ConfigError("--redis-min-replicas-timeout-ms must be 1..60000");
+  s.min_replicas_timeout = *duration_option("--redis-min-replicas-timeout", redis_min_replicas_timeout);
+  if (s.min_replicas_timeout.count() < 1 || s.min_replicas_timeout > std::chrono::minutes(1)) {
+    throw ConfigError("--redis-min-replicas-timeout must be 1ms to 1m");
   }
-  s.min_replicas_timeout = std::chrono::milliseconds(redis_min_replicas_timeout_ms);
   auto keep = [](const char* option, const std::string& text) {
     auto d = duration_option(option, text, "off");
     if (d && d->count() < 1000) throw ConfigError(std::string(option) + " must be at least 1s (or 'off')");

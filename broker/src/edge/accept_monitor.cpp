@@ -38,7 +38,6 @@ void AcceptMonitor::watch(zmq::socket_t& socket, std::string_view role, Port por
   monitor.connect(endpoint);
   monitors_.push_back(std::move(monitor));
   roles_.emplace_back(role);
-  count_closed_.push_back(count_closed);
 }
 
 void AcceptMonitor::start() {

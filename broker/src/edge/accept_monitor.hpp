@@ -74,7 +74,6 @@ class AcceptMonitor {
   std::vector<Port> ports_;
   std::vector<zmq::socket_t> monitors_;  // our end of each watched socket's monitor PAIR
   std::vector<std::string> roles_;
-  std::vector<bool> count_closed_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   // Reading thread only: failures since the last warning, the last one's errno and role.

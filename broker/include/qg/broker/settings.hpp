@@ -11,6 +11,7 @@
 
 #include "qg/broker/event_limits.hpp"
 #include "qg/broker/quotas.hpp"
+#include "qg/proto/codec.hpp"
 #include "qg/scheduler/job_store.hpp"
 #include "qg/scheduler/scheduler.hpp"
 

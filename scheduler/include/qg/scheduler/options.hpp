@@ -25,7 +25,7 @@ struct StoreOptions {
   std::vector<std::string> org_tiers;  // "org=premium"
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
-  long redis_min_replicas_timeout_ms = 1000;
+  std::string redis_min_replicas_timeout = "1s";
   std::string retention = "7d";        // finished jobs; "off": kept for ever
   std::string dead_retention = "30d";  // dead jobs; "off": kept for ever
 
