@@ -120,6 +120,7 @@ class MemoryJobStore final : public JobStore {
   ListPage list(const ListQuery& q) override;
   QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
   StatsSnapshot stats(std::int64_t now_ms) override;
+  farm::Windows farm_tallies(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
   void upsert_worker(const proto::WorkerInfo& worker) override;
@@ -236,6 +237,7 @@ class MemoryJobStore final : public JobStore {
       if (bt->second.empty()) builds_.erase(bt);
     }
     fin_[now_ms / 1000] += 1;
+    record_final(rec, status, now_ms);
   }
 
   void make_dead(JobRec& rec, std::int64_t now_ms) {
@@ -256,6 +258,10 @@ class MemoryJobStore final : public JobStore {
     lease_drop(rec);
     delayed_.add(rec.job.id, due_ms);
   }
+
+  // farm_stats.cpp
+  void record_final(const JobRec& rec, JobStatus status, std::int64_t now_ms);
+  void record_run(const JobRec& rec, const proto::Report& report, std::int64_t now_ms);
 
   // cancel.cpp
   proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
@@ -290,6 +296,7 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, std::set<std::string>> builds_;
   std::map<std::int64_t, std::uint64_t> fin_;
   std::map<std::string, proto::WorkerInfo> workers_;
+  farm::Buckets farm_;
 };
 
 }  // namespace qg::sched::memory
