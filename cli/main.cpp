@@ -220,6 +220,10 @@ const std::vector<Command> kCommands = {
      [](Invocation& in) { return cli::run_workers(in.g, in.io); }},
     {"health", "check that the broker and its store are up", "health", nullptr,
      [](Invocation& in) { return cli::run_health(in.g, in.io); }},
+    {"stats",
+     "show per org and target, over the last hour and day: jobs by final status, success rate, p50/p95 test "
+     "duration, p50 install duration, tests per install, oldest queued job",
+     "stats", nullptr, [](Invocation& in) { return cli::run_stats(in.g, in.io); }},
     {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
      watch_options, [](Invocation& in) { return cli::run_watch(in.g, in.p.watch, in.io); }},
     {"keygen", "make a CURVE key pair (NAME.key, NAME.key_secret) for a broker with keys",

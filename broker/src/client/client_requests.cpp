@@ -234,10 +234,13 @@ void Broker::handle_stats(const Incoming& in) {
     reply.by_org = std::move(stats.by_org);
     reply.jobs_per_sec = stats.jobs_per_sec;
     reply.rejected_requests = counters_.rejected;
-  } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
+    reply.farm = store().farm_stats(in.now);
+  } else {
     // The store counts per org only jobs in all states; the other figures are of every org
-    // together, so an org key gets its own org's count alone.
-    reply.by_org.insert(*own);
+    // together, so an org key gets its own org's count alone, and its own farm figures.
+    const std::string org(in.peer.id());
+    if (auto own = stats.by_org.find(org); own != stats.by_org.end()) reply.by_org.insert(*own);
+    reply.farm = store().farm_stats(in.now, org);
   }
   reply_client(in.identity, reply);
 }

@@ -111,6 +111,8 @@ int run_list(const GlobalConfig& g, const ListConfig& c, Io io);
 int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io);
 int run_workers(const GlobalConfig& g, Io io);
 int run_health(const GlobalConfig& g, Io io);
+// STATS: farm counts, then per org and target the last hour and day (an org key: its org only).
+int run_stats(const GlobalConfig& g, Io io);
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
 // Writes the key pair; prints both paths and the public key (no broker is contacted).
 int run_keygen(const GlobalConfig& g, const KeygenConfig& c, Io io);
