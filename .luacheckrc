@@ -16,7 +16,7 @@ max_line_length = 130
 -- hold every top-level local of prelude.lua, each once: the lua_luacheck_prelude_names
 -- test fails when they differ, and lua_luacheck_library checks the library as Redis loads it,
 -- where these names are locals again.
-local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED", "DONE"}
+local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED", "DONE", "SX", "SXL"}
 local prelude = {
   "globals", "cmsgpack", "string", "table", "math", "tonumber", "unpack", "ipairs", "pairs",
   "setmetatable", "rawget", "rawset", "type", "select", "next", "P", "NOW", "GMAX", "WINDOW",
@@ -27,7 +27,7 @@ local prelude = {
   "SPEC_MT", "STATE_HDR", "PASSED_HDR", "EMPTY_P", "FRESH_REST", "ZEROS", "DIGIT", "FIXINT",
   "FIXINT_MT", "parse", "fresh", "spec_of", "max_attempts", "n2s", "NUM", "STR", "NUM_MT",
   "STR_MT", "grp", "DIRTY", "PACKED", "DIRTY_ORDER", "load", "write", "row", "count",
-  "move", "variadic", "clear_call_state", "commit", "begin", "pending_any", "gxkey", "queued_in",
+  "move", "variadic", "stat", "stat_run", "clear_call_state", "commit", "begin", "pending_any", "gxkey", "queued_in",
   "full", "drop_group", "make_ready", "refresh_group", "entered_empty_band", "open_lease",
   "lease_drop", "finish", "make_dead", "requeue_now", "requeue_later",
 }

@@ -255,6 +255,10 @@ const std::vector<Command> kCommands = {
      "check that the broker, its store and a scheduler are up (exit 1 when not); --detailed for the whole farm",
      "health [--detailed]", health_options,
      [](Invocation& in) { return cli::run_health(in.g, in.p.health_detailed, in.io); }},
+    {"stats",
+     "show per org and target, over the last hour and day: jobs by final status, success rate, p50/p95 test "
+     "duration, p50 install duration, tests per install, oldest queued job",
+     "stats", nullptr, [](Invocation& in) { return cli::run_stats(in.g, in.io); }},
     {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
      watch_options, [](Invocation& in) { return cli::run_watch(in.g, in.p.watch, in.io); }},
     {"keygen", "make a CURVE key pair (NAME.key, NAME.key_secret) for a broker with keys",

@@ -48,4 +48,39 @@ Json jobs_json(const std::vector<proto::Job>& jobs) {
   return a;
 }
 
+namespace {
+// A count map as a JSON object ({} when empty, never null).
+Json count_object(const std::map<std::string, std::uint64_t>& m) {
+  Json o = Json::object();
+  for (const auto& [k, v] : m) o[k] = v;
+  return o;
+}
+}  // namespace
+
+Json farm_stat_json(const proto::FarmStat& f) {
+  return Json{{"org_id", f.org_id},
+              {"target", std::string(proto::to_string(f.target))},
+              {"window", f.window},
+              {"by_status", count_object(f.by_status)},
+              {"finished", f.finished},
+              {"success_rate", f.success_rate},
+              {"test_p50_ms", f.test_p50_ms},
+              {"test_p95_ms", f.test_p95_ms},
+              {"tests_run", f.tests_run},
+              {"installs", f.installs},
+              {"install_p50_ms", f.install_p50_ms},
+              {"tests_per_install", f.tests_per_install},
+              {"oldest_queued_ms", f.oldest_queued_ms}};
+}
+
+Json stats_json(const proto::StatsReply& r) {
+  Json farm = Json::array();
+  for (const auto& f : r.farm) farm.push_back(farm_stat_json(f));
+  return Json{{"by_status", count_object(r.by_status)},
+              {"by_org", count_object(r.by_org)},
+              {"jobs_per_sec", r.jobs_per_sec},
+              {"rejected_requests", r.rejected_requests},
+              {"farm", std::move(farm)}};
+}
+
 }  // namespace qg::client

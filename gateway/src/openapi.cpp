@@ -65,10 +65,25 @@ Json schemas() {
                           {"by_priority", counts()},
                           {"next_cursor", str()}});
   s["Workers"] = object_of({{"workers", array_of(Json{{"type", "object"}})}});
+  const Json number{{"type", "number"}};
+  s["FarmStat"] = object_of({{"org_id", str()},
+                             {"target", Json{{"type", "string"}, {"enum", {"emulator", "device", "browserstack"}}}},
+                             {"window", Json{{"type", "string"}, {"enum", {"hour", "day"}}}},
+                             {"by_status", counts()},
+                             {"finished", integer()},
+                             {"success_rate", number},
+                             {"test_p50_ms", integer()},
+                             {"test_p95_ms", integer()},
+                             {"tests_run", integer()},
+                             {"installs", integer()},
+                             {"install_p50_ms", integer()},
+                             {"tests_per_install", number},
+                             {"oldest_queued_ms", integer()}});
   s["Stats"] = object_of({{"by_status", counts()},
                           {"by_org", counts()},
-                          {"jobs_per_sec", Json{{"type", "number"}}},
-                          {"rejected_requests", integer()}});
+                          {"jobs_per_sec", number},
+                          {"rejected_requests", integer()},
+                          {"farm", array_of(ref("FarmStat"))}});
   s["Health"] = object_of({{"ok", boolean()}, {"store", str()}, {"queue_depth", integer()}, {"detail", str()}});
   s["DetailedHealth"] = object_of({{"ok", boolean()},
                                    {"brokers", array_of(Json{{"type", "object"}})},

@@ -37,6 +37,7 @@ void scope_stats(proto::StatsReply& reply, const Caller& caller) {
   reply.by_status.clear();
   reply.jobs_per_sec = 0;
   reply.rejected_requests = 0;
+  std::erase_if(reply.farm, [&](const proto::FarmStat& f) { return f.org_id != caller.org_id; });
 }
 
 void scope_health(proto::HealthReply& reply, const Caller& caller) {

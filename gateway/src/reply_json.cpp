@@ -82,11 +82,8 @@ Json to_json(const proto::HealthReply& r) {
               {"detail", r.detail}};
 }
 
-Json to_json(const proto::StatsReply& r) {
-  return Json{{"by_status", counts(r.by_status)},
-              {"by_org", counts(r.by_org)},
-              {"jobs_per_sec", r.jobs_per_sec},
-              {"rejected_requests", r.rejected_requests}};
-}
+Json to_json(const proto::FarmStat& f) { return client::farm_stat_json(f); }
+
+Json to_json(const proto::StatsReply& r) { return client::stats_json(r); }
 
 }  // namespace qg::gateway

@@ -16,6 +16,7 @@ Json to_json(const proto::QueueReply& r);
 Json to_json(const proto::WorkerInfo& w);
 Json to_json(const proto::WorkersReply& r);
 Json to_json(const proto::HealthReply& r);
+Json to_json(const proto::FarmStat& f);
 Json to_json(const proto::StatsReply& r);
 Json to_json(const proto::Job& j);
 

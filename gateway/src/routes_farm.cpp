@@ -118,6 +118,7 @@ void scale(Services& s, Call& call) {
       in.recent_test_ms[target].push_back(job.duration_ms);
     }
   }
+  in.farm = s.brokers.call<proto::StatsReply>(proto::StatsRequest{}).farm;
   Json targets = Json::array();
   for (const auto& r : recommend_scale(in)) {
     targets.push_back(Json{{"target", proto::to_string(r.target)},
@@ -129,6 +130,8 @@ void scale(Services& s, Call& call) {
                            {"test_ms_measured", r.test_ms_measured},
                            {"test_samples", r.test_samples},
                            {"install_ms", r.install_ms},
+                           {"install_ms_measured", r.install_ms_measured},
+                           {"install_samples", r.install_samples},
                            {"work_ms", r.work_ms},
                            {"needed_workers", r.needed_workers},
                            {"change", r.change},

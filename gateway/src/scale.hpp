@@ -10,9 +10,12 @@
 //             than the devices busy now (their work is under way)
 //   change  = needed - live devices (not lost) serving the target; negative: that many idle
 //             devices could go.
-// Test time is the median duration of recently finished jobs of the target; without any, an
-// assumed figure. Install time is assumed (the protocol does not report it yet). A device
-// serving several targets is counted for each. The reasoning is given as text with the numbers.
+// Test and install times are measured, from STATS' farm figures of the target (the last hour,
+// or the last day when the hour has none): the p50 of each (org, target), weighted across orgs
+// by their runs (tests) and installs. Without STATS figures, the test time is the median of
+// recently finished jobs (LIST), and failing that, as the install time, an assumed figure.
+// A device serving several targets is counted for each. The reasoning is given as text with
+// the numbers and says which figures were measured.
 
 #include <chrono>
 #include <cstdint>
@@ -29,6 +32,7 @@ struct ScaleInputs {
   bool queue_complete = true;            // false: more groups than were read
   std::vector<proto::WorkerInfo> workers;
   std::map<proto::Target, std::vector<std::int64_t>> recent_test_ms;  // finished jobs' durations
+  std::vector<proto::FarmStat> farm;                                  // STATS' farm figures
   std::chrono::milliseconds drain_target{15 * 60 * 1000};
   std::chrono::milliseconds assumed_test{60000};
   std::chrono::milliseconds assumed_install{60000};
@@ -44,6 +48,10 @@ struct ScaleRecommendation {
   bool test_ms_measured = false;  // from finished jobs (false: the assumed figure)
   std::uint64_t test_samples = 0;
   std::int64_t install_ms = 0;
+  bool test_from_stats = false;      // test_ms is STATS' p50 (else LIST's median or assumed)
+  bool install_ms_measured = false;  // from STATS (false: the assumed figure)
+  std::uint64_t install_samples = 0;
+  std::string measured_window;  // "hour" or "day" when STATS' figures were used
   std::int64_t work_ms = 0;
   std::uint64_t needed_workers = 0;
   std::int64_t change = 0;  // + add devices, - remove idle ones

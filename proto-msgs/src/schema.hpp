@@ -302,6 +302,22 @@ QG_SCHEMA(HealthReply) {
 
 QG_SCHEMA(StatsRequest) { v("rid", m.rid); }
 
+QG_SCHEMA(FarmStat) {
+  v("org_id", m.org_id);
+  v("target", m.target);
+  v("window", m.window);
+  v("by_status", m.by_status);
+  v("finished", m.finished);
+  v("success_rate", m.success_rate);
+  v("test_p50_ms", m.test_p50_ms);
+  v("test_p95_ms", m.test_p95_ms);
+  v("tests_run", m.tests_run);
+  v("installs", m.installs);
+  v("install_p50_ms", m.install_p50_ms);
+  v("tests_per_install", m.tests_per_install);
+  v("oldest_queued_ms", m.oldest_queued_ms);
+}
+
 QG_SCHEMA(StatsReply) {
   v("rid", m.rid);
   v("by_status", m.by_status);
@@ -310,6 +326,7 @@ QG_SCHEMA(StatsReply) {
   v("rejected_requests", m.rejected_requests);
   v("connections_refused", m.connections_refused);
   v("connections_closed", m.connections_closed);
+  v("farm", m.farm);
 }
 
 QG_SCHEMA(EventsTopicRequest) { v("rid", m.rid); }
@@ -368,6 +385,7 @@ QG_SCHEMA(Report) {
   v("duration_ms", m.duration_ms);
   v("log_tail", m.log_tail);
   v("error", m.error);
+  v("install_ms", m.install_ms);
 }
 
 QG_SCHEMA(Confirm) {

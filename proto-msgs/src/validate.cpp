@@ -13,6 +13,7 @@
 
 namespace qg::proto::detail {
 namespace {
+constexpr std::int64_t kMaxInstallMs = 86'400'000;  // REPORT install_ms: a day
 
 using Result = std::optional<Error>;
 
@@ -153,6 +154,9 @@ std::optional<Error> validate(Report& m, const Limits& /*limits*/) {
   if (auto e = check_id(m.job_id, "job_id")) return e;
   if (!is_final(m.status) || m.status == JobStatus::dead) {
     return invalid("status", "must be a final status: passed, failed, timed_out, error or cancelled");
+  }
+  if (m.install_ms && (*m.install_ms < 0 || *m.install_ms > kMaxInstallMs)) {
+    return invalid("install_ms", "must be 0 to 86400000 (a day)");
   }
   return std::nullopt;
 }

@@ -37,7 +37,8 @@
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
 -- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>orgq,
--- <p>fin:<unix second>, <p>done, <p>retention (GET) and <p>wakeup (commit). Running alone (at load) it touches no key.
+-- <p>fin:<unix second>, <p>done, <p>retention (GET), <p>fs:m:<minute>, <p>fs:f:<five minutes> and
+-- <p>wakeup (commit). Running alone (at load) it touches no key.
 
 -- Globals are read into locals once, by the first call (each use of a global is a table
 -- lookup); a library being loaded may read no global but redis. globals() is defined before
@@ -66,6 +67,31 @@ local DONE = {}
 -- (submit, a claim of jobs never claimed before) add to it themselves, once per org.
 local ORGQ = {}
 local DROPS = {}  -- lease id -> jobs that left it: applied by commit()
+-- Farm statistics (scheduler/src/redis/farm_stats.hpp): field '<org>/<target>|<what>' -> this
+-- call's count, added by commit() to the bucket hashes of now; and lease id -> '<org>/<target>'.
+local SX, SXL = {}, {}
+local function stat(ot, what, d)
+  local f = ot .. '|' .. what
+  SX[f] = (SX[f] or 0) + d
+end
+-- A run reported under a lease still open: its duration's bin and its install's bin (-1: none);
+-- passed when the report's own write (not finish()) made the job passed.
+local function stat_run(lid, tbin, ibin, passed)
+  local ot = SXL[lid]
+  if not ot then
+    local g = redis.call('HGET', P .. 'lease:' .. lid, 'group')
+    if not g then return end
+    ot = string.match(g, '^([^/]*)/') .. '/' .. string.match(g, '([^/]+)$')
+    SXL[lid] = ot
+  end
+  stat(ot, 'r', 1)
+  if passed then stat(ot, 's:passed', 1) end
+  if tbin >= 0 then stat(ot, 't:' .. tbin, 1) end
+  if ibin >= 0 then
+    stat(ot, 'i', 1)
+    stat(ot, 'n:' .. ibin, 1)
+  end
+end
 local function jkey(id) return P .. 'j:' .. id end
 local function qkey(g, prio) return P .. 'q:' .. g .. ':' .. prio end
 local function target_of(g) return string.match(g, '([^/]+)$') end
@@ -217,6 +243,8 @@ local function clear_call_state()
   if next(DIRTY_ORDER) ~= nil then DIRTY_ORDER = {} end
   if next(FETCHED) ~= nil then FETCHED = {} end
   if next(DONE) ~= nil then DONE = {} end
+  if next(SX) ~= nil then SX = {} end
+  if next(SXL) ~= nil then SXL = {} end
   FIN, WAKE = 0, false
 end
 -- Job writes, lease bookkeeping, counters (per status, priority and org), the
@@ -263,6 +291,15 @@ local function commit()
       end
       variadic('ZADD', P .. 'done', z)
     end
+  end
+  if next(SX) ~= nil then
+    local mk, fk = P .. 'fs:m:' .. n2s(math.floor(NOW / 60000)), P .. 'fs:f:' .. n2s(math.floor(NOW / 300000))
+    for f, d in pairs(SX) do
+      redis.call('HINCRBY', mk, f, STR[d])
+      redis.call('HINCRBY', fk, f, STR[d])
+    end
+    redis.call('EXPIRE', mk, '3720')
+    redis.call('EXPIRE', fk, '87000')
   end
   if WAKE then redis.call('PUBLISH', P .. 'wakeup', '1') end
   clear_call_state()  -- for what comes next in this call: the hand-off's claim
@@ -397,6 +434,7 @@ local function finish(j, status)
   write(j)
   FIN = FIN + 1
   if status ~= 'dead' then DONE[#DONE + 1] = j.id end
+  stat(j[ORG] .. '/' .. j[TARGET], 's:' .. status, 1)
 end
 local function make_dead(j)
   finish(j, 'dead')

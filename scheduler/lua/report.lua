@@ -4,7 +4,8 @@
 -- delays for attempts 1..d (d is 0 when no report has the status error, the only one that
 -- needs them), [7+d] the reports' jobs: a msgpack sequence of their state keys (st:<id>,
 -- with the prefix: the script builds no key of its own), [8+d] the rest of the reports: a
--- msgpack sequence of 5 values per report (lease id, attempt, status, outcome, worker id),
+-- msgpack sequence of 7 values per report (lease id, attempt, status, outcome, worker id,
+-- and for the farm statistics the bins of the test's and the install's durations, -1: none),
 -- numbers as numbers (one argument rather than 6n: each argument costs Redis a parse and a Lua string,
 -- and each number a strtod). The outcome is the msgpack of the exit code, the duration ms,
 -- the error text ('' for a pass, which keeps none) and the log tail: the state's fields
@@ -28,7 +29,8 @@
 --   writes  <p>st:<id> (MSET), <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM),
 --           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD),
---           <p>retention (GET), <p>wakeup (PUBLISH)
+--           <p>retention (GET), <p>wakeup (PUBLISH), <p>fs:m:<minute>, <p>fs:f:<five minutes> (HINCRBY,
+--           EXPIRE: farm statistics)
 
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'
@@ -108,16 +110,16 @@ local passed, nm = 0, 0
 local koff, roff, k = 0, 0, 0
 while koff >= 0 do
   local K = {cmsgpack.unpack_limit(ARGV[7 + nd], 100, koff)}  -- K[1]: the next offset
-  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 500, roff)}
+  local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 700, roff)}
   koff, roff = K[1], R[1]
   local m = #K - 1
   local vals = m > 0 and redis.call('MGET', unpack(K, 2)) or {}
   for c = 1, m do
     k = k + 1
-    local b = 5 * c - 3  -- R[b .. b+4]: lease, attempt, status, outcome, worker
+    local b = 7 * c - 5  -- R[b .. b+6]: lease, attempt, status, outcome, worker, test bin, install bin
     local key, v = K[c + 1], vals[c]
     local id = REPEATS and string.sub(key, IDAT) or nil
-    local code, row
+    local code, row, fast
     -- With repeats, FETCHED[id] is set once a report of the job was judged: a later one goes
     -- to report().
     if v and R[b + 2] == 'passed' and not (REPEATS and FETCHED[id] ~= nil) then
@@ -144,7 +146,7 @@ while koff >= 0 do
         DONE[#DONE + 1] = id or string.sub(key, IDAT)
         row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
           rest
-        code = 1
+        code, fast = 1, true
         mset[nm + 1] = key
         mset[nm + 2] = row
         nm = nm + 2
@@ -156,6 +158,7 @@ while koff >= 0 do
       if FETCHED[id] == nil then FETCHED[id] = v end
       code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3], R[b + 4])
     end
+    if code ~= 0 then stat_run(R[b], R[b + 5], R[b + 6], fast) end
     if ROWS then
       out[2 * k - 1] = code
       out[2 * k] = row

@@ -161,6 +161,14 @@ TEST_F(GatewayRest, FarmRoutesAnswerFromTheBroker) {
   auto stats = stack_.get("/api/v1/stats");
   ASSERT_EQ(stats.status, 200) << stats.text;
   EXPECT_EQ(stats.body["by_org"]["acme"], 2);
+  // STATS' farm figures pass through: the queued group's (org, target), both windows.
+  int queued_records = 0;
+  for (const auto& f : stats.body["farm"]) {
+    if (f["org_id"] == "acme" && f["target"] == "device" && f["oldest_queued_ms"].get<std::int64_t>() >= 0) {
+      ++queued_records;
+    }
+  }
+  EXPECT_EQ(queued_records, 2) << stats.text;
 
   auto health = stack_.get("/api/v1/health", "");
   EXPECT_EQ(health.status, 200) << health.text;
@@ -210,6 +218,8 @@ TEST_F(GatewayRest, AnOrgTokenSeesAndActsOnItsOrgOnly) {
   EXPECT_TRUE(queue.body["by_status"].empty());
   auto stats = stack_.get("/api/v1/stats", kAcmeToken);
   EXPECT_EQ(stats.body["by_org"].size(), 1u) << stats.text;
+  ASSERT_FALSE(stats.body["farm"].empty()) << stats.text;
+  for (const auto& f : stats.body["farm"]) EXPECT_EQ(f["org_id"], "acme") << stats.text;
   EXPECT_EQ(stack_.get("/api/v1/scale-recommendations", kAcmeToken).code(), "FORBIDDEN");
   EXPECT_EQ(stack_.get("/api/v1/health", "").body["queue_depth"], 0);
 }

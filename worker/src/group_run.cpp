@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <utility>
 
 #include "broker_send.hpp"
 #include "qg/common/clock.hpp"
@@ -152,6 +153,7 @@ void Worker::start_group(proto::Assign assign) {
 void Worker::finish_install(const CommandOutcome& outcome) {
   group_->installing = false;
   group_->command.reset();
+  group_->install_ms = outcome.duration_ms;
   auto key = build_key();
   if (outcome.kind == CommandOutcome::Kind::exited && outcome.exit_code == 0) {
     installed_.insert(key);
@@ -281,6 +283,7 @@ void Worker::finish_job(std::size_t index, JobStatus status, std::int32_t exit_c
   r.duration_ms = duration_ms;
   r.log_tail = std::move(log_tail);  // masked by tail_file() before it was cut
   r.error = mask_.apply(error);
+  r.install_ms = std::exchange(group_->install_ms, std::nullopt);
   log_->info("job {} attempt {} {} (exit {}, {} ms){}{}", r.job_id, r.attempt, proto::to_string(status), exit_code,
              duration_ms, r.error.empty() ? "" : ": ", r.error);
   publish_job_event(slot, status, r.error.empty() ? "exit " + std::to_string(exit_code) : r.error);

@@ -227,10 +227,13 @@ void Broker::handle_stats(const Incoming& in) {
     reply.rejected_requests = counters_.rejected;
     reply.connections_refused = counters_.connections_refused;
     reply.connections_closed = counters_.connections_closed;
-  } else if (auto own = stats.by_org.find(std::string(in.peer.id())); own != stats.by_org.end()) {
+    reply.farm = store().farm_stats(in.now);
+  } else {
     // The store counts per org only jobs in all states; the other figures are of every org
-    // together, so an org key gets its own org's count alone.
-    reply.by_org.insert(*own);
+    // together, so an org key gets its own org's count alone, and its own farm figures.
+    const std::string org(in.peer.id());
+    if (auto own = stats.by_org.find(org); own != stats.by_org.end()) reply.by_org.insert(*own);
+    reply.farm = store().farm_stats(in.now, org);
   }
   reply_client(in.identity, reply);
 }

@@ -123,6 +123,7 @@ class MemoryJobStore final : public JobStore {
   ListPage list(const ListQuery& q) override;
   QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
   StatsSnapshot stats(std::int64_t now_ms) override;
+  farm::Windows farm_tallies(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
 
@@ -246,6 +247,7 @@ class MemoryJobStore final : public JobStore {
     }
     fin_[now_ms / 1000] += 1;
     if (status != JobStatus::dead && settings_.retention) done_.add(rec.job.id, now_ms);
+    record_final(rec, status, now_ms);
   }
 
   void make_dead(JobRec& rec, std::int64_t now_ms) {
@@ -269,6 +271,9 @@ class MemoryJobStore final : public JobStore {
 
   // retention.cpp: deletes one job past its retention, with every entry naming it.
   void erase_job(const std::string& id);
+  // farm_stats.cpp
+  void record_final(const JobRec& rec, JobStatus status, std::int64_t now_ms);
+  void record_run(const JobRec& rec, const proto::Report& report, std::int64_t now_ms);
 
   // cancel.cpp
   proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
@@ -308,6 +313,7 @@ class MemoryJobStore final : public JobStore {
   std::map<std::string, proto::WorkerInfo> departed_;  // left or forgotten
   // kind -> encoded ProcessInfo (without its expiry) -> expires_at_ms
   std::map<std::string, std::map<std::string, std::int64_t>, std::less<>> announced_;
+  farm::Buckets farm_;
 };
 
 }  // namespace qg::sched::memory

@@ -109,6 +109,7 @@ class RedisJobStore final : public JobStore {
   ListPage list(const ListQuery& q) override;
   QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) override;
   StatsSnapshot stats(std::int64_t now_ms) override;
+  farm::Windows farm_tallies(std::int64_t now_ms) override;  // farm_stats.cpp
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
 
@@ -124,9 +125,11 @@ class RedisJobStore final : public JobStore {
 
  private:
   // The reports as kReport takes them: the jobs' state keys in one msgpack sequence, and per
-  // report its other five values in another: lease id, attempt, status, the packed outcome
+  // report its other seven values in another: lease id, attempt, status, the packed outcome
   // (exit code, duration, error text, log tail: the state's fields as a pass writes them, so a
-  // pass keeps no error text) and the reporting worker's id; repeats: some job has more than one report in the batch.
+  // pass keeps no error text), the reporting worker's id, and for the farm statistics the
+  // test duration's bin and the install's bin (-1: none; farm_stats.hpp); repeats: some job has more than one report in
+  // the batch.
   struct PackedReports {
     std::string keys, rest;
     bool repeats = false;

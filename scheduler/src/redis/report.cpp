@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "farm_stats.hpp"
 #include "redis_job_store.hpp"
 
 namespace qg::sched::redis {
@@ -100,6 +101,7 @@ RedisJobStore::PackedReports RedisJobStore::pack_reports(std::span<const proto::
     pack_str(o, r.log_tail);
     pack_str(p, outcome);
     pack_str(p, r.worker_id);
+    pack_stat_bins(p, r);
   }
   return out;
 }

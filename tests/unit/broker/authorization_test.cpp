@@ -166,6 +166,11 @@ TEST_F(Authorization, QueueAndStatsShowAnOrgKeyItsOwnOrgOnly) {
   auto every = request<proto::StatsReply>(admin, kClientProtocol, stats);
   EXPECT_EQ(every.by_org, (std::map<std::string, std::uint64_t>{{"acme", 1}, {"globex", 2}}));
   EXPECT_EQ(every.by_status["queued"], 3u);
+  // Farm figures (an hour and a day record per queued org and target): an org key's its own.
+  ASSERT_EQ(own.farm.size(), 2u);
+  for (const auto& f : own.farm) EXPECT_EQ(f.org_id, "acme");
+  ASSERT_EQ(every.farm.size(), 4u);
+  EXPECT_EQ(every.farm[2].org_id, "globex");
 }
 
 TEST_F(Authorization, WorkersShowAnOrgKeyNoOtherOrgsBuildOrGroup) {

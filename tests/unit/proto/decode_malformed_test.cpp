@@ -218,7 +218,7 @@ TEST(ProtoDecodeLimits, DecodeRejectsAStringOnePastMaxStringBytes) {
 TEST(ProtoDecodeLimits, StringLimitFollowsTheGivenLimits) {
   Limits small;
   small.max_string_bytes = 16;
-  Report r{"r", "w", "L", "J", 1, JobStatus::passed, 0, 0, "", ""};
+  Report r{"r", "w", "L", "J", 1, JobStatus::passed, 0, 0, "", "", std::nullopt};
   r.log_tail.assign(16, 'x');
   EXPECT_TRUE(decode<Report>(encode(r), small).ok());
   r.log_tail.assign(17, 'x');

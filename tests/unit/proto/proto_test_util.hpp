@@ -179,7 +179,26 @@ inline StatsRequest sample<StatsRequest>() {
 }
 template <>
 inline StatsReply sample<StatsReply>() {
-  return StatsReply{"r-stats-1", {{"passed", 900}, {"failed", 12}}, {{"acme", 912}}, 15.5, 3, 7};
+  return StatsReply{"r-stats-1",
+                    {{"passed", 900}, {"failed", 12}},
+                    {{"acme", 912}},
+                    15.5,
+                    3,
+                    7,
+                    2,
+                    {FarmStat{"acme",
+                              Target::device,
+                              "hour",
+                              {{"passed", 9}, {"failed", 1}},
+                              10,
+                              0.9,
+                              1200,
+                              8000,
+                              12,
+                              2,
+                              30000,
+                              6.0,
+                              4500}}};
 }
 template <>
 inline EventsTopicRequest sample<EventsTopicRequest>() {
@@ -221,8 +240,8 @@ inline NoWork sample<NoWork>() {
 }
 template <>
 inline Report sample<Report>() {
-  return Report{"r-report-1", "w-pixel-7:1",     "01J0LEASE00000000000000000", "J1", 2, JobStatus::failed, 1,
-                4321,         "expected true\n", "adb: device offline"};
+  return Report{"r-report-1", "w-pixel-7:1",     "01J0LEASE00000000000000000", "J1",        2, JobStatus::failed, 1,
+                4321,         "expected true\n", "adb: device offline",        std::nullopt};
 }
 template <>
 inline Confirm sample<Confirm>() {

@@ -92,7 +92,7 @@ std::vector<Example> examples() {
   out.push_back(example("progress", Progress{"pixel7-a:0", "01J0S0C1A0E4RT1GQ7K3M5N8PD", "01J0S0B9Z7E4RT1GQ7K3M5N8PB",
                                              1, JobStatus::running}));
   out.push_back(example("report", Report{"p9", "pixel7-a:0", "01J0S0C1A0E4RT1GQ7K3M5N8PD", "01J0S0B9Z7E4RT1GQ7K3M5N8PB",
-                                         1, JobStatus::failed, 1, 31200, "1 failed", ""}));
+                                         1, JobStatus::failed, 1, 31200, "1 failed", "", std::nullopt}));
   out.push_back(example("confirm", Confirm{"p9", "01J0S0B9Z7E4RT1GQ7K3M5N8PB", 1, true, ""}));
   Heartbeat hb;
   hb.worker_id = "pixel7-a:0";

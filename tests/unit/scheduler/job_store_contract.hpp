@@ -9,6 +9,7 @@
 #include "contract_cancel.hpp"
 #include "contract_claim.hpp"
 #include "contract_claim_order.hpp"
+#include "contract_farm_stats.hpp"
 #include "contract_fixture.hpp"
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
@@ -52,6 +53,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeadJobsGoAfterDeadRetentionAndRetentionOffKeepsJobs, SweptCancelledQueuedJobLeavesNothingToClaim,
     ListCursorStaysValidAcrossASweep,
     WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew,
-    ProgressTakesAJobBackToAssignedOnlyFromInstalling);
+    ProgressTakesAJobBackToAssignedOnlyFromInstalling,
+    FarmStatsCountStatusesDurationsAndInstallsPerOrgAndTarget, FarmStatsLeaveTheHourAfterAnHourAndTheDayAfterADay);
 
 }  // namespace qg::sched::contract

@@ -120,6 +120,8 @@ int run_workers(const GlobalConfig& g, const WorkersConfig& c, Io io);
 // detailed: also schedulers, brokers, live workers per target, the oldest queued job's age and
 // the store's memory, with warnings.
 int run_health(const GlobalConfig& g, bool detailed, Io io);
+// STATS: farm counts, then per org and target the last hour and day (an org key: its org only).
+int run_stats(const GlobalConfig& g, Io io);
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
 // Writes the key pair; prints both paths and the public key (no broker is contacted).
 int run_keygen(const GlobalConfig& g, const KeygenConfig& c, Io io);

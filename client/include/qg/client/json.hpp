@@ -32,4 +32,9 @@ Json job_json(const proto::Job& job);
 // An array of job_json() objects, in the given order.
 Json jobs_json(const std::vector<proto::Job>& jobs);
 
+// STATS' figures of one (org, target) and window (protocol 6.9), every field, the target as
+// its wire spelling; and STATS' whole reply but its rid (qgjob stats --json, GET /stats).
+Json farm_stat_json(const proto::FarmStat& stat);
+Json stats_json(const proto::StatsReply& reply);
+
 }  // namespace qg::client

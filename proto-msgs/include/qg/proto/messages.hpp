@@ -268,6 +268,22 @@ struct StatsRequest {
   static constexpr std::string_view command = "STATS";
   std::string rid;
 };
+// Figures of one (org, target) over one window (STATS `farm`).
+struct FarmStat {
+  std::string org_id;
+  Target target = Target::emulator;
+  std::string window;                              // "hour" or "day"
+  std::map<std::string, std::uint64_t> by_status;  // jobs that reached each final status
+  std::uint64_t finished = 0;                      // sum of by_status
+  double success_rate = 0;                         // passed / (finished - cancelled); 0 when none
+  std::int64_t test_p50_ms = 0;                    // of reported test durations; 0 when none
+  std::int64_t test_p95_ms = 0;
+  std::uint64_t tests_run = 0;  // reports accepted (retried runs included)
+  std::uint64_t installs = 0;   // installs the workers ran
+  std::int64_t install_p50_ms = 0;
+  double tests_per_install = 0;       // tests_run / installs; 0 when no install ran
+  std::int64_t oldest_queued_ms = 0;  // age of the oldest queued job now (same in both windows)
+};
 struct StatsReply {
   static constexpr std::string_view command = "STATS";
   std::string rid;
@@ -281,6 +297,7 @@ struct StatsReply {
   // Client and worker connections of this broker that closed, whether their peer closed them
   // or libzmq did for a frame over max_frame_bytes (which no reply can answer).
   std::uint64_t connections_closed = 0;
+  std::vector<FarmStat> farm;                   // per org and target, last hour and last day
 };
 
 // The topic prefix under which this connection receives events (docs/protocol.md 8.1). With
@@ -358,6 +375,10 @@ struct Report {
   std::int64_t duration_ms = 0;
   std::string log_tail;  // up to 64 KiB
   std::string error;     // infrastructure failure text (status error)
+  // How long the install this worker ran for the job's group took, on the first report after
+  // that install; absent on the others (and when no install ran: the device had the build).
+  // Feeds STATS' install durations and tests per install.
+  std::optional<std::int64_t> install_ms;
 };
 struct Confirm {
   static constexpr std::string_view command = "CONFIRM";

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "qg/proto/messages.hpp"
+#include "qg/scheduler/farm_stats.hpp"
 
 namespace spdlog {
 class logger;
@@ -304,6 +305,12 @@ class JobStore {
 
   virtual QueuePage queue(const std::string& cursor, std::uint32_t limit, std::int64_t now_ms) = 0;
   virtual StatsSnapshot stats(std::int64_t now_ms) = 0;
+  // Farm statistics (qg/scheduler/farm_stats.hpp): the tallies of the last hour and day per
+  // (org, target), recorded by report() and every other move to a final status.
+  virtual farm::Windows farm_tallies(std::int64_t now_ms) = 0;
+  // STATS' `farm` records: farm_tallies() and the oldest queued job per (org, target), read
+  // from queue(). Only org_id's when it is not empty. Defined in src/farm_stats.cpp.
+  std::vector<proto::FarmStat> farm_stats(std::int64_t now_ms, const std::string& org_id = "");
   virtual std::uint64_t queue_depth() = 0;
   // Jobs queued per org (waiting in a group or out a back-off: the `queued` of stats() by
   // org), kept by every transition into or out of queued; orgs with none are absent. One

@@ -96,6 +96,8 @@ class Worker {
     std::optional<std::size_t> running;  // index of the running test
     std::optional<RunningCommand> command;
     std::string install_log;
+    // The install this group ran, until a report carries it (REPORT install_ms).
+    std::optional<std::int64_t> install_ms;
   };
   struct PendingReport {
     proto::Report report;
