@@ -41,8 +41,8 @@ struct Sample {
 struct RunResult {
   std::vector<Sample> samples;  // while jobs ran
   double cpu_per_job_us = 0;
-  double seconds = 0;    // submitting and running
-  double drain_s = 0;    // retention run: from the last job to an empty finished-at index
+  double seconds = 0;  // submitting and running
+  double drain_s = 0;  // retention run: from the last job to an empty finished-at index
   double slow_sweeps = 0, longest_sweep_us = 0;
 };
 
@@ -80,7 +80,8 @@ RunResult run_once(const std::string& url, std::size_t jobs, const std::string& 
   const double cpu0 = admin.cpu_seconds();
   std::vector<std::string> bodies;
   for (int app = 0; app < 200; ++app) {
-    bodies.push_back(proto::encode(make_submit("s", "org-" + std::to_string(app % 7), "app-" + std::to_string(app), 1)));
+    bodies.push_back(
+        proto::encode(make_submit("s", "org-" + std::to_string(app % 7), "app-" + std::to_string(app), 1)));
   }
   // A submitter thread keeps at most two rounds queued (it reads the queued count from
   // Redis), so memory follows retention rather than a growing queue; the simulated workers
@@ -199,8 +200,9 @@ int run(int argc, char** argv) {
   const double cpu_ratio = off.cpu_per_job_us > 0 ? on.cpu_per_job_us / off.cpu_per_job_us : 0;
   cpu.note("Ratio " + fmt(cpu_ratio, 3) + " (target <= 1.30: " + (cpu_ratio <= 1.30 ? "met" : "MISSED") +
            "). The retention run's figure includes the sweep of every job (it ran until the finished-at "
-           "index was empty, " + fmt(on.drain_s, 1) + " s after the last job). Sweep calls over 0.5 ms: " +
-           fmt(on.slow_sweeps) + (on.slow_sweeps > 0 ? ", the longest " + fmt_us(on.longest_sweep_us) : "") + ".");
+           "index was empty, " +
+           fmt(on.drain_s, 1) + " s after the last job). Sweep calls over 0.5 ms: " + fmt(on.slow_sweeps) +
+           (on.slow_sweeps > 0 ? ", the longest " + fmt_us(on.longest_sweep_us) : "") + ".");
   cpu.print();
 
   record("retention.memory_peak_ratio", mem_ratio);

@@ -25,14 +25,16 @@ DurationParse parse_duration(std::string_view text) {
   if (text == "0") return {std::chrono::milliseconds(0), {}};
   std::size_t digits = 0;
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0) return {std::nullopt, shown + " is not a duration: write a whole number and a unit, e.g. 30s, 15m, 12h, 7d"};
+  if (digits == 0)
+    return {std::nullopt, shown + " is not a duration: write a whole number and a unit, e.g. 30s, 15m, 12h, 7d"};
   const std::string_view unit = text.substr(digits);
   const Unit* found = nullptr;
   for (const auto& u : kUnits) {
     if (u.name == unit) found = &u;
   }
   if (found == nullptr) {
-    return {std::nullopt, shown + (unit.empty() ? " has no unit" : " has an unknown unit") + " (ms, s, m, h or d, e.g. 30s, 7d)"};
+    return {std::nullopt,
+            shown + (unit.empty() ? " has no unit" : " has an unknown unit") + " (ms, s, m, h or d, e.g. 30s, 7d)"};
   }
   if (digits > 15) return {std::nullopt, shown + " is too long (at most 100 years)"};
   std::int64_t n = 0;

@@ -68,8 +68,8 @@ std::vector<std::string> EventFeed::look_up_prefixes(client::Subscriber* subscri
       if (subscriber) subscriber->add_prefix(prefix);
       found.push_back(std::move(prefix));
     } catch (const std::exception& e) {
-      logger_->warn("event stream {}: no event prefix from its broker yet ({}); asking again shortly",
-                    endpoints_[i], e.what());
+      logger_->warn("event stream {}: no event prefix from its broker yet ({}); asking again shortly", endpoints_[i],
+                    e.what());
     }
   }
   return found;

@@ -62,7 +62,7 @@ class EventFeed {
   GatewayMetrics& metrics_;
   std::shared_ptr<spdlog::logger> logger_;
   PrefixLookup prefix_of_;
-  std::vector<bool> prefix_known_;  // per event stream; feed thread only once started
+  std::vector<bool> prefix_known_;                           // per event stream; feed thread only once started
   std::unordered_map<std::string, std::uint64_t> last_seq_;  // per source; feed thread only
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> last_event_ms_{0};

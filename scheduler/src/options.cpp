@@ -33,7 +33,8 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
       "--redis-min-replicas-timeout fails the submit with STORE_UNAVAILABLE (the client retries with its "
       "idempotency key). 0 = once the primary has it. Only brokers acknowledge submits")(
-      "redis-min-replicas-timeout", po::value(&v.redis_min_replicas_timeout)->default_value(v.redis_min_replicas_timeout),
+      "redis-min-replicas-timeout",
+      po::value(&v.redis_min_replicas_timeout)->default_value(v.redis_min_replicas_timeout),
       "how long a submit waits for --redis-min-replicas replicas: 500ms, 2s, … (1ms to 1m)")(
       "retention", po::value(&v.retention)->default_value(v.retention),
       "finished jobs (passed, failed, timed_out, cancelled, error) are deleted this long after they finished, "

@@ -134,7 +134,7 @@ TEST(EndToEndRetention, AFullRedisRefusesSubmitsWithStoreFullAndLosesNothingAckn
   std::size_t acknowledged = 1;
   qg::testing::CommandResult refused;
   for (int i = 0; i < 200 && refused.exit_code == -1; ++i) {
-    std::vector<std::string> args = {"submit", "--org-id", "acme", "--app-version-id", "fill-" + std::to_string(i),
+    std::vector<std::string> args = {"submit",   "--org-id", "acme", "--app-version-id", "fill-" + std::to_string(i),
                                      "--target", "device"};
     for (int t = 0; t < 200; ++t) {
       args.push_back("--test");

@@ -12,7 +12,8 @@ LogPrune prune_logs(const std::string& dir, std::chrono::milliseconds keep, std:
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) return out;
-  const auto cutoff = std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now_ms - keep.count()));
+  const auto cutoff =
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(now_ms - keep.count()));
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
     const auto& entry = *it;

@@ -85,8 +85,8 @@ inline Job decode_job(std::string_view spec_bytes, std::optional<std::string_vie
     } catch (const std::exception& e) {
       throw StoreError(std::string("job ") + what + ": " + e.what());
     }
-    const bool older_spec = fields == kSpecFields && o.type == msgpack::type::ARRAY &&
-                            o.via.array.size == kSpecFieldsWithoutIdempotency;
+    const bool older_spec =
+        fields == kSpecFields && o.type == msgpack::type::ARRAY && o.via.array.size == kSpecFieldsWithoutIdempotency;
     if (o.type != msgpack::type::ARRAY || (o.via.array.size != fields && !older_spec) || offset != bytes.size()) {
       throw StoreError(std::string("job ") + what + ": not an array of " + std::to_string(fields) + " fields");
     }

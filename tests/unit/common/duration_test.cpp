@@ -27,9 +27,28 @@ TEST(Duration, ReadsEachUnit) {
 }
 
 TEST(Duration, RefusesHostileInputWithAReason) {
-  for (const std::string& bad : std::vector<std::string>{"", "s", "30", "-5s", "+5s", "5 s", " 5s", "5s ", "1.5h", "5S", "5sec", "5w", "5d5h",
-                                "0x10s", "ms", "99999999999999999999999d", "1000000000000000000s", "36501d",
-                                std::string("5\0s", 3), std::string(100000, '9') + "s", "\xff\xfes", "5s\n"}) {
+  for (const std::string& bad : std::vector<std::string>{"",
+                                                         "s",
+                                                         "30",
+                                                         "-5s",
+                                                         "+5s",
+                                                         "5 s",
+                                                         " 5s",
+                                                         "5s ",
+                                                         "1.5h",
+                                                         "5S",
+                                                         "5sec",
+                                                         "5w",
+                                                         "5d5h",
+                                                         "0x10s",
+                                                         "ms",
+                                                         "99999999999999999999999d",
+                                                         "1000000000000000000s",
+                                                         "36501d",
+                                                         std::string("5\0s", 3),
+                                                         std::string(100000, '9') + "s",
+                                                         "\xff\xfes",
+                                                         "5s\n"}) {
     auto parsed = parse_duration(bad);
     EXPECT_FALSE(parsed.value.has_value()) << "'" << bad << "' was read as " << parsed.value->count() << " ms";
     EXPECT_FALSE(parsed.error.empty()) << bad;

@@ -76,7 +76,9 @@ inline StatusRequest sample<StatusRequest>() {
 }
 template <>
 inline StatusReply sample<StatusReply>() {
-  return StatusReply{"r-status-1", {sample_job("01J0JOB0000000000000000001")}, {"01J0JOB0000000000000000002"},
+  return StatusReply{"r-status-1",
+                     {sample_job("01J0JOB0000000000000000001")},
+                     {"01J0JOB0000000000000000002"},
                      {"01J0JOB0000000000000000002"}};
 }
 template <>

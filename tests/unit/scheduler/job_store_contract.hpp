@@ -51,9 +51,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
     FinishedJobsGoAfterRetentionWithTheirIdempotencyKeys, SweepDeletesAtMostItsBatchAndSaysWhenMoreAreDue,
     DeadJobsGoAfterDeadRetentionAndRetentionOffKeepsJobs, SweptCancelledQueuedJobLeavesNothingToClaim,
-    ListCursorStaysValidAcrossASweep,
-    WorkersLeaveAreForgottenSweptAndComeBack, AnnouncementsLastUntilTheirExpiryAndRenew,
-    ProgressTakesAJobBackToAssignedOnlyFromInstalling,
+    ListCursorStaysValidAcrossASweep, WorkersLeaveAreForgottenSweptAndComeBack,
+    AnnouncementsLastUntilTheirExpiryAndRenew, ProgressTakesAJobBackToAssignedOnlyFromInstalling,
     FarmStatsCountStatusesDurationsAndInstallsPerOrgAndTarget, FarmStatsLeaveTheHourAfterAnHourAndTheDayAfterADay);
 
 }  // namespace qg::sched::contract

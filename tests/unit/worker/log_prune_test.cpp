@@ -19,9 +19,9 @@ using namespace std::chrono_literals;
 TEST(LogPrune, DeletesLogsOlderThanTheRetentionAtMostMaxPerCall) {
   qg::testing::TempDir dir;
   const auto now = fs::file_time_type::clock::now();
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::file_clock::to_sys(now).time_since_epoch())
-                          .count();
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::file_clock::to_sys(now).time_since_epoch())
+          .count();
   auto make = [&](const std::string& name, std::chrono::hours age) {
     const auto path = fs::path(dir.path()) / name;
     std::ofstream(path) << "output\n";

@@ -406,8 +406,8 @@ class Broker {
   std::unique_ptr<Admission> admission_;     // null when no quota or rate is set
   // Read by the accept monitor's and the ZAP handler's threads: declared before both.
   std::unique_ptr<ConnectionTable> connections_;
-  std::unique_ptr<FarmView> farm_;           // live targets, lost workers, announcements
-  proto::ProcessInfo self_;                  // this broker, as it announces itself
+  std::unique_ptr<FarmView> farm_;  // live targets, lost workers, announcements
+  proto::ProcessInfo self_;         // this broker, as it announces itself
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};

@@ -10,8 +10,8 @@ using client::BadReply;
 using client::BrokerUnreachable;
 using client::Client;
 using client::Event;
+using client::events_prefix;
 using client::RequestFailed;
 using client::Subscriber;
-using client::events_prefix;
 
 }  // namespace qg::cli

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "qg/proto/events_topic_messages.hpp"
 #include "qg/proto/expected.hpp"
 #include "qg/proto/registry_messages.hpp"
 
@@ -297,21 +298,7 @@ struct StatsReply {
   // Client and worker connections of this broker that closed, whether their peer closed them
   // or libzmq did for a frame over max_frame_bytes (which no reply can answer).
   std::uint64_t connections_closed = 0;
-  std::vector<FarmStat> farm;                   // per org and target, last hour and last day
-};
-
-// The topic prefix under which this connection receives events (docs/protocol.md 8.1). With
-// CURVE the broker publishes each event under unguessable capability prefixes (an org's own,
-// and the administrators'); a subscriber subscribes to "<prefix>job.", "<prefix>hb." and so
-// on. Empty without CURVE: topics are as listed under "Events".
-struct EventsTopicRequest {
-  static constexpr std::string_view command = "EVENTS_TOPIC";
-  std::string rid;
-};
-struct EventsTopicReply {
-  static constexpr std::string_view command = "EVENTS_TOPIC";
-  std::string rid;
-  std::string prefix;
+  std::vector<FarmStat> farm;  // per org and target, last hour and last day
 };
 
 // ---------------------------------------------------------------------------------------
