@@ -143,7 +143,9 @@ def main():
                 driver.save_screenshot(args.screenshot)
                 shot.append(args.screenshot)
             done = all(s["builds"].get(f"{ORG}/{b}", {}).get("done") == len(TESTS) for b in BUILDS)
-            return lost and done and len(s["failures"]) >= len(BUILDS) and "loading" not in s["tails"]
+            # A tail reads "loading…" until its STATUS answer is in.
+            tails_in = not any(t.startswith("loading") for t in s["tails"])
+            return lost and done and len(s["failures"]) >= len(BUILDS) and tails_in
         wait_until(finished, 60, "the builds to finish and the killed worker to be shown lost", interval=0.05)
         final = watch.poll()
 
