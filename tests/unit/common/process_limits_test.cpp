@@ -1,6 +1,8 @@
 // raise_open_file_limit(): the soft open-file limit goes up to the hard one and never down.
-// The test lowers its own soft limit first and restores it at the end.
+// The first test lowers the limits in a child process; the second restores what it changes.
 #include <sys/resource.h>
+
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
@@ -15,22 +17,22 @@ struct FileLimitGuard {
   ~FileLimitGuard() { ::setrlimit(RLIMIT_NOFILE, &saved); }
 };
 
-TEST(ProcessLimits, TheSoftOpenFileLimitIsRaisedToTheHardLimit) {
-  FileLimitGuard guard;
-  if (guard.saved.rlim_max == RLIM_INFINITY || guard.saved.rlim_max <= 64) {
-    GTEST_SKIP() << "needs a finite hard limit above 64";
-  }
-  rlimit low = guard.saved;
-  low.rlim_cur = 64;
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
-
+// In a child process: a finite hard limit of its own, a low soft one, then the raise. Exits 0
+// when the soft limit went up to the hard one.
+[[noreturn]] void raise_from_64_to_256() {
+  rlimit limit{64, 256};
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) std::_Exit(2);
   const auto raised = qg::raise_open_file_limit();
-  EXPECT_EQ(raised.error, 0);
-  EXPECT_EQ(raised.soft, guard.saved.rlim_max);
-  EXPECT_EQ(raised.hard, guard.saved.rlim_max);
   rlimit now{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &now), 0);
-  EXPECT_EQ(now.rlim_cur, guard.saved.rlim_max);
+  if (::getrlimit(RLIMIT_NOFILE, &now) != 0) std::_Exit(3);
+  const bool ok = raised.error == 0 && raised.soft == 256 && raised.hard == 256 && now.rlim_cur == 256;
+  std::_Exit(ok ? 0 : 1);
+}
+
+// Runs in a child process (a death test), which sets a finite hard limit of its own: lowering
+// the hard limit cannot be undone without privileges, and the host's may be unlimited.
+TEST(ProcessLimits, TheSoftOpenFileLimitIsRaisedToTheHardLimit) {
+  EXPECT_EXIT(raise_from_64_to_256(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST(ProcessLimits, ALimitAlreadyAtTheHardLimitIsLeftAsItIs) {
