@@ -5,14 +5,14 @@
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>leases (ZSCORE), <p>lease:<lease id> (HMGET), <p>st:<id>, <p>j:<id> (GET)
---   writes  <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
+--   writes  <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE)
 
 local lid = ARGV[5]
 local sc = redis.call('ZSCORE', P .. 'leases', lid)
 if not sc or tonumber(sc) > NOW then return false end
 local lk = P .. 'lease:' .. lid
-local info = redis.call('HMGET', lk, 'worker', 'jobs')
+local info = redis.call('HMGET', lk, 'worker', 'jobs', 'group')
 local out = {info[1] or ''}
 for id in string.gmatch(info[2] or '', '%S+') do
   local j = load(id)
@@ -29,7 +29,7 @@ for id in string.gmatch(info[2] or '', '%S+') do
     row(out, j)
   end
 end
-redis.call('DEL', lk)
+if redis.call('DEL', lk) == 1 then lease_ended(info[3]) end
 redis.call('ZREM', P .. 'leases', lid)
 commit()
 return out

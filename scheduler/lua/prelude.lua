@@ -36,7 +36,8 @@
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
--- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>orgq,
+-- <p>delayed and <p>dead (requeue_later, make_dead), <p>orgrun (open_lease, lease_ended),
+-- <p>counts, <p>qprio, <p>orgq,
 -- <p>fin:<unix second> and <p>wakeup (commit). Running alone (at load) it touches no key.
 
 -- Globals are read into locals once, by the first call (each use of a global is a table
@@ -215,6 +216,11 @@ local function clear_call_state()
   if next(FETCHED) ~= nil then FETCHED = {} end
   FIN, WAKE = 0, false
 end
+-- A lease of group g ended (g false: the lease was gone already): its org holds one device
+-- less. <p>orgrun counts the leases each org holds, for fair share (kClaim).
+local function lease_ended(g)
+  if g then redis.call('HINCRBY', P .. 'orgrun', string.match(g, '^[^/]+'), '-1') end
+end
 -- Job writes, lease bookkeeping, counters (per status, priority and org), the
 -- finished-per-second counter and the wakeup, once per call.
 local function commit()
@@ -228,6 +234,7 @@ local function commit()
     -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
     if redis.call('HINCRBY', lk, 'n', STR[-k]) <= 0 then
+      lease_ended(redis.call('HGET', lk, 'group'))
       redis.call('DEL', lk)
       redis.call('ZREM', P .. 'leases', lid)
     end
@@ -366,6 +373,7 @@ local function open_lease(lease_id, worker, g, ids, lease_ms, first, last)
   redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs',
     table.concat(ids, ' ', first, last), 'n', last - first + 1)
   redis.call('ZADD', P .. 'leases', NOW + lease_ms, lease_id)
+  redis.call('HINCRBY', P .. 'orgrun', string.match(g, '^[^/]+'), '1')
 end
 -- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
 local function lease_drop(j)

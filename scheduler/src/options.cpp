@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "qg/common/duration.hpp"
 #include "qg/common/errors.hpp"
 
 namespace qg::sched {
@@ -27,6 +28,12 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "org-tier", po::value(&v.org_tiers)->composing(),
       "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
       "(head starts of 60 and 30 min); unlisted orgs are standard")(
+      "org-weight", po::value(&v.org_weights)->composing(),
+      "ORG=W (W > 0); repeatable. Orgs of one tier share the devices in proportion to their weights while "
+      "each has work queued; unlisted orgs weigh 1")(
+      "fair-share-slack", po::value(&v.fair_share_slack)->default_value(v.fair_share_slack),
+      "fair share may run a group of an org below its share before better-ranked groups of its tier by at most "
+      "this much rank (30s, 15m, 2h); 0s = rank order only")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
       "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
@@ -80,6 +87,21 @@ StoreSettings StoreOptions::apply() const {
       throw ConfigError("--org-tier: unknown tier '" + tier + "' (standard, premium, enterprise)");
     }
   }
+  for (const auto& entry : org_weights) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) throw ConfigError("--org-weight takes ORG=W, got '" + entry + "'");
+    double weight = 0;
+    try {
+      std::size_t used = 0;
+      weight = std::stod(entry.substr(eq + 1), &used);
+      if (used != entry.size() - eq - 1) weight = 0;
+    } catch (const std::exception&) {
+      weight = 0;
+    }
+    if (!(weight > 0 && weight <= 1e6)) throw ConfigError("--org-weight: W must be a number in (0, 1000000], got '" + entry + "'");
+    s.org_weights[entry.substr(0, eq)] = weight;
+  }
+  s.fair_share_slack = parse_duration(fair_share_slack, "--fair-share-slack");
   return s;
 }
 

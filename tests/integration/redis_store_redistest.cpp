@@ -391,7 +391,7 @@ TEST_F(RedisStoreTest, SubmissionHandedToAWaitingWorkerSkipsTheGroupQueue) {
   auto pops = [&] { return calls("lpop") + calls("lmpop") + calls("ltrim"); };  // from a group's lists
   EXPECT_EQ(pops(), 0);
   EXPECT_EQ(calls("publish"), 0);
-  EXPECT_EQ(calls("hincrby"), 2);  // the org's and the status counts
+  EXPECT_EQ(calls("hincrby"), 3);  // the org's and the status counts, the org's leases (fair share)
   EXPECT_EQ(calls("incrby"), 0);   // no group count
 
   store->submit(submission("waiting", 2, kT0 + 1), kT0 + 1);

@@ -213,6 +213,13 @@ class MemoryJobStore final : public JobStore {
     }
   }
 
+  // A lease ends: its org holds one device less (fair share).
+  void end_lease(std::unordered_map<std::string, Lease>::iterator it) {
+    const std::string org = detail::org_of_group(it->second.group);
+    if (auto held = org_leases_.find(org); held != org_leases_.end() && --held->second <= 0) org_leases_.erase(held);
+    leases_.erase(it);
+  }
+
   void lease_drop(JobRec& rec) {
     const std::string lease_id = rec.job.lease_id;
     rec.job.lease_id.clear();
@@ -222,7 +229,7 @@ class MemoryJobStore final : public JobStore {
     auto& jobs = it->second.jobs;
     jobs.erase(std::remove(jobs.begin(), jobs.end(), rec.job.id), jobs.end());
     if (jobs.empty()) {
-      leases_.erase(it);
+      end_lease(it);
       lease_exp_.remove(lease_id);
     }
   }
@@ -279,6 +286,7 @@ class MemoryJobStore final : public JobStore {
   SortedSet<std::int64_t> delayed_;
   SortedSet<std::int64_t> dead_;
   std::unordered_map<std::string, Lease> leases_;
+  std::unordered_map<std::string, std::int64_t> org_leases_;  // leases held per org (fair share); none: absent
   SortedSet<std::int64_t> lease_exp_;
   std::map<std::string, std::int64_t> counts_;
   std::map<std::string, std::int64_t> qprio_;

@@ -102,11 +102,15 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   }
   if (candidates.empty()) return std::nullopt;
   std::sort(candidates.begin(), candidates.end());
+  const std::string fair_org = detail::fair_share_order(settings_, candidates, [&](const std::string& org) {
+    auto it = org_leases_.find(org);
+    return it == org_leases_.end() ? std::int64_t{0} : it->second;
+  });
   std::string chosen = candidates.front().second;
   const double limit = candidates.front().first + static_cast<double>(settings_.affinity_slack.count());
   std::set<std::string> installed(request.installed.begin(), request.installed.end());
   for (const auto& [rank, key] : candidates) {
-    if (rank > limit) break;
+    if (rank > limit || (!fair_org.empty() && detail::org_of_group(key) != fair_org)) break;
     auto last = key.rfind('/');
     if (installed.contains(key.substr(0, last))) {
       chosen = key;
@@ -140,6 +144,7 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   refresh_group(chosen, now_ms, false);
   lease_exp_.add(claim.lease_id, now_ms + settings_.lease.count());
   leases_.emplace(claim.lease_id, std::move(lease));
+  org_leases_[claim.org_id] += 1;
   return claim;
 }
 

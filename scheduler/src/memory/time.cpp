@@ -32,7 +32,7 @@ std::vector<ExpiredLease> MemoryJobStore::expire_leases(std::int64_t now_ms, std
         }
         expired.jobs.push_back(rec.job);
       }
-      leases_.erase(lease_id);
+      if (auto still = leases_.find(lease_id); still != leases_.end()) end_lease(still);
     }
     lease_exp_.remove(lease_id);
     out.push_back(std::move(expired));

@@ -209,6 +209,7 @@ class RedisJobStore final : public JobStore {
   std::vector<std::string> claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                       const std::string& lease_id) const;
   static std::string assigned_state(std::int64_t now_ms, std::string_view worker, std::string_view lease_id);
+  static std::string fair_share_arg(const StoreSettings& settings);
   static ClaimReply parse_claim(const RedisValue& reply, const std::string& lease_id);
   std::vector<std::optional<Claim>> read_specs(std::vector<ClaimReply> replies);
 
@@ -230,6 +231,7 @@ class RedisJobStore final : public JobStore {
   std::string lease_arg_ = std::to_string(settings_.lease.count());
   std::string affinity_slack_arg_ = std::to_string(settings_.affinity_slack.count());
   std::string candidates_arg_ = std::to_string(detail::kClaimCandidates);
+  std::string fair_share_arg_ = fair_share_arg(settings_);
   std::string min_replicas_arg_ = std::to_string(settings_.min_replicas);  // WAIT's
   std::string min_replicas_timeout_arg_ = std::to_string(settings_.min_replicas_timeout.count());
   RedisConnection conn_;

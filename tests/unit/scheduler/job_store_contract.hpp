@@ -9,6 +9,7 @@
 #include "contract_cancel.hpp"
 #include "contract_claim.hpp"
 #include "contract_claim_order.hpp"
+#include "contract_fair_share.hpp"
 #include "contract_fixture.hpp"
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
@@ -45,6 +46,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     EntriesLeftByCancelsAreNotCountedAndAnEmptiedGroupGoes,
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
-    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit);
+    OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
+    FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights, FairShareCountsOnlyLeasesStillHeld,
+    FairShareKeepsTiersAndTheAgeingBound);
 
 }  // namespace qg::sched::contract

@@ -63,6 +63,14 @@ struct StoreSettings {
   // Among groups whose ranks differ by no more than this, one whose build the worker has
   // installed wins. 0 = exact ties only.
   std::chrono::milliseconds affinity_slack{2000};
+  // Fair share inside a tier: among the claim's candidate groups of the best candidate's tier
+  // whose ranks are within fair_share_slack of the best, the group of the org holding the
+  // fewest devices (leases) for its weight goes first, so orgs of one tier share the devices
+  // in proportion to their weights while each has work queued. A group waits at most this
+  // much longer than rank order alone would make it (the ageing bound grows by it, no more).
+  // 0 = off (rank order only).
+  std::chrono::milliseconds fair_share_slack{10 * 60 * 1000};
+  std::map<std::string, double> org_weights;  // orgs not listed weigh 1; a weight is > 0
   // Redis only: a submission counts as written (and is acknowledged) only once WAIT says this
   // many replicas have it, within min_replicas_timeout; otherwise the submit fails with
   // StoreUnavailable (the jobs may or may not survive a failover: the client retries with

@@ -22,6 +22,8 @@ struct StoreOptions {
   long backoff_cap_ms = 60000;
   double backoff_jitter = 0.2;
   std::vector<std::string> org_tiers;  // "org=premium"
+  std::vector<std::string> org_weights;  // "org=2"
+  std::string fair_share_slack = "10m";
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
   long redis_min_replicas_timeout_ms = 1000;
