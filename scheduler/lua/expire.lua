@@ -5,7 +5,7 @@
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>leases (ZSCORE), <p>lease:<lease id> (HMGET), <p>st:<id>, <p>j:<id> (GET)
---   writes  <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
+--   writes  <p>rdue:<g>:<attempt> (GET, SET), <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE)
 
 local lid = ARGV[5]
@@ -24,7 +24,7 @@ for id in string.gmatch(info[2] or '', '%S+') do
       make_dead(j)
     else
       local slot = math.min(math.max(j[ATTEMPT], 1), #ARGV - 5)
-      requeue_later(j, NOW + tonumber(ARGV[5 + slot]))
+      requeue_later(j, retry_due(j, tonumber(ARGV[5 + slot])))
     end
     row(out, j)
   end

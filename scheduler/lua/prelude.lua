@@ -36,7 +36,7 @@
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
--- <p>delayed and <p>dead (requeue_later, make_dead), <p>orgrun (open_lease, lease_ended),
+-- <p>delayed and <p>dead (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>orgrun (open_lease, lease_ended),
 -- <p>counts, <p>qprio, <p>orgq,
 -- <p>fin:<unix second> and <p>wakeup (commit). Running alone (at load) it touches no key.
 
@@ -399,6 +399,19 @@ local function requeue_now(j)
   write(j)
   redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j.id)
   refresh_group(grp(j), true, nil)
+end
+-- The due time of job j's infrastructure retry, `delay` ms from now: one per group and
+-- attempt, so that a group whose install failed comes back whole, as one group, rather than
+-- job by job as each report's delay (jittered per call) would bring it. The first job of the
+-- group and attempt to back off sets it (<p>rdue:<g>:<attempt>, gone a second after it);
+-- the others take it while it is still ahead.
+local function retry_due(j, delay)
+  local k = P .. 'rdue:' .. grp(j) .. ':' .. n2s(j[ATTEMPT])
+  local due = tonumber(redis.call('GET', k) or '')
+  if due and due >= NOW then return due end
+  due = NOW + delay
+  redis.call('SET', k, n2s(due), 'PX', n2s(delay + 1000))
+  return due
 end
 local function requeue_later(j, due)
   move(j, 'queued')

@@ -25,6 +25,7 @@
 --           <p>ready:<target>, <p>pending (placing a group a retry went back to)
 --   writes  <p>st:<id> (MSET), <p>lease:<lease id> (HINCRBY n, DEL), <p>leases (ZREM),
 --           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
+--           <p>rdue:<g>:<attempt> (GET, SET),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>wakeup (PUBLISH)
 
 local nd = NUM[ARGV[6]]
@@ -70,7 +71,7 @@ local function report(id, lease, attempt, st, outcome, worker)
       finish(j, 'cancelled')
     elseif j[ATTEMPT] < max_attempts(j) then
       local slot = math.min(math.max(j[ATTEMPT], 1), nd)
-      requeue_later(j, NOW + tonumber(ARGV[6 + slot]))
+      requeue_later(j, retry_due(j, tonumber(ARGV[6 + slot])))
       requeued = 1
     else
       make_dead(j)

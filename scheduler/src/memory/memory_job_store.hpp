@@ -258,6 +258,16 @@ class MemoryJobStore final : public JobStore {
     wake();
   }
 
+  // The due time of an infrastructure retry `delay_ms` from now: one per group and attempt, so
+  // that a group whose install failed comes back whole (as the Redis store's <p>rdue keys).
+  std::int64_t retry_due(const JobRec& rec, std::int64_t delay_ms, std::int64_t now_ms) {
+    auto [it, fresh] = retry_due_.try_emplace({rec.group, rec.job.attempt}, now_ms + delay_ms);
+    if (!fresh && it->second < now_ms) it->second = now_ms + delay_ms;
+    const std::int64_t due = it->second;
+    if (retry_due_.size() > 1024) std::erase_if(retry_due_, [&](const auto& e) { return e.second < now_ms; });
+    return due;
+  }
+
   void requeue_later(JobRec& rec, std::int64_t due_ms, std::int64_t now_ms) {
     set_status(rec, JobStatus::queued, now_ms);
     lease_drop(rec);
@@ -287,6 +297,7 @@ class MemoryJobStore final : public JobStore {
   SortedSet<std::int64_t> dead_;
   std::unordered_map<std::string, Lease> leases_;
   std::unordered_map<std::string, std::int64_t> org_leases_;  // leases held per org (fair share); none: absent
+  std::map<std::pair<std::string, std::uint32_t>, std::int64_t> retry_due_;  // (group, attempt) -> due ms
   SortedSet<std::int64_t> lease_exp_;
   std::map<std::string, std::int64_t> counts_;
   std::map<std::string, std::int64_t> qprio_;

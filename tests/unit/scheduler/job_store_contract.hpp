@@ -16,6 +16,7 @@
 #include "contract_races.hpp"
 #include "contract_report.hpp"
 #include "contract_retry.hpp"
+#include "contract_retry_group.hpp"
 #include "contract_submit.hpp"
 #include "contract_time.hpp"
 
@@ -48,6 +49,6 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
     FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights, FairShareCountsOnlyLeasesStillHeld,
-    FairShareKeepsTiersAndTheAgeingBound);
+    FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime);
 
 }  // namespace qg::sched::contract
