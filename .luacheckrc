@@ -29,7 +29,7 @@ local prelude = {
   "STR_MT", "grp", "DIRTY", "PACKED", "DIRTY_ORDER", "load", "write", "row", "count",
   "move", "variadic", "clear_call_state", "lease_ended", "commit", "begin", "pending_any", "gxkey", "queued_in",
   "full", "drop_group", "make_ready", "refresh_group", "entered_empty_band", "open_lease",
-  "lease_drop", "finish", "make_dead", "requeue_now", "requeue_later",
+  "lease_drop", "finish", "make_dead", "requeue_now", "retry_due", "requeue_later",
 }
 
 local function body(extra)

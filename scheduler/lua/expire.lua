@@ -5,7 +5,8 @@
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>leases (ZSCORE), <p>lease:<lease id> (HMGET), <p>st:<id>, <p>j:<id> (GET)
---   writes  <p>rdue:<g>:<attempt> (GET, SET), <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
+--   writes  <p>rdue:<g>:<attempt> (GET, SET), <p>lease:<lease id> (DEL), <p>leases (ZREM),
+--           <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE)
 
 local lid = ARGV[5]
