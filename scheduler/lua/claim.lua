@@ -13,7 +13,7 @@
 --   writes  <p>q:<g>:<band> (LMPOP, LTRIM, DEL), <p>st:<id> (MSET), <p>gx:<g> (DECRBY, DEL),
 --           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
 --           <p>counts, <p>qprio, <p>orgq, <p>orgrun (HINCRBY), <p>wakeup (PUBLISH)
---   reads   (fair share) <p>orgrun (HMGET)
+--   reads   (fair share) <p>orgrun (HMGET); (device health) <p>quar (HGET; HSET for a probe)
 
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
@@ -21,7 +21,7 @@
 -- (assigned, attempt 1, now, worker, lease; the rest zeros and ''), packed by the store
 -- (a cmsgpack.pack costs a call about 2,500 instructions), then fair share: '' (off) or the
 -- msgpack of three values: slack ms, {org = weight}, {org = tier} (orgs not listed: weight 1,
--- tier 0).
+-- tier 0), then the quarantine's cooldown ms ('' when quarantine is off; see claim_gate).
 local lease_id, worker = ARGV[5], ARGV[6]
 local per = NUM[ARGV[9]]
 local want = GMAX
@@ -29,6 +29,10 @@ if NUM[ARGV[10]] > 0 and NUM[ARGV[10]] < want then want = NUM[ARGV[10]] end
 local nt = NUM[ARGV[11]]
 local ni = NUM[ARGV[12 + nt]]
 local fair = ARGV[14 + nt + ni] or ''
+local cooldown = ARGV[15 + nt + ni]
+local gate = claim_gate(worker, cooldown)
+if not gate then return false end  -- quarantined, cooling down
+if gate > 0 and gate < want then want = gate end  -- a probe: one job
 local cands  -- group keys, in the order they are tried
 local function org_of(g) return string.match(g, '^[^/]+') end
 -- Fair share inside a tier (StoreSettings::fair_share_slack; the memory store's
@@ -252,6 +256,7 @@ for _, g in ipairs(cands) do
       ORGQ[org] = (ORGQ[org] or 0) - nfresh
     end
     open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 4, 3 + n)
+    if gate > 0 then probe_claimed(worker, cooldown) end
     -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or
     -- only entries left by cancels are, which gx counts.
     if emptied then

@@ -36,7 +36,8 @@
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
 -- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
--- <p>delayed and <p>dead (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>orgrun (open_lease, lease_ended),
+-- <p>delayed and <p>dead (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>quar
+-- (claim_gate, probe_claimed), <p>orgrun (open_lease, lease_ended),
 -- <p>counts, <p>qprio, <p>orgq,
 -- <p>fin:<unix second> and <p>wakeup (commit). Running alone (at load) it touches no key.
 
@@ -364,6 +365,21 @@ end
 local function entered_empty_band(g, rank)
   if pending_any() then return refresh_group(g, false, nil, false) end
   if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then WAKE = true end
+end
+-- Device health: whether worker w may claim now. cooldown: the quarantine's, '' when
+-- quarantine is off. Returns false (quarantined, cooling down), 1 (its cooldown is over: a
+-- probe of one job; the claim that takes it calls probe_claimed) or 0 (no limit).
+local function claim_gate(w, cooldown)
+  if cooldown == nil or cooldown == '' then return 0 end
+  local at = redis.call('HGET', P .. 'quar', w)
+  if not at then return 0 end
+  if tonumber(at) > NOW then return false end
+  return 1
+end
+-- A probe was claimed: the next one after another cooldown, unless a sound report ends the
+-- quarantine first.
+local function probe_claimed(w, cooldown)
+  redis.call('HSET', P .. 'quar', w, n2s(NOW + tonumber(cooldown)))
 end
 -- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
 -- EXP read its fields; commit() counts `n` down as jobs leave it.

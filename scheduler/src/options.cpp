@@ -34,6 +34,12 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "fair-share-slack", po::value(&v.fair_share_slack)->default_value(v.fair_share_slack),
       "fair share may run a group of an org below its share before better-ranked groups of its tier by at most "
       "this much rank (30s, 15m, 2h); 0s = rank order only")(
+      "quarantine-after", po::value(&v.quarantine_after)->default_value(v.quarantine_after),
+      "a worker whose groups end in this many infrastructure failures in a row (install failed, device error) "
+      "is quarantined: it gets no work until --quarantine-cooldown has passed, then one job as a probe; "
+      "0 = never")(
+      "quarantine-cooldown", po::value(&v.quarantine_cooldown)->default_value(v.quarantine_cooldown),
+      "how long a quarantined worker waits before each probe (30s, 15m, 12h, 7d)")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
       "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
@@ -102,6 +108,10 @@ StoreSettings StoreOptions::apply() const {
     s.org_weights[entry.substr(0, eq)] = weight;
   }
   s.fair_share_slack = parse_duration(fair_share_slack, "--fair-share-slack");
+  if (quarantine_after > 1000) throw ConfigError("--quarantine-after must be 0..1000");
+  s.quarantine_after = quarantine_after;
+  s.quarantine_cooldown = parse_duration(quarantine_cooldown, "--quarantine-cooldown");
+  if (s.quarantine_cooldown.count() < 1) throw ConfigError("--quarantine-cooldown must be at least 1ms");
   return s;
 }
 

@@ -115,6 +115,10 @@ class MemoryJobStore final : public JobStore {
   std::size_t promote_due(std::int64_t now_ms, std::size_t max) override;
   std::optional<std::int64_t> next_due_ms() override;
 
+  // health.cpp: device health (quarantine).
+  std::map<std::string, std::int64_t> quarantined() override;
+  bool unquarantine(const std::string& worker_id) override;
+
   // queries.cpp
   std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override;
   ListPage list(const ListQuery& q) override;
@@ -274,6 +278,14 @@ class MemoryJobStore final : public JobStore {
     delayed_.add(rec.job.id, due_ms);
   }
 
+  // health.cpp; mutex_ held. A report accepted from a worker: an infrastructure failure
+  // (counted once per lease) or a test it ran. claim_gate: whether it may claim now (nullopt:
+  // quarantined) and, for a probe, the one job it may take.
+  void note_report_health(const std::string& worker_id, const std::string& lease_id, JobStatus status,
+                          std::int64_t now_ms);
+  std::optional<std::uint32_t> claim_gate(const std::string& worker_id, std::int64_t now_ms) const;
+  void probe_claimed(const std::string& worker_id, std::int64_t now_ms);
+
   // cancel.cpp
   proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
 
@@ -298,6 +310,12 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, Lease> leases_;
   std::unordered_map<std::string, std::int64_t> org_leases_;  // leases held per org (fair share); none: absent
   std::map<std::pair<std::string, std::uint32_t>, std::int64_t> retry_due_;  // (group, attempt) -> due ms
+  struct WorkerHealth {
+    std::uint32_t failures = 0;  // groups in a row that ended in an infrastructure failure
+    std::string last_lease;      // the lease whose failure was counted last
+  };
+  std::unordered_map<std::string, WorkerHealth> health_;  // workers with failures only
+  std::map<std::string, std::int64_t> quarantine_;        // worker -> when it may claim a probe
   SortedSet<std::int64_t> lease_exp_;
   std::map<std::string, std::int64_t> counts_;
   std::map<std::string, std::int64_t> qprio_;

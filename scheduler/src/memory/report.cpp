@@ -33,6 +33,7 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
     return out;
   }
   out.accepted = true;
+  note_report_health(r.worker_id, r.lease_id, r.status, now_ms);
   j.exit_code = r.exit_code;
   j.duration_ms = r.duration_ms;
   j.log_tail = r.log_tail;

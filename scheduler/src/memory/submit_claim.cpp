@@ -90,6 +90,8 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
 
 std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  const auto gate = claim_gate(request.worker_id, now_ms);
+  if (!gate) return std::nullopt;  // quarantined, cooling down
   std::vector<std::pair<double, std::string>> candidates;
   std::set<proto::Target> seen;
   for (auto t : request.targets) {
@@ -128,8 +130,11 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   auto& group = groups_[chosen];
   // The group's first jobs by rank, at most group_max and at most what the caller asked
   // for; the rest stays queued at the group's rank for the next claim.
-  const std::size_t take =
-      request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
+  std::size_t take = request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
+  if (*gate > 0) {
+    take = std::min<std::size_t>(take, *gate);  // a probe of a quarantined worker: one job
+    probe_claimed(request.worker_id, now_ms);
+  }
   while (!group.empty() && lease.jobs.size() < take) {
     std::string id = *next_job(group).first;
     group.remove(id);

@@ -14,7 +14,7 @@ std::optional<Claim> RedisJobStore::claim_group(const ClaimRequest& request, std
 
 std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                                    const std::string& lease_id) const {
-  auto args = base(now_ms, 10 + request.targets.size() + request.installed.size());
+  auto args = base(now_ms, 11 + request.targets.size() + request.installed.size());
   args.push_back(lease_id);
   args.push_back(request.worker_id);
   args.push_back(lease_arg_);
@@ -27,6 +27,7 @@ std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, 
   for (const auto& i : request.installed) args.push_back(i);
   args.push_back(assigned_state(now_ms, request.worker_id, lease_id));
   args.push_back(fair_share_arg_);
+  args.push_back(settings_.quarantine_after > 0 ? quarantine_cooldown_arg_ : std::string());
   return args;
 }
 

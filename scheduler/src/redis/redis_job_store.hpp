@@ -107,6 +107,10 @@ class RedisJobStore final : public JobStore {
   StatsSnapshot stats(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
+
+  // health.cpp: device health (quarantine), <p>whealth and <p>quar.
+  std::map<std::string, std::int64_t> quarantined() override;
+  bool unquarantine(const std::string& worker_id) override;
   void upsert_worker(const proto::WorkerInfo& worker) override;
   void remove_worker(const std::string& worker_id) override;
   std::vector<proto::WorkerInfo> workers() override;
@@ -232,6 +236,8 @@ class RedisJobStore final : public JobStore {
   std::string affinity_slack_arg_ = std::to_string(settings_.affinity_slack.count());
   std::string candidates_arg_ = std::to_string(detail::kClaimCandidates);
   std::string fair_share_arg_ = fair_share_arg(settings_);
+  std::string quarantine_after_arg_ = std::to_string(settings_.quarantine_after);
+  std::string quarantine_cooldown_arg_ = std::to_string(settings_.quarantine_cooldown.count());
   std::string min_replicas_arg_ = std::to_string(settings_.min_replicas);  // WAIT's
   std::string min_replicas_timeout_arg_ = std::to_string(settings_.min_replicas_timeout.count());
   RedisConnection conn_;

@@ -11,6 +11,7 @@
 #include "contract_claim_order.hpp"
 #include "contract_fair_share.hpp"
 #include "contract_fixture.hpp"
+#include "contract_health.hpp"
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
@@ -49,6 +50,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
     FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights, FairShareCountsOnlyLeasesStillHeld,
-    FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime);
+    FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime,
+    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines);
 
 }  // namespace qg::sched::contract

@@ -24,6 +24,8 @@ struct StoreOptions {
   std::vector<std::string> org_tiers;  // "org=premium"
   std::vector<std::string> org_weights;  // "org=2"
   std::string fair_share_slack = "10m";
+  unsigned quarantine_after = 3;
+  std::string quarantine_cooldown = "10m";
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
   long redis_min_replicas_timeout_ms = 1000;
