@@ -42,6 +42,7 @@ struct Parsed {
   cli::WatchConfig watch;
   cli::KeygenConfig keygen;
   std::string retry_job;
+  std::vector<std::string> workers_action;  // `workers unquarantine ID`
   std::string priority = "medium", target = "emulator", list_status, list_target;
   double timeout_s = 0;
   std::uint32_t retries = 0, limit = 50;
@@ -188,6 +189,12 @@ void watch_options(po::options_description& own, Parsed& p) {
       ("heartbeats", po::bool_switch(&p.watch.heartbeats), "also print worker heartbeats");
 }
 
+void workers_options(po::options_description& own, Parsed& p) {
+  own.add_options()  //
+      ("action", po::value(&p.workers_action)->composing(),
+       "unquarantine WORKER_ID: give a quarantined device work again at once (admin key under CURVE)");
+}
+
 void keygen_options(po::options_description& own, Parsed& p) {
   own.add_options()                                                                                              //
       ("name", po::value(&p.keygen.name), "NAME: writes NAME.key and NAME.key_secret (NAME may hold a folder)")  //
@@ -216,8 +223,17 @@ const std::vector<Command> kCommands = {
      "list [--org-id X] [--app-version-id Y] [--status S] [--target T] [--limit N] [--cursor C]", list_options,
      list_run},
     {"queue", "show queued groups and job counts", "queue [--limit N] [--cursor C]", queue_options, queue_run},
-    {"workers", "show connected workers and their devices", "workers", nullptr,
-     [](Invocation& in) { return cli::run_workers(in.g, in.io); }},
+    {"workers", "show connected workers and their devices; end a device's quarantine",
+     "workers [unquarantine WORKER_ID]", workers_options,
+     [](Invocation& in) {
+       const auto& action = in.p.workers_action;
+       if (action.empty()) return cli::run_workers(in.g, in.io);
+       if (action.size() != 2 || action[0] != "unquarantine") {
+         return in.usage_error("takes nothing, or `unquarantine WORKER_ID`");
+       }
+       return cli::run_unquarantine(in.g, action[1], in.io);
+     },
+     "action"},
     {"health", "check that the broker and its store are up", "health", nullptr,
      [](Invocation& in) { return cli::run_health(in.g, in.io); }},
     {"watch", "print live job and worker events until Ctrl-C", "watch [--org-id X] [--job-id ID] [--heartbeats]",
@@ -319,7 +335,7 @@ int main(int argc, char* argv[]) {
   po::options_description all;
   all.add(own).add(global);
   po::positional_options_description positional;
-  if (known->positional != nullptr) positional.add(known->positional, 1);
+  if (known->positional != nullptr) positional.add(known->positional, -1);
   auto outcome =
       qg::parse_options(static_cast<int>(args.size()), args.data(), all, {"QGJOB_"}, "qgjob " + command,
                         known->summary + "\n\nUsage: qgjob " + known->usage, cli::exit_code::usage, &positional);

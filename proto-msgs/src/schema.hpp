@@ -226,11 +226,15 @@ QG_SCHEMA(QueueReply) {
   v("next_cursor", m.next_cursor);
 }
 
-QG_SCHEMA(WorkersRequest) { v("rid", m.rid); }
+QG_SCHEMA(WorkersRequest) {
+  v("rid", m.rid);
+  v("unquarantine", m.unquarantine);
+}
 
 QG_SCHEMA(WorkersReply) {
   v("rid", m.rid);
   v("workers", m.workers);
+  v("unquarantined", m.unquarantined);
 }
 
 QG_SCHEMA(HealthRequest) { v("rid", m.rid); }

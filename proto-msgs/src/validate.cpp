@@ -120,7 +120,11 @@ std::optional<Error> validate(QueueRequest& m, const Limits& /*limits*/) {
   return check_limit(m.limit);
 }
 
-std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
+std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) {
+  if (auto e = check_rid(m.rid)) return e;
+  if (!m.unquarantine.empty()) return check_id(m.unquarantine, "unquarantine");
+  return std::nullopt;
+}
 std::optional<Error> validate(HealthRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 std::optional<Error> validate(StatsRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
 

@@ -196,7 +196,20 @@ void Broker::handle_workers(const Incoming& in) {
   if (!request) return;
   proto::WorkersReply reply;
   reply.rid = request->rid;
+  if (!request->unquarantine.empty()) {
+    // Ending a quarantine puts a device back to work for every org: an administrator's call.
+    if (!sees_every_org(in.peer)) {
+      reject(in, {std::string(proto::errc::forbidden), "only an admin key may end a quarantine", "unquarantine"});
+      return;
+    }
+    reply.unquarantined = store().unquarantine(request->unquarantine);
+    if (reply.unquarantined) {
+      log_->info("worker {}: quarantine ended by an operator", request->unquarantine);
+      publish_worker_health(request->unquarantine, "healthy", in.now);
+    }
+  }
   reply.workers = store().workers();
+  show_quarantines(reply.workers);
   for (auto& worker : reply.workers) redact_worker(worker, in.peer);
   reply_client(in.identity, reply);
 }

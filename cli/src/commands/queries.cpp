@@ -103,6 +103,25 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
   });
 }
 
+int run_unquarantine(const GlobalConfig& g, const std::string& worker_id, Io io) {
+  return guarded(g, io, [&] {
+    zmq::context_t context(1);
+    Client client(context, g.broker, g.curve);
+    proto::WorkersRequest req;
+    req.rid = client.new_rid();
+    req.unquarantine = worker_id;
+    auto reply = client.call<proto::WorkersReply>(req, g.request_timeout);
+    if (g.json) {
+      io.out << dump_json({{"worker_id", worker_id}, {"unquarantined", reply.unquarantined}}) << "\n";
+    } else if (reply.unquarantined) {
+      io.out << "worker " << worker_id << ": quarantine ended; it gets work again\n";
+    } else {
+      io.out << "worker " << worker_id << " was not quarantined\n";
+    }
+    return reply.unquarantined ? exit_code::ok : exit_code::failed;
+  });
+}
+
 int run_workers(const GlobalConfig& g, Io io) {
   return guarded(g, io, [&] {
     zmq::context_t context(1);

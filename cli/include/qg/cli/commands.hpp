@@ -110,6 +110,9 @@ int run_retry(const GlobalConfig& g, const std::string& job_id, Io io);
 int run_list(const GlobalConfig& g, const ListConfig& c, Io io);
 int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io);
 int run_workers(const GlobalConfig& g, Io io);
+// `qgjob workers unquarantine ID`: ends the worker's quarantine (exit 0), or says it was not
+// quarantined (exit 1).
+int run_unquarantine(const GlobalConfig& g, const std::string& worker_id, Io io);
 int run_health(const GlobalConfig& g, Io io);
 int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io);
 // Writes the key pair; prints both paths and the public key (no broker is contacted).

@@ -206,6 +206,7 @@ struct QueueReply {
 struct WorkersRequest {
   static constexpr std::string_view command = "WORKERS";
   std::string rid;
+  std::string unquarantine;  // optional: a worker id whose quarantine ends first (admin only)
 };
 struct WorkerInfo {
   std::string worker_id;
@@ -222,6 +223,7 @@ struct WorkersReply {
   static constexpr std::string_view command = "WORKERS";
   std::string rid;
   std::vector<WorkerInfo> workers;
+  bool unquarantined = false;  // the request's `unquarantine` worker was quarantined (and is no more)
 };
 
 struct HealthRequest {
