@@ -28,7 +28,7 @@ local prelude = {
   "FIXINT_MT", "parse", "fresh", "spec_of", "max_attempts", "n2s", "NUM", "STR", "NUM_MT",
   "STR_MT", "grp", "DIRTY", "PACKED", "DIRTY_ORDER", "load", "write", "row", "count",
   "move", "variadic", "clear_call_state", "lease_ended", "commit", "begin", "pending_any", "gxkey", "queued_in",
-  "full", "drop_group", "make_ready", "refresh_group", "entered_empty_band", "claim_gate",
+  "full", "org_of", "org_ready", "drop_group", "make_ready", "refresh_group", "entered_empty_band", "claim_gate",
   "probe_claimed", "open_lease",
   "lease_drop", "finish", "make_dead", "requeue_now", "retry_due", "requeue_later",
 }

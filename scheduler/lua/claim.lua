@@ -34,7 +34,6 @@ local gate = claim_gate(worker, cooldown)
 if not gate then return false end  -- quarantined, cooling down
 if gate > 0 and gate < want then want = gate end  -- a probe: one job
 local cands  -- group keys, in the order they are tried
-local function org_of(g) return string.match(g, '^[^/]+') end
 -- Fair share inside a tier (StoreSettings::fair_share_slack; the memory store's
 -- fair_share_order does the same): among the candidates of the best one's tier within the
 -- slack of its rank, the org holding the fewest leases (<p>orgrun) for its weight goes first
@@ -80,6 +79,23 @@ else
       seen[t] = true
       local r = redis.call('ZRANGE', P .. 'ready:' .. t, 0, per - 1, 'WITHSCORES')
       for k = 1, #r, 2 do ranked[#ranked + 1] = {tonumber(r[k + 1]), r[k]} end
+    end
+  end
+  if fair ~= '' then
+    -- Fair share looks at the best group of each of the best orgs too (<p>rorg:<target>,
+    -- <p>ready:<target>:<org>), so that an org with more groups than the candidates read
+    -- above, all ranked ahead, cannot hide the others.
+    local has = {}
+    for _, c in ipairs(ranked) do has[org_of(c[2])] = true end
+    for t in pairs(seen) do
+      local orgs = redis.call('ZRANGE', P .. 'rorg:' .. t, 0, per - 1)
+      for _, o in ipairs(orgs) do
+        if not has[o] then
+          has[o] = true
+          local r = redis.call('ZRANGE', P .. 'ready:' .. t .. ':' .. o, 0, 0, 'WITHSCORES')
+          if r[2] then ranked[#ranked + 1] = {tonumber(r[2]), r[1]} end
+        end
+      end
     end
   end
   if #ranked == 0 then return false end
@@ -252,7 +268,7 @@ for _, g in ipairs(cands) do
       nfresh = nfresh + m
     end
     if nfresh > 0 then
-      local org = org_of(g)  -- an org id holds no '/'
+      local org = org_of(g)
       ORGQ[org] = (ORGQ[org] or 0) - nfresh
     end
     open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 4, 3 + n)

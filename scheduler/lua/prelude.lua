@@ -34,8 +34,9 @@
 -- Cluster compatible.
 --
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
--- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
--- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
+-- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>,
+-- <p>ready:<target>:<org>, <p>rorg:<target> (org_ready) and <p>pending (placing a group),
+-- <p>lease:<lease id> and <p>leases (open_lease, commit),
 -- <p>delayed and <p>dead (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>quar
 -- (claim_gate, probe_claimed), <p>orgrun (open_lease, lease_ended),
 -- <p>counts, <p>qprio, <p>orgq,
@@ -295,11 +296,27 @@ local function full(g, n)
   if n == nil then n = queued_in(g) end
   return n >= GMAX
 end
+local function org_of(g) return string.match(g, '^[^/]+') end  -- an org id holds no '/'
+-- Beside each target's ready set rk, each org's ready groups of it (<rk>:<org>) and each org's
+-- best rank there (<p>rorg:<target>, member the org), so that fair share (kClaim) finds the
+-- best group of every org, not only of the orgs whose groups lead the target. org_ready()
+-- follows group g's entry in rk: score, or nil when it left.
+local function org_ready(g, score)
+  local org = org_of(g)
+  local ork, rok = ready_key(g) .. ':' .. org, P .. 'rorg:' .. target_of(g)
+  if score then
+    redis.call('ZADD', ork, score, g)
+  elseif redis.call('ZREM', ork, g) == 0 then
+    return
+  end
+  local head = redis.call('ZRANGE', ork, 0, 0, 'WITHSCORES')
+  if head[2] then redis.call('ZADD', rok, head[2], org) else redis.call('ZREM', rok, org) end
+end
 -- Takes group g out of the queue: its lists, its count of entries left by cancels, its place.
 -- emptied: a claim emptied every list (Redis deleted them) and took care of gx.
 local function drop_group(g, rk, emptied)
   if not emptied then redis.call('DEL', gxkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')) end
-  redis.call('ZREM', rk, g)
+  if redis.call('ZREM', rk, g) > 0 then org_ready(g, nil) end
   if pending_any() then redis.call('ZREM', P .. 'pending', g) end
 end
 -- Enters group g in its target's ready set (key rk) at its rank: the best rank of its bands'
@@ -322,6 +339,7 @@ local function make_ready(g, rk)
   end
   if best then
     redis.call('ZADD', rk, best, g)
+    org_ready(g, best)
     WAKE = true
   elseif not any then
     drop_group(g, rk)
@@ -364,7 +382,12 @@ end
 -- when that moved or added the group.
 local function entered_empty_band(g, rank)
   if pending_any() then return refresh_group(g, false, nil, false) end
-  if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then WAKE = true end
+  if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then
+    WAKE = true
+    local org = org_of(g)
+    redis.call('ZADD', ready_key(g) .. ':' .. org, 'LT', rank, g)
+    redis.call('ZADD', P .. 'rorg:' .. target_of(g), 'LT', rank, org)
+  end
 end
 -- Device health: whether worker w may claim now. cooldown: the quarantine's, '' when
 -- quarantine is off. Returns false (quarantined, cooling down), 1 (its cooldown is over: a

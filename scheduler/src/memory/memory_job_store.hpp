@@ -191,14 +191,40 @@ class MemoryJobStore final : public JobStore {
   // Rank of a non-empty group: that of the job a claim would take first.
   double group_rank(const std::string& g) { return static_cast<double>(next_job(groups_[g]).second); }
 
+  // Group g's entry in target t's ready set: at `score`, or out. Each org's ready groups of a
+  // target and each org's best rank follow it (org_ready_, org_heads_; the Redis store's
+  // <p>ready:<target>:<org> and <p>rorg:<target>), so that fair share finds the best group of
+  // every org, not only of the orgs whose groups lead the target.
+  void set_ready(std::size_t t, const std::string& g, std::optional<double> score) {
+    if (score) {
+      ready_[t].add(g, *score);
+    } else if (!ready_[t].remove(g)) {
+      return;
+    }
+    const std::string org = detail::org_of_group(g);
+    auto& mine = org_ready_[t][org];
+    if (score) {
+      mine.add(g, *score);
+    } else {
+      mine.remove(g);
+    }
+    if (mine.empty()) {
+      org_ready_[t].erase(org);
+      org_heads_[t].remove(org);
+    } else {
+      org_heads_[t].add(org, mine.order().begin()->first);
+    }
+  }
+
   // Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
   // pending while its batching window is open, else in its target's ready set at its rank.
   // `requeue`: the jobs that entered had waited already (retries, promotions): no window.
   void refresh_group(const std::string& g, std::int64_t now_ms, bool requeue) {
-    auto& ready = ready_[target_index(detail::split_group_key(g).target)];
+    const std::size_t t = target_index(detail::split_group_key(g).target);
+    auto& ready = ready_[t];
     const std::size_t n = groups_[g].size();
     if (n == 0) {
-      ready.remove(g);
+      set_ready(t, g, std::nullopt);
       pending_.remove(g);
       groups_.erase(g);
       return;
@@ -206,12 +232,12 @@ class MemoryJobStore final : public JobStore {
     if (pending_.contains(g)) {
       if (requeue || n >= settings_.group_max) {
         pending_.remove(g);
-        ready.add(g, group_rank(g));
+        set_ready(t, g, group_rank(g));
       }
       return;
     }
     if (ready.contains(g) || requeue || settings_.group_window.count() == 0 || n >= settings_.group_max) {
-      ready.add(g, group_rank(g));
+      set_ready(t, g, group_rank(g));
     } else {
       pending_.add(g, now_ms + settings_.group_window.count());
     }
@@ -304,6 +330,8 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, std::vector<std::string>> subs_;
   std::unordered_map<std::string, SortedSet<double>> groups_;
   std::array<SortedSet<double>, 3> ready_;
+  std::array<std::unordered_map<std::string, SortedSet<double>>, 3> org_ready_;  // per target: org -> its ready groups
+  std::array<SortedSet<double>, 3> org_heads_;  // per target: org -> the best rank of its ready groups
   SortedSet<std::int64_t> pending_;
   SortedSet<std::int64_t> delayed_;
   SortedSet<std::int64_t> dead_;

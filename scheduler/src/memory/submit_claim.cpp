@@ -102,6 +102,19 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
       candidates.push_back(entry);
     }
   }
+  if (settings_.fair_share_slack.count() > 0) {
+    // Fair share looks at the best group of each of the best orgs too (as kClaim).
+    std::set<std::string> has;
+    for (const auto& c : candidates) has.insert(detail::org_of_group(c.second));
+    for (auto t : seen) {
+      int taken = 0;
+      for (const auto& [rank, org] : org_heads_[target_index(t)].order()) {
+        if (taken++ >= detail::kClaimCandidates) break;
+        if (!has.insert(org).second) continue;
+        candidates.push_back(*org_ready_[target_index(t)].at(org).order().begin());
+      }
+    }
+  }
   if (candidates.empty()) return std::nullopt;
   std::sort(candidates.begin(), candidates.end());
   const std::string fair_org = detail::fair_share_order(settings_, candidates, [&](const std::string& org) {
