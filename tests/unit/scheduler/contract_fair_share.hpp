@@ -58,6 +58,21 @@ TYPED_TEST_P(JobStoreContract, FairShareAlternatesOrgsOfOneTierOfEqualWeight) {
   EXPECT_EQ(claims_by_org(this->store(), 4, kT0 + 6000)["flood"], 4);
 }
 
+// An org with more ready groups than a claim reads candidates of (16 per target), all ranked
+// ahead, does not hide another org: fair share reads each org's best group too.
+TYPED_TEST_P(JobStoreContract, FairShareFindsAnOrgBehindManyGroupsOfAnother) {
+  this->settings_.group_max = 5;
+  this->reset();
+  for (int app = 0; app < 40; ++app)
+    this->submit({.org = "flood", .app = "f" + std::to_string(app), .count = 5}, kT0 + app);
+  this->submit({.org = "small", .app = "s", .count = 10}, kT0 + 1000);
+  std::vector<std::string> order;
+  claims_by_org(this->store(), 4, kT0 + 2000, &order);
+  EXPECT_EQ(order, (std::vector<std::string>{"flood", "small", "flood", "small"}));
+  // Its group taken whole, small leaves the per-org index with it: the flood goes on alone.
+  EXPECT_EQ(claims_by_org(this->store(), 3, kT0 + 3000)["flood"], 3);
+}
+
 // Weights 3:1 give the heavier org three devices for each of the other's.
 TYPED_TEST_P(JobStoreContract, FairShareFollowsOrgWeights) {
   this->settings_.group_max = 1;

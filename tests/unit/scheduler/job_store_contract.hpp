@@ -49,7 +49,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     GroupHandedToAWaitingWorkerAtSubmitEndsAsIfQueuedThenClaimed,
     SubmitAndClaimStillTakesTheOlderGroupAndOnlyWhatTheClaimAsks, OrgQueuedCountFollowsSubmitsClaimsAndCancels,
     OrgQueuedCountFollowsRetriesBackoffExpiryAndRelease, OrgQueuedCountIsNotRaisedByAGroupHandedOffAtSubmit,
-    FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights, FairShareCountsOnlyLeasesStillHeld,
+    FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights,
+    FairShareFindsAnOrgBehindManyGroupsOfAnother, FairShareCountsOnlyLeasesStillHeld,
     FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime,
     WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines);
 
