@@ -39,7 +39,10 @@ struct Gateway {
 };
 
 void metrics_part(const Args& args, Table& table) {
-  Stack stack(StackOptions{});
+  // 1,000 connections from one address: over the broker's default per-peer limit (512).
+  StackOptions options;
+  options.broker_args = {"--max-connections-per-peer", "0"};
+  Stack stack(options);
   Gateway gateway(stack);
   const std::size_t n = args.quick ? 100 : 1000;
   zmq::context_t context(1);
