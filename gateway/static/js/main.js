@@ -11,7 +11,7 @@ import { MAX_QUEUE_ROWS, Views } from "./views.js";
 
 const RECENT_JOB_PAGES = 3;  // of 1000 jobs, newest first: what the builds and failures start from
 const QUEUE_GROUPS = MAX_QUEUE_ROWS;
-const RECORDS_PER_TASK = 500;  // job records applied per task, so a big snapshot never blocks input
+const RECORDS_PER_TASK = 250;  // job records applied per task, so a big snapshot never blocks input
 const QUEUE_MIN_INTERVAL_MS = 1000;
 const SAFETY_NET_MS = 10000;
 const LOG_TAIL_FETCHES = 2;  // at once
