@@ -11,7 +11,8 @@ The page must stay usable:
     first full render (recent jobs in too) within STATE_SHOWN_LIMIT_MS;
   - the DOM bounded: at most MAX_DEVICE_ROWS device rows with a visible "of 500" note, at most
     MAX_QUEUE_ROWS queue rows with the jobs beyond them named, under MAX_ELEMENTS elements;
-  - the device search finding a device outside the first rows within 1 s;
+  - the device search finding a device outside the first rows, and the state filter showing
+    the lost device alone, each within 1 s;
   - a device falling silent shown lost, and a new build shown taken, each within 2 s of the
     event that says so;
   - no main-thread task over LONG_TASK_LIMIT_MS once the devices are drawn
@@ -30,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dashboard_test import chrome  # noqa: E402
 from stack import EventRecorder, Stack, wait_until  # noqa: E402
+
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 DEVICES = 500
 EMULATORS = 50
@@ -187,6 +190,17 @@ def main():
                 first_seen.setdefault("taken", at)
             return len(first_seen) == 2
         wait_until(seen_all, 20, f"{VICTIM} shown lost and the probe build shown", interval=0.05)
+
+        # The state filter: "lost or left" shows the silent device alone.
+        search.clear()
+        search.send_keys(" ")  # an input event: the search is now blank
+        Select(driver.find_element("id", "device-filter")).select_by_value("lost")
+        chosen = time.monotonic()
+        wait_until(lambda: list(driver.execute_script(SNAPSHOT_JS)["rows"]) == [VICTIM], 5,
+                   f"the lost filter to show {VICTIM} alone", interval=0.02)
+        check(time.monotonic() - chosen <= 1.0, f"the lost filter shows {VICTIM} alone "
+                                                f"{1000 * (time.monotonic() - chosen):.0f} ms after choosing it")
+        Select(driver.find_element("id", "device-filter")).select_by_value("all")  # the full view again
 
         def first_event(pred):
             found = events.find(pred)
