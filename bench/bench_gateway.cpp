@@ -1,7 +1,7 @@
 // qg_bench_gateway: qg-gateway's costs, against a real broker (memory store) and gateway as
 // separate processes on loopback.
-//   metrics — GET /metrics with 1,000 workers registered (each sent HELLO and holds a PULL):
-//             scrape time (target: under 50 ms);
+//   metrics — GET /metrics with 1,000 workers registered (each sent HELLO and holds a PULL) and
+//             50 orgs' builds queued (farm records to carry): scrape time (target: under 50 ms);
 //   status  — GET /api/v1/jobs/{id} through the gateway against STATUS over ZeroMQ, the same
 //             job, one client each, back to back (target: p50 within 2× and +0.3 ms).
 #include <httplib.h>
@@ -39,7 +39,10 @@ struct Gateway {
 };
 
 void metrics_part(const Args& args, Table& table) {
-  Stack stack(StackOptions{});
+  // 1,000 connections from one address: over the broker's default per-peer limit (512).
+  StackOptions options;
+  options.broker_args = {"--max-connections-per-peer", "0"};
+  Stack stack(options);
   Gateway gateway(stack);
   const std::size_t n = args.quick ? 100 : 1000;
   zmq::context_t context(1);
@@ -64,6 +67,15 @@ void metrics_part(const Args& args, Table& table) {
     pull.wait_ms = 60000;
     send_multipart(sockets.back(), proto::frames_of(proto::kWorkerProtocol, pull));
   }
+  // Farm statistics for the scrape to carry (qg_farm_*): builds of 50 orgs queued for a target
+  // none of the workers above serves, so they stay queued (a record per org, target and window).
+  const std::size_t orgs = args.quick ? 5 : 50;
+  auto client = connect_dealer(context, stack.client_endpoint());
+  for (std::size_t o = 0; o < orgs; ++o) {
+    auto request = make_submit("f" + std::to_string(o), "org-" + std::to_string(o), "app-1", 10);
+    request.target = proto::Target::browserstack;
+    submit(client, request);
+  }
   httplib::Client http("127.0.0.1", gateway.port);
   http.set_keep_alive(true);
   http.set_tcp_nodelay(true);
@@ -75,14 +87,16 @@ void metrics_part(const Args& args, Table& table) {
     auto r = http.Get("/metrics");
     const double took = (now_us() - t0) / 1000.0;
     if (!r || r->status != 200) throw BenchError("GET /metrics failed");
-    if (r->body.find("qg_workers{target=\"emulator\",state=\"idle\"}") == std::string::npos) {
-      throw BenchError("the scrape has no qg_workers series");
+    if (r->body.find("qg_workers{target=\"emulator\",state=\"idle\"}") == std::string::npos ||
+        r->body.find("qg_farm_oldest_queued_seconds{org_id=\"org-0\",target=\"browserstack\"}") == std::string::npos) {
+      throw BenchError("the scrape has no qg_workers or qg_farm series");
     }
     bytes = r->body.size();
     if (i >= 3) ms.add(took);  // the first scrapes warm the gateway's broker connections
   }
-  table.row({"GET /metrics, " + fmt(static_cast<double>(n)) + " workers registered", fmt(ms.percentile(50), 2) + " ms",
-             fmt(ms.percentile(99), 2) + " ms",
+  table.row({"GET /metrics, " + fmt(static_cast<double>(n)) + " workers registered, " + std::to_string(orgs) +
+                 " orgs' farm records",
+             fmt(ms.percentile(50), 2) + " ms", fmt(ms.percentile(99), 2) + " ms",
              fmt(static_cast<double>(bytes) / 1024.0, 1) + " KiB, " + std::to_string(scrapes) + " scrapes"});
   record("gateway.metrics_scrape_ms.p50", ms.percentile(50));
   record("gateway.metrics_scrape_ms.p99", ms.percentile(99));

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   std::string redis_password_file;
   long heartbeat_ms = 1000;
   long max_pull_wait_ms = 30000;
+  long farm_stats_ttl_ms = 2000;
   unsigned claim_min_jobs = settings.claim_min_jobs;
 
   qg::po::options_description options;
@@ -78,6 +79,9 @@ int main(int argc, char** argv) {
       "how often workers are told to send heartbeats")(
       "max-pull-wait-ms", qg::po::value(&max_pull_wait_ms)->default_value(max_pull_wait_ms),
       "longest a worker's pull is held waiting for work")(
+      "farm-stats-ttl-ms", qg::po::value(&farm_stats_ttl_ms)->default_value(farm_stats_ttl_ms),
+      "STATS' per-org farm figures (a pass over the store's last day of statistics) are read at most "
+      "once this often and served from memory in between; 0 = read them for every STATS")(
       "claim-min-jobs", qg::po::value(&claim_min_jobs)->default_value(claim_min_jobs),
       "when the work runs short, a claim takes a fair share of the unfinished jobs (unfinished / "
       "live workers) instead of a whole group, but never fewer than this many, so idle devices share "
@@ -124,6 +128,8 @@ int main(int argc, char** argv) {
     settings.lease = store_settings.lease;
     settings.group_max = store_settings.group_max;
     settings.max_pull_wait = std::chrono::milliseconds(max_pull_wait_ms);
+    if (farm_stats_ttl_ms < 0) throw qg::ConfigError("--farm-stats-ttl-ms must be 0 or more");
+    settings.farm_stats_ttl = std::chrono::milliseconds(farm_stats_ttl_ms);
     settings.claim_min_jobs = claim_min_jobs;
     settings.forget_workers_after = registry_options.forget_after();
 

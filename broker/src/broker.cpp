@@ -19,6 +19,7 @@
 #include "auth/zap_handler.hpp"
 #include "claim_policy.hpp"
 #include "client/admission.hpp"
+#include "client/farm_stats_cache.hpp"
 #include "edge/accept_monitor.hpp"
 #include "edge/connection_table.hpp"
 #include "events/event_topics.hpp"
@@ -75,6 +76,7 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   topics_ = std::make_unique<EventTopics>(!settings_.curve_cert.empty());
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
   farm_ = std::make_unique<FarmView>(settings_.heartbeat.count());
+  farm_stats_ = std::make_unique<FarmStatsCache>(settings_.farm_stats_ttl);
   self_ = sched::this_process(settings_.broker_id, clock_.now_ms());
   if (settings_.embedded_scheduler) {
     // The embedded scheduler announces itself like any other (health lists it), and upkeeps

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "api.hpp"
+#include "content_coding.hpp"
 #include "qg/common/clock.hpp"
 #include "qg/common/errors.hpp"
 #include "routes.hpp"
@@ -160,6 +161,7 @@ struct Gateway::Impl {
       httplib::default_socket_options(sock);
       listen_fd = sock;
     });
+    never_brotli(server);  // content_coding.hpp: brotli at httplib's quality costs a second a page
     server.set_read_timeout(std::chrono::seconds(10));
     server.set_write_timeout(std::chrono::seconds(10));
     auto handler = [this](const httplib::Request& req, httplib::Response& res) { dispatch(req, res); };

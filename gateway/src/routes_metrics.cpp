@@ -77,6 +77,51 @@ void write_workers(Services& s, PromText& out) {
   for (const auto& [k, n] : by) out.sample("qg_workers", {{"target", k.first}, {"state", k.second}}, d(n));
 }
 
+// STATS `farm`: the store's figures per org, target and window (last hour, last day). Unlike the
+// qg_test_duration_seconds family (events this gateway saw since it started) they cover every
+// broker and survive a gateway restart; quantiles come from the store's log-spaced bins.
+void write_farm(const std::vector<proto::FarmStat>& farm, PromText& out) {
+  std::vector<std::pair<Labels, const proto::FarmStat*>> rows;
+  for (const auto& f : farm) {
+    rows.push_back(
+        {{{"org_id", f.org_id}, {"target", std::string(proto::to_string(f.target))}, {"window", f.window}}, &f});
+  }
+  const auto each = [&](const char* name, const char* type, const char* help, auto value) {
+    out.family(name, type, help);
+    for (const auto& [labels, f] : rows) out.sample(name, labels, value(*f));
+  };
+  const auto seconds = [](std::int64_t ms) { return static_cast<double>(ms) / 1000.0; };
+  out.family("qg_farm_jobs_finished", "gauge", "Jobs that reached each final status in the window, by org and target.");
+  for (const auto& [labels, f] : rows) {
+    for (const auto& [status, n] : f->by_status) {
+      auto with_status = labels;
+      with_status.emplace_back("status", status);
+      out.sample("qg_farm_jobs_finished", with_status, d(n));
+    }
+  }
+  each("qg_farm_success_ratio", "gauge", "passed / (finished - cancelled) in the window; 0 when nothing was judged.",
+       [](const proto::FarmStat& f) { return f.success_rate; });
+  each("qg_farm_test_duration_p50_seconds", "gauge", "Median test run time in the window (passed, failed, timed out).",
+       [&](const proto::FarmStat& f) { return seconds(f.test_p50_ms); });
+  each("qg_farm_test_duration_p95_seconds", "gauge", "95th percentile test run time in the window.",
+       [&](const proto::FarmStat& f) { return seconds(f.test_p95_ms); });
+  each("qg_farm_install_duration_p50_seconds", "gauge", "Median install time in the window.",
+       [&](const proto::FarmStat& f) { return seconds(f.install_p50_ms); });
+  each("qg_farm_tests_run", "gauge", "Test reports accepted in the window (retried runs included).",
+       [](const proto::FarmStat& f) { return d(f.tests_run); });
+  each("qg_farm_installs", "gauge", "Installs the workers ran in the window.",
+       [](const proto::FarmStat& f) { return d(f.installs); });
+  each("qg_farm_tests_per_install", "gauge", "Tests run per install in the window: what grouping saves.",
+       [](const proto::FarmStat& f) { return f.tests_per_install; });
+  out.family("qg_farm_oldest_queued_seconds", "gauge", "Age of the oldest queued job now, by org and target.");
+  for (const auto& f : farm) {
+    if (f.window != "hour") continue;  // the same figure in both windows
+    out.sample("qg_farm_oldest_queued_seconds",
+               {{"org_id", f.org_id}, {"target", std::string(proto::to_string(f.target))}},
+               seconds(f.oldest_queued_ms));
+  }
+}
+
 void write_stats(Services& s, PromText& out) {
   auto reply = s.brokers.call<proto::StatsReply>(proto::StatsRequest{});
   out.family("qg_broker_jobs_per_second", "gauge",
@@ -84,6 +129,7 @@ void write_stats(Services& s, PromText& out) {
   out.sample("qg_broker_jobs_per_second", {}, reply.jobs_per_sec);
   out.family("qg_broker_rejected_requests", "gauge", "Malformed or invalid requests the answering broker has seen.");
   out.sample("qg_broker_rejected_requests", {}, d(reply.rejected_requests));
+  write_farm(reply.farm, out);
 }
 
 void write_gateway(Services& s, PromText& out) {

@@ -81,6 +81,13 @@ def main():
                         r'qg_install_duration_seconds_count\{target="emulator"\} [12]\n',
                         r'qg_tests_started_total\{target="emulator"\} 4\n',
                         r'qg_workers\{target="emulator",state="idle"\} 2\n',
+                        r'qg_farm_jobs_finished\{org_id="acme",target="emulator",window="hour",status="passed"\} 3\n',
+                        r'qg_farm_jobs_finished\{org_id="acme",target="emulator",window="day",status="failed"\} 1\n',
+                        r'qg_farm_tests_run\{org_id="acme",target="emulator",window="hour"\} 4\n',
+                        r'qg_farm_installs\{org_id="acme",target="emulator",window="hour"\} [12]\n',
+                        r'qg_farm_success_ratio\{org_id="acme",target="emulator",window="hour"\} 0\.75\n',
+                        r'qg_farm_test_duration_p50_seconds\{org_id="acme",target="emulator",window="hour"\} [0-9.]+\n',
+                        r'qg_farm_oldest_queued_seconds\{org_id="acme",target="emulator"\} 0\n',
                         r'qg_gateway_broker_request_seconds_count\{command="LIST"\} [1-9]',
                         r'qg_gateway_event_gaps_total 0\n', r'qg_up 1\n']:
             check(re.search(pattern, text) is not None, f"the scrape holds /{pattern.strip()}/")

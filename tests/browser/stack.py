@@ -34,19 +34,29 @@ def wait_until(predicate, timeout, what, interval=0.02):
 
 
 class Process:
-    def __init__(self, name, argv, log_dir, env=None):
+    def __init__(self, name, argv, log_dir, env=None, stdin=None):
         self.name = name
         self.log_path = os.path.join(log_dir, name + ".log")
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.popen = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=full_env,
-                                      start_new_session=True)
+                                      start_new_session=True, stdin=stdin)
+
+    def tell(self, line):
+        """Writes one line to the process's stdin (started with stdin=subprocess.PIPE)."""
+        self.popen.stdin.write((line + "\n").encode())
+        self.popen.stdin.flush()
 
     def running(self):
         return self.popen.poll() is None
 
     def kill(self, sig=signal.SIGKILL):
+        if self.popen.stdin:
+            try:
+                self.popen.stdin.close()
+            except OSError:
+                pass
         if self.running():
             self.popen.send_signal(sig)
         try:
@@ -123,8 +133,8 @@ class Stack:
             self.close()
             raise
 
-    def _start(self, name, argv, env=None):
-        p = Process(name, argv, self.dir, env)
+    def _start(self, name, argv, env=None, stdin=None):
+        p = Process(name, argv, self.dir, env, stdin)
         self.processes.append(p)
         return p
 
@@ -163,6 +173,24 @@ class Stack:
             "--workdir", os.path.join(self.dir, worker_id), "--install-cmd", install, "--run-cmd", run,
             "--job-timeout", "60", "--log-level", "debug"], env={"FAKE_APPWRIGHT_SLEEP": self.test_seconds})
         self.workers[worker_id] = p
+        return p
+
+    def add_sim_farm(self, devices, emulators, test_ms):
+        """qg_sim_farm: `devices` simulated devices in one process on the broker's worker socket,
+        the first `emulators` serving target emulator, the others target device; each test takes
+        test_ms. Returns the process once every device's HELLO was answered; tell() it
+        "silence <worker_id>" to make one device fall silent."""
+        p = self._start("sim-farm", [
+            os.path.join(self.bin_dir, "qg_sim_farm"), "--worker-endpoint", self.worker_endpoint,
+            "--devices", str(devices), "--emulators", str(emulators), "--test-ms", str(test_ms)],
+            stdin=subprocess.PIPE)
+
+        def ready():
+            if not p.running():
+                raise RuntimeError("qg_sim_farm exited:\n" + p.text())
+            return f"ready {devices}" in p.text()
+
+        wait_until(ready, 60, "the simulated devices to say hello", interval=0.05)
         return p
 
     def _start_gateway(self, extra):

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/farm_stats_cache.hpp"
 #include "client/org_view.hpp"
 #include "events/event_topics.hpp"
 #include "qg/common/errors.hpp"
@@ -227,13 +228,13 @@ void Broker::handle_stats(const Incoming& in) {
     reply.rejected_requests = counters_.rejected;
     reply.connections_refused = counters_.connections_refused;
     reply.connections_closed = counters_.connections_closed;
-    reply.farm = store().farm_stats(in.now);
+    reply.farm = farm_stats_->all(in.now, [&] { return store().farm_stats(in.now); });
   } else {
     // The store counts per org only jobs in all states; the other figures are of every org
     // together, so an org key gets its own org's count alone, and its own farm figures.
     const std::string org(in.peer.id());
     if (auto own = stats.by_org.find(org); own != stats.by_org.end()) reply.by_org.insert(*own);
-    reply.farm = store().farm_stats(in.now, org);
+    reply.farm = farm_stats_->of_org(in.now, org, [&] { return store().farm_stats(in.now); });
   }
   reply_client(in.identity, reply);
 }

@@ -22,6 +22,7 @@ export class FarmState {
   constructor() {
     this.devices = new Map();   // worker_id -> device
     this.jobs = new Map();      // job_id -> {status, build, test_path, worker_id, updated_ms}
+    this.jobsByStatus = {};     // status -> jobs in this.jobs, kept as they change (summary() reads it)
     this.builds = new Map();    // "org/app" -> {org_id, app_version_id, counts, total, last_ms, finished_ms}
     this.queue = { groups: [], by_status: {}, fetched_ms: 0, more: false };
     this.failures = [];         // newest first
@@ -77,6 +78,7 @@ export class FarmState {
   // Forgets every job and build: a snapshot of recent jobs follows (after a resync).
   resetJobs() {
     this.jobs.clear();
+    this.jobsByStatus = {};
     this.builds.clear();
     for (const d of this.devices.values()) {
       if (d.job) {
@@ -107,6 +109,8 @@ export class FarmState {
     const job = { status: e.status, build, test_path: e.test_path || (prev && prev.test_path) || "",
                   worker_id: e.worker_id || "", updated_ms: e.at_ms };
     this.jobs.set(e.job_id, job);
+    if (prev) this.jobsByStatus[prev.status] -= 1;
+    this.jobsByStatus[e.status] = (this.jobsByStatus[e.status] || 0) + 1;
     this.countInBuild(build, e, prev);
     this.moveDevice(e, job, prev);
     if (FINAL.has(e.status) && !(prev && FINAL.has(prev.status))) {
@@ -204,7 +208,11 @@ export class FarmState {
     }
     if (drop.size === 0) return;
     for (const key of drop) this.builds.delete(key);
-    for (const [id, j] of this.jobs) if (drop.has(j.build)) this.jobs.delete(id);
+    for (const [id, j] of this.jobs) {
+      if (!drop.has(j.build)) continue;
+      this.jobs.delete(id);
+      this.jobsByStatus[j.status] -= 1;
+    }
     this.dirty.builds = true;
   }
 
@@ -232,8 +240,7 @@ export class FarmState {
       if (d.state === "busy") busy += 1;
       else if (d.state === "lost" || d.state === "left") lost += 1;
     }
-    const counts = {};
-    for (const j of this.jobs.values()) counts[j.status] = (counts[j.status] || 0) + 1;
+    const counts = this.jobsByStatus;
     const q = this.queue.by_status;
     const queued = q.queued !== undefined ? q.queued : counts.queued || 0;
     const running = (counts.running || 0) + (counts.installing || 0) + (counts.assigned || 0);

@@ -7,10 +7,11 @@
 import { getJson, setToken, takeTokenFromFragment, Unauthorized } from "./api.js";
 import { EventStream } from "./event_stream.js";
 import { FarmState } from "./farm_state.js";
-import { Views } from "./views.js";
+import { MAX_QUEUE_ROWS, Views } from "./views.js";
 
 const RECENT_JOB_PAGES = 3;  // of 1000 jobs, newest first: what the builds and failures start from
-const QUEUE_GROUPS = 200;
+const QUEUE_GROUPS = MAX_QUEUE_ROWS;
+const RECORDS_PER_TASK = 250;  // job records applied per task, so a big snapshot never blocks input
 const QUEUE_MIN_INTERVAL_MS = 1000;
 const SAFETY_NET_MS = 10000;
 const LOG_TAIL_FETCHES = 2;  // at once
@@ -19,13 +20,33 @@ const state = new FarmState();
 const views = new Views(state);
 const $ = (id) => document.getElementById(id);
 
+// How long renders take, for the console and the browser tests: count, total and longest in ms
+// (performance.now() around each). A state load puts two marks on the page's timeline, each by
+// the first render after it (one of each name at a time: the previous one is cleared):
+// "qg-farm-shown" once the devices and the queue are on screen, "qg-state-shown" once the
+// recent jobs (builds, failures) are in too.
+const renderStats = { count: 0, totalMs: 0, maxMs: 0, lastMs: 0 };
+window.qgDashboardStats = { render: renderStats };
+const marksDue = new Set();
+
 let framePending = false;
 function schedule() {
   if (framePending) return;
   framePending = true;
   requestAnimationFrame(() => {
     framePending = false;
+    const start = performance.now();
     views.render(Date.now());
+    const took = performance.now() - start;
+    renderStats.count += 1;
+    renderStats.totalMs += took;
+    renderStats.lastMs = took;
+    renderStats.maxMs = Math.max(renderStats.maxMs, took);
+    for (const name of marksDue) {
+      performance.clearMarks(name);
+      performance.mark(name);
+    }
+    marksDue.clear();
     const d = state.dirty;
     if (d.deviceOrder || d.devices.size > 0) schedule();
   });
@@ -63,14 +84,26 @@ async function loadState(reason) {
   setConnection("loading", `reading the state (${reason})…`);
   loading = (async () => {
     try {
-      const [workers, queue, jobs] = await Promise.all([getJson("/workers"), getJson(`/queue?limit=${QUEUE_GROUPS}`),
-        recentJobs()]);
-      state.resetJobs();
-      state.applyJobRecords(jobs);
+      // The devices and the queue go on screen as soon as they are read; the recent jobs (a few
+      // thousand records on a big farm) follow, applied a slice per task.
+      const jobsRead = recentJobs();
+      jobsRead.catch(() => {});  // awaited below; this keeps an early failure from being unhandled
+      const [workers, queue] = await Promise.all([getJson("/workers"), getJson(`/queue?limit=${QUEUE_GROUPS}`)]);
       state.applyWorkers(workers);
       state.applyQueue(queue, Date.now());
+      marksDue.add("qg-farm-shown");
+      schedule();
+      const jobs = await jobsRead;
+      state.resetJobs();
+      for (let end = jobs.length; end > 0; end -= RECORDS_PER_TASK) {
+        state.applyJobRecords(jobs.slice(Math.max(0, end - RECORDS_PER_TASK), end));  // oldest slice first
+        schedule();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      state.applyWorkers(workers);  // the registry's word on each device's state outranks old job records
       for (const [type, data] of held) applyEvent(type, data);
       setConnection("live", "live");
+      marksDue.add("qg-state-shown");
       for (const f of state.failures) if (f.log_tail === null) fetchLogTail(f.job_id);
     } catch (err) {
       handleError(err, "reading the state");

@@ -5,8 +5,8 @@
 
 import { BUCKETS, FAILED, FINAL, STATUS_ORDER } from "./farm_state.js";
 
-const MAX_DEVICE_ROWS = 1000;
-const MAX_QUEUE_ROWS = 200;
+const MAX_DEVICE_ROWS = 100;
+export const MAX_QUEUE_ROWS = 100;
 const MAX_BUILDS = 30;
 
 const $ = (id) => document.getElementById(id);
@@ -35,7 +35,8 @@ const byNumber = new Intl.Collator(undefined, { numeric: true });
 export class Views {
   constructor(state) {
     this.state = state;
-    this.deviceRows = new Map();  // worker_id -> {tr, cells, searchText}
+    this.deviceRows = new Map();  // worker_id -> {tr, cells}, for the devices on screen only
+    this.passes = new Map();      // worker_id -> whether the filter passed it at the last ordering
     this.buildItems = new Map();  // build -> li
     this.failureItems = new Map();
     this.queueRows = [];
@@ -79,30 +80,41 @@ export class Views {
     return d.worker_id.toLowerCase().includes(this.deviceSearch) || d.device_id.toLowerCase().includes(this.deviceSearch);
   }
 
-  // Rows in worker-id order, those the filter leaves out detached; at most MAX_DEVICE_ROWS.
+  // The rows of the devices the filter and search pass, in worker-id order, at most
+  // MAX_DEVICE_ROWS of them; rows exist only for devices on screen (a 500-device farm keeps a
+  // hundred rows, not five hundred), and the note says how many more there are.
   renderDeviceOrder() {
     const ids = [...this.state.devices.keys()].sort(byNumber.compare);
-    const body = $("device-rows");
     const fragment = document.createDocumentFragment();
-    let shown = 0;
+    const onScreen = new Set();
+    let matching = 0;
+    this.passes.clear();
     for (const id of ids) {
-      const d = this.state.devices.get(id);
+      const passes = this.visible(this.state.devices.get(id));
+      this.passes.set(id, passes);
+      if (!passes) continue;
+      matching += 1;
+      if (onScreen.size >= MAX_DEVICE_ROWS) continue;
       let row = this.deviceRows.get(id);
       if (!row) {
         row = this.makeDeviceRow(id);
         this.state.dirty.devices.add(id);
       }
-      row.passes = this.visible(d);
-      if (shown < MAX_DEVICE_ROWS && row.passes) {
-        fragment.appendChild(row.tr);
-        shown += 1;
-      } else {
-        row.tr.remove();
-      }
+      onScreen.add(id);
+      fragment.appendChild(row.tr);
     }
-    body.replaceChildren(fragment);
+    for (const id of this.deviceRows.keys()) if (!onScreen.has(id)) this.deviceRows.delete(id);
+    $("device-rows").replaceChildren(fragment);
     const total = ids.length;
-    setText($("devices-note"), shown === total ? `${total} devices` : `showing ${shown} of ${total} devices`);
+    const shown = onScreen.size;
+    let note = `${total} devices`;
+    if (shown < matching) {
+      note = `showing ${shown} of ${matching === total ? "" : `${matching} matching, `}${total} devices; ` +
+        `${matching - shown} more: narrow them with the filter or the search`;
+    } else if (matching < total) {
+      note = `${matching} of ${total} devices match`;
+    }
+    setText($("devices-note"), note);
   }
 
   makeDeviceRow(id) {
@@ -114,15 +126,17 @@ export class Views {
     }
     cells.badge = cells.state.appendChild(el("span", "state"));
     setText(cells.worker, id);
-    const row = { tr, cells, passes: false };
+    const row = { tr, cells };
     this.deviceRows.set(id, row);
     return row;
   }
 
   renderDevice(id, now) {
     const d = this.state.devices.get(id);
+    if (!d) return;
+    if (this.visible(d) !== (this.passes.get(id) || false)) this.state.dirty.deviceOrder = true;  // next frame
     const row = this.deviceRows.get(id);
-    if (!d || !row) return;
+    if (!row) return;
     const c = row.cells;
     row.tr.dataset.state = d.state || "unknown";
     setText(c.device, d.device_id);
@@ -136,7 +150,6 @@ export class Views {
     setText(c.installed, installed.length === 0 ? "" : `${installed.length}: ${installed.join(", ")}`);
     c.installed.title = installed.join("\n");
     this.renderLastSeen(id, now);
-    if (this.visible(d) !== row.passes) this.state.dirty.deviceOrder = true;  // next frame
   }
 
   renderLastSeen(id, now) {
@@ -219,9 +232,17 @@ export class Views {
     });
     for (let i = groups.length; i < this.queueRows.length; ++i) this.queueRows[i].tr.remove();
     this.renderQueueAges(now);
+    // The rows name the first groups in claim order; the note says what lies beyond them.
     const queued = q.by_status.queued;
-    const more = q.more || q.groups.length > groups.length ? " (first groups shown)" : "";
-    setText($("queue-note"), `${q.groups.length} groups${more}` + (queued !== undefined ? `, ${queued} queued jobs` : ""));
+    const inRows = groups.reduce((n, g) => n + g.depth, 0);
+    let note = `${groups.length} groups, ${inRows} queued jobs`;
+    if (queued !== undefined && queued > inRows) {
+      note = `first ${groups.length} groups shown (${inRows} jobs); ${queued - inRows} more queued jobs in further ` +
+        `groups, ${queued} in all`;
+    } else if (q.more) {
+      note += "; more groups beyond these";
+    }
+    setText($("queue-note"), note);
   }
 
   renderQueueAges(now) {

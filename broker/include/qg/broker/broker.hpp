@@ -51,6 +51,7 @@ class EventTopics;               // events/event_topics.hpp
 class ConnectionTable;           // edge/connection_table.hpp
 enum class Port : std::uint8_t;  // edge/connection_table.hpp
 class FarmView;                  // registry/farm_view.hpp
+class FarmStatsCache;            // client/farm_stats_cache.hpp
 
 class Broker {
  public:
@@ -415,8 +416,9 @@ class Broker {
   std::unique_ptr<Admission> admission_;     // null when no quota or rate is set
   // Read by the accept monitor's and the ZAP handler's threads: declared before both.
   std::unique_ptr<ConnectionTable> connections_;
-  std::unique_ptr<FarmView> farm_;  // live targets, lost workers, announcements
-  proto::ProcessInfo self_;         // this broker, as it announces itself
+  std::unique_ptr<FarmView> farm_;              // live targets, lost workers, announcements
+  std::unique_ptr<FarmStatsCache> farm_stats_;  // STATS' farm records, kept settings_.farm_stats_ttl
+  proto::ProcessInfo self_;                     // this broker, as it announces itself
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
   std::atomic<bool> stop_{false};

@@ -47,6 +47,10 @@ struct BrokerSettings {
   // the store: SchedulerSettings). 0 = never.
   std::chrono::milliseconds forget_workers_after{10 * 60 * 1000};
   std::chrono::milliseconds poll_interval{100};  // longest loop pause with nothing to do
+  // STATS' farm records (a pass over the store's last day of buckets) are read at most once
+  // this often and served from memory in between (client/farm_stats_cache.hpp). 0 = read on
+  // every STATS.
+  std::chrono::milliseconds farm_stats_ttl{2000};
   // Claims ask for a fair share of the unfinished work, never fewer than this many jobs, so
   // idle devices share the tail of the work (claim_policy.hpp). 0: claims always take whole
   // groups (up to group_max), for farms where an install costs more than waiting.
