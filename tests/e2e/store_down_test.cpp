@@ -37,7 +37,9 @@ TEST(EndToEndStoreDown, StatusAndHealthSayTheStoreIsDownAndTheBrokerLogsItsRetur
     ++rounds;
     auto status = cluster.qgjob({"status", "--job-id", id});
     EXPECT_EQ(status.exit_code, 3) << status.output << status.error;
-    EXPECT_NE(status.error.find("store unreachable"), std::string::npos) << status.error;
+    EXPECT_NE(status.error.find("qgjob: the broker refused the request: UNAVAILABLE: store unreachable"),
+              std::string::npos)
+        << status.error;
     EXPECT_EQ(status.error.find("cannot reach the broker"), std::string::npos) << status.error;
     EXPECT_EQ(status.output, "");
 
