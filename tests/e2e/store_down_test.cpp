@@ -46,8 +46,7 @@ TEST(EndToEndStoreDown, StatusAndHealthSayTheStoreIsDownAndTheBrokerLogsItsRetur
     auto health = cluster.qgjob({"health"});
     EXPECT_EQ(health.exit_code, 1) << health.output << health.error;
     EXPECT_NE(health.output.find("(UNREACHABLE)"), std::string::npos) << health.output;
-    EXPECT_NE(health.error.find("qgjob: broker is not healthy: store unreachable"), std::string::npos)
-        << health.error;
+    EXPECT_NE(health.error.find("qgjob: broker is not healthy: store unreachable"), std::string::npos) << health.error;
 
     auto json = cluster.qgjob({"health", "--json"});
     EXPECT_EQ(json.exit_code, 1) << json.output << json.error;

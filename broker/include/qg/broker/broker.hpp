@@ -427,8 +427,9 @@ class Broker {
   // (routing.cpp, event_relay.cpp) rather than taken as local.
   bool identity_required_ = false;
   bool store_down_ = false;
-  std::int64_t next_store_probe_steady_ms_ = 0;  // while store_down_: no ping before then
   bool store_full_ = false;  // the last write failed with StoreFull (logged once until one works)
+  // While store_down_: the store is not pinged before then (confirm_store_reachable).
+  std::int64_t next_store_probe_steady_ms_ = 0;
 };
 
 }  // namespace qg::broker
