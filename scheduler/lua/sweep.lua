@@ -4,9 +4,9 @@
 -- scheduler calls again at once while there is more).
 -- ARGV[5] cutoff of finished jobs (unix ms; 'off': keep them), [6] cutoff of dead jobs (or
 -- 'off'), [7] K, the most jobs deleted per call, [8] the most list-index entries looked at
--- per index trimmed, [9] the most indexes trimmed per call, [10] the entries gone that
--- make an index due for a trim. Returns {jobs
--- deleted, 1 when more may be due at once else 0}.
+-- per index trimmed, [9] the most indexes due trimmed per call (besides idx:all and 2 at
+-- random), [10] the entries gone that make an index due for a trim. Returns {jobs deleted,
+-- 1 when more may be due at once else 0}.
 --
 -- A job's keys and entries: j:<id> and st:<id>; its entry in <p>done or <p>dead; the entry
 -- a cancel while queued left in its group's list (counted in gx:<g>); its count in
