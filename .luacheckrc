@@ -16,7 +16,7 @@ max_line_length = 130
 -- hold every top-level local of prelude.lua, each once: the lua_luacheck_prelude_names
 -- test fails when they differ, and lua_luacheck_library checks the library as Redis loads it,
 -- where these names are locals again.
-local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED", "DONE", "SX", "SXL"}
+local prelude_state = {"ARGV", "CNT", "QP", "ORGQ", "FIN", "DROPS", "FETCHED", "DONE", "SX", "SXL", "TRIM_HINT"}
 local prelude = {
   "globals", "cmsgpack", "string", "table", "math", "tonumber", "unpack", "ipairs", "pairs",
   "setmetatable", "rawget", "rawset", "type", "select", "next", "P", "NOW", "GMAX", "WINDOW",

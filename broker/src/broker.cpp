@@ -215,6 +215,7 @@ void Broker::poll_once(std::chrono::milliseconds cap) {
   if (busy || ready > 0 || work_maybe_available_) ++counters_.loop_rounds;
   answer_sent_submits(false);
   refresh_farm();
+  confirm_store_reachable();  // after an outage: its end is logged once the store answers
 
   // Each socket is read until a receive finds it empty, in bounded batches so no one socket
   // starves the others (a socket whose batch ran out stays unread for the next round).

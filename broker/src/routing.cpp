@@ -94,22 +94,35 @@ bool Broker::batch_store_call(zmq::socket_t& socket, std::string_view protocol, 
 }
 
 void Broker::note_store_reachable() {
-  if (store_down_) {
-    store_down_ = false;
-    log_->info("store reachable again");
-  }
+  confirm_store_reachable();
   if (store_full_) {
     store_full_ = false;
     log_->info("store accepts writes again");
   }
 }
 
+void Broker::confirm_store_reachable() {
+  if (!store_down_) return;
+  const auto now = steady_ms();
+  if (now < next_store_probe_steady_ms_) return;
+  next_store_probe_steady_ms_ = now + 1000;
+  if (!store().ping()) return;
+  store_down_ = false;
+  log_->info("store reachable again");
+}
+
+void Broker::note_store_unreachable(std::string_view why) {
+  ++counters_.store_unavailable;
+  if (!store_down_) log_->error("store unreachable: {}", why);
+  store_down_ = true;
+  // The store just failed: not asked again at once (a store that hangs would hold the loop).
+  next_store_probe_steady_ms_ = steady_ms() + 1000;
+}
+
 void Broker::fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
                         std::span<const BatchPeer> peers, StoreFailure failure, const std::string& why) {
   if (failure == StoreFailure::unavailable) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", why);
-    store_down_ = true;
+    note_store_unreachable(why);
   } else if (failure == StoreFailure::full) {
     if (!store_full_) log_->error("refusing {}: {}", command, why);
     store_full_ = true;

@@ -31,14 +31,9 @@ void Broker::serve_guarded(zmq::socket_t& socket, std::string_view protocol, con
   const auto rid = [&] { return proto::peek_rid(request.envelope.body, settings_.limits); };
   try {
     handle();
-    if (store_down_) {
-      store_down_ = false;
-      log_->info("store reachable again");
-    }
+    confirm_store_reachable();
   } catch (const StoreUnavailable& e) {
-    ++counters_.store_unavailable;
-    if (!store_down_) log_->error("store unreachable: {}", e.what());
-    store_down_ = true;
+    note_store_unreachable(e.what());
     // Clients and workers resend; UNAVAILABLE tells them to back off and retry.
     if (answer_failures) {
       error_to(socket, protocol, request.identity, rid(), proto::errc::unavailable,

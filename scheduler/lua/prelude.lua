@@ -51,6 +51,9 @@ local CNT, QP, FIN = {}, {}, 0
 -- Jobs of this call that reached a final state other than dead (dead ones are in <p>dead):
 -- commit() enters them in <p>done, the finished-at index retention sweeps (sweep.lua).
 local DONE = {}
+-- sweep.lua's hints: list-index key -> entries found gone since its last trim. Kept across
+-- calls (a hint only: lost when the library reloads, <p>trim still names every such index).
+local TRIM_HINT = {}
 -- Queued jobs per org (the org -> net change of this call), applied to <p>orgq by commit(): the
 -- broker's quotas read that hash. Scripts that move jobs into or out of queued without move()
 -- (submit, a claim of jobs never claimed before) add to it themselves, once per org.

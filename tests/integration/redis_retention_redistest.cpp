@@ -165,5 +165,61 @@ TEST_F(RedisRetentionTest, RetentionOffKeepsNoFinishedAtIndex) {
   EXPECT_EQ(store->retention(), std::optional<std::chrono::milliseconds>(std::chrono::seconds(60)));
 }
 
+// An index whose head is a job still kept (queued for a target nobody serves) holds the
+// entries of the jobs behind it: the sweep deletes those jobs, stops saying "more" (it does
+// not spin on an index it cannot trim), and trims every entry once the head's job goes too.
+TEST_F(RedisRetentionTest, AKeptJobAtAnIndexHeadEndsTheSweepAndItsEntriesGoWithIt) {
+  auto store = make_redis_store(server_.url(), settings_);
+  store->publish_retention();
+  auto head = submission(1, "", "k");
+  head.target = proto::Target::device;
+  store->submit(head, kT0);
+  std::vector<std::string> behind;
+  for (int i = 0; i < 20; ++i) {
+    auto s = submission(1, "", "k");
+    store->submit(s, kT0 + 1);
+    behind.push_back(s.job_ids[0]);
+  }
+  std::size_t reported = 0;
+  for (int round = 0; round < 20 && reported < behind.size(); ++round) {
+    auto claim = store->claim_group({"w", {proto::Target::emulator}, {}}, kT0 + 2);
+    ASSERT_TRUE(claim);
+    for (const auto& job : claim->jobs) {
+      proto::Report r;
+      r.worker_id = "w";
+      r.lease_id = claim->lease_id;
+      r.job_id = job.id;
+      r.attempt = job.attempt;
+      r.status = proto::JobStatus::passed;
+      ASSERT_TRUE(store->report(r, kT0 + 3).accepted);
+      ++reported;
+    }
+  }
+  ASSERT_EQ(reported, behind.size());
+  auto sweep_until_idle = [&](std::int64_t now) {
+    std::size_t deleted = 0;
+    int call = 0;
+    for (; call < 100; ++call) {
+      auto swept = store->sweep_retention(now, 5);
+      deleted += swept.deleted;
+      if (!swept.more && swept.deleted == 0) break;
+    }
+    EXPECT_LT(call, 100) << "the sweep kept saying more";
+    return deleted;
+  };
+  EXPECT_EQ(sweep_until_idle(kT0 + 3 + 60'000), behind.size());
+  const std::string& p = settings_.key_prefix;
+  const std::vector<std::string> indexes = {p + "idx:all (list)", p + "idx:app:org:k (list)", p + "idx:org:org (list)"};
+  for (const auto& id : behind) EXPECT_EQ(keys_naming(id), indexes) << id;
+  EXPECT_EQ(redis({"SCARD", p + "trim"}).integer(), 0) << "nothing is left for the sweep to retry";
+
+  ASSERT_EQ(store->cancel_job(head.job_ids[0], kT0 + 70'000).outcome, "cancelled");
+  EXPECT_EQ(sweep_until_idle(kT0 + 70'000 + 60'000), 1u);
+  for (const auto& id : behind) EXPECT_EQ(keys_naming(id), std::vector<std::string>{}) << id;
+  EXPECT_EQ(keys_naming(head.job_ids[0]), std::vector<std::string>{});
+  EXPECT_EQ(redis({"EXISTS", p + "idx:app:org:k"}).integer(), 0);
+  EXPECT_EQ(redis({"HEXISTS", p + "idxoff", p + "idx:app:org:k"}).integer(), 0);
+}
+
 }  // namespace
 }  // namespace qg::sched

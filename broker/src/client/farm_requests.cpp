@@ -146,6 +146,7 @@ void Broker::handle_health(const Incoming& in) {
   const bool operator_view = sees_every_org(in.peer);
   try {
     reply.store_reachable = store().ping();
+    if (!reply.store_reachable) note_store_unreachable("no answer to PING");
     if (reply.store_reachable) {
       auto schedulers = store().announced("scheduler", in.now);
       reply.schedulers_alive = static_cast<std::uint32_t>(schedulers.size());
@@ -181,6 +182,7 @@ void Broker::handle_health(const Incoming& in) {
       }
     }
   } catch (const StoreUnavailable& e) {
+    note_store_unreachable(e.what());
     reply.store_reachable = false;
     reply.detail = std::string("store unreachable: ") + e.what();
   }

@@ -20,8 +20,12 @@ std::optional<std::chrono::milliseconds> shortest(const std::optional<std::chron
   return a ? a : b;
 }
 
-// Index entries looked at per index trimmed by one sweep call.
-constexpr std::size_t kIndexTrim = 64;
+// Per sweep call (sweep.lua): the most index entries one trim looks at; the most indexes
+// trimmed besides idx:all; and the entries gone that make an index due for a trim (fewer
+// wait, so that a trim's few calls pay for many entries; an idle sweep trims them all).
+constexpr std::size_t kIndexTrim = 256;
+constexpr std::size_t kIndexesPerCall = 8;
+constexpr std::size_t kIndexDue = 16;
 
 }  // namespace
 
@@ -36,6 +40,8 @@ JobStore::Sweep RedisJobStore::sweep_retention(std::int64_t now_ms, std::size_t 
   args.push_back(cutoff(settings_.dead_retention));
   args.push_back(std::to_string(max));
   args.push_back(std::to_string(kIndexTrim));
+  args.push_back(std::to_string(kIndexesPerCall));
+  args.push_back(std::to_string(kIndexDue));
   auto reply = eval(kSweep, args);
   out.deleted = static_cast<std::size_t>(reply[0].integer());
   out.more = reply[1].integer() != 0;

@@ -165,8 +165,17 @@ class Broker {
   enum class StoreFailure : std::uint8_t { unavailable, full, internal };
   void fail_batch(zmq::socket_t& socket, std::string_view protocol, std::string_view command,
                   std::span<const BatchPeer> peers, StoreFailure failure, const std::string& why);
-  // After a store call that worked: logs the store's return once after an outage.
+  // After a batch's store write that worked: logs the store's return once after an outage
+  // (confirm_store_reachable) and once after a full store.
   void note_store_reachable();
+  // After a request was served without a store failure, and once per loop round. A handler
+  // may have made no store call, or caught the failure itself (health answers "store
+  // unreachable"), so that is no proof the store is back: while an outage is noted, this asks
+  // the store (ping, at most once a second) and logs "store reachable again" only after a
+  // round trip that worked.
+  void confirm_store_reachable();
+  // Notes an outage (counted; logged once until confirm_store_reachable sees the store back).
+  void note_store_unreachable(std::string_view why);
 
   // ---- The command tables: a command is one row and one handler. A row is found by its
   // name on every message (a few string compares over a static array).
@@ -430,6 +439,8 @@ class Broker {
   bool identity_required_ = false;
   bool store_down_ = false;
   bool store_full_ = false;  // the last write failed with StoreFull (logged once until one works)
+  // While store_down_: the store is not pinged before then (confirm_store_reachable).
+  std::int64_t next_store_probe_steady_ms_ = 0;
 };
 
 }  // namespace qg::broker
