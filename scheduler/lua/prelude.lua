@@ -48,12 +48,11 @@ local FINAL = {passed=true, failed=true, timed_out=true, error=true, cancelled=t
 local PRIO = {low=0, medium=1, high=2}
 local BANDS = {'high', 'medium', 'low'}
 local CNT, QP, FIN = {}, {}, 0
--- Jobs of this call that reached a final state other than dead (dead ones are in <p>dead):
+-- DONE: jobs of this call that reached a final state other than dead (those are in <p>dead);
 -- commit() enters them in <p>done, the finished-at index retention sweeps (sweep.lua).
-local DONE = {}
--- sweep.lua's hints: list-index key -> entries found gone since its last trim. Kept across
--- calls (a hint only: lost when the library reloads, <p>trim still names every such index).
-local TRIM_HINT = {}
+-- TRIM_HINT: sweep.lua's list-index key -> entries found gone since its last trim, kept across
+-- calls (a hint only: lost when the library reloads; <p>trim still names every such index).
+local DONE, TRIM_HINT = {}, {}
 -- Queued jobs per org (the org -> net change of this call), applied to <p>orgq by commit(): the
 -- broker's quotas read that hash. Scripts that move jobs into or out of queued without move()
 -- (submit, a claim of jobs never claimed before) add to it themselves, once per org.
