@@ -102,8 +102,7 @@ void run_store(const std::string& store, const std::string& redis_url, const std
   keyed.broker_args = keys.broker_args();
   // The scheduler publishes to the broker's events-in: with keys it needs a scheduler key.
   if (!redis_url.empty()) {
-    const auto sched =
-        write_curve_cert((keys.root / "sched").string(), new_curve_cert({{"role", "scheduler"}}), true);
+    const auto sched = write_curve_cert((keys.root / "sched").string(), new_curve_cert({{"role", "scheduler"}}), true);
     std::filesystem::copy_file(sched.public_file, keys.root / "workers" / "sched.key",
                                std::filesystem::copy_options::overwrite_existing);
     keyed.scheduler_args = {"--curve-cert", sched.secret_file.string(), "--broker-key",
