@@ -12,9 +12,16 @@
 // verdict is on the median of the rounds' ratios (throughput) and differences (p50). The
 // memory store is the harsh case: with Redis behind it the broker's own cost, CURVE's
 // included, is a smaller part of every request. --only memory|redis runs one store.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
+#include <thread>
 
 #include "harness/bench.hpp"
 #include "qg/common/curve_cert.hpp"
@@ -63,6 +70,42 @@ Figures measure(Side& side, std::size_t requests, std::size_t idle_samples, std:
   return f;
 }
 
+// CPU time a process has used, in clock ticks (utime + stime of /proc/PID/stat); 0 when it
+// cannot be read.
+std::uint64_t cpu_ticks(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto end_of_name = text.rfind(')');
+  if (end_of_name == std::string::npos) return 0;
+  std::istringstream fields(text.substr(end_of_name + 2));
+  std::string field;
+  std::uint64_t ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {  // fields 14 and 15: utime, stime
+    if (i >= 14) ticks += std::stoull(field);
+  }
+  return ticks;
+}
+
+// Waits until `pids` together use under 10 % of a core over 200 ms, at most 15 s: with Redis,
+// the scheduler (and Redis) go on working through the jobs a measurement submitted, and the
+// side measured next would pay for it on this 2-core host (the side going first won nearly
+// every round before this wait).
+void settle(const std::vector<int>& pids) {
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  const auto ticks = [&] {
+    std::uint64_t sum = 0;
+    for (const int pid : pids) sum += cpu_ticks(pid);
+    return sum;
+  };
+  const auto per_second = static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto before = ticks();
+    std::this_thread::sleep_for(200ms);
+    if ((ticks() - before) * 50 <= per_second) return;  // at most 1/50 s of CPU in 0.2 s
+  }
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -90,7 +133,7 @@ struct KeyFolder {
 
 // Paired rounds of one store ("memory" or "redis" at `redis_url`), printed as one table and
 // recorded under qg.curve[.redis].
-void run_store(const std::string& store, const std::string& redis_url, const std::string& store_note,
+void run_store(const std::string& store, const std::string& redis_url, int redis_pid, const std::string& store_note,
                const KeyFolder& keys, const Args& args) {
   Side off{"off", {}, nullptr};
   Side on{"on", keys.admin, nullptr};
@@ -117,16 +160,22 @@ void run_store(const std::string& store, const std::string& redis_url, const std
   Table table("CURVE on against off: " + store_note + ", one connection",
               {"round", "first", "jobs/s off", "jobs/s on", "on/off", "idle p50 off", "idle p50 on", "p50 added"});
   const std::string prefix = store == "memory" ? "qg.curve" : "qg.curve." + store;
+  std::vector<int> pids = {off.stack->broker_pid(), off.stack->scheduler_pid(), on.stack->broker_pid(),
+                           on.stack->scheduler_pid(), redis_pid};
+  const auto measured = [&](Side& side, std::size_t round) {
+    settle(pids);
+    return measure(side, requests, idle_samples, round);
+  };
   std::vector<double> ratios, added;
   for (std::size_t round = 1; round <= rounds; ++round) {
     const bool off_first = round % 2 == 1;
     Figures f_off, f_on;
     if (off_first) {
-      f_off = measure(off, requests, idle_samples, round);
-      f_on = measure(on, requests, idle_samples, round);
+      f_off = measured(off, round);
+      f_on = measured(on, round);
     } else {
-      f_on = measure(on, requests, idle_samples, round);
-      f_off = measure(off, requests, idle_samples, round);
+      f_on = measured(on, round);
+      f_off = measured(off, round);
     }
     const double ratio = f_on.jobs_per_s / f_off.jobs_per_s;
     const double plus_us = f_on.p50_us - f_off.p50_us;
@@ -156,12 +205,12 @@ int run(int argc, char** argv) {
                                 "memory store and on Redis (--only memory|redis)");
   set_results_file(args.results);
   const KeyFolder keys;
-  if (args.wants("memory")) run_store("memory", "", "memory store", keys, args);
+  if (args.wants("memory")) run_store("memory", "", -1, "memory store", keys, args);
   if (args.wants("redis")) {
     BenchRedis redis(args, /*aof=*/true);
     RedisAdmin admin(redis.url());
     admin.flushall();
-    run_store("redis", redis.url(),
+    run_store("redis", redis.url(), redis.pid(),
               "Redis " + redis.version() + " (AOF everysec) behind the broker, qg-scheduler beside it", keys, args);
     admin.flushall();
   }
