@@ -88,9 +88,9 @@ std::uint64_t cpu_ticks(int pid) {
 }
 
 // Waits until `pids` together use under 10 % of a core over 200 ms, at most 15 s: with Redis,
-// the scheduler (and Redis) go on working through the jobs a measurement submitted, and the
-// side measured next would pay for it on this 2-core host (the side going first won nearly
-// every round before this wait).
+// the scheduler (and Redis) go on working through the jobs a measurement submitted, and on this
+// 2-core host the side measured next would pay for it (before this wait, the side going first
+// won four of five rounds in one run).
 void settle(const std::vector<int>& pids) {
   const auto deadline = std::chrono::steady_clock::now() + 15s;
   const auto ticks = [&] {
