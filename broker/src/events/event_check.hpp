@@ -2,8 +2,9 @@
 // The check an event read from the XSUB passes before it is relayed to subscribers or renews
 // a lease: subscribers receive only well-formed events of the protocol, each under the topic
 // its own body names, so that no publisher can put an event under another org's or another
-// worker's topic, with ids that are ids and text that is plain; and, with CURVE, only events its publisher's key may
-// send, so that no worker can speak for another (a heartbeat renews leases).
+// worker's topic, with ids that are ids and text that is plain; and, with CURVE, only events
+// its publisher's key may send, so that no worker can speak for another (a heartbeat renews
+// leases).
 
 #include <optional>
 #include <string_view>
