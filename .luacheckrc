@@ -27,9 +27,10 @@ local prelude = {
   "SPEC_MT", "STATE_HDR", "PASSED_HDR", "EMPTY_P", "FRESH_REST", "ZEROS", "DIGIT", "FIXINT",
   "FIXINT_MT", "parse", "fresh", "spec_of", "max_attempts", "n2s", "NUM", "STR", "NUM_MT",
   "STR_MT", "grp", "DIRTY", "PACKED", "DIRTY_ORDER", "load", "write", "row", "count",
-  "move", "variadic", "stat", "stat_run", "clear_call_state", "commit", "begin", "pending_any", "gxkey", "queued_in",
-  "full", "drop_group", "make_ready", "refresh_group", "entered_empty_band", "open_lease",
-  "lease_drop", "finish", "make_dead", "requeue_now", "requeue_later",
+  "move", "variadic", "stat", "stat_run", "clear_call_state", "lease_ended", "commit", "begin", "pending_any", "gxkey",
+  "queued_in", "full", "org_of", "org_ready", "drop_group", "make_ready", "refresh_group", "entered_empty_band",
+  "claim_gate", "probe_claimed", "open_lease", "lease_drop", "finish", "make_dead", "requeue_now", "retry_due",
+  "requeue_later",
 }
 
 local function body(extra)

@@ -36,6 +36,7 @@
 #include <set>
 #include <thread>
 
+#include "grouping/farm_scenarios.hpp"
 #include "harness/bench.hpp"
 #include "qg/common/zmq_util.hpp"
 
@@ -334,8 +335,13 @@ Outcome run_qgjob(const Workload& w, const std::string& redis_url, unsigned grou
 int run(int argc, char** argv) {
   // `--store redis|memory` is this program's own flag; the rest go to the common parser.
   std::string store = "redis";
+  bool scenarios_only = false;  // --scenarios-only: the fair-share and flaky-device farms alone
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
+    if (i > 0 && std::string(argv[i]) == "--scenarios-only") {
+      scenarios_only = true;
+      continue;
+    }
     if (i > 0 && std::string(argv[i]) == "--store" && i + 1 < argc) {
       store = argv[++i];
       continue;
@@ -345,7 +351,7 @@ int run(int argc, char** argv) {
   if (store != "redis" && store != "memory") throw BenchError("--store takes redis or memory, not " + store);
   auto args = Args::parse(static_cast<int>(rest.size()), rest.data(), "qg_bench_grouping",
                           "device-farm simulation: installs, makespan and utilisation vs FCFS and the lower bound "
-                          "(own flag: --store redis|memory, default redis)");
+                          "(own flags: --store redis|memory, default redis; --scenarios-only)");
   const auto w = make_workload(args.quick);
   const bool memory = store == "memory";
   std::optional<BenchRedis> redis;
@@ -358,6 +364,11 @@ int run(int argc, char** argv) {
   const std::string redis_url = memory ? std::string() : redis->url();
   // Result keys of the memory run get their own prefix, so both runs can share a results file.
   const std::string key_base = memory ? "qg.grouping_memory" : "qg.grouping";
+  if (scenarios_only) {
+    if (memory) throw BenchError("--scenarios-only runs on Redis");
+    run_farm_scenarios(redis_url, args.quick);
+    return 0;
+  }
 
   const double lb = (w.total_test_s() + w.total_install_once_s()) / w.devices;
   const auto base = fcfs(w);
@@ -416,6 +427,8 @@ int run(int argc, char** argv) {
   record(key_base + ".makespan_vs_lb", qg.makespan_s / lb);
   record(key_base + ".utilisation", util(qg));
   record(key_base + ".fcfs_utilisation", util(base));
+  if (admin) admin->flushall();
+  if (!memory) run_farm_scenarios(redis_url, args.quick);  // fair share, flaky device
   return 0;
 }
 

@@ -188,15 +188,16 @@ int queue_run(Invocation& in) {
 void workers_options(po::options_description& own, Parsed& p) {
   own.add_options()                                                                              //
       ("all", po::bool_switch(&p.workers.all), "also list workers that left or were forgotten")  //
-      ("action", po::value(&p.workers_args)->composing(), "drain ID or forget ID (given as bare words)");
+      ("action", po::value(&p.workers_args)->composing(),
+       "drain ID, forget ID or unquarantine ID (given as bare words)");
 }
 
 int workers_run(Invocation& in) {
   auto& args = in.p.workers_args;
   auto& c = in.p.workers;
   if (!args.empty()) {
-    if (args[0] != "drain" && args[0] != "forget") {
-      return in.usage_error("unknown action '" + args[0] + "' (drain ID, forget ID, or none to list)");
+    if (args[0] != "drain" && args[0] != "forget" && args[0] != "unquarantine") {
+      return in.usage_error("unknown action '" + args[0] + "' (drain ID, forget ID, unquarantine ID, or none to list)");
     }
     if (args.size() != 2) return in.usage_error(args[0] + " takes exactly one worker id");
     if (c.all) return in.usage_error("--all goes with the listing only");
@@ -248,9 +249,10 @@ const std::vector<Command> kCommands = {
      list_run},
     {"queue", "show queued groups and job counts", "queue [--limit N] [--cursor C]", queue_options, queue_run},
     {"workers",
-     "show workers and their devices (a silent one is `lost`); drain one (it finishes its test and leaves) or "
-     "forget a lost one",
-     "workers [--all] | workers drain ID | workers forget ID", workers_options, workers_run, "action", -1},
+     "show workers and their devices (a silent one is `lost`); drain one (it finishes its test and leaves), "
+     "forget a lost one, or end a device's quarantine",
+     "workers [--all] | workers drain ID | workers forget ID | workers unquarantine ID", workers_options, workers_run,
+     "action", -1},
     {"health",
      "check that the broker, its store and a scheduler are up (exit 1 when not); --detailed for the whole farm",
      "health [--detailed]", health_options,

@@ -247,11 +247,13 @@ QG_SCHEMA(QueueReply) {
 QG_SCHEMA(WorkersRequest) {
   v("rid", m.rid);
   v("all", m.all);
+  v("unquarantine", m.unquarantine);
 }
 
 QG_SCHEMA(WorkersReply) {
   v("rid", m.rid);
   v("workers", m.workers);
+  v("unquarantined", m.unquarantined);
 }
 
 QG_SCHEMA(DrainWorkerRequest) {

@@ -121,7 +121,11 @@ std::optional<Error> validate(QueueRequest& m, const Limits& /*limits*/) {
   return check_limit(m.limit);
 }
 
-std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) { return check_rid(m.rid); }
+std::optional<Error> validate(WorkersRequest& m, const Limits& /*limits*/) {
+  if (auto e = check_rid(m.rid)) return e;
+  if (!m.unquarantine.empty()) return check_id(m.unquarantine, "unquarantine");
+  return std::nullopt;
+}
 std::optional<Error> validate(DrainWorkerRequest& m, const Limits& /*limits*/) {
   if (auto e = check_rid(m.rid)) return e;
   return check_id(m.worker_id, "worker_id");

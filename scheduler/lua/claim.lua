@@ -12,21 +12,62 @@
 --           for ranks), <p>st:<id> (MGET), <p>gx:<g>, <p>pending
 --   writes  <p>q:<g>:<band> (LMPOP, LTRIM, DEL), <p>st:<id> (MSET), <p>gx:<g> (DECRBY, DEL),
 --           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
---           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>wakeup (PUBLISH)
+--           <p>counts, <p>qprio, <p>orgq, <p>orgrun (HINCRBY), <p>wakeup (PUBLISH)
+--   reads   (fair share) <p>orgrun (HMGET); (device health) <p>quar (HGET; HSET for a probe)
 
 -- ARGV[5] lease id, [6] worker, [7] lease ms, [8] affinity slack ms, [9] candidates per target,
 -- [10] most jobs to take (0: group_max), [11] number of targets, targets, then number of
 -- installed builds, builds, then the state of a job never claimed before once claimed
 -- (assigned, attempt 1, now, worker, lease; the rest zeros and ''), packed by the store
--- (a cmsgpack.pack costs a call about 2,500 instructions).
+-- (a cmsgpack.pack costs a call about 2,500 instructions), then fair share: '' (off) or the
+-- msgpack of three values: slack ms, {org = weight}, {org = tier} (orgs not listed: weight 1,
+-- tier 0), then the quarantine's cooldown ms ('' when quarantine is off; see claim_gate).
 local lease_id, worker = ARGV[5], ARGV[6]
 local per = NUM[ARGV[9]]
 local want = GMAX
 if NUM[ARGV[10]] > 0 and NUM[ARGV[10]] < want then want = NUM[ARGV[10]] end
 local nt = NUM[ARGV[11]]
 local ni = NUM[ARGV[12 + nt]]
+local fair = ARGV[14 + nt + ni] or ''
+local cooldown = ARGV[15 + nt + ni]
+local gate = claim_gate(worker, cooldown)
+if not gate then return false end  -- quarantined, cooling down
+if gate > 0 and gate < want then want = gate end  -- a probe: one job
 local cands  -- group keys, in the order they are tried
-if nt == 1 and ni == 0 then
+-- Fair share inside a tier (StoreSettings::fair_share_slack; the memory store's
+-- fair_share_order does the same): among the candidates of the best one's tier within the
+-- slack of its rank, the org holding the fewest leases (<p>orgrun) for its weight goes first
+-- (ties: the better rank), its candidates moved to the front in their order. Returns that
+-- org, or nil when there was no choice to make.
+local function fair_order(ranked)
+  local slack, weights, tiers = cmsgpack.unpack(fair)
+  local tier = tiers[org_of(ranked[1][2])] or 0
+  local limit = ranked[1][1] + slack
+  local orgs, seen = {}, {}
+  for _, c in ipairs(ranked) do
+    if c[1] > limit then break end
+    local o = org_of(c[2])
+    if not seen[o] and (tiers[o] or 0) == tier then
+      seen[o] = true
+      orgs[#orgs + 1] = o
+    end
+  end
+  if #orgs < 2 then return nil end
+  local held = redis.call('HMGET', P .. 'orgrun', unpack(orgs))
+  local pick, load
+  for k, o in ipairs(orgs) do
+    local l = math.max(tonumber(held[k]) or 0, 0) / (weights[o] or 1)
+    if pick == nil or l < load then pick, load = o, l end
+  end
+  local front, back = {}, {}
+  for _, c in ipairs(ranked) do
+    if org_of(c[2]) == pick then front[#front + 1] = c else back[#back + 1] = c end
+  end
+  for _, c in ipairs(back) do front[#front + 1] = c end
+  for i, c in ipairs(front) do ranked[i] = c end
+  return pick
+end
+if nt == 1 and ni == 0 and fair == '' then
   -- One ready set and no installed build to prefer: its groups in its own order (rank, then
   -- name, as the sort below orders them).
   cands = redis.call('ZRANGE', P .. 'ready:' .. ARGV[12], 0, per - 1)
@@ -40,16 +81,34 @@ else
       for k = 1, #r, 2 do ranked[#ranked + 1] = {tonumber(r[k + 1]), r[k]} end
     end
   end
+  if fair ~= '' then
+    -- Fair share looks at the best group of each of the best orgs too (<p>rorg:<target>,
+    -- <p>ready:<target>:<org>), so that an org with more groups than the candidates read
+    -- above, all ranked ahead, cannot hide the others.
+    local has = {}
+    for _, c in ipairs(ranked) do has[org_of(c[2])] = true end
+    for t in pairs(seen) do
+      local orgs = redis.call('ZRANGE', P .. 'rorg:' .. t, 0, per - 1)
+      for _, o in ipairs(orgs) do
+        if not has[o] then
+          has[o] = true
+          local r = redis.call('ZRANGE', P .. 'ready:' .. t .. ':' .. o, 0, 0, 'WITHSCORES')
+          if r[2] then ranked[#ranked + 1] = {tonumber(r[2]), r[1]} end
+        end
+      end
+    end
+  end
   if #ranked == 0 then return false end
   table.sort(ranked, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
     return a[2] < b[2]
   end)
+  local chosen = fair ~= '' and #ranked > 1 and fair_order(ranked) or nil
   local inst = {}
   for i = 1, ni do inst[ARGV[12 + nt + i]] = true end
   local limit = ranked[1][1] + NUM[ARGV[8]]
   for i, c in ipairs(ranked) do
-    if ni == 0 or c[1] > limit then break end
+    if ni == 0 or c[1] > limit or (chosen and org_of(c[2]) ~= chosen) then break end
     if inst[string.match(c[2], '^(.*)/[^/]+$')] then
       table.insert(ranked, 1, table.remove(ranked, i))
       break
@@ -209,10 +268,11 @@ for _, g in ipairs(cands) do
       nfresh = nfresh + m
     end
     if nfresh > 0 then
-      local org = string.match(g, '^[^/]+')  -- an org id holds no '/'
+      local org = org_of(g)
       ORGQ[org] = (ORGQ[org] or 0) - nfresh
     end
     open_lease(lease_id, worker, g, out, NUM[ARGV[7]], 4, 3 + n)
+    if gate > 0 then probe_claimed(worker, cooldown) end
     -- Jobs are left unless the group was emptied (make_ready() finds out if none are) or
     -- only entries left by cancels are, which gx counts.
     if emptied then

@@ -5,14 +5,15 @@
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>leases (ZSCORE), <p>lease:<lease id> (HMGET), <p>st:<id>, <p>j:<id> (GET)
---   writes  <p>lease:<lease id> (DEL), <p>leases (ZREM), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
+--   writes  <p>rdue:<g>:<attempt> (GET, SET), <p>lease:<lease id> (DEL), <p>leases (ZREM),
+--           <p>orgrun (HINCRBY), <p>st:<id> (MSET), <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD)
 
 local lid = ARGV[5]
 local sc = redis.call('ZSCORE', P .. 'leases', lid)
 if not sc or tonumber(sc) > NOW then return false end
 local lk = P .. 'lease:' .. lid
-local info = redis.call('HMGET', lk, 'worker', 'jobs')
+local info = redis.call('HMGET', lk, 'worker', 'jobs', 'group')
 local out = {info[1] or ''}
 for id in string.gmatch(info[2] or '', '%S+') do
   local j = load(id)
@@ -24,12 +25,12 @@ for id in string.gmatch(info[2] or '', '%S+') do
       make_dead(j)
     else
       local slot = math.min(math.max(j[ATTEMPT], 1), #ARGV - 5)
-      requeue_later(j, NOW + tonumber(ARGV[5 + slot]))
+      requeue_later(j, retry_due(j, tonumber(ARGV[5 + slot])))
     end
     row(out, j)
   end
 end
-redis.call('DEL', lk)
+if redis.call('DEL', lk) == 1 then lease_ended(info[3]) end
 redis.call('ZREM', P .. 'leases', lid)
 commit()
 return out

@@ -37,6 +37,8 @@ local function hand_off()
   if asked > 0 and asked < want then want = asked end
   if n == 0 or n > want then return nil end
   local nt = NUM[ARGV[11 + o]]
+  -- A quarantined worker (or its probe) goes the slow way, whose claim judges it.
+  if claim_gate(ARGV[6 + o], ARGV[15 + nt + NUM[ARGV[12 + nt + o]] + o]) ~= 0 then return nil end
   local fits = false
   local g = org .. '/' .. app .. '/' .. target
   -- One EXISTS over the claim's ready sets (a sorted set exists while it holds a group), the

@@ -1,32 +1,19 @@
--- prelude.lua: what every store script shares. The Lua scripts of the Redis JobStore, one file
--- each in this folder, are one Redis function library (FUNCTION LOAD), put together by
--- scheduler/src/redis_library.cpp: this prelude, then each script's body as a local function
--- body_<name>, then one registered function per script that calls begin() with the call's
--- arguments and runs its body. The prelude runs once, when the library loads; its locals are
--- in scope in every body. (As EVAL scripts, every call ran the prelude again: its closures
--- and tables cost Redis more than a small call's own work.)
---
--- Each file is a header comment (its leading `--` lines: what the script does, its ARGV, its
--- reply, the keys it reads and writes), a blank line, then the body. The build embeds every
--- file from that blank line on, byte for byte, into the qg-scheduler binary (nothing is read
--- from disk at run time); the header is for readers and is not loaded into Redis.
---
--- Each multi-key transition is one script: Redis runs it atomically, and every script checks
--- all its preconditions before its first write (a script that fails half-way keeps the writes
--- it made). Scripts that take several items (submit, report) check each item's preconditions
--- before that item's first write and answer per item, so one bad item changes nothing and does
--- not hold back the others. docs/architecture.md lists the keys.
+-- prelude.lua: what every store script shares; its locals are in scope in every script's body
+-- (README.md here says how the files become one Redis function library, loaded once, and why
+-- each file's header comment never reaches Redis). Each multi-key transition is one script,
+-- run atomically; every script checks all its preconditions before its first write, and those
+-- that take several items (submit, report) check and answer per item, so one bad item changes
+-- nothing and holds back no other. docs/architecture.md lists the keys.
 --
 -- Cost rules (docs/benchmark-notes.md), from profiles of Redis running these scripts: every
 -- string that enters Lua (an argument, a reply, a concatenation, a substring) costs a hash over
--- all its bytes, a table grown one field at a time costs a resize at each power of two, and
--- each redis.call costs about as much as a small command itself. So: a job is its spec
--- (written once, packed by the store in C++) and its state (small, read and written by claims
--- and reports); specs leave Redis beside the scripts, not through Lua; a job never claimed has
--- no state and is claimed without unpacking anything; a group's queue is three lists (one per
--- priority band), so entering and leaving it is RPUSH/LPOP; list indexes hold one entry per
--- submission, not per job; per-status counters, per-org queued counts, lease counts, the
--- finished-per-second counter and the wakeup PUBLISH are applied once per call by commit().
+-- all its bytes, a table grown one field at a time a resize at each power of two, and each
+-- redis.call about as much as a small command. So: a job is its spec (written once, packed by
+-- the store in C++) and its state (small, read and written by claims and reports); specs leave
+-- Redis beside the scripts, not through Lua; a job never claimed has no state and is claimed
+-- without unpacking anything; a group's queue is three lists (one per priority band), so
+-- entering and leaving it is RPUSH/LPOP; list indexes hold one entry per submission; counters,
+-- lease counts and the wakeup PUBLISH are applied once per call by commit().
 --
 -- Common ARGV of every script: [1] key prefix, [2] now (unix ms), [3] group_max, [4]
 -- group_window ms; script-specific arguments start at ARGV[5]. Scripts build their keys from
@@ -34,9 +21,11 @@
 -- Cluster compatible.
 --
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
--- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>
--- and <p>pending (placing a group), <p>lease:<lease id> and <p>leases (open_lease, commit),
--- <p>delayed and <p>dead (requeue_later, make_dead), <p>counts, <p>qprio, <p>orgq,
+-- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>,
+-- <p>ready:<target>:<org>, <p>rorg:<target> (org_ready) and <p>pending (placing a group),
+-- <p>lease:<lease id> and <p>leases (open_lease, commit), <p>delayed and <p>dead
+-- (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>quar (claim_gate,
+-- probe_claimed), <p>orgrun (open_lease, lease_ended), <p>counts, <p>qprio, <p>orgq,
 -- <p>fin:<unix second>, <p>done, <p>retention (GET), <p>fs:m:<minute>, <p>fs:f:<five minutes> and
 -- <p>wakeup (commit). Running alone (at load) it touches no key.
 
@@ -247,6 +236,9 @@ local function clear_call_state()
   if next(SXL) ~= nil then SXL = {} end
   FIN, WAKE = 0, false
 end
+-- A lease of group g ended (g false: the lease was gone already): its org holds one device
+-- less. <p>orgrun counts the leases each org holds, for fair share (kClaim).
+local function lease_ended(g) if g then redis.call('HINCRBY', P .. 'orgrun', string.match(g, '^[^/]+'), '-1') end end
 -- Job writes, lease bookkeeping, counters (per status, priority and org), the
 -- finished-per-second counter and the wakeup, once per call.
 local function commit()
@@ -260,6 +252,7 @@ local function commit()
     -- A lease that is gone already comes back from HINCRBY as a negative count and goes again.
     local lk = P .. 'lease:' .. lid
     if redis.call('HINCRBY', lk, 'n', STR[-k]) <= 0 then
+      lease_ended(redis.call('HGET', lk, 'group'))
       redis.call('DEL', lk)
       redis.call('ZREM', P .. 'leases', lid)
     end
@@ -341,11 +334,27 @@ local function full(g, n)
   if n == nil then n = queued_in(g) end
   return n >= GMAX
 end
+local function org_of(g) return string.match(g, '^[^/]+') end  -- an org id holds no '/'
+-- Beside each target's ready set rk, each org's ready groups of it (<rk>:<org>) and each org's
+-- best rank there (<p>rorg:<target>, member the org), so that fair share (kClaim) finds the
+-- best group of every org, not only of the orgs whose groups lead the target. org_ready()
+-- follows group g's entry in rk: score, or nil when it left.
+local function org_ready(g, score)
+  local org = org_of(g)
+  local ork, rok = ready_key(g) .. ':' .. org, P .. 'rorg:' .. target_of(g)
+  if score then
+    redis.call('ZADD', ork, score, g)
+  elseif redis.call('ZREM', ork, g) == 0 then
+    return
+  end
+  local head = redis.call('ZRANGE', ork, 0, 0, 'WITHSCORES')
+  if head[2] then redis.call('ZADD', rok, head[2], org) else redis.call('ZREM', rok, org) end
+end
 -- Takes group g out of the queue: its lists, its count of entries left by cancels, its place.
 -- emptied: a claim emptied every list (Redis deleted them) and took care of gx.
 local function drop_group(g, rk, emptied)
   if not emptied then redis.call('DEL', gxkey(g), qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')) end
-  redis.call('ZREM', rk, g)
+  if redis.call('ZREM', rk, g) > 0 then org_ready(g, nil) end
   if pending_any() then redis.call('ZREM', P .. 'pending', g) end
 end
 -- Enters group g in its target's ready set (key rk) at its rank: the best rank of its bands'
@@ -368,6 +377,7 @@ local function make_ready(g, rk)
   end
   if best then
     redis.call('ZADD', rk, best, g)
+    org_ready(g, best)
     WAKE = true
   elseif not any then
     drop_group(g, rk)
@@ -410,8 +420,26 @@ end
 -- when that moved or added the group.
 local function entered_empty_band(g, rank)
   if pending_any() then return refresh_group(g, false, nil, false) end
-  if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then WAKE = true end
+  if redis.call('ZADD', ready_key(g), 'LT', 'CH', rank, g) > 0 then
+    WAKE = true
+    local org = org_of(g)
+    redis.call('ZADD', ready_key(g) .. ':' .. org, 'LT', rank, g)
+    redis.call('ZADD', P .. 'rorg:' .. target_of(g), 'LT', rank, org)
+  end
 end
+-- Device health: whether worker w may claim now. cooldown: the quarantine's, '' when
+-- quarantine is off. Returns false (quarantined, cooling down), 1 (its cooldown is over: a
+-- probe of one job; the claim that takes it calls probe_claimed) or 0 (no limit).
+local function claim_gate(w, cooldown)
+  if cooldown == nil or cooldown == '' then return 0 end
+  local at = redis.call('HGET', P .. 'quar', w)
+  if not at then return 0 end
+  if tonumber(at) > NOW then return false end
+  return 1
+end
+-- A probe was claimed: the next one after another cooldown, unless a sound report ends the
+-- quarantine first.
+local function probe_claimed(w, cooldown) redis.call('HSET', P .. 'quar', w, n2s(NOW + tonumber(cooldown))) end
 -- A new lease on jobs ids (in run order) of group g, expiring lease_ms from now. REN, REL and
 -- EXP read its fields; commit() counts `n` down as jobs leave it.
 -- (ids[first .. last]; the whole list when they are not given).
@@ -420,6 +448,7 @@ local function open_lease(lease_id, worker, g, ids, lease_ms, first, last)
   redis.call('HSET', P .. 'lease:' .. lease_id, 'worker', worker, 'group', g, 'jobs',
     table.concat(ids, ' ', first, last), 'n', last - first + 1)
   redis.call('ZADD', P .. 'leases', NOW + lease_ms, lease_id)
+  redis.call('HINCRBY', P .. 'orgrun', string.match(g, '^[^/]+'), '1')
 end
 -- The job leaves its lease; the lease's count drops at commit() and it goes when empty.
 local function lease_drop(j)
@@ -447,6 +476,19 @@ local function requeue_now(j)
   write(j)
   redis.call('LPUSH', qkey(grp(j), j[PRIO_F]), j.id)
   refresh_group(grp(j), true, nil)
+end
+-- The due time of job j's infrastructure retry, `delay` ms from now: one per group and
+-- attempt, so that a group whose install failed comes back whole, as one group, rather than
+-- job by job as each report's delay (jittered per call) would bring it. The first job of the
+-- group and attempt to back off sets it (<p>rdue:<g>:<attempt>, gone a second after it);
+-- the others take it while it is still ahead.
+local function retry_due(j, delay)
+  local k = P .. 'rdue:' .. grp(j) .. ':' .. n2s(j[ATTEMPT])
+  local due = tonumber(redis.call('GET', k) or '')
+  if due and due >= NOW then return due end
+  due = NOW + delay
+  redis.call('SET', k, n2s(due), 'PX', n2s(delay + 1000))
+  return due
 end
 local function requeue_later(j, due)
   move(j, 'queued')

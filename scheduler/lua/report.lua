@@ -12,11 +12,11 @@
 -- EXIT .. TAIL as a pass writes them, packed by the store, so a pass copies it whole. [9+d]
 -- '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
 -- one report in the batch, else '0' (then no report needs to know which jobs the others
--- judged); [11+d] now, packed by the store as cmsgpack packs it. Each report is checked
--- before its own first write. A report for a job no lease holds any more (its lease expired,
--- or it was released) is refused as stale_attempt: that attempt is over, whether or not the
--- job has been claimed again. Otherwise it is refused as lost_lease unless the job is held
--- under its lease by the worker that sends it.
+-- judged); [11+d] now, packed by the store as cmsgpack packs it; [12+d], [13+d] device health
+-- (below). Each report is checked before its own first write. A report for a job no lease
+-- holds any more (its lease expired, or it was released) is refused as stale_attempt: that
+-- attempt is over, whether or not the job has been claimed again. Otherwise it is refused as
+-- lost_lease unless the job is held under its lease by the worker that sends it.
 -- Returns, with the jobs, two entries per report: 0 and the reason it was refused, or 1 (2
 -- when the job was requeued) and its state (the store reads the specs, which never change,
 -- beside the call). Without them: a string of one digit per report (the same codes), then
@@ -30,12 +30,32 @@
 --           <p>q:<g>:<band> (LPUSH), <p>ready:<target>, <p>pending, <p>delayed, <p>dead (ZADD),
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD),
 --           <p>retention (GET), <p>wakeup (PUBLISH), <p>fs:m:<minute>, <p>fs:f:<five minutes> (HINCRBY,
---           EXPIRE: farm statistics)
+--           EXPIRE: farm statistics), <p>rdue:<g>:<attempt> (GET, SET), <p>whealth (HMGET, HSET, HDEL),
+--           <p>quar (HSET, HDEL)
 
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'
 local REPEATS = ARGV[10 + nd] == '1'
 local IDAT = #P + 4  -- where the job id starts in a state key
+-- Device health: [12+d] quarantine after this many failed groups in a row ('0': never),
+-- [13+d] the cooldown ms. SOUND[w]: true when worker w's last report in this call was of a
+-- test it ran (its failures are forgotten at the end), false when it was an infrastructure
+-- failure.
+local QAFTER = NUM[ARGV[12 + nd] or '0']
+local QCOOL = ARGV[13 + nd]
+local SOUND = {}
+local WH = P .. 'whealth'
+-- An infrastructure failure on worker w under lease lid: counted once per lease (a failed
+-- install fails every job of the group); the quarantine_after-th in a row quarantines w.
+local function infra_failure(w, lid)
+  local h = redis.call('HMGET', WH, w, w .. ':l')
+  if h[2] == lid then return end
+  local n = 1
+  if SOUND[w] == nil then n = (tonumber(h[1]) or 0) + 1 end  -- after a sound report: from 0
+  SOUND[w] = false
+  redis.call('HSET', WH, w, STR[n], w .. ':l', lid)
+  if n >= QAFTER then redis.call('HSET', P .. 'quar', w, n2s(NOW + tonumber(QCOOL))) end
+end
 local function report(id, lease, attempt, st, outcome, worker)
   local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
   local j = load(id)
@@ -44,6 +64,9 @@ local function report(id, lease, attempt, st, outcome, worker)
   if j[ATTEMPT] ~= attempt or j[LEASE] == '' then return 0, 'stale_attempt' end
   if j[LEASE] ~= lease or j[WORKER] ~= worker then return 0, 'lost_lease' end
   if not FINAL[st] or st == 'dead' then return 0, 'invalid_status' end
+  if QAFTER > 0 then
+    if st == 'error' then infra_failure(worker, lease) elseif st ~= 'cancelled' then SOUND[worker] = true end
+  end
   j[EXIT] = exit
   j[DURATION] = duration
   j[TAIL] = tail
@@ -75,7 +98,7 @@ local function report(id, lease, attempt, st, outcome, worker)
       finish(j, 'cancelled')
     elseif j[ATTEMPT] < max_attempts(j) then
       local slot = math.min(math.max(j[ATTEMPT], 1), nd)
-      requeue_later(j, NOW + tonumber(ARGV[6 + slot]))
+      requeue_later(j, retry_due(j, tonumber(ARGV[6 + slot])))
       requeued = 1
     else
       make_dead(j)
@@ -147,6 +170,7 @@ while koff >= 0 do
         row = PASSED_HDR .. (PK[attempt] or pk(attempt)) .. NOW_P .. (PK[worker] or pk(worker)) .. EMPTY_P .. R[b + 3] ..
           rest
         code, fast = 1, true
+        if QAFTER > 0 then SOUND[worker] = true end
         mset[nm + 1] = key
         mset[nm + 2] = row
         nm = nm + 2
@@ -173,6 +197,22 @@ if passed > 0 then
   FIN = FIN + passed
 end
 variadic('MSET', nil, mset)
+-- Workers whose last report was sound: their failures and quarantine end (one EXISTS while
+-- no worker has failures, the usual case).
+if QAFTER > 0 and next(SOUND) ~= nil and redis.call('EXISTS', WH, P .. 'quar') > 0 then
+  local fields, ws = {}, {}
+  for w, sound in pairs(SOUND) do
+    if sound then
+      fields[#fields + 1] = w
+      fields[#fields + 1] = w .. ':l'
+      ws[#ws + 1] = w
+    end
+  end
+  if #ws > 0 then
+    variadic('HDEL', WH, fields)
+    variadic('HDEL', P .. 'quar', ws)
+  end
+end
 commit()
 if not ROWS then out[1] = table.concat(codes) end
 return out

@@ -28,6 +28,17 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "org-tier", po::value(&v.org_tiers)->composing(),
       "ORG=premium|enterprise|standard; repeatable. Premium goes before enterprise, enterprise before standard "
       "(head starts of 60 and 30 min); unlisted orgs are standard")(
+      "org-weight", po::value(&v.org_weights)->composing(),
+      "ORG=W (W > 0); repeatable. Orgs of one tier share the devices in proportion to their weights while "
+      "each has work queued; unlisted orgs weigh 1")(
+      "fair-share-slack", po::value(&v.fair_share_slack)->default_value(v.fair_share_slack),
+      "fair share may run a group of an org below its share before better-ranked groups of its tier by at most "
+      "this much rank (30s, 15m, 2h); 0s = rank order only")(
+      "quarantine-after", po::value(&v.quarantine_after)->default_value(v.quarantine_after),
+      "a worker whose groups end in this many infrastructure failures in a row (install failed, device error) "
+      "is quarantined: it gets no work until --quarantine-cooldown has passed, then one job as a probe; "
+      "0 = never")("quarantine-cooldown", po::value(&v.quarantine_cooldown)->default_value(v.quarantine_cooldown),
+                   "how long a quarantined worker waits before each probe (30s, 15m, 12h, 7d)")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
       "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
@@ -107,6 +118,26 @@ StoreSettings StoreOptions::apply() const {
       throw ConfigError("--org-tier: unknown tier '" + tier + "' (standard, premium, enterprise)");
     }
   }
+  for (const auto& entry : org_weights) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) throw ConfigError("--org-weight takes ORG=W, got '" + entry + "'");
+    double weight = 0;
+    try {
+      std::size_t used = 0;
+      weight = std::stod(entry.substr(eq + 1), &used);
+      if (used != entry.size() - eq - 1) weight = 0;
+    } catch (const std::exception&) {
+      weight = 0;
+    }
+    if (!(weight > 0 && weight <= 1e6))
+      throw ConfigError("--org-weight: W must be a number in (0, 1000000], got '" + entry + "'");
+    s.org_weights[entry.substr(0, eq)] = weight;
+  }
+  s.fair_share_slack = *duration_option("--fair-share-slack", fair_share_slack);
+  if (quarantine_after > 1000) throw ConfigError("--quarantine-after must be 0..1000");
+  s.quarantine_after = quarantine_after;
+  s.quarantine_cooldown = *duration_option("--quarantine-cooldown", quarantine_cooldown);
+  if (s.quarantine_cooldown.count() < 1) throw ConfigError("--quarantine-cooldown must be at least 1ms");
   return s;
 }
 

@@ -103,6 +103,52 @@ inline std::int64_t rank_base(const StoreSettings& settings, const std::string& 
   return created_ms - priority_head_start(settings, priority) - tier_head_start(settings, org);
 }
 
+inline int tier_of(const StoreSettings& settings, const std::string& org) {
+  auto it = settings.org_tiers.find(org);
+  return it == settings.org_tiers.end() ? 0 : static_cast<int>(it->second);
+}
+
+inline double org_weight(const StoreSettings& settings, const std::string& org) {
+  auto it = settings.org_weights.find(org);
+  return it == settings.org_weights.end() ? 1.0 : it->second;
+}
+
+inline std::string org_of_group(const std::string& g) { return g.substr(0, g.find('/')); }
+
+// Fair share inside a tier (StoreSettings::fair_share_slack): `ranked` holds a claim's
+// candidates as (rank, group key), best first. Among those of the best one's tier within the
+// slack of its rank, the org holding the fewest devices for its weight (`held(org)`; ties: the
+// better rank) is chosen, and its candidates move to the front in their order. Returns that
+// org, or "" when there was no choice to make (one org, or fair share off). kClaim does the same.
+template <class Held>
+std::string fair_share_order(const StoreSettings& settings, std::vector<std::pair<double, std::string>>& ranked,
+                             Held&& held) {
+  if (settings.fair_share_slack.count() <= 0 || ranked.size() < 2) return {};
+  const std::string best_org = org_of_group(ranked.front().second);
+  const int tier = tier_of(settings, best_org);
+  const double limit = ranked.front().first + static_cast<double>(settings.fair_share_slack.count());
+  std::vector<std::string> orgs;
+  for (const auto& [rank, g] : ranked) {
+    if (rank > limit) break;
+    std::string org = org_of_group(g);
+    if (tier_of(settings, org) != tier || std::find(orgs.begin(), orgs.end(), org) != orgs.end()) continue;
+    orgs.push_back(std::move(org));
+  }
+  if (orgs.size() < 2) return {};
+  std::size_t pick = 0;
+  double pick_load = 0;
+  for (std::size_t k = 0; k < orgs.size(); ++k) {
+    const double load = static_cast<double>(std::max<std::int64_t>(0, held(orgs[k]))) / org_weight(settings, orgs[k]);
+    if (k == 0 || load < pick_load) {
+      pick = k;
+      pick_load = load;
+    }
+  }
+  const std::string& chosen = orgs[pick];
+  std::stable_partition(ranked.begin(), ranked.end(), [&](const auto& c) { return org_of_group(c.second) == chosen; });
+  return chosen;
+}
+
 // Back-off delay for an infrastructure retry after `attempt` (1-based), with jitter.
 inline std::int64_t backoff_delay(const Backoff& backoff, std::uint32_t attempt, std::mt19937_64& rng) {
   double delay = static_cast<double>(backoff.base.count()) * std::pow(backoff.factor, attempt > 0 ? attempt - 1 : 0);

@@ -32,8 +32,11 @@ std::vector<std::string> job_ids_in(const std::string& text) {
 
 ClusterOptions backoff_options() {
   ClusterOptions options;
-  std::vector<std::string> args = {"--lease-ms",       "5000", "--backoff-base-ms", "300", "--backoff-factor", "2",
-                                   "--backoff-cap-ms", "5000", "--backoff-jitter",  "0",   "--max-attempts",   "3"};
+  std::vector<std::string> args = {"--lease-ms", "5000", "--backoff-base-ms", "300", "--backoff-factor", "2",
+                                   "--backoff-cap-ms", "5000", "--backoff-jitter", "0", "--max-attempts", "3",
+                                   // One worker fails every install here: it is the retries under test, not
+                                   // its health (tests/chaos/health_test.cpp).
+                                   "--quarantine-after", "0"};
   options.broker_args = args;
   options.scheduler_args = args;
   return options;

@@ -91,8 +91,10 @@ class Api {
   // Submits; empty on failure. The idempotency key makes a resend safe.
   std::vector<std::string> submit(const std::string& org, const std::string& app, const std::vector<std::string>& tests,
                                   const std::string& key, std::uint32_t retries = 0,
-                                  std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+                                  std::chrono::milliseconds timeout = std::chrono::seconds(3),
+                                  proto::Priority priority = proto::Priority::medium) {
     proto::SubmitRequest req;
+    req.priority = priority;
     req.rid = client_.new_rid();
     req.org_id = org;
     req.app_version_id = app;

@@ -60,13 +60,15 @@ std::vector<Frames> client_seeds() {
   retry.job_id = "01J0S0C1A0E4RT1GQ7K3M5N8PD";
   proto::QueueRequest queue;
   queue.rid = "q";
+  proto::WorkersRequest workers;
+  workers.rid = "w";
   return {proto::frames_of(proto::kClientProtocol, submit),
           proto::frames_of(proto::kClientProtocol, status),
           proto::frames_of(proto::kClientProtocol, list),
           proto::frames_of(proto::kClientProtocol, cancel),
           proto::frames_of(proto::kClientProtocol, retry),
           proto::frames_of(proto::kClientProtocol, queue),
-          proto::frames_of(proto::kClientProtocol, proto::WorkersRequest{"w"}),
+          proto::frames_of(proto::kClientProtocol, workers),
           proto::frames_of(proto::kClientProtocol, proto::HealthRequest{"h"}),
           proto::frames_of(proto::kClientProtocol, proto::StatsRequest{"x"}),
           proto::frames_of(proto::kClientProtocol, proto::EventsTopicRequest{"t"})};

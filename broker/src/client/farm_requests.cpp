@@ -1,8 +1,8 @@
-// The farm as clients see and steer it: WORKERS (live records, a silent one shown "lost"; with
-// `all` the departed ones too), DRAIN_WORKER and FORGET_WORKER (operators only: local or
-// admin), HEALTH (ok only while the store answers and, unless this broker runs the scheduler
-// itself, some scheduler's announcement is alive), and refresh_farm(), the loop's upkeep of
-// what FarmView samples.
+// The farm as clients see and steer it: WORKERS (live records, a silent one shown "lost", a
+// quarantined one "quarantined"; with `all` the departed ones too; `unquarantine` ends a
+// quarantine), DRAIN_WORKER and FORGET_WORKER (operators only: local or admin), HEALTH (ok only
+// while the store answers and, unless this broker runs the scheduler itself, some scheduler's
+// announcement is alive), and refresh_farm(), the loop's upkeep of what FarmView samples.
 #include <algorithm>
 #include <set>
 #include <string>
@@ -30,8 +30,21 @@ void Broker::handle_workers(const Incoming& in) {
   if (!request) return;
   proto::WorkersReply reply;
   reply.rid = request->rid;
+  if (!request->unquarantine.empty()) {
+    // Ending a quarantine puts a device back to work for every org: an administrator's call.
+    if (!sees_every_org(in.peer)) {
+      reject(in, {std::string(proto::errc::forbidden), "only an admin key may end a quarantine", "unquarantine"});
+      return;
+    }
+    reply.unquarantined = store().unquarantine(request->unquarantine);
+    if (reply.unquarantined) {
+      log_->info("worker {}: quarantine ended by an operator", request->unquarantine);
+      publish_worker_health(request->unquarantine, "healthy", in.now);
+    }
+  }
   reply.workers = store().workers();
-  farm_->mark_lost(reply.workers, in.now);
+  show_quarantines(reply.workers);
+  farm_->mark_lost(reply.workers, in.now);  // a silent worker is lost, quarantined or not
   if (request->all) {
     std::set<std::string> live;
     for (const auto& w : reply.workers) live.insert(w.worker_id);

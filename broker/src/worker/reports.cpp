@@ -45,6 +45,16 @@ void Broker::flush_reports() {
     }
     reply_worker(batch[i].identity, confirm);
   }
+  // Device health changes only with an infrastructure failure, or a report from a worker
+  // that was quarantined (its probe).
+  bool health = false;
+  for (std::size_t i = 0; i < batch.size() && i < outcomes.size(); ++i) {
+    const auto& report = batch[i].report;
+    if (outcomes[i].accepted && (report.status == proto::JobStatus::error || quarantined_.contains(report.worker_id))) {
+      health = true;
+    }
+  }
+  if (health) note_worker_health(now);
 }
 
 }  // namespace qg::broker

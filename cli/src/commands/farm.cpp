@@ -1,4 +1,4 @@
-// The qgjob commands on the farm: workers (list; drain ID; forget ID) and health. Each sends one
+// The qgjob commands on the farm: workers (list; drain ID; forget ID; unquarantine ID) and health. Each sends one
 // request and prints the answer as a table, or as one JSON document with --json.
 #include <algorithm>
 
@@ -69,6 +69,22 @@ int print_workers(const GlobalConfig& g, Client& client, bool all, Io io) {
   return exit_code::ok;
 }
 
+// `workers unquarantine ID`: exit 0 when the quarantine ended, 1 when the worker was not quarantined.
+int end_quarantine(const GlobalConfig& g, Client& client, const std::string& worker_id, Io io) {
+  proto::WorkersRequest req;
+  req.rid = client.new_rid();
+  req.unquarantine = worker_id;
+  auto reply = client.call<proto::WorkersReply>(req, g.request_timeout);
+  if (g.json) {
+    io.out << dump_json({{"worker_id", worker_id}, {"unquarantined", reply.unquarantined}}) << "\n";
+  } else if (reply.unquarantined) {
+    io.out << "worker " << printable(worker_id) << ": quarantine ended; it gets work again\n";
+  } else {
+    io.out << "worker " << printable(worker_id) << " was not quarantined\n";
+  }
+  return reply.unquarantined ? exit_code::ok : exit_code::failed;
+}
+
 }  // namespace
 
 int run_workers(const GlobalConfig& g, const WorkersConfig& c, Io io) {
@@ -76,6 +92,7 @@ int run_workers(const GlobalConfig& g, const WorkersConfig& c, Io io) {
     zmq::context_t context(1);
     Client client(context, g.broker, g.curve);
     if (c.action.empty()) return print_workers(g, client, c.all, io);
+    if (c.action == "unquarantine") return end_quarantine(g, client, c.worker_id, io);
     std::string done;
     if (c.action == "drain") {
       proto::DrainWorkerRequest req;

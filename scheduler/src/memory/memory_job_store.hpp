@@ -118,6 +118,10 @@ class MemoryJobStore final : public JobStore {
   Sweep sweep_retention(std::int64_t now_ms, std::size_t max) override;
   std::optional<std::chrono::milliseconds> retention() override;
 
+  // health.cpp: device health (quarantine).
+  std::map<std::string, std::int64_t> quarantined() override;
+  bool unquarantine(const std::string& worker_id) override;
+
   // queries.cpp
   std::vector<std::optional<Job>> get(std::span<const std::string> job_ids) override;
   ListPage list(const ListQuery& q) override;
@@ -197,14 +201,40 @@ class MemoryJobStore final : public JobStore {
   // Rank of a non-empty group: that of the job a claim would take first.
   double group_rank(const std::string& g) { return static_cast<double>(next_job(groups_[g]).second); }
 
+  // Group g's entry in target t's ready set: at `score`, or out. Each org's ready groups of a
+  // target and each org's best rank follow it (org_ready_, org_heads_; the Redis store's
+  // <p>ready:<target>:<org> and <p>rorg:<target>), so that fair share finds the best group of
+  // every org, not only of the orgs whose groups lead the target.
+  void set_ready(std::size_t t, const std::string& g, std::optional<double> score) {
+    if (score) {
+      ready_[t].add(g, *score);
+    } else if (!ready_[t].remove(g)) {
+      return;
+    }
+    const std::string org = detail::org_of_group(g);
+    auto& mine = org_ready_[t][org];
+    if (score) {
+      mine.add(g, *score);
+    } else {
+      mine.remove(g);
+    }
+    if (mine.empty()) {
+      org_ready_[t].erase(org);
+      org_heads_[t].remove(org);
+    } else {
+      org_heads_[t].add(org, mine.order().begin()->first);
+    }
+  }
+
   // Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
   // pending while its batching window is open, else in its target's ready set at its rank.
   // `requeue`: the jobs that entered had waited already (retries, promotions): no window.
   void refresh_group(const std::string& g, std::int64_t now_ms, bool requeue) {
-    auto& ready = ready_[target_index(detail::split_group_key(g).target)];
+    const std::size_t t = target_index(detail::split_group_key(g).target);
+    auto& ready = ready_[t];
     const std::size_t n = groups_[g].size();
     if (n == 0) {
-      ready.remove(g);
+      set_ready(t, g, std::nullopt);
       pending_.remove(g);
       groups_.erase(g);
       return;
@@ -212,15 +242,22 @@ class MemoryJobStore final : public JobStore {
     if (pending_.contains(g)) {
       if (requeue || n >= settings_.group_max) {
         pending_.remove(g);
-        ready.add(g, group_rank(g));
+        set_ready(t, g, group_rank(g));
       }
       return;
     }
     if (ready.contains(g) || requeue || settings_.group_window.count() == 0 || n >= settings_.group_max) {
-      ready.add(g, group_rank(g));
+      set_ready(t, g, group_rank(g));
     } else {
       pending_.add(g, now_ms + settings_.group_window.count());
     }
+  }
+
+  // A lease ends: its org holds one device less (fair share).
+  void end_lease(std::unordered_map<std::string, Lease>::iterator it) {
+    const std::string org = detail::org_of_group(it->second.group);
+    if (auto held = org_leases_.find(org); held != org_leases_.end() && --held->second <= 0) org_leases_.erase(held);
+    leases_.erase(it);
   }
 
   void lease_drop(JobRec& rec) {
@@ -232,7 +269,7 @@ class MemoryJobStore final : public JobStore {
     auto& jobs = it->second.jobs;
     jobs.erase(std::remove(jobs.begin(), jobs.end(), rec.job.id), jobs.end());
     if (jobs.empty()) {
-      leases_.erase(it);
+      end_lease(it);
       lease_exp_.remove(lease_id);
     }
   }
@@ -263,6 +300,16 @@ class MemoryJobStore final : public JobStore {
     wake();
   }
 
+  // The due time of an infrastructure retry `delay_ms` from now: one per group and attempt, so
+  // that a group whose install failed comes back whole (as the Redis store's <p>rdue keys).
+  std::int64_t retry_due(const JobRec& rec, std::int64_t delay_ms, std::int64_t now_ms) {
+    auto [it, fresh] = retry_due_.try_emplace({rec.group, rec.job.attempt}, now_ms + delay_ms);
+    if (!fresh && it->second < now_ms) it->second = now_ms + delay_ms;
+    const std::int64_t due = it->second;
+    if (retry_due_.size() > 1024) std::erase_if(retry_due_, [&](const auto& e) { return e.second < now_ms; });
+    return due;
+  }
+
   void requeue_later(JobRec& rec, std::int64_t due_ms, std::int64_t now_ms) {
     set_status(rec, JobStatus::queued, now_ms);
     lease_drop(rec);
@@ -274,6 +321,13 @@ class MemoryJobStore final : public JobStore {
   // farm_stats.cpp
   void record_final(const JobRec& rec, JobStatus status, std::int64_t now_ms);
   void record_run(const JobRec& rec, const proto::Report& report, std::int64_t now_ms);
+  // health.cpp; mutex_ held. A report accepted from a worker: an infrastructure failure
+  // (counted once per lease) or a test it ran. claim_gate: whether it may claim now (nullopt:
+  // quarantined) and, for a probe, the one job it may take.
+  void note_report_health(const std::string& worker_id, const std::string& lease_id, JobStatus status,
+                          std::int64_t now_ms);
+  std::optional<std::uint32_t> claim_gate(const std::string& worker_id, std::int64_t now_ms) const;
+  void probe_claimed(const std::string& worker_id, std::int64_t now_ms);
 
   // cancel.cpp
   proto::CancelResult cancel_locked(const std::string& job_id, std::int64_t now_ms);
@@ -293,12 +347,22 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, std::vector<std::string>> subs_;
   std::unordered_map<std::string, SortedSet<double>> groups_;
   std::array<SortedSet<double>, 3> ready_;
+  std::array<std::unordered_map<std::string, SortedSet<double>>, 3> org_ready_;  // per target: org -> its ready groups
+  std::array<SortedSet<double>, 3> org_heads_;  // per target: org -> the best rank of its ready groups
   SortedSet<std::int64_t> pending_;
   SortedSet<std::int64_t> delayed_;
   SortedSet<std::int64_t> dead_;
   SortedSet<std::int64_t> done_;  // finished (not dead) jobs, score = when; retention sweeps it
   std::unordered_map<std::string, std::size_t> sub_jobs_;  // jobs of each submission still kept
   std::unordered_map<std::string, Lease> leases_;
+  std::unordered_map<std::string, std::int64_t> org_leases_;  // leases held per org (fair share); none: absent
+  std::map<std::pair<std::string, std::uint32_t>, std::int64_t> retry_due_;  // (group, attempt) -> due ms
+  struct WorkerHealth {
+    std::uint32_t failures = 0;  // groups in a row that ended in an infrastructure failure
+    std::string last_lease;      // the lease whose failure was counted last
+  };
+  std::unordered_map<std::string, WorkerHealth> health_;  // workers with failures only
+  std::map<std::string, std::int64_t> quarantine_;        // worker -> when it may claim a probe
   SortedSet<std::int64_t> lease_exp_;
   std::map<std::string, std::int64_t> counts_;
   std::map<std::string, std::int64_t> qprio_;

@@ -36,6 +36,7 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
   }
   out.accepted = true;
   record_run(rec, r, now_ms);
+  note_report_health(r.worker_id, r.lease_id, r.status, now_ms);
   j.exit_code = r.exit_code;
   j.duration_ms = r.duration_ms;
   j.log_tail = r.log_tail;
@@ -66,7 +67,7 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
       if (rec.cancel_requested) {
         finish(rec, JobStatus::cancelled, now_ms);
       } else if (j.attempt < j.max_attempts) {
-        requeue_later(rec, now_ms + detail::backoff_delay(settings_.backoff, j.attempt, rng_), now_ms);
+        requeue_later(rec, retry_due(rec, detail::backoff_delay(settings_.backoff, j.attempt, rng_), now_ms), now_ms);
         out.requeued = true;
       } else {
         make_dead(rec, now_ms);

@@ -92,6 +92,8 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
 
 std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, std::int64_t now_ms) {
   std::lock_guard lock(mutex_);
+  const auto gate = claim_gate(request.worker_id, now_ms);
+  if (!gate) return std::nullopt;  // quarantined, cooling down
   std::vector<std::pair<double, std::string>> candidates;
   std::set<proto::Target> seen;
   for (auto t : request.targets) {
@@ -102,13 +104,30 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
       candidates.push_back(entry);
     }
   }
+  if (settings_.fair_share_slack.count() > 0) {
+    // Fair share looks at the best group of each of the best orgs too (as kClaim).
+    std::set<std::string> has;
+    for (const auto& c : candidates) has.insert(detail::org_of_group(c.second));
+    for (auto t : seen) {
+      int taken = 0;
+      for (const auto& [rank, org] : org_heads_[target_index(t)].order()) {
+        if (taken++ >= detail::kClaimCandidates) break;
+        if (!has.insert(org).second) continue;
+        candidates.push_back(*org_ready_[target_index(t)].at(org).order().begin());
+      }
+    }
+  }
   if (candidates.empty()) return std::nullopt;
   std::sort(candidates.begin(), candidates.end());
+  const std::string fair_org = detail::fair_share_order(settings_, candidates, [&](const std::string& org) {
+    auto it = org_leases_.find(org);
+    return it == org_leases_.end() ? std::int64_t{0} : it->second;
+  });
   std::string chosen = candidates.front().second;
   const double limit = candidates.front().first + static_cast<double>(settings_.affinity_slack.count());
   std::set<std::string> installed(request.installed.begin(), request.installed.end());
   for (const auto& [rank, key] : candidates) {
-    if (rank > limit) break;
+    if (rank > limit || (!fair_org.empty() && detail::org_of_group(key) != fair_org)) break;
     auto last = key.rfind('/');
     if (installed.contains(key.substr(0, last))) {
       chosen = key;
@@ -126,8 +145,11 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   auto& group = groups_[chosen];
   // The group's first jobs by rank, at most group_max and at most what the caller asked
   // for; the rest stays queued at the group's rank for the next claim.
-  const std::size_t take =
-      request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
+  std::size_t take = request.max_jobs == 0 ? settings_.group_max : std::min(request.max_jobs, settings_.group_max);
+  if (*gate > 0) {
+    take = std::min<std::size_t>(take, *gate);  // a probe of a quarantined worker: one job
+    probe_claimed(request.worker_id, now_ms);
+  }
   while (!group.empty() && lease.jobs.size() < take) {
     std::string id = *next_job(group).first;
     group.remove(id);
@@ -142,6 +164,7 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   refresh_group(chosen, now_ms, false);
   lease_exp_.add(claim.lease_id, now_ms + settings_.lease.count());
   leases_.emplace(claim.lease_id, std::move(lease));
+  org_leases_[claim.org_id] += 1;
   return claim;
 }
 

@@ -28,11 +28,12 @@ std::vector<ExpiredLease> MemoryJobStore::expire_leases(std::int64_t now_ms, std
         } else if (rec.job.attempt >= rec.job.max_attempts) {
           make_dead(rec, now_ms);
         } else {
-          requeue_later(rec, now_ms + detail::backoff_delay(settings_.backoff, rec.job.attempt, rng_), now_ms);
+          requeue_later(rec, retry_due(rec, detail::backoff_delay(settings_.backoff, rec.job.attempt, rng_), now_ms),
+                        now_ms);
         }
         expired.jobs.push_back(rec.job);
       }
-      leases_.erase(lease_id);
+      if (auto still = leases_.find(lease_id); still != leases_.end()) end_lease(still);
     }
     lease_exp_.remove(lease_id);
     out.push_back(std::move(expired));

@@ -14,7 +14,7 @@ std::optional<Claim> RedisJobStore::claim_group(const ClaimRequest& request, std
 
 std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                                    const std::string& lease_id) const {
-  auto args = base(now_ms, 9 + request.targets.size() + request.installed.size());
+  auto args = base(now_ms, 11 + request.targets.size() + request.installed.size());
   args.push_back(lease_id);
   args.push_back(request.worker_id);
   args.push_back(lease_arg_);
@@ -26,7 +26,33 @@ std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, 
   args.push_back(std::to_string(request.installed.size()));
   for (const auto& i : request.installed) args.push_back(i);
   args.push_back(assigned_state(now_ms, request.worker_id, lease_id));
+  args.push_back(fair_share_arg_);
+  args.push_back(settings_.quarantine_after > 0 ? quarantine_cooldown_arg_ : std::string());
   return args;
+}
+
+// kClaim's fair-share argument: '' when fair share is off, else the msgpack of the slack (ms),
+// the orgs' weights and the tiers of the orgs that are not standard.
+std::string RedisJobStore::fair_share_arg(const StoreSettings& settings) {
+  std::string out;
+  if (settings.fair_share_slack.count() <= 0) return out;
+  PackTo to{&out};
+  msgpack::packer<PackTo> p(to);
+  p.pack_int64(settings.fair_share_slack.count());
+  p.pack_map(static_cast<std::uint32_t>(settings.org_weights.size()));
+  for (const auto& [org, weight] : settings.org_weights) {
+    pack_str(p, org);
+    p.pack_double(weight);
+  }
+  std::uint32_t tiered = 0;
+  for (const auto& [org, tier] : settings.org_tiers) tiered += tier != OrgTier::standard ? 1 : 0;
+  p.pack_map(tiered);
+  for (const auto& [org, tier] : settings.org_tiers) {
+    if (tier == OrgTier::standard) continue;
+    pack_str(p, org);
+    p.pack_int32(static_cast<int>(tier));
+  }
+  return out;
 }
 
 // The state a claim gives every job it takes that was never claimed before (kClaim's

@@ -113,6 +113,10 @@ class RedisJobStore final : public JobStore {
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
 
+  // health.cpp: device health (quarantine), <p>whealth and <p>quar.
+  std::map<std::string, std::int64_t> quarantined() override;
+  bool unquarantine(const std::string& worker_id) override;
+
   // registry.cpp: workers and the processes that announce themselves.
   void upsert_worker(const proto::WorkerInfo& worker) override;
   bool retire_worker(const std::string& worker_id, std::string_view state) override;
@@ -223,6 +227,7 @@ class RedisJobStore final : public JobStore {
   std::vector<std::string> claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                       const std::string& lease_id) const;
   static std::string assigned_state(std::int64_t now_ms, std::string_view worker, std::string_view lease_id);
+  static std::string fair_share_arg(const StoreSettings& settings);
   static ClaimReply parse_claim(const RedisValue& reply, const std::string& lease_id);
   std::vector<std::optional<Claim>> read_specs(std::vector<ClaimReply> replies);
 
@@ -244,6 +249,9 @@ class RedisJobStore final : public JobStore {
   std::string lease_arg_ = std::to_string(settings_.lease.count());
   std::string affinity_slack_arg_ = std::to_string(settings_.affinity_slack.count());
   std::string candidates_arg_ = std::to_string(detail::kClaimCandidates);
+  std::string fair_share_arg_ = fair_share_arg(settings_);
+  std::string quarantine_after_arg_ = std::to_string(settings_.quarantine_after);
+  std::string quarantine_cooldown_arg_ = std::to_string(settings_.quarantine_cooldown.count());
   std::string min_replicas_arg_ = std::to_string(settings_.min_replicas);  // WAIT's
   std::string min_replicas_timeout_arg_ = std::to_string(settings_.min_replicas_timeout.count());
   RedisConnection conn_;

@@ -18,7 +18,7 @@ std::vector<ReportOutcome> RedisJobStore::report_many(std::span<const proto::Rep
   std::vector<ReportOutcome> out;
   if (reports.empty()) return out;
   auto args = base(now_ms);
-  args.reserve(args.size() + 6 + detail::kMaxDelaySlots);
+  args.reserve(args.size() + 8 + detail::kMaxDelaySlots);
   args.push_back(std::to_string(reports.size()));
   // Back-off delays only for a batch that may need them (an infrastructure error retried
   // later): each argument costs the script a Lua string, and the others none.
@@ -38,6 +38,8 @@ std::vector<ReportOutcome> RedisJobStore::report_many(std::span<const proto::Rep
   PackTo to{&now_packed};
   msgpack::packer<PackTo>(to).pack_int64(now_ms);
   args.push_back(std::move(now_packed));
+  args.push_back(quarantine_after_arg_);
+  args.push_back(quarantine_cooldown_arg_);
   // The specs, which never change, are read beside the script in the same round trip, so
   // that the script handles only the small states.
   std::vector<std::vector<std::string>> reads;

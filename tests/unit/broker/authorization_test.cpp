@@ -214,6 +214,17 @@ TEST_F(Authorization, WorkersShowAnOrgKeyNoOtherOrgsBuildOrGroup) {
   EXPECT_TRUE(seen.workers[0].group_key.empty());
   EXPECT_TRUE(seen.workers[0].lease_id.empty());
   EXPECT_EQ(seen.workers[0].installed, std::vector<std::string>{"acme/b0"});
+
+  // Ending a quarantine gives a device back to every org: an admin's call, refused to an org.
+  proto::WorkersRequest unquarantine;
+  unquarantine.rid = "u";
+  unquarantine.unquarantine = "w1";
+  auto refused = expect_error(acme, proto::frames_of(kClientProtocol, unquarantine));
+  EXPECT_EQ(refused.code, proto::errc::forbidden);
+  EXPECT_EQ(refused.field, "unquarantine");
+  auto answered = request<proto::WorkersReply>(admin, kClientProtocol, unquarantine);
+  EXPECT_FALSE(answered.unquarantined);  // it was not quarantined
+  EXPECT_EQ(answered.workers.size(), 1u);
 }
 
 TEST_F(Authorization, NoClientIsShownALeaseId) {

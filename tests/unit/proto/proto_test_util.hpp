@@ -122,7 +122,7 @@ inline QueueReply sample<QueueReply>() {
 }
 template <>
 inline WorkersRequest sample<WorkersRequest>() {
-  return WorkersRequest{"r-workers-1", true};
+  return WorkersRequest{"r-workers-1", true, "w-pixel-7:1"};
 }
 template <>
 inline WorkersReply sample<WorkersReply>() {
@@ -136,7 +136,7 @@ inline WorkersReply sample<WorkersReply>() {
   w.lease_id = "01J0LEASE00000000000000000";
   w.group_key = "acme/v1.2.3/device";
   w.last_seen_ms = 1718000009000;
-  return WorkersReply{"r-workers-1", {w}};
+  return WorkersReply{"r-workers-1", {w}, true};
 }
 template <>
 inline HealthRequest sample<HealthRequest>() {

@@ -227,6 +227,12 @@ TEST(ProtoValidation, CancelNeedsAJobIdOrABuild) {
   EXPECT_TRUE(accepts(CancelRequest{"r", "", "acme", "v1"}));
 }
 
+TEST(ProtoValidation, WorkersUnquarantineIsOptionalAndAValidWorkerId) {
+  EXPECT_TRUE(accepts(WorkersRequest{.rid = "r", .unquarantine = ""}));
+  EXPECT_TRUE(accepts(WorkersRequest{.rid = "r", .unquarantine = "w-pixel-7:1"}));
+  expect_error(error_of(WorkersRequest{.rid = "r", .unquarantine = "bad id"}), errc::invalid_field, "unquarantine");
+}
+
 TEST(ProtoValidation, RetryNeedsAValidJobId) {
   expect_error(error_of(RetryRequest{"r", ""}), errc::invalid_field, "job_id");
   EXPECT_TRUE(accepts(RetryRequest{"r", "J1"}));

@@ -9,8 +9,10 @@
 #include "contract_cancel.hpp"
 #include "contract_claim.hpp"
 #include "contract_claim_order.hpp"
+#include "contract_fair_share.hpp"
 #include "contract_farm_stats.hpp"
 #include "contract_fixture.hpp"
+#include "contract_health.hpp"
 #include "contract_org_queued.hpp"
 #include "contract_queries.hpp"
 #include "contract_races.hpp"
@@ -18,6 +20,7 @@
 #include "contract_report.hpp"
 #include "contract_retention.hpp"
 #include "contract_retry.hpp"
+#include "contract_retry_group.hpp"
 #include "contract_submit.hpp"
 #include "contract_time.hpp"
 
@@ -53,6 +56,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeadJobsGoAfterDeadRetentionAndRetentionOffKeepsJobs, SweptCancelledQueuedJobLeavesNothingToClaim,
     ListCursorStaysValidAcrossASweep, WorkersLeaveAreForgottenSweptAndComeBack,
     AnnouncementsLastUntilTheirExpiryAndRenew, ProgressTakesAJobBackToAssignedOnlyFromInstalling,
-    FarmStatsCountStatusesDurationsAndInstallsPerOrgAndTarget, FarmStatsLeaveTheHourAfterAnHourAndTheDayAfterADay);
+    FarmStatsCountStatusesDurationsAndInstallsPerOrgAndTarget, FarmStatsLeaveTheHourAfterAnHourAndTheDayAfterADay,
+    FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights,
+    FairShareFindsAnOrgBehindManyGroupsOfAnother, FairShareCountsOnlyLeasesStillHeld,
+    FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime,
+    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines);
 
 }  // namespace qg::sched::contract

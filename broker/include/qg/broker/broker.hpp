@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -232,6 +233,13 @@ class Broker {
   // the order of the store's changes.
   void flush_submits();
   void flush_reports();  // worker/reports.cpp
+  // ---- worker/health.cpp: device health (the store quarantines; the broker tells). After a
+  // report batch with an infrastructure failure or from a worker seen quarantined, reads the
+  // quarantined workers and publishes a WORKER event (`quarantined`, `healthy`) per change;
+  // show_quarantines marks WORKERS' records `quarantined`.
+  void note_worker_health(std::int64_t now);
+  void publish_worker_health(const std::string& worker_id, const std::string& state, std::int64_t now);
+  void show_quarantines(std::vector<proto::WorkerInfo>& workers);
   // Who sent a submission, for its reply.
   struct SubmitPeer {
     std::string identity;
@@ -399,6 +407,7 @@ class Broker {
     std::int64_t written_ms = 0;
   };
   std::unordered_map<std::string, WorkerRecord> worker_records_;
+  std::set<std::string> quarantined_;      // workers this broker last saw quarantined (worker/health.cpp)
   bool worker_changes_pending_ = false;    // some record has more than last_seen to write
   std::int64_t next_worker_flush_ms_ = 0;  // last_seen-only updates wait until then
   std::int64_t started_steady_ms_ = 0;

@@ -83,7 +83,7 @@ struct ListConfig {
 
 // `qgjob workers [--all]`, `qgjob workers drain ID`, `qgjob workers forget ID`.
 struct WorkersConfig {
-  std::string action;  // "" (list), "drain" or "forget"
+  std::string action;  // "" (list), "drain", "forget" or "unquarantine"
   std::string worker_id;
   bool all = false;  // list: also the workers that left or were forgotten
 };

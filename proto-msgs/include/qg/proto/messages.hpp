@@ -216,7 +216,8 @@ struct QueueReply {
 struct WorkersRequest {
   static constexpr std::string_view command = "WORKERS";
   std::string rid;
-  bool all = false;  // also the workers that left or were forgotten (state "left", "forgotten")
+  bool all = false;          // also the workers that left or were forgotten (state "left", "forgotten")
+  std::string unquarantine;  // optional: a worker id whose quarantine ends first (admin only)
 };
 struct WorkerInfo {
   std::string worker_id;
@@ -235,6 +236,7 @@ struct WorkersReply {
   static constexpr std::string_view command = "WORKERS";
   std::string rid;
   std::vector<WorkerInfo> workers;
+  bool unquarantined = false;  // the request's `unquarantine` worker was quarantined (and is no more)
 };
 
 struct HealthRequest {

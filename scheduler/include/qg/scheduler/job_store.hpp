@@ -65,6 +65,21 @@ struct StoreSettings {
   // Among groups whose ranks differ by no more than this, one whose build the worker has
   // installed wins. 0 = exact ties only.
   std::chrono::milliseconds affinity_slack{2000};
+  // Fair share inside a tier: among the claim's candidate groups of the best candidate's tier
+  // whose ranks are within fair_share_slack of the best, the group of the org holding the
+  // fewest devices (leases) for its weight goes first, so orgs of one tier share the devices
+  // in proportion to their weights while each has work queued. A group waits at most this
+  // much longer than rank order alone would make it (the ageing bound grows by it, no more).
+  // 0 = off (rank order only).
+  std::chrono::milliseconds fair_share_slack{10 * 60 * 1000};
+  std::map<std::string, double> org_weights;  // orgs not listed weigh 1; a weight is > 0
+  // Device health: a worker whose last quarantine_after groups in a row ended in an
+  // infrastructure failure (a report with the status error: install failed, device error) is
+  // quarantined: it claims nothing until quarantine_cooldown has passed, then one job (a
+  // probe); a probe that fails quarantines it again, anything else a worker reports of a test
+  // it ran (passed, failed, timed out) makes it healthy. 0 = never quarantine.
+  std::uint32_t quarantine_after = 3;
+  std::chrono::milliseconds quarantine_cooldown{10 * 60 * 1000};
   // Redis only: a submission counts as written (and is acknowledged) only once WAIT says this
   // many replicas have it, within min_replicas_timeout; otherwise the submit fails with
   // StoreUnavailable (the jobs may or may not survive a failover: the client retries with
@@ -316,6 +331,12 @@ class JobStore {
   // org), kept by every transition into or out of queued; orgs with none are absent. One
   // read of a counter, for the broker's quotas (which sample it, never per submit).
   virtual std::map<std::string, std::uint64_t> queued_by_org() = 0;
+
+  // Device health (StoreSettings::quarantine_after): the workers quarantined now, each with
+  // the time (unix ms) from which it may claim a probe job.
+  virtual std::map<std::string, std::int64_t> quarantined() = 0;
+  // Ends a worker's quarantine and forgets its failures; false when it was not quarantined.
+  virtual bool unquarantine(const std::string& worker_id) = 0;
 
   // Worker registry, for `qgjob workers`. The broker a worker talks to writes its record
   // (upsert_worker, which also takes it out of the departed records); workers() lists them.

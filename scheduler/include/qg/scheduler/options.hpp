@@ -22,7 +22,11 @@ struct StoreOptions {
   double backoff_factor = 2.0;
   long backoff_cap_ms = 60000;
   double backoff_jitter = 0.2;
-  std::vector<std::string> org_tiers;  // "org=premium"
+  std::vector<std::string> org_tiers;    // "org=premium"
+  std::vector<std::string> org_weights;  // "org=2"
+  std::string fair_share_slack = "10m";
+  unsigned quarantine_after = 3;
+  std::string quarantine_cooldown = "10m";
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
   std::string redis_min_replicas_timeout = "1s";
