@@ -144,6 +144,8 @@ class BenchRedis {
   BenchRedis(const Args& args, bool aof = true);
   const std::string& url() const { return url_; }
   std::string version();
+  // The redis-server started here; -1 when --redis-url named one elsewhere.
+  int pid() const { return own_ ? own_->pid() : -1; }
 
  private:
   std::unique_ptr<testing::RedisServer> own_;
@@ -176,6 +178,7 @@ class Stack {
   std::string events_in_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(events_in_port_); }
   std::string events_out_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(events_out_port_); }
   int broker_pid() const { return broker_->pid(); }
+  int scheduler_pid() const { return scheduler_ ? scheduler_->pid() : -1; }  // -1: none started
   const std::string& key_prefix() const { return options_.key_prefix; }
   const std::string& dir() const { return dir_.path(); }
   std::string log(const std::string& name) const;

@@ -23,6 +23,7 @@
 #include "qg/common/zmq_util.hpp"
 #include "qg/proto/codec.hpp"
 #include "qg/testing/process.hpp"
+#include "raw_peers.hpp"
 
 namespace {
 
@@ -30,72 +31,18 @@ using namespace std::chrono_literals;
 using qg::testing::bin_dir;
 using qg::testing::ChildProcess;
 using qg::testing::Cluster;
+using qg::testing::error_code;
+using qg::testing::exchange;
+using qg::testing::file_text;
+using qg::testing::job_id_of;
 using qg::testing::Keys;
+using qg::testing::kOtherHost;
+using qg::testing::next_message;
 using qg::testing::qgjob_as;
+using qg::testing::qgjob_background;
+using qg::testing::raw_peer;
 using qg::testing::wait_until;
 namespace proto = qg::proto;
-
-constexpr const char* kOtherHost = "127.0.0.2";
-
-// A raw peer holding key `name` ("" = no CURVE), connecting to `endpoint` from `source`.
-zmq::socket_t raw_peer(zmq::context_t& context, zmq::socket_type type, const Keys& keys, const std::string& name,
-                       const std::string& endpoint, const std::string& source = kOtherHost) {
-  zmq::socket_t socket(context, type);
-  qg::set_common_options(socket);
-  if (!name.empty()) {
-    qg::apply_curve(socket, qg::load_curve_client_keys(keys.path(name) + ".key_secret", keys.path("broker") + ".key"));
-  }
-  // "tcp://SOURCE:0;HOST:PORT": libzmq binds the connection's local end to SOURCE.
-  socket.connect("tcp://" + source + ":0;" + endpoint.substr(std::string("tcp://").size()));
-  return socket;
-}
-
-// The next message on `socket` within `timeout`; empty when none came.
-std::vector<std::string> next_message(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
-  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-  zmq::poll(&item, 1, timeout);
-  if ((item.revents & ZMQ_POLLIN) == 0) return {};
-  auto message = qg::recv_multipart(socket, 16, 16 << 20);
-  return message ? message->frames : std::vector<std::string>{};
-}
-
-// Sends `request` on a DEALER and returns the reply's [protocol, command, body]; empty when
-// none came.
-template <class Request>
-std::vector<std::string> exchange(zmq::socket_t& dealer, std::string_view protocol, const Request& request,
-                                  std::chrono::milliseconds timeout = 5s) {
-  qg::send_multipart(dealer, proto::frames_of(protocol, request));
-  return next_message(dealer, timeout);
-}
-
-// The error code of an ERROR reply; "" for any other reply or none.
-std::string error_code(const std::vector<std::string>& reply) {
-  if (reply.size() != 3 || reply[1] != proto::ErrorReply::command) return {};
-  auto e = proto::decode<proto::ErrorReply>(reply[2]);
-  return e ? e->error.code : std::string();
-}
-
-std::string file_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// `qgjob [flags] <args>` running in the background (watch), its output in `log`.
-ChildProcess qgjob_background(Cluster& cluster, const std::vector<std::string>& flags,
-                              const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> argv = {bin_dir() + "/qgjob", "--broker", cluster.client_endpoint(), "--events",
-                                   cluster.events_out_endpoint()};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  argv.insert(argv.end(), args.begin(), args.end());
-  return ChildProcess(argv, log);
-}
-
-// The first job id in `qgjob submit --json` output.
-std::string job_id_of(const std::string& submit_json) {
-  std::smatch m;
-  if (!std::regex_search(submit_json, m, std::regex("\"job_ids\":\\[\"([^\"]+)\""))) return {};
-  return m[1];
-}
 
 // A plain TCP connection from `source` to `port` on 127.0.0.1; -1 when it could not be made.
 int tcp_from(const char* source, int port) {

@@ -1,6 +1,9 @@
 // check_event(): the protocol, command, body and topic of an event from the XSUB.
 #include "event_check.hpp"
 
+#include "qg/common/plain_text.hpp"
+#include "qg/proto/field_rules.hpp"
+
 namespace qg::broker {
 namespace {
 
@@ -18,6 +21,34 @@ bool may_publish(const PeerIdentity& publisher, std::string_view worker_id, bool
   return publisher.role() == PeerRole::worker && publisher.id() == worker_id;
 }
 
+// The rules of an optional id field: empty, or a valid id.
+bool empty_or(std::string_view value, std::optional<proto::Error> (*rule)(std::string_view, std::string_view)) {
+  return value.empty() || !rule(value, "");
+}
+
+// The fields subscribers print, held to the rules requests are held to: ids as ids, a test path
+// as a test path, free text (sources, states, messages, group keys) as one line of plain text.
+// No legitimate publisher breaks them; text made to drive a terminal does.
+bool fields_follow_rules(const proto::JobEvent& e) {
+  return !proto::check_id(e.job_id, "") && !proto::check_org_id(e.org_id) &&
+         (e.app_version_id.empty() || !proto::check_app_version_id(e.app_version_id)) &&
+         empty_or(e.worker_id, proto::check_id) && empty_or(e.test_path, proto::check_test_path) &&
+         is_plain_text(e.source) && is_plain_text(e.message);
+}
+
+bool fields_follow_rules(const proto::WorkerEvent& e) {
+  return !proto::check_id(e.worker_id, "") && empty_or(e.lease_id, proto::check_id) && is_plain_text(e.source) &&
+         is_plain_text(e.state);
+}
+
+// A heartbeat's ids and device id are checked as it decodes.
+bool fields_follow_rules(const proto::Heartbeat& hb) {
+  for (const auto& job : hb.jobs) {
+    if (proto::check_id(job.job_id, "")) return false;
+  }
+  return is_plain_text(hb.state) && is_plain_text(hb.group_key);
+}
+
 }  // namespace
 
 std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view protocol, std::string_view command,
@@ -26,13 +57,13 @@ std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view
   if (protocol != proto::kEventProtocol) return std::nullopt;
   if (command == proto::Heartbeat::command) {
     auto hb = proto::decode<proto::Heartbeat>(body, limits);
-    if (!hb || !topic_is(topic, "hb.", hb->worker_id)) return std::nullopt;
+    if (!hb || !topic_is(topic, "hb.", hb->worker_id) || !fields_follow_rules(*hb)) return std::nullopt;
     if (!may_publish(publisher, hb->worker_id, false)) return std::nullopt;
     return CheckedEvent{std::move(hb).value(), std::nullopt};
   }
   if (command == proto::JobEvent::command) {
     auto event = proto::decode<proto::JobEvent>(body, limits);
-    if (!event || event->org_id.empty() || event->org_id.find('.') != std::string::npos) return std::nullopt;
+    if (!event || !fields_follow_rules(*event)) return std::nullopt;
     // "job.<org_id>.<job_id>"
     const std::string_view org = event->org_id;
     if (topic.size() < 4 + org.size() + 1 || topic.substr(0, 4) != "job." || topic.substr(4, org.size()) != org ||
@@ -44,7 +75,7 @@ std::optional<CheckedEvent> check_event(std::string_view topic, std::string_view
   }
   if (command == proto::WorkerEvent::command) {
     auto event = proto::decode<proto::WorkerEvent>(body, limits);
-    if (!event || !topic_is(topic, "worker.", event->worker_id)) return std::nullopt;
+    if (!event || !topic_is(topic, "worker.", event->worker_id) || !fields_follow_rules(*event)) return std::nullopt;
     if (!may_publish(publisher, event->worker_id, true)) return std::nullopt;
     return CheckedEvent{std::nullopt, std::move(event).value()};
   }

@@ -1,7 +1,8 @@
 // qgjob watch: prints live job and worker events (and heartbeats with --heartbeats) until
 // Ctrl-C, one line each, or one JSON object per line with --json; a sequence gap is shown.
-// Gaps are judged on what is subscribed: everything (`job.` and `worker.`) by each source's
-// seq, one org's or every org's job topics by the events' org_seq (docs/protocol.md 8.3).
+// Gaps are judged on what is received: everything (`job.` and `worker.`, no keys) by each
+// source's seq, one org's or every org's job topics, or whatever a key may see, by the events'
+// org_seq (docs/protocol.md 8.3).
 #include <ctime>
 #include <utility>
 
@@ -26,6 +27,10 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
     // One job is filtered here rather than by its topic: under its org's topics org_seq still
     // tells a lost event from another job's.
     const bool everything = c.org_id.empty() && c.job_id.empty();
+    // With keys the broker sends a subscriber only what its key may see (an org key: its org's
+    // job events), so a source's seq skips over the rest even for "everything": gaps are then
+    // judged by org_seq, as under an org filter.
+    const bool gaps_by_seq = everything && !g.curve.enabled();
     events.subscribe(c.org_id.empty() ? "job." : "job." + c.org_id + ".");
     if (everything) events.subscribe("worker.");
     if (c.heartbeats) events.subscribe("hb.");
@@ -46,7 +51,7 @@ int run_watch(const GlobalConfig& g, const WatchConfig& c, Io io) {
       if (event->job) {
         const auto& e = *event->job;
         // A gap seen on another job's event is shown with the next event of the watched job.
-        if (everything ? seqs.observe(e.source, e.seq) : seqs.observe_org(e.source, e.org_id, e.org_seq)) {
+        if (gaps_by_seq ? seqs.observe(e.source, e.seq) : seqs.observe_org(e.source, e.org_id, e.org_seq)) {
           missed_from = e.source;
         }
         if (!c.job_id.empty() && e.job_id != c.job_id) continue;
