@@ -185,7 +185,7 @@ def main():
 
         # What the page shows, beyond timing.
         check(len(final["failures"]) == len(BUILDS), f"{len(final['failures'])} failures listed (one per build)")
-        check(all("expect(locator)" in t for t in final["tails"]), "each failure shows its log tail")
+        check(all("expect(locator)" in t for t in final["tails"]), f"each failure shows its log tail {[t[:80] for t in final['tails']]}")
         check(watch.hostile_shown, "a test path holding markup is shown as text")
         check(not watch.injected, "no markup from the wire was run or inserted")
         logs = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

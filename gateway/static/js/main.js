@@ -192,6 +192,10 @@ const stream = new EventStream({
 
 // --- Log tails of failures, a few requests at a time
 const tailQueue = [];
+const tailTries = new Map();  // job id -> reads that found it not final yet
+const FINAL_STATES = new Set(["passed", "failed", "timed_out", "error", "cancelled", "dead"]);
+const LOG_TAIL_TRIES = 10;
+const LOG_TAIL_RETRY_MS = 300;
 let tailFetches = 0;
 function fetchLogTail(jobId) {
   if (!tailQueue.includes(jobId)) tailQueue.push(jobId);
@@ -199,7 +203,18 @@ function fetchLogTail(jobId) {
     const id = tailQueue.shift();
     tailFetches += 1;
     getJson(`/jobs/${encodeURIComponent(id)}`)
-      .then((job) => state.setLogTail(id, job.log_tail || ""))
+      .then((job) => {
+        // A failure can be shown from an event that arrives before the store holds the
+        // report (a worker publishes its own events): read again shortly, a few times.
+        const tries = (tailTries.get(id) || 0) + 1;
+        if (!FINAL_STATES.has(job.status) && tries < LOG_TAIL_TRIES) {
+          tailTries.set(id, tries);
+          setTimeout(() => fetchLogTail(id), LOG_TAIL_RETRY_MS);
+          return;
+        }
+        tailTries.delete(id);
+        state.setLogTail(id, job.log_tail || "");
+      })
       .catch((err) => state.setLogTail(id, `(could not read: ${err.message})`))
       .finally(() => {
         tailFetches -= 1;
