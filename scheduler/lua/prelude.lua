@@ -49,7 +49,7 @@ local PRIO = {low=0, medium=1, high=2}
 local BANDS = {'high', 'medium', 'low'}
 local CNT, QP, FIN = {}, {}, 0
 -- DONE: jobs of this call that reached a final state other than dead (those are in <p>dead);
--- commit() enters them in <p>done:<s>, the finished-at index retention sweeps (sweep.lua).
+-- commit() enters them in <p>done, the finished-at index retention sweeps (sweep.lua).
 -- TRIM_HINT: sweep.lua's list-index key -> entries found gone since its last trim, kept across
 -- calls (a hint only: lost when the library reloads; <p>trim still names every such index).
 local DONE, TRIM_HINT = {}, {}
@@ -274,15 +274,18 @@ local function commit()
     local fk = P .. 'fin:' .. n2s(math.floor(NOW / 1000))
     if redis.call('INCRBY', fk, STR[FIN]) == FIN then redis.call('EXPIRE', fk, '120') end
   end
-  -- The finished-at index, unless the scheduler set retention of finished jobs off (<p>retention,
-  -- "<finished ms> <dead ms>", starts with "0 "): one RPUSH per call to the list of this second,
-  -- <p>done:<s>, of "<finished ms> <status> <id>" (the report's fast path passes jobs without
-  -- write(): those are passed), so the sweep reads no state; <p>donesec lists the seconds.
-  if DONE[1] and string.sub(redis.call('GET', P .. 'retention') or '', 1, 2) ~= '0 ' then
-    local l, head, sec, n = {}, ARGV[2] .. ' ', n2s(math.floor(NOW / 1000)), 0
-    for i, id in ipairs(DONE) do l[i] = head .. (DIRTY[id] and DIRTY[id][STATUS] or 'passed') .. ' ' .. id end
-    for i = 1, #l, 1000 do n = redis.call('RPUSH', P .. 'done:' .. sec, unpack(l, i, math.min(#l, i + 999))) end
-    if n == #l then redis.call('RPUSH', P .. 'donesec', sec) end  -- the list is new
+  -- The finished-at index, unless the scheduler set retention of finished jobs off
+  -- (<p>retention, "<finished ms> <dead ms>", starts with "0 "): one ZADD per call.
+  if DONE[1] then
+    local r = redis.call('GET', P .. 'retention')
+    if not (r and string.sub(r, 1, 2) == '0 ') then
+      local z, now = {}, ARGV[2]
+      for i, id in ipairs(DONE) do
+        z[2 * i - 1] = now
+        z[2 * i] = id
+      end
+      variadic('ZADD', P .. 'done', z)
+    end
   end
   if next(SX) ~= nil then
     local mk, fk = P .. 'fs:m:' .. n2s(math.floor(NOW / 60000)), P .. 'fs:f:' .. n2s(math.floor(NOW / 300000))

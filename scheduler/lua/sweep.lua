@@ -1,14 +1,14 @@
 -- sweep.lua: retention. Deletes up to K jobs that reached a final state before their cutoff,
 -- with every key and index entry that names them, oldest first: finished jobs from the
--- finished-at index <p>done:<s> (a list per second), dead ones from <p>dead. Small batches
--- keep each call short (the scheduler calls again at once while there is more).
+-- finished-at index <p>done, dead ones from <p>dead. Small batches keep each call short (the
+-- scheduler calls again at once while there is more).
 -- ARGV[5] cutoff of finished jobs (unix ms; 'off': keep them), [6] cutoff of dead jobs (or
 -- 'off'), [7] K, the most jobs deleted per call, [8] the most list-index entries looked at
 -- per index trimmed, [9] the most indexes due trimmed per call (besides idx:all and 2 at
 -- random), [10] the entries gone that make an index due for a trim. Returns {jobs deleted,
 -- 1 when more may be due at once else 0}.
 --
--- A job's keys and entries: j:<id> and st:<id>; its entry in <p>done:<s> or <p>dead; the entry
+-- A job's keys and entries: j:<id> and st:<id>; its entry in <p>done or <p>dead; the entry
 -- a cancel while queued left in its group's list (counted in gx:<g>); its count in
 -- <p>counts; for a one-job submission its idempotency key; for a suite, s:<submission id>
 -- and the idempotency key once the suite's last job is gone; the list-index entries of its
@@ -18,12 +18,9 @@
 --
 -- Cost (docs/benchmarks.md, "Retention"): each redis.call costs about a microsecond, more
 -- for a write (it goes to the AOF and replicas), and each string a reply brings into Lua a
--- few tenths of one, so the sweep writes and reads as little as it can. A finished job's
--- entry carries its status, so its state is not read (nor is it needed: a status other than
--- dead is final for good); a job of <p>done (the ZSET of ids earlier versions kept) or of
--- <p>dead is read whole, and one revived since its entry was made keeps its keys. Whether
--- the victims' submissions are suites is one EXISTS over all their s: keys (each asked alone
--- only when one is). An index is trimmed once it has enough entries gone to pay for its calls:
+-- few tenths of one, so the sweep writes and reads as little as it can. Whether the victims'
+-- submissions are suites is one EXISTS over all their s: keys (each asked alone only when
+-- one is). An index is trimmed once it has enough entries gone to pay for its calls:
 -- TRIM_HINT (prelude.lua, kept between calls) counts the entries gone per index since its
 -- last trim; idx:all is trimmed by every call that deleted jobs, another index when its
 -- count reaches ARGV[10], at most ARGV[9] of them per call. <p>trim (a SET) names every
@@ -36,15 +33,13 @@
 -- has a key still there).
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
---   reads   <p>donesec (LINDEX), <p>done:<s> (LRANGE), <p>done, <p>dead (ZRANGEBYSCORE), <p>j:<id>,
---           <p>st:<id> of a dead job or an entry of <p>done (MGET), <p>s:<submission id>
+--   reads   <p>done, <p>dead (ZRANGEBYSCORE), <p>j:<id>, <p>st:<id> (MGET), <p>s:<submission id>
 --           (EXISTS, LINDEX, LRANGE), <p>idx:* (LRANGE, EXISTS), <p>trim (SPOP, SCARD),
 --           <p>q:<g>:<band>, <p>gx:<g>
---   writes  <p>j:<id>, <p>st:<id>, <p>s:<submission id>, <p>idem:<org>:<key> (DEL), <p>done:<s>
---           (LTRIM), <p>donesec (LPOP), <p>done, <p>dead (ZREM), <p>q:<g>:<band> (LREM),
---           <p>gx:<g> (DECRBY, DEL), <p>ready:<target>, <p>pending (re-placing a group whose
---           head went), <p>idx:* (LTRIM), <p>idxoff (HINCRBY, HDEL), <p>trim (SADD, SREM),
---           <p>counts (HINCRBY)
+--   writes  <p>j:<id>, <p>st:<id>, <p>s:<submission id>, <p>idem:<org>:<key> (DEL), <p>done, <p>dead
+--           (ZREM), <p>q:<g>:<band> (LREM), <p>gx:<g> (DECRBY, DEL), <p>ready:<target>,
+--           <p>pending (re-placing a group whose head went), <p>idx:* (LTRIM), <p>idxoff (HINCRBY,
+--           HDEL), <p>trim (SADD, SREM), <p>counts (HINCRBY)
 
 local FCUT, DCUT, K, ITRIM = ARGV[5], ARGV[6], NUM[ARGV[7]], NUM[ARGV[8]]
 local NTRIM, TDUE = NUM[ARGV[9] or '8'], NUM[ARGV[10] or '16']
@@ -52,61 +47,29 @@ local function due(zset, cutoff, limit)
   if cutoff == 'off' or limit <= 0 then return {} end
   return redis.call('ZRANGEBYSCORE', P .. zset, '-inf', cutoff, 'LIMIT', 0, limit)
 end
--- Finished jobs due, from the oldest seconds' lists <p>done:<s> (in <p>donesec's order), each
--- up to its first entry past the cutoff; their statuses come with them (status_of).
-local finished, status_of, more = {}, {}, false
-if FCUT ~= 'off' then
-  local cut, dk = tonumber(FCUT), P .. 'donesec'
-  for _ = 1, K do  -- each turn takes entries or empties one second's list
-    local want = K - #finished
-    local sec = want > 0 and redis.call('LINDEX', dk, 0)
-    if not sec or tonumber(sec) * 1000 > cut then break end
-    local bk = P .. 'done:' .. sec
-    local es, n = redis.call('LRANGE', bk, 0, want - 1), 0
-    for _, e in ipairs(es) do
-      local ms, st, id = string.match(e, '^(%S+) (%S+) (.+)$')
-      if tonumber(ms) > cut then break end
-      n = n + 1
-      finished[#finished + 1] = id
-      status_of[#finished] = st
-    end
-    if n > 0 then redis.call('LTRIM', bk, n, -1) end
-    if n < #es then break end  -- the rest of this second is not due yet
-    if #es < want then redis.call('LPOP', dk) end  -- this second's list is gone
-  end
-  more = #finished >= K
-end
--- Entries of <p>done, the finished-at index of earlier versions (a ZSET of ids), then dead jobs.
-local legacy = due('done', FCUT, K - #finished)
-for _, id in ipairs(legacy) do finished[#finished + 1] = id end
+local finished = due('done', FCUT, K)
 local dead = due('dead', DCUT, K - #finished)
-more = more or #finished + #dead >= K
+local more = #finished + #dead >= K
 local del, indexes, left = {}, {}, {}
 local subs, sub_order = {}, {}  -- submission id -> its idempotency key (false: none), in first-seen order
 local sub_idx = {}  -- submission id -> {its org index, its build index}
 local deleted = 0
--- The victims' specs, and the states of those whose status is not known, read by one MGET
--- (a call per job would cost more): row_of[i] is where victim i's spec is in the reply.
+-- The victims' specs and states, read by one MGET (a call per job would cost more).
 local victims = {}
 for _, id in ipairs(finished) do victims[#victims + 1] = id end
 for _, id in ipairs(dead) do victims[#victims + 1] = id end
-local rows, keys, row_of = {}, {}, {}
+local rows, keys = {}, {}
 if victims[1] then
   for i, id in ipairs(victims) do
-    keys[#keys + 1] = jkey(id)
-    row_of[i] = #keys
-    if not status_of[i] then keys[#keys + 1] = skey(id) end
+    keys[2 * i - 1] = jkey(id)
+    keys[2 * i] = skey(id)
   end
   rows = redis.call('MGET', unpack(keys))
 end
 local function sweep(i, id)
-  local spec = rows[row_of[i]]
+  local spec, st = rows[2 * i - 1], rows[2 * i]
   if not spec then return end
-  local status = status_of[i]
-  if not status then
-    local st = rows[row_of[i] + 1]
-    status = st and select(2, cmsgpack.unpack_limit(st, 1, 1)) or 'queued'
-  end
+  local status = st and select(2, cmsgpack.unpack_limit(st, 1, 1)) or 'queued'
   if not FINAL[status] then return end  -- revived since: its index entry alone goes
   local _, org, app, target, prio, _, sub = cmsgpack.unpack_limit(spec, 6, 1)
   -- The idempotency key is the spec's last field: a spec ending in an empty string (0xa0)
@@ -117,8 +80,8 @@ local function sweep(i, id)
     local idem = f[NSPEC + 1]
     if idem and idem ~= '' then idem_key = P .. 'idem:' .. org .. ':' .. idem end
   end
-  del[#del + 1] = keys[row_of[i]]
-  del[#del + 1] = skey(id)
+  del[#del + 1] = keys[2 * i - 1]
+  del[#del + 1] = keys[2 * i]
   deleted = deleted + 1
   count(status, -1)
   if status == 'cancelled' then
@@ -133,7 +96,7 @@ local function sweep(i, id)
   if not sub_idx[sub] then sub_idx[sub] = {'idx:org:' .. org, 'idx:app:' .. org .. ':' .. app} end
 end
 for i, id in ipairs(victims) do sweep(i, id) end
-variadic('ZREM', P .. 'done', legacy)
+variadic('ZREM', P .. 'done', finished)
 variadic('ZREM', P .. 'dead', dead)
 variadic('DEL', nil, del)
 -- Which submissions are suites (have s:<id>): one EXISTS over all of them; most are not.

@@ -161,57 +161,8 @@ TEST_F(RedisRetentionTest, RetentionOffKeepsNoFinishedAtIndex) {
   r.attempt = 1;
   r.status = proto::JobStatus::passed;
   ASSERT_TRUE(store->report(r, kT0 + 2).accepted);
-  EXPECT_EQ(redis({"KEYS", settings_.key_prefix + "done*"}).array().size(), 0u);
+  EXPECT_EQ(redis({"EXISTS", settings_.key_prefix + "done"}).integer(), 0);
   EXPECT_EQ(store->retention(), std::optional<std::chrono::milliseconds>(std::chrono::seconds(60)));
-}
-
-// Finished jobs leave their status in the finished-at index (the sweep reads no state): the
-// per-status counts go back to zero; and entries of the ZSET of ids an earlier version kept
-// as its finished-at index are swept too.
-TEST_F(RedisRetentionTest, TheSweepCountsFinishedJobsOutAndSweepsAnEarlierIndex) {
-  auto store = make_redis_store(server_.url(), settings_);
-  store->publish_retention();
-  std::vector<NewSubmission> subs;
-  for (int i = 0; i < 4; ++i) subs.push_back(submission(1, i == 0 ? "k" : ""));
-  store->submit_many(subs, kT0);
-  auto claim = store->claim_group({"w", {proto::Target::emulator}, {}}, kT0 + 1);
-  ASSERT_TRUE(claim);
-  ASSERT_EQ(claim->jobs.size(), 4u);
-  const std::vector<proto::JobStatus> ends = {proto::JobStatus::passed, proto::JobStatus::failed,
-                                              proto::JobStatus::cancelled, proto::JobStatus::passed};
-  for (std::size_t i = 0; i < ends.size(); ++i) {
-    proto::Report r;
-    r.worker_id = "w";
-    r.lease_id = claim->lease_id;
-    r.job_id = claim->jobs[i].id;
-    r.attempt = claim->jobs[i].attempt;
-    r.status = ends[i];
-    ASSERT_TRUE(store->report(r, kT0 + 2 + static_cast<std::int64_t>(i)).accepted);
-  }
-  const std::string& p = settings_.key_prefix;
-  // The last job's entry is moved to the earlier version's index.
-  const std::string sec = std::to_string((kT0 + 5) / 1000);
-  auto entries = redis({"LRANGE", p + "done:" + sec, "0", "-1"}).array();
-  ASSERT_EQ(entries.size(), 4u);
-  EXPECT_EQ(entries[2].str(), std::to_string(kT0 + 4) + " cancelled " + claim->jobs[2].id);
-  redis({"RPOP", p + "done:" + sec});
-  redis({"ZADD", p + "done", std::to_string(kT0 + 5), claim->jobs[3].id});
-  EXPECT_EQ(store->sweep_retention(kT0 + 3 + 30'000, 100).deleted, 2u) << "the first two only";
-  std::size_t deleted = 0;
-  int call = 0;
-  for (; call < 100; ++call) {
-    auto swept = store->sweep_retention(kT0 + 5 + 30'000, 100);
-    deleted += swept.deleted;
-    if (!swept.more && swept.deleted == 0) break;
-  }
-  EXPECT_LT(call, 100) << "the sweep kept saying more";
-  EXPECT_EQ(deleted, 2u);
-  for (const auto& job : claim->jobs) EXPECT_EQ(keys_naming(job.id), std::vector<std::string>{}) << job.id;
-  EXPECT_EQ(keys_naming("idem:"), std::vector<std::string>{});
-  for (const char* status : {"passed", "failed", "cancelled"}) {
-    EXPECT_EQ(redis({"HGET", p + "counts", status}).str(), "0") << status;
-  }
-  EXPECT_EQ(redis({"KEYS", p + "done*"}).array().size(), 0u);
 }
 
 // An index whose head is a job still kept (queued for a target nobody serves) holds the
