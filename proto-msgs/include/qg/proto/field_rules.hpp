@@ -51,11 +51,11 @@ std::optional<Error> check_device_id(std::string_view value, std::string_view fi
 std::optional<Error> check_idempotency_key(std::string_view value, std::string_view field = "idempotency_key");
 
 // SUBMIT's requirements (matched against worker labels): at most kMaxRequirements entries; each
-// key 1-64 bytes of [A-Za-z0-9._-], not starting with '-'; each value 0-128 bytes, no control
+// key 1-64 bytes of [A-Za-z0-9._-], not starting with '-'; each value 0-64 bytes, no control
 // character. A worker serves them when each key is one of its labels with exactly that value.
-inline constexpr std::size_t kMaxRequirements = 16;
+inline constexpr std::size_t kMaxRequirements = 8;
 inline constexpr std::size_t kMaxRequirementKeyBytes = 64;
-inline constexpr std::size_t kMaxRequirementValueBytes = 128;
+inline constexpr std::size_t kMaxRequirementValueBytes = 64;
 std::optional<Error> check_requirements(const std::map<std::string, std::string>& requirements,
                                         std::string_view field = "requires");
 bool labels_satisfy(const std::map<std::string, std::string>& labels,
