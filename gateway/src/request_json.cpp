@@ -127,7 +127,7 @@ proto::SubmitRequest submit_from_json(const Json& body, std::string_view idempot
       if (!value.is_string()) invalid("requires." + key.substr(0, 64), "every requirement's value must be a string");
       requirements.emplace(key, value.get<std::string>());
     }
-    r.requirements = std::move(requirements);
+    if (!requirements.empty()) r.requirements = std::move(requirements);  // {}: none, as absent
   }
   if (!idempotency_header.empty()) {
     if (!r.idempotency_key.empty() && r.idempotency_key != idempotency_header) {

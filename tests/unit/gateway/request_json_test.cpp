@@ -46,8 +46,7 @@ TEST(GatewayRequests, RequiresPassesThroughAndHostileRequirementsNameTheField) {
             (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.os"}));
   EXPECT_EQ(refusal(base + R"("requires":{"a b":"x"}})"),
             (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.a b"}));
-  EXPECT_EQ(refusal(base + R"("requires":{"os":"a
-b"}})"),
+  EXPECT_EQ(refusal(base + R"("requires":{"os":"a\nb"}})"),
             (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.os"}));
   std::string many = base + R"("requires":{)";
   for (int i = 0; i < 9; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
