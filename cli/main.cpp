@@ -14,6 +14,7 @@
 #include "qg/cli/wait_logic.hpp"
 #include "qg/common/config.hpp"
 #include "qg/common/errors.hpp"
+#include "qg/proto/field_rules.hpp"
 
 namespace {
 
@@ -41,6 +42,7 @@ struct Parsed {
   cli::QueueConfig queue;
   cli::WorkersConfig workers;
   std::vector<std::string> workers_args;
+  std::vector<std::string> requires_;
   bool health_detailed = false;
   cli::WatchConfig watch;
   cli::KeygenConfig keygen;
@@ -80,6 +82,9 @@ void submit_options(po::options_description& own, Parsed& p) {
       ("test", po::value(&p.submit.tests)->required()->composing(), "test file path; repeat for several (required)")  //
       ("priority", po::value(&p.priority)->default_value(p.priority), "low, medium or high")                          //
       ("target", po::value(&p.target)->default_value(p.target), "emulator, device or browserstack")                   //
+      ("require", po::value(&p.requires_)->composing(),
+       "KEY=VALUE: only a worker whose --labels hold KEY with exactly VALUE runs the jobs; repeat for several "
+       "(all must hold)")  //
       ("idempotency-key", po::value(&p.submit.idempotency_key),
        "same key + org => same jobs; generated when absent, so resending a submit after a timeout is safe")  //
       ("retries", po::value(&p.retries)->default_value(0), "re-runs allowed after a test failure (0..10)")   //
@@ -100,6 +105,16 @@ int submit_run(Invocation& in) {
   if (p.retries > 10) return in.usage_error("--retries must be 0..10");
   if (!p.submit.junit.empty() && !p.submit.wait) return in.usage_error("--junit needs --wait");
   if (p.submit.keep_on_exit && !p.submit.wait) return in.usage_error("--keep-on-exit needs --wait");
+  for (const auto& r : p.requires_) {
+    auto eq = r.find('=');
+    if (eq == std::string::npos) return in.usage_error("--require '" + r + "' is not KEY=VALUE");
+    if (!p.submit.requirements.emplace(r.substr(0, eq), r.substr(eq + 1)).second) {
+      return in.usage_error("--require names '" + r.substr(0, eq) + "' twice");
+    }
+  }
+  if (auto e = qg::proto::check_requirements(p.submit.requirements, "--require")) {
+    return in.usage_error("--require: " + e->field + ": " + e->message);
+  }
   p.submit.priority = *priority;
   p.submit.target = *target;
   p.submit.retries = p.retries;

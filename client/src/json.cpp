@@ -39,6 +39,7 @@ Json job_json(const proto::Job& j) {
   o["last_error"] = j.last_error;
   o["log_tail"] = j.log_tail;
   o["flaky"] = j.flaky;
+  if (j.requirements) o["requires"] = *j.requirements;
   return o;
 }
 

@@ -44,7 +44,8 @@ Json schemas() {
                         {"duration_ms", integer()},
                         {"last_error", str()},
                         {"log_tail", str()},
-                        {"flaky", boolean()}});
+                        {"flaky", boolean()},
+                        {"requires", Json{{"type", "object"}, {"additionalProperties", str()}}}});
   s["SubmitRequest"] =
       object_of({{"org_id", str()},
                  {"app_version_id", str()},
@@ -53,7 +54,8 @@ Json schemas() {
                  {"target", Json{{"type", "string"}, {"enum", {"emulator", "device", "browserstack"}}}},
                  {"retries", integer()},
                  {"max_attempts", integer()},
-                 {"idempotency_key", str()}},
+                 {"idempotency_key", str()},
+                 {"requires", Json{{"type", "object"}, {"additionalProperties", str()}}}},
                 {"org_id", "app_version_id", "tests"});
   s["SubmitReply"] = object_of({{"submission_id", str()}, {"job_ids", array_of(str())}, {"duplicate", boolean()}});
   s["JobPage"] = object_of({{"jobs", array_of(ref("Job"))}, {"next_cursor", str()}});

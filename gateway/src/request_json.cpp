@@ -116,6 +116,19 @@ proto::SubmitRequest submit_from_json(const Json& body, std::string_view idempot
   r.retries = uint_field(body, "retries", 0);
   r.max_attempts = uint_field(body, "max_attempts", 0);
   r.idempotency_key = string_field(body, "idempotency_key");
+  if (auto it = body.find("requires"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) invalid("requires", "requires must be an object of label names to values");
+    if (it->size() > proto::kMaxRequirements) {
+      throw ApiError(std::string(errc::too_large),
+                     "more than " + std::to_string(proto::kMaxRequirements) + " requirements", "requires");
+    }
+    std::map<std::string, std::string> requirements;
+    for (const auto& [key, value] : it->items()) {
+      if (!value.is_string()) invalid("requires." + key.substr(0, 64), "every requirement's value must be a string");
+      requirements.emplace(key, value.get<std::string>());
+    }
+    if (!requirements.empty()) r.requirements = std::move(requirements);  // {}: none, as absent
+  }
   if (!idempotency_header.empty()) {
     if (!r.idempotency_key.empty() && r.idempotency_key != idempotency_header) {
       invalid("idempotency_key", "the Idempotency-Key header and the body's idempotency_key differ");

@@ -93,4 +93,28 @@ std::optional<Error> check_idempotency_key(std::string_view value, std::string_v
   return check_shape(value, field);
 }
 
+std::optional<Error> check_requirements(const std::map<std::string, std::string>& requirements,
+                                        std::string_view field) {
+  if (requirements.size() > kMaxRequirements) {
+    return Error{std::string(errc::too_large), "more than " + std::to_string(kMaxRequirements) + " requirements",
+                 std::string(field)};
+  }
+  for (const auto& [key, value] : requirements) {
+    const std::string at = std::string(field) + "." + (key.size() <= kMaxRequirementKeyBytes ? key : "<key>");
+    if (auto e = check_token(key, at, kMaxRequirementKeyBytes, is_name_char, "A-Z a-z 0-9 . _ - in a key")) return e;
+    if (value.size() > kMaxRequirementValueBytes) return too_large(at, kMaxRequirementValueBytes);
+    if (auto e = check_no_control(value, at)) return e;
+  }
+  return std::nullopt;
+}
+
+bool labels_satisfy(const std::map<std::string, std::string>& labels,
+                    const std::map<std::string, std::string>& requirements) {
+  for (const auto& [key, value] : requirements) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
 }  // namespace qg::proto

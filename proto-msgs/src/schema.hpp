@@ -103,6 +103,7 @@ QG_SCHEMA(Job) {
   v("last_error", m.last_error);
   v("log_tail", m.log_tail);
   v("flaky", m.flaky);
+  v("requires", m.requirements);
 }
 
 QG_SCHEMA(CancelResult) {
@@ -121,6 +122,7 @@ QG_SCHEMA(GroupInfo) {
   v("oldest_age_ms", m.oldest_age_ms);
   v("claimable", m.claimable);
   v("no_live_worker", m.no_live_worker);
+  v("requires", m.requirements);
 }
 
 QG_SCHEMA(ProcessInfo) {
@@ -168,6 +170,7 @@ QG_SCHEMA(SubmitRequest) {
   v("idempotency_key", m.idempotency_key);
   v("retries", m.retries);
   v("max_attempts", m.max_attempts);
+  v("requires", m.requirements);
 }
 
 QG_SCHEMA(SubmitReply) {

@@ -75,6 +75,10 @@ std::optional<Error> validate(SubmitRequest& m, const Limits& /*limits*/) {
   if (m.max_attempts > kMaxAttempts) {
     return invalid("max_attempts", "must be 0.." + std::to_string(kMaxAttempts) + " (0 = broker default)");
   }
+  if (m.requirements) {
+    if (auto e = check_requirements(*m.requirements)) return e;
+    if (m.requirements->empty()) m.requirements.reset();  // none: as if absent
+  }
   return std::nullopt;
 }
 

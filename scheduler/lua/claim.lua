@@ -7,11 +7,12 @@
 -- over each). Tries the chosen group, then the other candidates in rank order, until
 -- one yields a queued job.
 --
--- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
---   reads   <p>ready:<target> (ZRANGE), <p>q:<g>:<band> (EXISTS, LMPOP, LRANGE), <p>j:<id> (MGET,
---           for ranks), <p>st:<id> (MGET), <p>gx:<g>, <p>pending
+-- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/<placement>; docs/architecture.md, "Keys"):
+--   reads   <p>ready:<placement> (ZRANGE), <p>reqsets:<target> (SMEMBERS; SREM of an empty one),
+--           <p>q:<g>:<band> (EXISTS, LMPOP, LRANGE), <p>j:<id> (MGET, for ranks), <p>st:<id> (MGET),
+--           <p>gx:<g>, <p>pending
 --   writes  <p>q:<g>:<band> (LMPOP, LTRIM, DEL), <p>st:<id> (MSET), <p>gx:<g> (DECRBY, DEL),
---           <p>ready:<target>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
+--           <p>ready:<placement>, <p>pending (ZADD, ZREM), <p>lease:<lease id> (HSET), <p>leases (ZADD),
 --           <p>counts, <p>qprio, <p>orgq, <p>orgrun (HINCRBY), <p>wakeup (PUBLISH)
 --   reads   (fair share) <p>orgrun (HMGET); (device health) <p>quar (HGET; HSET for a probe)
 
@@ -21,7 +22,9 @@
 -- (assigned, attempt 1, now, worker, lease; the rest zeros and ''), packed by the store
 -- (a cmsgpack.pack costs a call about 2,500 instructions), then fair share: '' (off) or the
 -- msgpack of three values: slack ms, {org = weight}, {org = tier} (orgs not listed: weight 1,
--- tier 0), then the quarantine's cooldown ms ('' when quarantine is off; see claim_gate).
+-- tier 0), then the quarantine's cooldown ms ('' when quarantine is off; see claim_gate), then
+-- the number of the worker's labels and each as "key=value" (values encoded as placements
+-- spell them: detail::placement in store_common.hpp).
 local lease_id, worker = ARGV[5], ARGV[6]
 local per = NUM[ARGV[9]]
 local want = GMAX
@@ -33,6 +36,32 @@ local cooldown = ARGV[15 + nt + ni]
 local gate = claim_gate(worker, cooldown)
 if not gate then return false end  -- quarantined, cooling down
 if gate > 0 and gate < want then want = gate end  -- a probe: one job
+-- Capabilities: groups with requirements wait in ready sets of their own, one per placement
+-- ("<target>?k=v,..."), listed per target in <p>reqsets:<target> while they hold groups. A
+-- worker with labels also reads those of its targets' placements whose every pair its labels
+-- hold; a worker without labels reads none (and pays nothing for them).
+local served = {}
+local nl = NUM[ARGV[16 + nt + ni] or '0'] or 0
+if nl > 0 then
+  local have, done = {}, {}
+  for i = 1, nl do have[ARGV[16 + nt + ni + i]] = true end
+  for i = 1, nt do
+    local t = ARGV[11 + i]
+    if not done[t] then
+      done[t] = true
+      for _, pl in ipairs(redis.call('SMEMBERS', P .. 'reqsets:' .. t)) do
+        local ok = true
+        for pair in string.gmatch(string.match(pl, '%?(.*)$') or '', '[^,]+') do
+          if not have[pair] then
+            ok = false
+            break
+          end
+        end
+        if ok then served[#served + 1] = pl end
+      end
+    end
+  end
+end
 local cands  -- group keys, in the order they are tried
 -- Fair share inside a tier (StoreSettings::fair_share_slack; the memory store's
 -- fair_share_order does the same): among the candidates of the best one's tier within the
@@ -67,18 +96,21 @@ local function fair_order(ranked)
   for i, c in ipairs(front) do ranked[i] = c end
   return pick
 end
-if nt == 1 and ni == 0 and fair == '' then
+if nt == 1 and ni == 0 and fair == '' and #served == 0 then
   -- One ready set and no installed build to prefer: its groups in its own order (rank, then
   -- name, as the sort below orders them).
   cands = redis.call('ZRANGE', P .. 'ready:' .. ARGV[12], 0, per - 1)
 else
   local ranked, seen = {}, {}
-  for i = 1, nt do
-    local t = ARGV[11 + i]
+  for i = 1, nt + #served do
+    local t = i <= nt and ARGV[11 + i] or served[i - nt]
     if not seen[t] then
       seen[t] = true
       local r = redis.call('ZRANGE', P .. 'ready:' .. t, 0, per - 1, 'WITHSCORES')
       for k = 1, #r, 2 do ranked[#ranked + 1] = {tonumber(r[k + 1]), r[k]} end
+      -- A listed placement whose ready set is empty leaves the list (a group entering it again
+      -- lists it again: org_ready, submit).
+      if i > nt and #r == 0 then redis.call('SREM', P .. 'reqsets:' .. string.match(t, '^[^?]+'), t) end
     end
   end
   if fair ~= '' then

@@ -16,7 +16,7 @@
 --
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   what submit.lua and claim.lua read; the hand-off: <p>q:<g>:<band>, <p>ready:<target>,
---           <p>j:<id> and <p>idem:<org>:<key> (one EXISTS)
+--           <p>reqsets:<target>, <p>j:<id> and <p>idem:<org>:<key> (one EXISTS)
 --   writes  what submit.lua and claim.lua write; the hand-off: <p>j:<id>, <p>st:<id>,
 --           <p>idem:<org>:<key> (MSET), <p>s:<submission id>, <p>idx:all, <p>idx:org:<org>,
 --           <p>idx:app:<org>:<app> (RPUSH), <p>orgcounts, <p>counts (HINCRBY),
@@ -45,10 +45,15 @@ local function hand_off()
   -- group's lists, every spec key and the idempotency key: any of them taken sends the batch
   -- the slow way, which judges each.
   local ids, keys, seen = {}, {qkey(g, 'high'), qkey(g, 'medium'), qkey(g, 'low')}, {}
+  -- A worker with labels may also serve groups with requirements (claim.lua): while any of its
+  -- targets lists such a placement, the slow way judges the ranks. A submission with
+  -- requirements (target "<target>?k=v,...") never fits: the slow way matches the labels.
+  local labelled = ARGV[16 + nt + NUM[ARGV[12 + nt + o]] + o] ~= '0'
   for i = 1, nt do
     local t = ARGV[11 + i + o]
     if t == target then fits = true end
     keys[#keys + 1] = P .. 'ready:' .. t
+    if labelled then keys[#keys + 1] = P .. 'reqsets:' .. t end
   end
   if not fits then return nil end
   for k = 1, n do

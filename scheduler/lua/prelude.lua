@@ -17,12 +17,11 @@
 --
 -- Common ARGV of every script: [1] key prefix, [2] now (unix ms), [3] group_max, [4]
 -- group_window ms; script-specific arguments start at ARGV[5]. Scripts build their keys from
--- the prefix rather than declaring KEYS: fine on one Redis (and with Sentinel), not Redis
--- Cluster compatible.
+-- the prefix rather than declaring KEYS: fine on one Redis (and with Sentinel), not Redis Cluster compatible.
 --
 -- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
 -- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>,
--- <p>ready:<target>:<org>, <p>rorg:<target> (org_ready) and <p>pending (placing a group),
+-- <p>ready:<target>:<org>, <p>rorg:<target>, <p>reqsets:<target> (org_ready), <p>pending (placing a group),
 -- <p>lease:<lease id> and <p>leases (open_lease, commit), <p>delayed and <p>dead
 -- (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>quar (claim_gate,
 -- probe_claimed), <p>orgrun (open_lease, lease_ended), <p>counts, <p>qprio, <p>orgq,
@@ -72,7 +71,7 @@ local function stat_run(lid, tbin, ibin, passed)
   if not ot then
     local g = redis.call('HGET', P .. 'lease:' .. lid, 'group')
     if not g then return end
-    ot = string.match(g, '^([^/]*)/') .. '/' .. string.match(g, '([^/]+)$')
+    ot = string.match(g, '^([^/]*)/') .. '/' .. string.match(g, '([^/?]+)[^/]*$')  -- the target, not its placement
     SXL[lid] = ot
   end
   stat(ot, 'r', 1)
@@ -342,8 +341,8 @@ local function org_of(g) return string.match(g, '^[^/]+') end  -- an org id hold
 -- best group of every org, not only of the orgs whose groups lead the target. org_ready()
 -- follows group g's entry in rk: score, or nil when it left.
 local function org_ready(g, score)
-  local org = org_of(g)
-  local ork, rok = ready_key(g) .. ':' .. org, P .. 'rorg:' .. target_of(g)
+  local org, t = org_of(g), target_of(g)
+  local ork, rok = P .. 'ready:' .. t .. ':' .. org, P .. 'rorg:' .. t
   if score then
     redis.call('ZADD', ork, score, g)
   elseif redis.call('ZREM', ork, g) == 0 then
@@ -351,6 +350,9 @@ local function org_ready(g, score)
   end
   local head = redis.call('ZRANGE', ork, 0, 0, 'WITHSCORES')
   if head[2] then redis.call('ZADD', rok, head[2], org) else redis.call('ZREM', rok, org) end
+  if string.find(t, '?', 1, true) then  -- t "<target>?k=v,...": in <p>reqsets:<target> while it has ready groups
+    redis.call(redis.call('EXISTS', rok) == 1 and 'SADD' or 'SREM', P .. 'reqsets:' .. string.match(t, '^[^?]+'), t)
+  end
 end
 -- Takes group g out of the queue: its lists, its count of entries left by cancels, its place.
 -- emptied: a claim emptied every list (Redis deleted them) and took care of gx.
@@ -465,7 +467,7 @@ local function finish(j, status)
   write(j)
   FIN = FIN + 1
   if status ~= 'dead' then DONE[#DONE + 1] = j.id end
-  stat(j[ORG] .. '/' .. j[TARGET], 's:' .. status, 1)
+  stat(j[ORG] .. '/' .. string.match(j[TARGET], '^[^?]+'), 's:' .. status, 1)  -- the target, not its placement
 end
 local function make_dead(j)
   finish(j, 'dead')

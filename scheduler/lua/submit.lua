@@ -15,7 +15,8 @@
 --           <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>, <p>pending (placing the groups)
 --   writes  <p>j:<id> (MSET), <p>idem:<org>:<key> (SET), <p>s:<submission id>, <p>q:<g>:<band>,
 --           <p>idx:all, <p>idx:org:<org>, <p>idx:app:<org>:<app> (RPUSH), <p>ready:<target>,
---           <p>pending (ZADD), <p>orgcounts, <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>wakeup (PUBLISH)
+--           <p>pending (ZADD), <p>reqsets:<target> (SADD), <p>orgcounts, <p>counts, <p>qprio, <p>orgq
+--           (HINCRBY), <p>wakeup (PUBLISH)
 
 local MSET, QL, QG, GSEEN, GORDER, IDX, ORGN, NEW = {}, {}, {}, {}, {}, {}, {}, {}  -- GSEEN, GORDER: the batch's groups
 local NM = 0  -- entries in MSET
@@ -169,7 +170,11 @@ for _, g in ipairs(GORDER) do
   if not HEAD[g] then refresh_group(g, false, nil, true) end
 end
 for _, k in ipairs(EMPTIED) do
-  entered_empty_band(QG[k], spec_rank(ARGV[QF[k]]))
+  local g = QG[k]
+  entered_empty_band(g, spec_rank(ARGV[QF[k]]))
+  -- A group with requirements lists its placement ("<target>?k=v,...") for claims (as org_ready).
+  local t = target_of(g)
+  if string.find(t, '?', 1, true) then redis.call('SADD', P .. 'reqsets:' .. string.match(t, '^[^?]+'), t) end
 end
 commit()
 return out

@@ -23,7 +23,8 @@
 -- Keys (<p>: the key prefix, ARGV[1]; <g>: a group, org/app/target; docs/architecture.md, "Keys"):
 --   reads   <p>idem:<org>:<key> (EXISTS), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>, <p>pending
 --   writes  <p>sx:<submission id> (DEL), <p>idem:<org>:<key> (MSET), <p>q:<g>:<band> (RPUSH),
---           <p>ready:<target>, <p>pending (ZADD), <p>counts, <p>qprio (HINCRBY), <p>wakeup (PUBLISH);
+--           <p>ready:<target>, <p>pending (ZADD), <p>reqsets:<target> (SADD), <p>counts, <p>qprio
+--           (HINCRBY), <p>wakeup (PUBLISH);
 --           when it refuses the batch: <p>j:<id> (DEL), <p>s:<submission id> and the list indexes
 --           (RPOP or LREM), <p>orgcounts (HINCRBY, HDEL), <p>orgq (HINCRBY)
 
@@ -103,7 +104,11 @@ for _ = 1, np do
   -- in several bands of the batch is refreshed once per band. Without a batching window,
   -- jobs entering behind the head change nothing (refresh_group).
   if pushed == c then
-    entered_empty_band(group_of(qk), ARGV[a + 1])
+    local g = group_of(qk)
+    entered_empty_band(g, ARGV[a + 1])
+    -- A group with requirements lists its placement ("<target>?k=v,...") for claims (as org_ready).
+    local t = target_of(g)
+    if string.find(t, '?', 1, true) then redis.call('SADD', P .. 'reqsets:' .. string.match(t, '^[^?]+'), t) end
   elseif WINDOW ~= 0 then
     refresh_group(group_of(qk), false, nil, true)
   end

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -23,10 +25,99 @@ inline constexpr std::int64_t kRateWindowSec = 60;
 // Back-off delays are precomputed for attempts 1..kMaxDelaySlots (later attempts use the last).
 inline constexpr std::uint32_t kMaxDelaySlots = 16;
 
-inline std::string group_key(std::string_view org, std::string_view app, proto::Target target) {
+// Where a group waits: its target's name, followed for jobs with requirements by '?' and the
+// requirements in canonical form: sorted by key, "key=value" joined by ',', each value with
+// the bytes outside [A-Za-z0-9._+-] as %XX (so a placement holds no '/', ',', '=', '?', '|'
+// ':' or ' ', and equal requirements give equal placements). The placement is the group key's
+// last segment and a job spec's target field, so jobs of one build with the same requirements
+// form one group and each placement has ready sets of its own (docs/architecture.md, "Keys").
+inline void append_label_value(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                       c == '_' || c == '+' || c == '-';
+    if (plain) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+}
+// "key=value" as a placement writes it (keys are [A-Za-z0-9._-]).
+inline std::string label_pair(std::string_view key, std::string_view value) {
+  std::string out(key);
+  out += '=';
+  append_label_value(out, value);
+  return out;
+}
+inline std::string placement(proto::Target target, const std::map<std::string, std::string>& requirements) {
+  std::string out(proto::to_string(target));
+  char sep = '?';
+  for (const auto& [k, v] : requirements) {  // std::map: sorted by key
+    out += sep;
+    out += label_pair(k, v);
+    sep = ',';
+  }
+  return out;
+}
+inline std::string placement_of(const NewSubmission& s) { return placement(s.target, s.requirements); }
+
+// The target and requirements of a placement (a target it does not know: emulator).
+inline proto::Target placement_target(std::string_view placement) {
+  return proto::parse_target(placement.substr(0, placement.find('?'))).value_or(proto::Target::emulator);
+}
+inline std::map<std::string, std::string> placement_requirements(std::string_view placement) {
+  std::map<std::string, std::string> out;
+  auto q = placement.find('?');
+  if (q == std::string_view::npos) return out;
+  auto hex = [](char c) { return c <= '9' ? c - '0' : (c & ~0x20) - 'A' + 10; };
+  std::string_view rest = placement.substr(q + 1);
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view pair = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string value;
+    for (std::size_t i = eq + 1; i < pair.size(); ++i) {
+      if (pair[i] == '%' && i + 2 < pair.size()) {
+        value += static_cast<char>(hex(pair[i + 1]) * 16 + hex(pair[i + 2]));
+        i += 2;
+      } else {
+        value += pair[i];
+      }
+    }
+    out.emplace(std::string(pair.substr(0, eq)), std::move(value));
+  }
+  return out;
+}
+// Requirements as a job or group carries them: absent when there are none.
+inline std::optional<std::map<std::string, std::string>> requirements_field(std::string_view placement) {
+  if (placement.find('?') == std::string_view::npos) return std::nullopt;
+  return placement_requirements(placement);
+}
+
+// A worker's labels as the claim scripts compare them with a placement's pairs.
+inline std::vector<std::string> label_pairs(const std::map<std::string, std::string>& labels) {
+  std::vector<std::string> out;
+  out.reserve(labels.size());
+  for (const auto& [k, v] : labels) out.push_back(label_pair(k, v));
+  return out;
+}
+
+inline std::string group_key(std::string_view org, std::string_view app, std::string_view placement) {
   std::string key;
-  key.append(org).append("/").append(app).append("/").append(proto::to_string(target));
+  key.append(org).append("/").append(app).append("/").append(placement);
   return key;
+}
+inline std::string group_key(std::string_view org, std::string_view app, proto::Target target) {
+  return group_key(org, app, proto::to_string(target));
+}
+inline std::string group_key_of(const NewSubmission& s) {
+  return group_key(s.org_id, s.app_version_id, placement_of(s));
 }
 
 // The attempt limit a submission's jobs get: its own, else the store's default.
@@ -49,6 +140,7 @@ inline proto::Job new_job(const NewSubmission& s, std::size_t i, std::uint32_t m
   j.created_at_ms = now_ms;
   j.updated_at_ms = now_ms;
   j.submission_id = s.submission_id;
+  if (!s.requirements.empty()) j.requirements = s.requirements;
   return j;
 }
 
@@ -56,6 +148,7 @@ struct GroupParts {
   std::string org_id;
   std::string app_version_id;
   proto::Target target = proto::Target::emulator;
+  std::string placement;  // the target, with its requirements (see placement())
 };
 inline GroupParts split_group_key(const std::string& key) {
   GroupParts parts;
@@ -64,7 +157,8 @@ inline GroupParts split_group_key(const std::string& key) {
   if (first == std::string::npos || last == first) return parts;
   parts.org_id = key.substr(0, first);
   parts.app_version_id = key.substr(first + 1, last - first - 1);
-  parts.target = proto::parse_target(key.substr(last + 1)).value_or(proto::Target::emulator);
+  parts.placement = key.substr(last + 1);
+  parts.target = placement_target(parts.placement);
   return parts;
 }
 

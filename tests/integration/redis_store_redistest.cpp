@@ -264,6 +264,30 @@ TEST_F(RedisStoreTest, KeyLayoutIsASpecPerJobAStateOnceClaimedAndOneIndexEntryPe
   EXPECT_EQ(jobs[2]->created_at_ms, kT0);
 }
 
+// Capabilities' keys (docs/architecture.md): a group with requirements waits in its
+// placement's ready set, listed in <p>reqsets:<target> while that set holds a group; the list
+// entry goes with the set's last group, so nothing of a requirement set outlives its work.
+TEST_F(RedisStoreTest, ARequirementSetIsListedWhileItHoldsWorkAndLeavesNoKeyAfter) {
+  auto store = make_redis_store(server_.url(), settings_);
+  const std::string& p = settings_.key_prefix;
+  auto s = submission("a", 2, kT0);
+  s.requirements = {{"os", "android14"}, {"model", "Pixel 7"}};
+  store->submit(s, kT0);
+  const std::string placement = "emulator?model=Pixel%207,os=android14";
+  EXPECT_EQ(redis({"ZCARD", p + "ready:" + placement}).integer(), 1);
+  EXPECT_EQ(redis({"ZCARD", p + "ready:emulator"}).integer(), 0);
+  auto listed = redis({"SMEMBERS", p + "reqsets:emulator"});
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].str(), placement);
+  EXPECT_FALSE(store->claim_group(worker_, kT0 + 1));  // no labels: nothing
+  ClaimRequest labelled = worker_;
+  labelled.labels = {{"os", "android14"}, {"model", "Pixel 7"}};
+  auto c = store->claim_group(labelled, kT0 + 1);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->group_key, "org/a/" + placement);
+  EXPECT_EQ(redis({"EXISTS", p + "reqsets:emulator", p + "ready:" + placement, p + "rorg:" + placement}).integer(), 0);
+}
+
 // The state a claim writes for jobs never claimed before is packed by the store, not by the
 // script; reports compare parts of it byte for byte with what cmsgpack packs, so the two must
 // pack alike. Checked for claims and for hand-offs, with a lease id and a worker id long

@@ -209,8 +209,13 @@ void Broker::handle_queue(const Incoming& in) {
   reply.next_cursor = std::move(page.next_cursor);
   if (!reply.groups.empty()) {
     // Marked against the registry as it is now, not the sample SUBMIT's warning uses.
-    auto live = farm_->live_per_target(store().workers(), in.now);
-    for (auto& group : reply.groups) group.no_live_worker = !live.contains(std::string(proto::to_string(group.target)));
+    const auto workers = store().workers();
+    auto live = farm_->live_per_target(workers, in.now);
+    for (auto& group : reply.groups) {
+      group.no_live_worker = group.requirements
+                                 ? !farm_->any_live_serves(workers, in.now, group.target, *group.requirements)
+                                 : !live.contains(std::string(proto::to_string(group.target)));
+    }
   }
   reply_client(in.identity, reply);
 }

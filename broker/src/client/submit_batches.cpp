@@ -52,6 +52,7 @@ void Broker::handle_submit(const Incoming& in) {
   submission.idempotency_key = std::move(request->idempotency_key);
   submission.retries = request->retries;
   submission.max_attempts = request->max_attempts;
+  if (request->requirements) submission.requirements = std::move(*request->requirements);
   submission.test_paths = std::move(request->tests);
   submission.job_ids.reserve(submission.test_paths.size());
   for (std::size_t i = 0; i < submission.test_paths.size(); ++i) submission.job_ids.push_back(ids_.next(in.now));
@@ -116,7 +117,7 @@ void Broker::answer_submits(std::span<const SubmitPeer> peers, std::span<const s
     reply.submission_id = std::move(outcome.submission_id);
     reply.job_ids = std::move(outcome.job_ids);
     reply.duplicate = outcome.duplicate;
-    if (!farm_->serves(s.target)) reply.warning = no_worker_warning(s.target);
+    if (!farm_->serves(s.target, s.requirements)) reply.warning = no_worker_warning(s.target, s.requirements);
     // Counted before the reply goes out: whoever reads the counters after the reply sees it.
     if (!reply.duplicate) counters_.jobs_submitted += reply.job_ids.size();
     reply_client(p.identity, reply);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "qg/proto/codec.hpp"
+#include "qg/proto/field_rules.hpp"
 
 namespace qg::broker {
 namespace {
@@ -32,8 +33,14 @@ std::size_t largest_heartbeat(std::uint32_t jobs) {
   hb.device_id.assign(kLongestId, 'd');
   hb.state = "draining";
   hb.lease_id.assign(kLongestId, 'l');
-  // "<org>/<app>/<target>"
-  hb.group_key = std::string(kLongestOrgId, 'o') + "/" + std::string(kLongestAppVersionId, 'a') + "/emulator";
+  // "<org>/<app>/<placement>": the target, then the longest requirements (every value byte
+  // escaped as %XX: docs/protocol.md, GroupInfo `key`).
+  hb.group_key = std::string(kLongestOrgId, 'o') + "/" + std::string(kLongestAppVersionId, 'a') + "/browserstack";
+  for (std::size_t i = 0; i < proto::kMaxRequirements; ++i) {
+    hb.group_key += i == 0 ? '?' : ',';
+    hb.group_key +=
+        std::string(proto::kMaxRequirementKeyBytes, 'k') + "=" + std::string(3 * proto::kMaxRequirementValueBytes, 'v');
+  }
   hb.jobs.resize(jobs);
   for (auto& job : hb.jobs) {
     job.job_id.assign(kLongestId, 'j');

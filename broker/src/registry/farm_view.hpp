@@ -3,9 +3,9 @@
 //   - when a worker counts as lost: not heard from for three heartbeats (its lease, if it held
 //     one, then expires a little later; a record's last_seen reaches the store at most a
 //     second late, hence the 2 s floor);
-//   - which targets some live worker serves, sampled from the store's registry (every broker's
-//     workers) every two seconds and topped up at once by this broker's own HELLOs and PULLs,
-//     for the SUBMIT warning and `qgjob queue`'s mark;
+//   - which targets some live worker serves, and with which labels, sampled from the store's
+//     registry (every broker's workers) every two seconds and topped up at once by this
+//     broker's own HELLOs and PULLs, for the SUBMIT warning and `qgjob queue`'s mark;
 //   - when this broker announces itself next (for `qgjob health --detailed`).
 // Time is passed in; no I/O.
 
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "qg/proto/field_rules.hpp"
 #include "qg/proto/messages.hpp"
 
 namespace qg::broker {
@@ -50,12 +51,27 @@ class FarmView {
     return out;
   }
 
+  // Whether one of `workers` is live and serves `target` with labels holding every requirement
+  // (for `qgjob queue`'s mark of a group).
+  bool any_live_serves(const std::vector<proto::WorkerInfo>& workers, std::int64_t now_ms, proto::Target target,
+                       const std::map<std::string, std::string>& requirements) const {
+    return std::any_of(workers.begin(), workers.end(), [&](const proto::WorkerInfo& w) {
+      return !is_lost(w, now_ms) && w.state != "draining" &&
+             std::find(w.targets.begin(), w.targets.end(), target) != w.targets.end() &&
+             proto::labels_satisfy(w.labels, requirements);
+    });
+  }
+
   bool sample_due(std::int64_t steady_ms) const { return !sampled_ || steady_ms >= next_sample_steady_ms_; }
   // Replaces the served targets with those of `workers` that are live.
   void take_sample(const std::vector<proto::WorkerInfo>& workers, std::int64_t now_ms, std::int64_t steady_ms) {
     served_ = 0;
     for (const auto& [target, count] : live_per_target(workers, now_ms)) {
       if (auto t = proto::parse_target(target)) served_ |= bit(*t);
+    }
+    labelled_.clear();
+    for (const auto& w : workers) {
+      if (!w.labels.empty() && !is_lost(w, now_ms) && w.state != "draining") note_serving(w.targets, w.labels);
     }
     sampled_ = true;
     next_sample_steady_ms_ = steady_ms + kSampleEveryMs;
@@ -64,8 +80,29 @@ class FarmView {
   void note_serving(std::span<const proto::Target> targets) {
     for (auto t : targets) served_ |= bit(t);
   }
+  // ... with these labels (a worker's own, from its HELLO or the registry).
+  void note_serving(std::span<const proto::Target> targets, const std::map<std::string, std::string>& labels) {
+    note_serving(targets);
+    if (labels.empty()) return;
+    std::uint32_t bits = 0;
+    for (auto t : targets) bits |= bit(t);
+    for (auto& known : labelled_) {
+      if (known.labels == labels) {
+        known.targets |= bits;
+        return;
+      }
+    }
+    labelled_.push_back({bits, labels});
+  }
   // Whether some live worker serves `target` (true until a first sample says otherwise).
   bool serves(proto::Target target) const { return !sampled_ || (served_ & bit(target)) != 0; }
+  // ... with labels holding every one of `requirements` (none: as serves(target)).
+  bool serves(proto::Target target, const std::map<std::string, std::string>& requirements) const {
+    if (requirements.empty() || !sampled_) return serves(target);
+    return std::any_of(labelled_.begin(), labelled_.end(), [&](const LabelledWorkers& w) {
+      return (w.targets & bit(target)) != 0 && proto::labels_satisfy(w.labels, requirements);
+    });
+  }
 
   bool announce_due(std::int64_t now_ms) const { return now_ms >= next_announce_ms_; }
   void announced(std::int64_t now_ms) { next_announce_ms_ = now_ms + kAnnounceTtlMs / 5; }
@@ -75,14 +112,23 @@ class FarmView {
 
   std::int64_t lost_after_ms_;
   std::uint32_t served_ = 0;
+  // Live workers with labels, one entry per distinct label set (the targets of all of them).
+  struct LabelledWorkers {
+    std::uint32_t targets = 0;
+    std::map<std::string, std::string> labels;
+  };
+  std::vector<LabelledWorkers> labelled_;
   bool sampled_ = false;
   std::int64_t next_sample_steady_ms_ = 0;
   std::int64_t next_announce_ms_ = 0;
 };
 
-// The SUBMIT warning for jobs of `target` that no live worker serves.
-inline std::string no_worker_warning(proto::Target target) {
-  return "no live worker serves target " + std::string(proto::to_string(target)) +
+// The SUBMIT warning for jobs of `target` (with `requirements`) that no live worker serves.
+inline std::string no_worker_warning(proto::Target target,
+                                     const std::map<std::string, std::string>& requirements = {}) {
+  std::string with;
+  for (const auto& [k, v] : requirements) with += (with.empty() ? " with labels " : ",") + k + "=" + v;
+  return "no live worker serves target " + std::string(proto::to_string(target)) + with +
          ": the jobs are queued and wait until one connects (see qgjob workers)";
 }
 

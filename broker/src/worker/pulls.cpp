@@ -29,6 +29,9 @@ sched::ClaimRequest Broker::claim_request(const proto::Pull& pull, std::int64_t 
   request.targets = pull.targets;
   request.installed = pull.installed;
   request.max_jobs = claim_size(now, submitting);
+  // Labels from the worker's own HELLO (admitted on its connection), never from the pull.
+  if (auto it = worker_records_.find(pull.worker_id); it != worker_records_.end())
+    request.labels = it->second.info.labels;
   return request;
 }
 

@@ -82,6 +82,7 @@ void Broker::handle_pull(const Incoming& in) {
   if (!pull || !admit_worker(in, pull->worker_id, pull->rid)) return;
   note_worker(pull->worker_id);
   farm_->note_serving(pull->targets);
+  if (!worker_records_[pull->worker_id].labels_known) recall_labels(pull->worker_id);
   {
     auto& info = worker_records_[pull->worker_id].info;
     if (info.installed != pull->installed || info.targets != pull->targets || info.state != "idle") {
@@ -123,11 +124,12 @@ void Broker::handle_hello(const Incoming& in) {
   auto hello = decode<proto::Hello>(in);
   if (!hello || !admit_worker(in, hello->worker_id, hello->rid)) return;
   note_worker(hello->worker_id);
-  farm_->note_serving(hello->targets);
+  farm_->note_serving(hello->targets, hello->labels);
   auto& info = worker_record(hello->worker_id);
   info.device_id = hello->device_id;
   info.targets = hello->targets;
   info.labels = hello->labels;
+  worker_records_[hello->worker_id].labels_known = true;
   info.installed = hello->installed;
   info.state = "idle";
   info.last_seen_ms = in.now;
@@ -175,6 +177,21 @@ void Broker::handle_bye(const Incoming& in) {
   left.at_ms = in.now;
   events_->worker(std::move(left));
   log_->info("worker {} left", bye->worker_id);
+}
+
+// A worker pulling from this broker without a HELLO to it (this broker restarted): its labels
+// are those its registration left in the store (written by the broker that admitted its HELLO
+// on its own connection), read once. Claims match them against requirements.
+void Broker::recall_labels(const std::string& worker_id) {
+  auto& record = worker_records_[worker_id];
+  record.labels_known = true;
+  for (const auto& w : store().workers()) {
+    if (w.worker_id != worker_id || w.labels.empty()) continue;
+    worker_record(worker_id).labels = w.labels;
+    farm_->note_serving(w.targets, w.labels);
+    log_->info("worker {} pulls without a HELLO to this broker: its labels are the registry's", worker_id);
+    return;
+  }
 }
 
 void Broker::note_worker(const std::string& worker_id) {

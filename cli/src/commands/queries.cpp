@@ -78,7 +78,8 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
                           {"highest_priority", proto::to_string(gr.highest_priority)},
                           {"oldest_age_ms", gr.oldest_age_ms},
                           {"claimable", gr.claimable},
-                          {"no_live_worker", gr.no_live_worker}});
+                          {"no_live_worker", gr.no_live_worker},
+                          {"requires", gr.requirements.value_or(std::map<std::string, std::string>{})}});
       }
       io.out << dump_json({{"groups", std::move(groups)},
                            {"by_status", reply.by_status},
@@ -89,16 +90,20 @@ int run_queue(const GlobalConfig& g, const QueueConfig& c, Io io) {
       std::vector<std::vector<std::string>> rows;
       std::size_t unserved = 0;
       for (const auto& gr : reply.groups) {
-        rows.push_back({gr.org_id + "/" + gr.app_version_id, std::string(proto::to_string(gr.target)),
-                        std::to_string(gr.depth), std::string(proto::to_string(gr.highest_priority)),
-                        format_duration(gr.oldest_age_ms), gr.claimable ? "yes" : "batching",
-                        gr.no_live_worker ? "NO LIVE WORKER" : "-"});
+        const std::string target(proto::to_string(gr.target));
+        rows.push_back(
+            {gr.org_id + "/" + gr.app_version_id,
+             printable(target + requirements_text(gr.requirements.value_or(std::map<std::string, std::string>{}), " ")),
+             std::to_string(gr.depth), std::string(proto::to_string(gr.highest_priority)),
+             format_duration(gr.oldest_age_ms), gr.claimable ? "yes" : "batching",
+             gr.no_live_worker ? "NO LIVE WORKER" : "-"});
         unserved += gr.no_live_worker ? 1 : 0;
       }
       print_table(io.out, {"BUILD", "TARGET", "QUEUED", "TOP PRIORITY", "OLDEST", "CLAIMABLE", "NOTE"}, rows);
       if (unserved > 0) {
         io.err << "qgjob: " << unserved
-               << " group(s) wait for a target no live worker serves (NO LIVE WORKER): start a worker for it\n";
+               << " group(s) wait for a target (and labels) no live worker serves (NO LIVE WORKER): start a worker"
+                  " for it, with --labels holding the group's requirements\n";
       }
       std::string line;
       for (const auto& [k, v] : reply.by_status) line += (line.empty() ? "" : ", ") + std::to_string(v) + " " + k;

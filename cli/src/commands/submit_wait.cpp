@@ -216,6 +216,7 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
     req.priority = c.priority;
     req.target = c.target;
     req.retries = c.retries;
+    if (!c.requirements.empty()) req.requirements = c.requirements;
     // A key makes a resent submit safe: the broker answers it with the same job ids.
     req.idempotency_key = c.idempotency_key.empty() ? "qgjob-" + client.new_rid() : c.idempotency_key;
     const auto start = steady_ms();
@@ -271,7 +272,8 @@ int run_submit(const GlobalConfig& g, const SubmitConfig& c, Io io) {
       io.out << std::flush;
     }
     io.err << "qgjob: " << reply.job_ids.size() << " job(s) submitted for " << c.org_id << "/" << c.app_version_id
-           << " on " << proto::to_string(c.target) << (reply.duplicate ? " (already submitted earlier)" : "") << "\n";
+           << " on " << proto::to_string(c.target) << printable(requirements_text(c.requirements, " with "))
+           << (reply.duplicate ? " (already submitted earlier)" : "") << "\n";
     if (!reply.warning.empty()) io.err << "qgjob: warning: " << printable(reply.warning) << "\n";
     if (!c.wait) return exit_code::ok;
     WaitConfig w;

@@ -160,4 +160,10 @@ std::string format_duration(std::int64_t ms) {
   return buf;
 }
 
+std::string requirements_text(const std::map<std::string, std::string>& requirements, std::string_view prefix) {
+  std::string out;
+  for (const auto& [k, v] : requirements) out.append(out.empty() ? prefix : ",").append(k).append("=").append(v);
+  return out;
+}
+
 }  // namespace qg::cli

@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "qg/cli/client.hpp"
@@ -30,5 +32,8 @@ proto::StatusReply fetch_status(Client& client, const std::vector<std::string>& 
 // "qgjob: no such job: ..." for the reply's missing ids, the expired ones apart ("deleted by
 // retention").
 void print_missing(std::ostream& err, const proto::StatusReply& reply);
+
+// Requirements as `--require` takes them: `prefix` then "key=value,key=value"; "" for none.
+std::string requirements_text(const std::map<std::string, std::string>& requirements, std::string_view prefix);
 
 }  // namespace qg::cli

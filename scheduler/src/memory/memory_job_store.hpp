@@ -25,6 +25,7 @@
 
 #include "../store_common.hpp"
 #include "qg/common/ids.hpp"
+#include "qg/proto/field_rules.hpp"
 #include "qg/scheduler/job_store.hpp"
 
 namespace qg::sched::memory {
@@ -77,6 +78,14 @@ struct JobRec {
   std::uint32_t budget = 3;
   std::string group;
   std::string idem;  // "<org>:<idempotency key>" of its submission; empty: none
+};
+
+// The groups ready for claims of one placement (a target, or a target with requirements).
+struct ReadySets {
+  SortedSet<double> groups;
+  std::unordered_map<std::string, SortedSet<double>> by_org;  // org -> its ready groups
+  SortedSet<double> org_heads;                                // org -> the best rank of its ready groups
+  std::map<std::string, std::string> requirements;            // of the placement; none for a plain target
 };
 
 struct Lease {
@@ -201,40 +210,63 @@ class MemoryJobStore final : public JobStore {
   // Rank of a non-empty group: that of the job a claim would take first.
   double group_rank(const std::string& g) { return static_cast<double>(next_job(groups_[g]).second); }
 
-  // Group g's entry in target t's ready set: at `score`, or out. Each org's ready groups of a
-  // target and each org's best rank follow it (org_ready_, org_heads_; the Redis store's
-  // <p>ready:<target>:<org> and <p>rorg:<target>), so that fair share finds the best group of
-  // every org, not only of the orgs whose groups lead the target.
-  void set_ready(std::size_t t, const std::string& g, std::optional<double> score) {
+  // The ready sets of group g's placement (its target, and its requirements if it has any:
+  // detail::placement): those of a plain target are always there; those of a placement with
+  // requirements exist while they hold a group (the Redis store's <p>reqsets:<target>).
+  ReadySets* ready_sets(const detail::GroupParts& parts, bool create) {
+    if (parts.placement.find('?') == std::string::npos) return &plain_ready_[target_index(parts.target)];
+    auto& of_target = req_ready_[target_index(parts.target)];
+    auto it = of_target.find(parts.placement);
+    if (it == of_target.end()) {
+      if (!create) return nullptr;
+      it = of_target.emplace(parts.placement, ReadySets{}).first;
+      it->second.requirements = detail::placement_requirements(parts.placement);
+    }
+    return &it->second;
+  }
+
+  // Group g's entry in its placement's ready set: at `score`, or out. Each org's ready groups
+  // there and each org's best rank follow it (ReadySets::by_org, org_heads; the Redis store's
+  // <p>ready:<placement>:<org> and <p>rorg:<placement>), so that fair share finds the best
+  // group of every org, not only of the orgs whose groups lead the set.
+  void set_ready(const std::string& g, std::optional<double> score) {
+    const auto parts = detail::split_group_key(g);
+    ReadySets* sets = ready_sets(parts, score.has_value());
+    if (sets == nullptr) return;
     if (score) {
-      ready_[t].add(g, *score);
-    } else if (!ready_[t].remove(g)) {
+      sets->groups.add(g, *score);
+    } else if (!sets->groups.remove(g)) {
       return;
     }
     const std::string org = detail::org_of_group(g);
-    auto& mine = org_ready_[t][org];
+    auto& mine = sets->by_org[org];
     if (score) {
       mine.add(g, *score);
     } else {
       mine.remove(g);
     }
     if (mine.empty()) {
-      org_ready_[t].erase(org);
-      org_heads_[t].remove(org);
+      sets->by_org.erase(org);
+      sets->org_heads.remove(org);
     } else {
-      org_heads_[t].add(org, mine.order().begin()->first);
+      sets->org_heads.add(org, mine.order().begin()->first);
     }
+    if (sets->groups.empty() && sets != &plain_ready_[target_index(parts.target)]) {
+      req_ready_[target_index(parts.target)].erase(parts.placement);
+    }
+  }
+  bool is_ready(const std::string& g) {
+    const ReadySets* sets = ready_sets(detail::split_group_key(g), false);
+    return sets != nullptr && sets->groups.contains(g);
   }
 
   // Puts a group where it belongs after jobs entered or left it: nowhere when empty, in
   // pending while its batching window is open, else in its target's ready set at its rank.
   // `requeue`: the jobs that entered had waited already (retries, promotions): no window.
   void refresh_group(const std::string& g, std::int64_t now_ms, bool requeue) {
-    const std::size_t t = target_index(detail::split_group_key(g).target);
-    auto& ready = ready_[t];
     const std::size_t n = groups_[g].size();
     if (n == 0) {
-      set_ready(t, g, std::nullopt);
+      set_ready(g, std::nullopt);
       pending_.remove(g);
       groups_.erase(g);
       return;
@@ -242,12 +274,12 @@ class MemoryJobStore final : public JobStore {
     if (pending_.contains(g)) {
       if (requeue || n >= settings_.group_max) {
         pending_.remove(g);
-        set_ready(t, g, group_rank(g));
+        set_ready(g, group_rank(g));
       }
       return;
     }
-    if (ready.contains(g) || requeue || settings_.group_window.count() == 0 || n >= settings_.group_max) {
-      set_ready(t, g, group_rank(g));
+    if (is_ready(g) || requeue || settings_.group_window.count() == 0 || n >= settings_.group_max) {
+      set_ready(g, group_rank(g));
     } else {
       pending_.add(g, now_ms + settings_.group_window.count());
     }
@@ -346,9 +378,9 @@ class MemoryJobStore final : public JobStore {
   std::unordered_map<std::string, std::string> idem_;
   std::unordered_map<std::string, std::vector<std::string>> subs_;
   std::unordered_map<std::string, SortedSet<double>> groups_;
-  std::array<SortedSet<double>, 3> ready_;
-  std::array<std::unordered_map<std::string, SortedSet<double>>, 3> org_ready_;  // per target: org -> its ready groups
-  std::array<SortedSet<double>, 3> org_heads_;  // per target: org -> the best rank of its ready groups
+  std::array<ReadySets, 3> plain_ready_;  // per target: its groups without requirements
+  // Per target: placement with requirements -> its ready groups; none is empty.
+  std::array<std::map<std::string, ReadySets>, 3> req_ready_;
   SortedSet<std::int64_t> pending_;
   SortedSet<std::int64_t> delayed_;
   SortedSet<std::int64_t> dead_;

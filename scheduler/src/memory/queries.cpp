@@ -58,8 +58,17 @@ QueuePage MemoryJobStore::queue(const std::string& cursor, std::uint32_t limit, 
       phase = std::atoi(cursor.substr(0, colon).c_str());
       offset = static_cast<std::size_t>(std::strtoull(cursor.c_str() + colon + 1, nullptr, 10));
     }
+    phase = std::max(phase, 0);
   }
-  for (; phase < 4; ++phase, offset = 0) {
+  // The ready sets of the plain targets, then those of placements with requirements (per
+  // target, in name order), then pending: as the Redis store pages them.
+  std::vector<const SortedSet<double>*> sets;
+  for (const auto& plain : plain_ready_) sets.push_back(&plain.groups);
+  for (const auto& of_target : req_ready_) {
+    for (const auto& [placement, ready] : of_target) sets.push_back(&ready.groups);
+  }
+  const int pending_phase = static_cast<int>(sets.size());
+  for (; phase <= pending_phase; ++phase, offset = 0) {
     std::vector<std::string> keys;
     auto collect = [&](const auto& set) {
       std::size_t i = 0;
@@ -69,12 +78,12 @@ QueuePage MemoryJobStore::queue(const std::string& cursor, std::uint32_t limit, 
         keys.push_back(entry.second);
       }
     };
-    if (phase < 3) {
-      collect(ready_[static_cast<std::size_t>(phase)]);
+    if (phase < pending_phase) {
+      collect(*sets[static_cast<std::size_t>(phase)]);
     } else {
       collect(pending_);
     }
-    for (const auto& key : keys) page.groups.push_back(group_info(key, phase < 3, now_ms));
+    for (const auto& key : keys) page.groups.push_back(group_info(key, phase < pending_phase, now_ms));
     if (page.groups.size() >= limit) {
       page.next_cursor = std::to_string(phase) + ":" + std::to_string(offset + keys.size());
       break;
@@ -96,6 +105,7 @@ proto::GroupInfo MemoryJobStore::group_info(const std::string& g, bool claimable
   info.org_id = parts.org_id;
   info.app_version_id = parts.app_version_id;
   info.target = parts.target;
+  info.requirements = detail::requirements_field(parts.placement);
   info.claimable = claimable;
   const auto& group = groups_[g];
   info.depth = group.size();

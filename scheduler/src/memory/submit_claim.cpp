@@ -49,7 +49,7 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
     if (jobs_.contains(id) || (s.job_ids.size() > 1 && !seen.insert(id).second))
       throw StoreError("submit: job id already exists: " + id);
   }
-  const std::string g = detail::group_key(s.org_id, s.app_version_id, s.target);
+  const std::string g = detail::group_key_of(s);
   const std::string build = s.org_id + "/" + s.app_version_id;
   const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
   const std::int64_t rank = detail::rank_base(settings_, s.org_id, s.priority, now_ms);
@@ -84,7 +84,7 @@ SubmitOutcome MemoryJobStore::submit(const NewSubmission& s, std::int64_t now_ms
   sub_jobs_[s.submission_id] = s.job_ids.size();
   if (!idem.empty()) idem_[idem] = s.submission_id;
   refresh_group(g, now_ms, false);
-  if (ready_[target_index(s.target)].contains(g)) wake();
+  if (is_ready(g)) wake();
   out.submission_id = s.submission_id;
   out.job_ids = s.job_ids;
   return out;
@@ -94,12 +94,22 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
   std::lock_guard lock(mutex_);
   const auto gate = claim_gate(request.worker_id, now_ms);
   if (!gate) return std::nullopt;  // quarantined, cooling down
-  std::vector<std::pair<double, std::string>> candidates;
+  // The ready sets the worker may claim from: its targets' plain ones, and (capabilities) those
+  // of placements with requirements that its labels all hold (as kClaim).
+  std::vector<const ReadySets*> sets;
   std::set<proto::Target> seen;
   for (auto t : request.targets) {
     if (!seen.insert(t).second) continue;
+    sets.push_back(&plain_ready_[target_index(t)]);
+    if (request.labels.empty()) continue;
+    for (const auto& [placement, ready] : req_ready_[target_index(t)]) {
+      if (proto::labels_satisfy(request.labels, ready.requirements)) sets.push_back(&ready);
+    }
+  }
+  std::vector<std::pair<double, std::string>> candidates;
+  for (const auto* ready : sets) {
     int taken = 0;
-    for (const auto& entry : ready_[target_index(t)].order()) {
+    for (const auto& entry : ready->groups.order()) {
       if (taken++ >= detail::kClaimCandidates) break;
       candidates.push_back(entry);
     }
@@ -108,12 +118,12 @@ std::optional<Claim> MemoryJobStore::claim_group(const ClaimRequest& request, st
     // Fair share looks at the best group of each of the best orgs too (as kClaim).
     std::set<std::string> has;
     for (const auto& c : candidates) has.insert(detail::org_of_group(c.second));
-    for (auto t : seen) {
+    for (const auto* ready : sets) {
       int taken = 0;
-      for (const auto& [rank, org] : org_heads_[target_index(t)].order()) {
+      for (const auto& [rank, org] : ready->org_heads.order()) {
         if (taken++ >= detail::kClaimCandidates) break;
         if (!has.insert(org).second) continue;
-        candidates.push_back(*org_ready_[target_index(t)].at(org).order().begin());
+        candidates.push_back(*ready->by_org.at(org).order().begin());
       }
     }
   }

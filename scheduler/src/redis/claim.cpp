@@ -14,7 +14,7 @@ std::optional<Claim> RedisJobStore::claim_group(const ClaimRequest& request, std
 
 std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, std::int64_t now_ms,
                                                    const std::string& lease_id) const {
-  auto args = base(now_ms, 11 + request.targets.size() + request.installed.size());
+  auto args = base(now_ms, 12 + request.targets.size() + request.installed.size() + request.labels.size());
   args.push_back(lease_id);
   args.push_back(request.worker_id);
   args.push_back(lease_arg_);
@@ -28,6 +28,9 @@ std::vector<std::string> RedisJobStore::claim_args(const ClaimRequest& request, 
   args.push_back(assigned_state(now_ms, request.worker_id, lease_id));
   args.push_back(fair_share_arg_);
   args.push_back(settings_.quarantine_after > 0 ? quarantine_cooldown_arg_ : std::string());
+  // The worker's labels, as the placements of groups with requirements spell them.
+  args.push_back(std::to_string(request.labels.size()));
+  for (auto& pair : detail::label_pairs(request.labels)) args.push_back(std::move(pair));
   return args;
 }
 

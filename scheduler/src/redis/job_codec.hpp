@@ -14,6 +14,7 @@
 
 #include <msgpack.hpp>
 
+#include "../store_common.hpp"
 #include "qg/common/errors.hpp"
 #include "qg/common/redis.hpp"
 #include "qg/proto/messages.hpp"
@@ -120,7 +121,11 @@ inline Job decode_job(std::string_view spec_bytes, std::optional<std::string_vie
   j.id = spec_str(kSpecId);
   j.org_id = spec_str(kSpecOrg);
   j.app_version_id = spec_str(kSpecApp);
-  j.target = proto::parse_target(spec_str(kSpecTarget)).value_or(proto::Target::emulator);
+  {
+    const auto placement = spec_str(kSpecTarget);  // target[?requirements] (detail::placement)
+    j.target = detail::placement_target(placement);
+    j.requirements = detail::requirements_field(placement);
+  }
   j.priority = proto::parse_priority(spec_str(kSpecPriority)).value_or(proto::Priority::medium);
   j.test_path = spec_str(kSpecPath);
   j.submission_id = spec_str(kSpecSubmission);

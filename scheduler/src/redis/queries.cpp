@@ -118,7 +118,7 @@ QueuePage RedisJobStore::queue(const std::string& cursor, std::uint32_t limit, s
   long long phase = 0;
   long long offset = 0;
   if (auto colon = cursor.find(':'); colon != std::string::npos) {
-    phase = std::clamp<long long>(std::atoll(cursor.substr(0, colon).c_str()), 0, 4);
+    phase = std::clamp<long long>(std::atoll(cursor.substr(0, colon).c_str()), 0, 1'000'000);
     offset = std::max<long long>(0, std::atoll(cursor.c_str() + colon + 1));
   }
   limit = std::clamp<std::uint32_t>(limit, 1, 1000);
@@ -141,6 +141,7 @@ QueuePage RedisJobStore::queue(const std::string& cursor, std::uint32_t limit, s
     info.org_id = parts.org_id;
     info.app_version_id = parts.app_version_id;
     info.target = parts.target;
+    info.requirements = detail::requirements_field(parts.placement);
     info.claimable = g[1].integer() == 1;
     info.depth = static_cast<std::uint64_t>(g[2].integer());
     const long long head = g[3].integer();

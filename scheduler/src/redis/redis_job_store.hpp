@@ -187,7 +187,7 @@ class RedisJobStore final : public JobStore {
   // them cost Redis more than writing them.
   SpecPacker packer_of(const NewSubmission& s, std::int64_t now_ms) const {
     const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
-    return SpecPacker(s, proto::to_string(s.target), proto::to_string(s.priority), max_attempts,
+    return SpecPacker(s, detail::placement_of(s), proto::to_string(s.priority), max_attempts,
                       detail::rank_base(settings_, s.org_id, s.priority, now_ms), now_ms);
   }
 

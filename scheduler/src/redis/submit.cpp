@@ -64,7 +64,7 @@ std::vector<std::string> RedisJobStore::submit_args(std::span<const NewSubmissio
     const auto& s = subs[k];
     args.push_back(s.org_id);
     args.push_back(s.app_version_id);
-    args.emplace_back(proto::to_string(s.target));
+    args.push_back(detail::placement_of(s));
     args.emplace_back(proto::to_string(s.priority));
     args.push_back(s.submission_id);
     args.push_back(s.idempotency_key);
@@ -175,7 +175,7 @@ RedisJobStore::ClaimReply RedisJobStore::handed_off(const NewSubmission& s, Subm
   claim.org_id = s.org_id;
   claim.app_version_id = s.app_version_id;
   claim.target = s.target;
-  claim.group_key = detail::group_key(s.org_id, s.app_version_id, s.target);
+  claim.group_key = detail::group_key_of(s);
   const std::uint32_t max_attempts = detail::max_attempts_of(s, settings_);
   claim.jobs.reserve(s.job_ids.size());
   for (std::size_t i = 0; i < s.job_ids.size(); ++i) {

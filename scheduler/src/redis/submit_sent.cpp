@@ -227,7 +227,7 @@ void RedisJobStore::plan_sent(InFlightSubmits& batch) const {
     }
     // The band's list of the job's group (qkey in the scripts).
     scratch.assign(prefix_).append("q:").append(s.org_id).append("/").append(s.app_version_id).append("/");
-    scratch.append(proto::to_string(s.target)).append(":").append(proto::to_string(s.priority));
+    scratch.append(detail::placement_of(s)).append(":").append(proto::to_string(s.priority));
     auto seg = segment_at.find(scratch);
     if (seg == segment_at.end()) {
       const auto key = keep(scratch);

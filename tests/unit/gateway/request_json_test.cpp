@@ -33,6 +33,26 @@ TEST(GatewayRequests, AGoodSubmitBecomesTheProtocolRequest) {
   EXPECT_EQ(r.max_attempts, 4u);
 }
 
+TEST(GatewayRequests, RequiresPassesThroughAndHostileRequirementsNameTheField) {
+  const std::string base = R"({"org_id":"acme","app_version_id":"v1","tests":["a.js"],)";
+  auto r = submit_from_json(parse_object(base + R"("requires":{"os":"android14","model":"Pixel 7"}})"), "");
+  ASSERT_TRUE(r.requirements);
+  EXPECT_EQ(*r.requirements, (std::map<std::string, std::string>{{"model", "Pixel 7"}, {"os", "android14"}}));
+  EXPECT_FALSE(submit_from_json(parse_object(base + R"("requires":{}})"), "").requirements);
+  EXPECT_FALSE(submit_from_json(parse_object(base + R"("requires":null})"), "").requirements);
+  EXPECT_EQ(refusal(base + R"("requires":["os=a"]})"),
+            (std::pair<std::string, std::string>{"INVALID_FIELD", "requires"}));
+  EXPECT_EQ(refusal(base + R"("requires":{"os":14}})"),
+            (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.os"}));
+  EXPECT_EQ(refusal(base + R"("requires":{"a b":"x"}})"),
+            (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.a b"}));
+  EXPECT_EQ(refusal(base + R"("requires":{"os":"a\nb"}})"),
+            (std::pair<std::string, std::string>{"INVALID_FIELD", "requires.os"}));
+  std::string many = base + R"("requires":{)";
+  for (int i = 0; i < 9; ++i) many += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":\"v\"";
+  EXPECT_EQ(refusal(many + "}}"), (std::pair<std::string, std::string>{"TOO_LARGE", "requires"}));
+}
+
 TEST(GatewayRequests, BadBodiesAreBadBody) {
   for (const std::string& body :
        std::vector<std::string>{"", "{", "[1]", "\"x\"", "nul", std::string(40, '[') + std::string(40, ']')}) {

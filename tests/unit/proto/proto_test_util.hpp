@@ -45,6 +45,7 @@ inline Job sample_job(std::string id) {
   j.last_error = "device rebooted";
   j.log_tail = "line 1\nline 2\n";
   j.flaky = true;
+  j.requirements = std::map<std::string, std::string>{{"os", "android14"}};
   return j;
 }
 
@@ -60,6 +61,7 @@ inline SubmitRequest sample<SubmitRequest>() {
   m.idempotency_key = "ci-run-42";
   m.retries = 2;
   m.max_attempts = 4;
+  m.requirements = std::map<std::string, std::string>{{"model", "Pixel 7"}, {"os", "android14"}};
   return m;
 }
 template <>
@@ -114,7 +116,8 @@ template <>
 inline QueueReply sample<QueueReply>() {
   QueueReply m;
   m.rid = "r-queue-1";
-  m.groups = {GroupInfo{"acme/v1.2.3/device", "acme", "v1.2.3", Target::device, 12, Priority::high, 5000, false, true}};
+  m.groups = {GroupInfo{"acme/v1.2.3/device?os=android14", "acme", "v1.2.3", Target::device, 12, Priority::high, 5000,
+                        false, true, std::map<std::string, std::string>{{"os", "android14"}}}};
   m.by_status = {{"queued", 12}, {"running", 3}};
   m.by_priority = {{"high", 2}, {"low", 10}};
   m.next_cursor = "cursor-4";

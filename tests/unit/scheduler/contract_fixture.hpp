@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,7 @@ struct SubmitSpec {
   std::uint32_t retries = 0;
   std::uint32_t max_attempts = 0;
   std::string idempotency_key;
+  std::map<std::string, std::string> needs;  // NewSubmission::requirements
 };
 
 template <class Backend>
@@ -118,6 +120,7 @@ class JobStoreContract : public ::testing::Test {
     s.retries = spec.retries;
     s.max_attempts = spec.max_attempts;
     s.idempotency_key = spec.idempotency_key;
+    s.requirements = spec.needs;
     for (std::size_t i = 0; i < spec.count; ++i) {
       s.job_ids.push_back(ids_.next(now));
       s.test_paths.push_back("tests/t" + std::to_string(i) + ".spec.js");

@@ -7,6 +7,7 @@
 // registered).
 
 #include "contract_cancel.hpp"
+#include "contract_capabilities.hpp"
 #include "contract_claim.hpp"
 #include "contract_claim_order.hpp"
 #include "contract_fair_share.hpp"
@@ -60,6 +61,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights,
     FairShareFindsAnOrgBehindManyGroupsOfAnother, FairShareCountsOnlyLeasesStillHeld,
     FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime,
-    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines);
+    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines,
+    GroupWithRequirementsIsClaimedOnlyByAMatchingWorker, SameRequirementsShareAGroupAndOthersDoNot,
+    RankOrderHoldsAcrossRequirementSetsAndRequeuesStayInTheirSet, FairShareAlternatesAcrossRequirementSets,
+    SubmitAndClaimHandsAGroupWithRequirementsOnlyToAMatchingWorker);
 
 }  // namespace qg::sched::contract

@@ -277,6 +277,7 @@ class Broker {
   void handle_bye(const Incoming& in);
   // Records that the worker (admitted) was heard from now.
   void note_worker(const std::string& worker_id);
+  void recall_labels(const std::string& worker_id);
   // The worker registry record this broker keeps for `qgjob workers`; written to the store
   // when it changes, at most once a second per worker while only last_seen moves.
   proto::WorkerInfo& worker_record(const std::string& worker_id);
@@ -415,6 +416,9 @@ class Broker {
     bool dirty = false;
     bool changed = false;  // more than last_seen changed: write at once
     std::int64_t written_ms = 0;
+    // info.labels are the worker's: from its HELLO to this broker, or (a worker that said HELLO
+    // to an earlier run of it) from the store's registry, read once at its first PULL.
+    bool labels_known = false;
   };
   std::unordered_map<std::string, WorkerRecord> worker_records_;
   std::set<std::string> quarantined_;      // workers this broker last saw quarantined (worker/health.cpp)

@@ -56,6 +56,7 @@ struct SubmitConfig {
   proto::Target target = proto::Target::emulator;
   std::string idempotency_key;  // empty = generated, so a resent submit cannot duplicate jobs
   std::uint32_t retries = 0;
+  std::map<std::string, std::string> requirements;  // --require key=value: worker labels the jobs need
   bool wait = false;
   milliseconds timeout{0};  // overall (submit retries + wait); 0 = submit retries for 3 request timeouts, wait for ever
   std::string junit;

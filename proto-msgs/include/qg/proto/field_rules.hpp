@@ -13,6 +13,7 @@
 // merely begin with dots (".a", "..a") are ordinary path segments and allowed.
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,17 @@ std::optional<Error> check_device_id(std::string_view value, std::string_view fi
 
 // SUBMIT's idempotency key: empty (none), or up to 256 bytes, not starting with '-', not "." or "..".
 std::optional<Error> check_idempotency_key(std::string_view value, std::string_view field = "idempotency_key");
+
+// SUBMIT's requirements (matched against worker labels): at most kMaxRequirements entries; each
+// key 1-64 bytes of [A-Za-z0-9._-], not starting with '-'; each value 0-64 bytes, no control
+// character. A worker serves them when each key is one of its labels with exactly that value.
+inline constexpr std::size_t kMaxRequirements = 8;
+inline constexpr std::size_t kMaxRequirementKeyBytes = 64;
+inline constexpr std::size_t kMaxRequirementValueBytes = 64;
+std::optional<Error> check_requirements(const std::map<std::string, std::string>& requirements,
+                                        std::string_view field = "requires");
+bool labels_satisfy(const std::map<std::string, std::string>& labels,
+                    const std::map<std::string, std::string>& requirements);
 
 // True for the bytes the rules call control characters: 0x00-0x1f and 0x7f.
 constexpr bool is_control_byte(char c) noexcept {

@@ -95,6 +95,7 @@ struct Job {
   std::string last_error;  // why the last attempt did not pass; empty otherwise
   std::string log_tail;    // last lines of the job's log
   bool flaky = false;      // passed after an earlier failed attempt
+  std::optional<std::map<std::string, std::string>> requirements{};  // wire "requires"; absent: none
 
   friend bool operator==(const Job&, const Job&) = default;
 };
@@ -113,6 +114,8 @@ struct SubmitRequest {
   std::string idempotency_key;     // optional; same key + org => same job ids
   std::uint32_t retries = 0;       // optional; reruns after a test failure (0..10)
   std::uint32_t max_attempts = 0;  // optional; 0 = broker default (3)
+  // optional, wire "requires": worker labels the jobs need (check_requirements); empty = none
+  std::optional<std::map<std::string, std::string>> requirements{};
 };
 struct SubmitReply {
   static constexpr std::string_view command = "SUBMIT";
@@ -202,7 +205,8 @@ struct GroupInfo {
   Priority highest_priority = Priority::low;
   std::int64_t oldest_age_ms = 0;
   bool claimable = true;        // false while its batching window is open
-  bool no_live_worker = false;  // no live worker serves the group's target: it waits for one
+  bool no_live_worker = false;  // no live worker serves the group's target and requirements
+  std::optional<std::map<std::string, std::string>> requirements{};  // wire "requires"; absent: none
 };
 struct QueueReply {
   static constexpr std::string_view command = "QUEUE";

@@ -106,6 +106,9 @@ struct NewSubmission {
   std::uint32_t max_attempts = 0;    // 0 = StoreSettings::default_max_attempts
   std::vector<std::string> job_ids;  // one per test, same order
   std::vector<std::string> test_paths;
+  // Worker labels its jobs need (key -> exact value; validated by proto::check_requirements).
+  // Part of the group's identity: jobs of one build with other requirements form another group.
+  std::map<std::string, std::string> requirements{};
 };
 
 struct SubmitOutcome {
@@ -141,10 +144,13 @@ struct ClaimRequest {
   // At most this many jobs of the chosen group (0: the store's group_max). A policy above the
   // store may take less than a whole group so that idle devices share the tail of the work.
   std::uint32_t max_jobs = 0;
+  // The worker's labels, from its own registration (HELLO on its authenticated connection),
+  // never from the pull: only groups whose every requirement they hold are claimed.
+  std::map<std::string, std::string> labels{};
 };
 struct Claim {
   std::string lease_id;
-  std::string group_key;  // "<org_id>/<app_version_id>/<target>"
+  std::string group_key;  // "<org_id>/<app_version_id>/<placement>" (detail::placement: target[?requirements])
   std::string org_id;
   std::string app_version_id;
   proto::Target target = proto::Target::emulator;
