@@ -23,6 +23,7 @@
 #include "contract_retry_group.hpp"
 #include "contract_submit.hpp"
 #include "contract_time.hpp"
+#include "contract_timing.hpp"
 
 namespace qg::sched::contract {
 
@@ -60,6 +61,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     FairShareAlternatesOrgsOfOneTierOfEqualWeight, FairShareFollowsOrgWeights,
     FairShareFindsAnOrgBehindManyGroupsOfAnother, FairShareCountsOnlyLeasesStillHeld,
     FairShareKeepsTiersAndTheAgeingBound, RetriedGroupComesBackWholeAtOneDueTime,
-    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines);
+    WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines,
+    TimingHistoryRecordsTestsAndInstallsOfAcceptedReports, TimingHistoryKeepsAtMostItsBoundPerOrgDroppingTheOldest,
+    TimingHistoryExpiresWithTheRetentionOfFinishedJobs, EstimatesPlaceQueuedJobsBehindTheGroupsAhead,
+    EstimatesGiveATestNeverSeenTheMedianOfItsOrgsTests, EstimatesGiveQueuePlaceButNoTimeWithoutALiveWorker);
 
 }  // namespace qg::sched::contract
