@@ -75,6 +75,9 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   topics_ = std::make_unique<EventTopics>(!settings_.curve_cert.empty());
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
   farm_ = std::make_unique<FarmView>(settings_.heartbeat.count());
+  sched::EtaSettings eta;
+  eta.lost_after = std::chrono::milliseconds(farm_->lost_after_ms());
+  eta_ = std::make_unique<sched::EtaEstimator>(eta);
   self_ = sched::this_process(settings_.broker_id, clock_.now_ms());
   if (settings_.embedded_scheduler) {
     // The embedded scheduler announces itself like any other (health lists it), and upkeeps
