@@ -74,20 +74,24 @@ local function nudge(q, x, step, up)
   if x < q then return math.max(0, q - step) end
   return q
 end
-local function hist_update(s, x)
+local function hist_update(s, x, span)
   if not s then return {x, x, x, 1} end
   local n = math.min(s[4] + 1, 1000000)
-  local m = math.floor(s[1] + (x - s[1]) / math.min(n, 5) + 0.5)
+  local m = math.floor(s[1] + (x - s[1]) / math.min(n, span) + 0.5)
   local step = math.max(1, math.floor(m / 16 + 0.5))
   return {m, nudge(s[2], x, step, 1), nudge(s[3], x, step, 9), n}
 end
 -- Writes one org's new samples (o.order: its fields in first-seen order, o.add[f]: the
 -- samples of f) into <p>th:<org>; past `cap` fields, evicts the oldest of a random sample
--- (fields written by this call last), and sets the hash's TTL.
+-- (fields written by this call last), and renews the hash's TTL (the retention of finished
+-- jobs, which is far longer than the minute a renewal may wait).
 local function hist_write(org, o, cap, ttl)
   local hk = P .. 'th:' .. org
-  local seen = n2s(math.floor(NOW / 1000))
-  local out, fresh = {}, false
+  local now_s = math.floor(NOW / 1000)
+  local seen = n2s(now_s)
+  -- The TTL is renewed when a field is added or one written was last written a minute ago or
+  -- more: at most about once a minute per org, however often it reports.
+  local out, fresh, renew = {}, false, false
   for s = 1, #o.order, 1000 do
     local e = math.min(#o.order, s + 999)
     local vals = redis.call('HMGET', hk, unpack(o.order, s, e))
@@ -96,7 +100,10 @@ local function hist_write(org, o, cap, ttl)
       local v = vals[q - s + 1]
       if not v then fresh = true end
       local sm = hist_decode(v, ttl)
-      for _, x in ipairs(o.add[f]) do sm = hist_update(sm, x) end
+      if not sm or sm[5] <= now_s - 60 then renew = true end
+      -- The weighted mean's span: 100 for the fields that mix tests or builds (T, I, N), else 5.
+      local span = string.find('TIN', string.sub(f, 1, 1), 1, true) and 100 or 5
+      for _, x in ipairs(o.add[f]) do sm = hist_update(sm, x, span) end
       out[#out + 1] = f
       out[#out + 1] = n2s(sm[1]) .. ' ' .. n2s(sm[2]) .. ' ' .. n2s(sm[3]) .. ' ' .. n2s(sm[4]) .. ' ' .. seen
     end
@@ -122,7 +129,7 @@ local function hist_write(org, o, cap, ttl)
       variadic('HDEL', hk, gone)
     end
   end
-  if ttl > 0 then redis.call('PEXPIRE', hk, n2s(ttl)) end
+  if ttl > 0 and (fresh or renew) then redis.call('PEXPIRE', hk, n2s(ttl)) end
 end
 -- The history of the accepted reports (job ids, test ms, install ms, workers): each job's org,
 -- build, target and test path read from its spec, one MGET per 100 jobs.

@@ -122,13 +122,38 @@ EtaAnswer EtaEstimator::estimate(JobStore& store, std::span<const proto::Job> jo
                    reads.add(j->org_id, timing::installs_field(j->target))});
   }
   reads.read(store, now_ms);
-  std::unordered_map<std::string, std::unordered_map<std::string, std::size_t>> positions;  // group -> id -> place
+  // A group's queue as claims take it: each job's place, and the expected work of the jobs
+  // before each place (their tests' means; a test never seen at its org's median).
+  struct GroupQueue {
+    std::unordered_map<std::string, std::size_t> place;
+    std::vector<double> work_before;  // one more entry than jobs: the whole queue's last
+  };
+  std::unordered_map<std::string, GroupQueue> positions;
+  const auto read_queue = [&](const std::string& group, const proto::Job& j, double fallback) {
+    GroupQueue q;
+    auto ids = store.group_queue(group, settings_.group_jobs_max);
+    TimingReads tests;
+    std::vector<std::optional<std::size_t>> field;
+    field.reserve(ids.size());
+    for (const auto& job : store.get(ids)) {
+      field.push_back(job ? std::optional(tests.add(j.org_id, timing::test_field(j.target, job->test_path)))
+                          : std::nullopt);
+    }
+    tests.read(store, now_ms);
+    q.work_before.reserve(ids.size() + 1);
+    q.work_before.push_back(0);
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      q.place.emplace(std::move(ids[k]), k);
+      const double d = field[k] ? mean_or(tests.get(*field[k]), fallback) : 0;
+      q.work_before.push_back(q.work_before.back() + d);
+    }
+    return q;
+  };
   std::set<proto::Target> read_again;  // targets whose view this call read afresh
   bool every_eta = true;
   for (std::size_t i = 0; i < open.size(); ++i) {
     const auto& j = *open[i];
     const auto& tests = reads.get(own[i][1]);
-    const double org_mean = mean_or(tests, unknown);
     const double expected = mean_or(reads.get(own[i][0]), tests ? static_cast<double>(tests->p50_ms) : unknown);
     const double install = mean_or(reads.get(own[i][2]), mean_or(reads.get(own[i][3]), 0));
     const double elapsed = static_cast<double>(std::max<std::int64_t>(0, now_ms - j.updated_at_ms));
@@ -159,21 +184,28 @@ EtaAnswer EtaEstimator::estimate(JobStore& store, std::span<const proto::Job> jo
         jobs_before = view.groups[at->second].jobs_before;
         work_before = view.groups[at->second].work_before_ms;
       }
-      auto [place, read] = positions.try_emplace(group);
-      if (read) {
-        std::size_t k = 0;
-        for (auto& id : store.group_queue(group, settings_.group_jobs_max)) place->second.emplace(std::move(id), k++);
+      auto it = positions.find(group);
+      if (it == positions.end()) {
+        const double median = tests ? static_cast<double>(tests->p50_ms) : unknown;
+        it = positions.emplace(group, read_queue(group, j, median)).first;
       }
-      const auto found = place->second.find(j.id);
-      const double k = static_cast<double>(found == place->second.end() ? place->second.size() : found->second);
-      eta.queued_ahead = jobs_before + static_cast<std::uint64_t>(k);
+      const auto& queue = it->second;
+      const auto found = queue.place.find(j.id);
+      const std::size_t k = found == queue.place.end() ? queue.place.size() : found->second;
+      eta.queued_ahead = jobs_before + k;
       if (view.workers > 0) {
+        const double own_before = queue.work_before[k];
         double at;
         if (groups_ahead < view.idle) {
-          at = install + k * org_mean / static_cast<double>(view.idle - groups_ahead) + expected;
+          // It starts at once. A claim takes a fair share of the queued work (at least 5 jobs,
+          // as the claim sizer): a larger group is split over the idle workers left.
+          const double per_claim =
+              std::max(5.0, std::ceil(static_cast<double>(view.jobs) / static_cast<double>(view.workers)));
+          const double parts = std::min(static_cast<double>(view.idle - groups_ahead),
+                                        std::max(1.0, std::ceil(static_cast<double>(queue.place.size()) / per_claim)));
+          at = install + own_before / parts + expected;
         } else {
-          at =
-              (view.in_flight_ms + work_before) / static_cast<double>(view.workers) + install + k * org_mean + expected;
+          at = (view.in_flight_ms + work_before) / static_cast<double>(view.workers) + install + own_before + expected;
         }
         eta.eta_ms = whole_ms(at);
       }

@@ -46,7 +46,11 @@ std::string build_install_field(proto::Target target, std::string_view app) {
 }
 std::string installs_field(proto::Target target) { return join('N', proto::to_string(target)); }
 
-Summary update(const std::optional<Summary>& before, std::int64_t sample_ms, std::int64_t now_ms) {
+std::uint32_t mean_span(std::string_view field) {
+  return !field.empty() && (field[0] == 'T' || field[0] == 'I' || field[0] == 'N') ? 100 : 5;
+}
+
+Summary update(const std::optional<Summary>& before, std::int64_t sample_ms, std::int64_t now_ms, std::uint32_t span) {
   const std::int64_t x = std::max<std::int64_t>(0, sample_ms);
   Summary s;
   s.seen_s = now_ms / 1000;
@@ -56,7 +60,7 @@ Summary update(const std::optional<Summary>& before, std::int64_t sample_ms, std
     return s;
   }
   s.samples = std::min(before->samples + 1, kMaxSamples);
-  const double weight = std::min<double>(s.samples, 5);
+  const double weight = std::min<double>(s.samples, std::max<std::uint32_t>(1, span));
   s.mean_ms = round_half_up(static_cast<double>(before->mean_ms) + static_cast<double>(x - before->mean_ms) / weight);
   // The quantiles move by a sixteenth of the mean per sample (at least 1 ms).
   const std::int64_t step = std::max<std::int64_t>(1, round_half_up(static_cast<double>(s.mean_ms) / 16));

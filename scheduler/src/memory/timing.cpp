@@ -24,7 +24,7 @@ void MemoryJobStore::record_timing(const JobRec& rec, const proto::Report& r, st
     auto it = fields.find(field);
     std::optional<timing::Summary> before;
     if (it != fields.end() && !timing::expired(it->second, now_ms, settings_.retention)) before = it->second;
-    fields[field] = timing::update(before, sample, now_ms);
+    fields[field] = timing::update(before, sample, now_ms, timing::mean_span(field));
   };
   if (ran) {
     add(timing::test_field(j.target, j.test_path), r.duration_ms);

@@ -10,20 +10,21 @@
 //     the jobs their leases still hold, each at its org's mean test duration (in flight);
 //   - work ahead of a queued job = in flight + for each claimable group ranked before its
 //     group, its queued jobs times its org's mean test duration on the target plus one install;
-//     then, in its own group, one install plus the jobs claims take before it (k of them) at its
-//     org's mean test duration;
-//   - while fewer groups are ahead than idle workers, its group starts at once and is shared by
-//     the idle workers those groups leave (the claim sizer splits a group over idle devices):
-//     eta = install + k · mean / idle left + own; otherwise the work ahead is shared by all W:
-//     eta = work ahead / W + install + k · mean + own, own being its expected duration;
+//     then, in its own group, one install plus the expected durations of the jobs claims take
+//     before it (before);
+//   - while fewer groups are ahead than idle workers, its group starts at once, split as the
+//     claim sizer would (a claim takes max(5, queued jobs / W), over the idle workers left):
+//     eta = install + before / parts + own; otherwise the work ahead is shared by all W:
+//     eta = work ahead / W + install + before + own, own being its expected duration;
 //   - a claimed job: its expected duration (plus an install while assigned or installing) less
 //     the time it has been running, never below 0.
 //
 // Bounded work per call: each target's ranked groups and their expected work are read at most
 // once per EtaSettings::cache_for (the first groups_max groups; beyond them nothing is counted),
 // and once more within it when a job's group is not among them (it may have come since),
-// a group's own queue at most once per call and to group_jobs_max entries, and one pipelined
-// history read per call. Not thread-safe: one estimator per broker loop.
+// a group's own queue (its ids, their jobs and their tests' history) at most once per call and
+// to group_jobs_max entries; and one pipelined history read per call. Not thread-safe: one
+// estimator per broker loop.
 
 #include <chrono>
 #include <cstdint>

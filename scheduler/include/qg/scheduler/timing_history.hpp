@@ -9,13 +9,14 @@
 //   - per (org, target, app build) on any device, and per (org, target) for any build.
 //
 // Each key keeps a fixed-size summary (Summary): an exponentially weighted mean (weight 1/n
-// for the first five samples, then 1/5), streaming estimates of the median and the 90th
-// percentile, the number of samples and when it was last written. An org's summaries are one
-// hash of fields (Redis: <p>th:<org>) holding at most StoreSettings::timing_history_fields;
-// a write past that evicts the field written longest ago (Redis: the oldest of a random
-// sample of kEvictionSample fields, as Redis's own LRU approximates). A summary not written
-// for the store's retention of finished jobs counts as absent, and the whole hash expires
-// after it (Redis: PEXPIRE on every write).
+// for the first `span` samples, then 1/span: 5 for one test or one build's installs on one
+// device, which follow a change within a few runs; 100 for the fields that mix many tests or
+// builds, T, I and N, so that their mean is the recent average, not the last few), streaming estimates of the median
+// and the 90th percentile, the number of samples and when it was last written. An org's summaries are one hash of
+// fields (Redis: <p>th:<org>) holding at most StoreSettings::timing_history_fields; a write past that evicts the field
+// written longest ago (Redis: the oldest of a random sample of kEvictionSample fields, as Redis's own LRU
+// approximates). A summary not written for the store's retention of finished jobs counts as absent, and the whole hash
+// expires after it (Redis: PEXPIRE on every write).
 //
 // The Lua twin of update() is in scheduler/lua/report.lua: both compute in doubles and round
 // half up, so the stores agree to the millisecond.
@@ -50,8 +51,11 @@ std::string install_field(std::string_view app, std::string_view worker);     //
 std::string build_install_field(proto::Target target, std::string_view app);  // "I|<target>|<app>"
 std::string installs_field(proto::Target target);                             // "N|<target>"
 
+// The weighted mean's span of a field (see above): 100 for T, I and N fields, else 5.
+std::uint32_t mean_span(std::string_view field);
 // The summary after one more sample of `sample_ms` (negative samples count as 0).
-Summary update(const std::optional<Summary>& before, std::int64_t sample_ms, std::int64_t now_ms);
+Summary update(const std::optional<Summary>& before, std::int64_t sample_ms, std::int64_t now_ms,
+               std::uint32_t span = 5);
 
 // "<mean> <p50> <p90> <samples> <seen_s>", as both stores hold it.
 std::string encode(const Summary& s);
