@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <thread>
@@ -19,6 +22,10 @@ struct Farm {
   std::vector<std::string> broker_args;
   std::vector<std::string> install_cmds;  // one device each
   std::vector<proto::SubmitRequest> submissions;
+  // Submitted and run to the end before `submissions` (not timed): a farm with history.
+  std::vector<proto::SubmitRequest> warmup;
+  // Called right after each of `submissions` is accepted.
+  std::function<void(zmq::socket_t& client, const proto::SubmitReply& reply)> after_submit;
 };
 
 struct FarmResult {
@@ -78,15 +85,7 @@ FarmResult run_farm(const std::string& redis_url, const Farm& farm) {
       20s, 20ms);
   if (!ready) throw BenchError("farm: workers did not all connect:\n" + stack.log("dev-0"));
   FarmResult out;
-  const double t0 = now_us();
-  out.epoch_ms = static_cast<double>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
   std::size_t total = 0;
-  for (const auto& s : farm.submissions) {
-    submit(client, s);
-    total += s.tests.size();
-  }
   auto final_jobs = [&] {
     proto::StatsRequest req;
     req.rid = "stats";
@@ -100,6 +99,23 @@ FarmResult run_farm(const std::string& redis_url, const Farm& farm) {
     }
     return done;
   };
+  for (const auto& s : farm.warmup) {
+    submit(client, s);
+    total += s.tests.size();
+  }
+  for (const double w0 = now_us(); final_jobs() < total;) {
+    if (now_us() - w0 > 300e6) throw BenchError("farm: warm-up jobs not final after 300 s");
+    std::this_thread::sleep_for(5ms);
+  }
+  const double t0 = now_us();
+  out.epoch_ms = static_cast<double>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (const auto& s : farm.submissions) {
+    auto reply = submit(client, s);
+    if (farm.after_submit) farm.after_submit(client, reply);
+    total += s.tests.size();
+  }
   while (final_jobs() < total) {
     if (now_us() - t0 > 300e6) throw BenchError("farm: jobs not final after 300 s");
     std::this_thread::sleep_for(5ms);
@@ -252,9 +268,101 @@ void flaky(const std::string& redis_url, bool quick) {
   table.print();
 }
 
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The q-quantile of `v` (sorted in place): its ceil(q·n)-th smallest.
+double quantile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(k, 1, v.size()) - 1];
+}
+
+// ETA accuracy: a farm that ran the suites once (history), then a mixed workload of the same
+// suites on new builds, submitted back to back; each job's ETA as STATUS gives it right after
+// its submit, against the time it really took to finish from then.
+void eta_accuracy(const std::string& redis_url, bool quick) {
+  const int devices = quick ? 2 : 4;
+  struct Suite {
+    std::size_t tests;
+    const char* test_s;
+  };
+  const std::vector<Suite> suites =
+      quick ? std::vector<Suite>{{6, "0.1"}, {3, "0.3"}, {8, "0.05"}, {4, "0.2"}}
+            : std::vector<Suite>{{20, "0.1"}, {5, "0.3"}, {12, "0.2"},  {3, "0.5"}, {30, "0.05"}, {8, "0.25"},
+                                 {15, "0.1"}, {6, "0.4"}, {25, "0.08"}, {4, "0.3"}, {10, "0.15"}, {18, "0.12"}};
+  auto run_of = [&](int run) {
+    std::vector<proto::SubmitRequest> subs;
+    for (std::size_t s = 0; s < suites.size(); ++s) {
+      proto::SubmitRequest req;
+      req.rid = "s" + std::to_string(s) + "-" + std::to_string(run);
+      req.org_id = "acme";
+      // A new build each run (installs of 0.3 s); the same test paths (t/s<suite>/<i>/<seconds>).
+      req.app_version_id = "s" + std::to_string(s) + "-r" + std::to_string(run) + "-0.3";
+      for (std::size_t t = 0; t < suites[s].tests; ++t) {
+        req.tests.push_back("t/s" + std::to_string(s) + "/" + std::to_string(t) + "/" + suites[s].test_s);
+      }
+      subs.push_back(std::move(req));
+    }
+    return subs;
+  };
+  std::map<std::string, std::int64_t> submitted_ms, eta_ms;
+  std::size_t without = 0;
+  Farm farm;
+  farm.broker_args = {"--group-max", "50"};
+  farm.install_cmds.assign(static_cast<std::size_t>(devices), "d={app_version_id}; exec sleep ${d##*-}");
+  farm.warmup = run_of(0);
+  farm.submissions = run_of(1);
+  farm.after_submit = [&](zmq::socket_t& client, const proto::SubmitReply& reply) {
+    const auto at = unix_ms();
+    proto::StatusRequest req;
+    req.rid = "eta-" + reply.submission_id;
+    req.job_ids = reply.job_ids;
+    auto frames = roundtrip(client, proto::kClientProtocol, "STATUS", proto::encode(req), 5000ms);
+    if (frames.size() != 3 || frames[1] != "STATUS") throw BenchError("eta: STATUS failed");
+    auto status = proto::decode<proto::StatusReply>(frames[2]);
+    if (!status) throw BenchError("eta: STATUS reply undecodable");
+    for (const auto& e : status->etas) {
+      submitted_ms[e.job_id] = at;
+      if (e.eta_ms) {
+        eta_ms[e.job_id] = *e.eta_ms;
+      } else {
+        ++without;
+      }
+    }
+  };
+  auto r = run_farm(redis_url, farm);
+  std::vector<double> errors;
+  for (const auto& j : r.jobs) {
+    auto eta = eta_ms.find(j.id);
+    if (eta == eta_ms.end()) continue;  // a warm-up job, or one without an estimate
+    const double real = static_cast<double>(j.updated_at_ms - submitted_ms.at(j.id));
+    if (real <= 0) continue;
+    errors.push_back(std::abs(static_cast<double>(eta->second) - real) / real);
+  }
+  const std::size_t n = errors.size();
+  const double median = quantile(errors, 0.5), p90 = quantile(errors, 0.9);
+  Table table("ETA accuracy: " + std::to_string(devices) + " devices, " + std::to_string(n) + " jobs in " +
+                  std::to_string(suites.size()) + " suites submitted back to back, after one run of the same suites",
+              {"jobs with an ETA", "without", "median |error|", "p90 |error|", "makespan", "target"});
+  table.row({fmt(static_cast<double>(n)), fmt(static_cast<double>(without)), fmt(100 * median, 1) + " %",
+             fmt(100 * p90, 1) + " %", fmt(r.seconds, 2) + " s", "median <= 20 %, p90 <= 50 %"});
+  table.note(
+      "Error = |ETA at submit - real time from submit to the job's final state| / the real time, per job. Tests "
+      "of 50-500 ms real (each suite's own), installs of 300 ms, --group-max 50; one warm-up run of the same test "
+      "paths on other builds fills the timing history. STATUS is asked right after each submit.");
+  table.print();
+  record("qg.eta.median_error", median);
+  record("qg.eta.p90_error", p90);
+}
+
 }  // namespace
 
 void run_farm_scenarios(const std::string& redis_url, bool quick) {
+  eta_accuracy(redis_url, quick);
   fairness(redis_url, quick);
   flaky(redis_url, quick);
 }

@@ -1,5 +1,6 @@
 #pragma once
-// The grouping bench's farm scenarios beside its main workload: fair share between two orgs
+// The grouping bench's farm scenarios beside its main workload: ETA accuracy (each job's ETA
+// at submit against its real finish, after a warm-up run that fills the timing history), fair share between two orgs
 // of one tier (one submitting 20 times the other's jobs), and a flaky device (installs fail
 // 80 % of the time) with and without quarantine. Real qg-broker, qg-scheduler and qg-worker
 // processes with `sleep` stand-ins, as the main workload.
@@ -10,7 +11,7 @@
 
 namespace qg::bench {
 
-// Prints one table per scenario and records its figures (qg.fairness.*, qg.flaky.*).
+// Prints one table per scenario and records its figures (qg.eta.*, qg.fairness.*, qg.flaky.*).
 void run_farm_scenarios(const std::string& redis_url, bool quick);
 
 }  // namespace qg::bench

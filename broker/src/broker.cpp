@@ -77,6 +77,11 @@ Broker::Broker(zmq::context_t& context, sched::JobStore& store, const Clock& clo
   events_ = std::make_unique<sched::EventPublisher>(*sink_, settings_.broker_id);
   farm_ = std::make_unique<FarmView>(settings_.heartbeat.count());
   farm_stats_ = std::make_unique<FarmStatsCache>(settings_.farm_stats_ttl);
+  sched::EtaSettings eta;
+  // The registry's last_seen reaches the store up to a second late, later on a loaded host:
+  // an estimate counts a worker for twice the time after which `workers` calls it lost.
+  eta.lost_after = std::chrono::milliseconds(2 * farm_->lost_after_ms());
+  eta_ = std::make_unique<sched::EtaEstimator>(eta);
   self_ = sched::this_process(settings_.broker_id, clock_.now_ms());
   if (settings_.embedded_scheduler) {
     // The embedded scheduler announces itself like any other (health lists it), and upkeeps

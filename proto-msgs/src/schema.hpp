@@ -106,6 +106,12 @@ QG_SCHEMA(Job) {
   v("requires", m.requirements);
 }
 
+QG_SCHEMA(JobEta) {
+  v("job_id", m.job_id);
+  v("queued_ahead", m.queued_ahead);
+  v("eta_ms", m.eta_ms);
+}
+
 QG_SCHEMA(CancelResult) {
   v("job_id", m.job_id);
   v("outcome", m.outcome);
@@ -191,6 +197,9 @@ QG_SCHEMA(StatusReply) {
   v("jobs", m.jobs);
   v("missing", m.missing);
   v("expired", m.expired);
+  v("etas", m.etas);
+  v("queued_ahead", m.queued_ahead);
+  v("eta_ms", m.eta_ms);
 }
 
 QG_SCHEMA(ListRequest) {

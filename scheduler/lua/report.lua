@@ -13,7 +13,9 @@
 -- '1' when the caller wants the jobs back, else '0'; [10+d] '1' when some job has more than
 -- one report in the batch, else '0' (then no report needs to know which jobs the others
 -- judged); [11+d] now, packed by the store as cmsgpack packs it; [12+d], [13+d] device health
--- (below). Each report is checked before its own first write. A report for a job no lease
+-- (below); [14+d] the timing history's samples, a msgpack sequence of 2 numbers per report
+-- (test ms, install ms; -1: none), or '' (or absent) to keep no history, [15+d] the most
+-- fields per org, [16+d] their TTL ms ('0': none). Each report is checked before its own first write. A report for a job no lease
 -- holds any more (its lease expired, or it was released) is refused as stale_attempt: that
 -- attempt is over, whether or not the job has been claimed again. Otherwise it is refused as
 -- lost_lease unless the job is held under its lease by the worker that sends it.
@@ -31,7 +33,8 @@
 --           <p>counts, <p>qprio, <p>orgq (HINCRBY), <p>fin:<unix second> (INCRBY, EXPIRE), <p>done (ZADD),
 --           <p>retention (GET), <p>wakeup (PUBLISH), <p>fs:m:<minute>, <p>fs:f:<five minutes> (HINCRBY,
 --           EXPIRE: farm statistics), <p>rdue:<g>:<attempt> (GET, SET), <p>whealth (HMGET, HSET, HDEL),
---           <p>quar (HSET, HDEL)
+--           <p>quar (HSET, HDEL), <p>j:<id> (MGET: an accepted report's org, build, target and test
+--           path), <p>th:<org> (HMGET, HSET, HLEN, HRANDFIELD, HDEL, PEXPIRE: timing history)
 
 local nd = NUM[ARGV[6]]
 local ROWS = ARGV[9 + nd] == '1'
@@ -55,6 +58,119 @@ local function infra_failure(w, lid)
   SOUND[w] = false
   redis.call('HSET', WH, w, STR[n], w .. ':l', lid)
   if n >= QAFTER then redis.call('HSET', P .. 'quar', w, n2s(NOW + tonumber(QCOOL))) end
+end
+-- Timing history: a summary "<mean> <p50> <p90> <samples> <seen s>" (nil: none, or older than
+-- ttl ms) after one more sample x, as timing::update does in C++: doubles rounded half up.
+local function hist_decode(v, ttl)
+  if not v then return nil end
+  local m, p5, p9, n, seen = string.match(v, '^(%d+) (%d+) (%d+) (%d+) (%d+)$')
+  if not seen then return nil end
+  seen = tonumber(seen)
+  if ttl > 0 and seen * 1000 + ttl <= NOW then return nil end
+  return {tonumber(m), tonumber(p5), tonumber(p9), tonumber(n), seen}
+end
+local function nudge(q, x, step, up)
+  if x > q then return q + up * step end
+  if x < q then return math.max(0, q - step) end
+  return q
+end
+local function hist_update(s, x, span)
+  if not s then return {x, x, x, 1} end
+  local n = math.min(s[4] + 1, 1000000)
+  local m = math.floor(s[1] + (x - s[1]) / math.min(n, span) + 0.5)
+  local step = math.max(1, math.floor(m / 16 + 0.5))
+  return {m, nudge(s[2], x, step, 1), nudge(s[3], x, step, 9), n}
+end
+-- Writes one org's new samples (o.order: its fields in first-seen order, o.add[f]: the
+-- samples of f) into <p>th:<org>; past `cap` fields, evicts the oldest of a random sample
+-- (fields written by this call last), and renews the hash's TTL (the retention of finished
+-- jobs, which is far longer than the minute a renewal may wait).
+local function hist_write(org, o, cap, ttl)
+  local hk = P .. 'th:' .. org
+  local now_s = math.floor(NOW / 1000)
+  local seen = n2s(now_s)
+  -- The TTL is renewed when a field is added or one written was last written a minute ago or
+  -- more: at most about once a minute per org, however often it reports.
+  local out, fresh, renew = {}, false, false
+  for s = 1, #o.order, 1000 do
+    local e = math.min(#o.order, s + 999)
+    local vals = redis.call('HMGET', hk, unpack(o.order, s, e))
+    for q = s, e do
+      local f = o.order[q]
+      local v = vals[q - s + 1]
+      if not v then fresh = true end
+      local sm = hist_decode(v, ttl)
+      if not sm or sm[5] <= now_s - 60 then renew = true end
+      -- The weighted mean's span: 100 for the fields that mix tests or builds (T, I, N), else 5.
+      local span = string.find('TIN', string.sub(f, 1, 1), 1, true) and 100 or 5
+      for _, x in ipairs(o.add[f]) do sm = hist_update(sm, x, span) end
+      out[#out + 1] = f
+      out[#out + 1] = n2s(sm[1]) .. ' ' .. n2s(sm[2]) .. ' ' .. n2s(sm[3]) .. ' ' .. n2s(sm[4]) .. ' ' .. seen
+    end
+  end
+  variadic('HSET', hk, out)
+  if fresh then
+    local excess = redis.call('HLEN', hk) - cap
+    if excess > 0 then
+      local sample = redis.call('HRANDFIELD', hk, excess + 15, 'WITHVALUES')
+      local cand = {}
+      for q = 1, #sample, 2 do
+        local f = sample[q]
+        local age = tonumber(string.match(sample[q + 1], '(%d+)$')) or 0
+        if o.add[f] then age = math.huge end
+        cand[#cand + 1] = {age, f}
+      end
+      table.sort(cand, function(a, b)
+        if a[1] ~= b[1] then return a[1] < b[1] end
+        return a[2] < b[2]
+      end)
+      local gone = {}
+      for q = 1, math.min(excess, #cand) do gone[q] = cand[q][2] end
+      variadic('HDEL', hk, gone)
+    end
+  end
+  if ttl > 0 and (fresh or renew) then redis.call('PEXPIRE', hk, n2s(ttl)) end
+end
+-- The history of the accepted reports (job ids, test ms, install ms, workers): each job's org,
+-- build, target and test path read from its spec, one MGET per 100 jobs.
+local function record_history(ids, tms, ims, workers, cap, ttl)
+  local orgs = {}
+  local function note(org, f, x)
+    local o = orgs[org]
+    if not o then
+      o = {order = {}, add = {}}
+      orgs[org] = o
+    end
+    local xs = o.add[f]
+    if not xs then
+      o.order[#o.order + 1] = f
+      o.add[f] = {x}
+    else
+      xs[#xs + 1] = x
+    end
+  end
+  for s = 1, #ids, 100 do
+    local e = math.min(#ids, s + 99)
+    local keys = {}
+    for q = s, e do keys[q - s + 1] = P .. 'j:' .. ids[q] end
+    local specs = redis.call('MGET', unpack(keys))
+    for q = s, e do
+      local spec = specs[q - s + 1]
+      if spec then
+        local _, org, app, target, _, path = cmsgpack.unpack_limit(spec, 5, 1)
+        if tms[q] >= 0 then
+          note(org, 't|' .. target .. '|' .. path, tms[q])
+          note(org, 'T|' .. target, tms[q])
+        end
+        if ims[q] >= 0 then
+          note(org, 'i|' .. app .. '|' .. workers[q], ims[q])
+          note(org, 'I|' .. target .. '|' .. app, ims[q])
+          note(org, 'N|' .. target, ims[q])
+        end
+      end
+    end
+  end
+  for org, o in pairs(orgs) do hist_write(org, o, cap, ttl) end
 end
 local function report(id, lease, attempt, st, outcome, worker)
   local _, exit, duration, err, tail = cmsgpack.unpack_limit(outcome, 4, 0)
@@ -131,10 +247,20 @@ local passed, nm = 0, 0
 -- on Lua's stack at once), their states read by one MGET per 100 (the keys' table is made
 -- whole by its constructor, not grown a key at a time).
 local koff, roff, k = 0, 0, 0
+-- Timing history (qg/scheduler/timing_history.hpp): the samples of the accepted reports, by
+-- report: job id, test ms, install ms, worker.
+local HIST = ARGV[14 + nd]
+if HIST == '' then HIST = nil end
+local hoff, HJ, HT, HI, HW = 0, {}, {}, {}, {}
 while koff >= 0 do
   local K = {cmsgpack.unpack_limit(ARGV[7 + nd], 100, koff)}  -- K[1]: the next offset
   local R = {cmsgpack.unpack_limit(ARGV[8 + nd], 700, roff)}
   koff, roff = K[1], R[1]
+  local H
+  if HIST then
+    H = {cmsgpack.unpack_limit(HIST, 200, hoff)}
+    hoff = H[1]
+  end
   local m = #K - 1
   local vals = m > 0 and redis.call('MGET', unpack(K, 2)) or {}
   for c = 1, m do
@@ -182,7 +308,13 @@ while koff >= 0 do
       if FETCHED[id] == nil then FETCHED[id] = v end
       code, row = report(id, R[b], R[b + 1], R[b + 2], R[b + 3], R[b + 4])
     end
-    if code ~= 0 then stat_run(R[b], R[b + 5], R[b + 6], fast) end
+    if code ~= 0 then
+      stat_run(R[b], R[b + 5], R[b + 6], fast)
+      if H and (H[2 * c] >= 0 or H[2 * c + 1] >= 0) then
+        local n = #HJ + 1
+        HJ[n], HT[n], HI[n], HW[n] = id or string.sub(key, IDAT), H[2 * c], H[2 * c + 1], R[b + 4]
+      end
+    end
     if ROWS then
       out[2 * k - 1] = code
       out[2 * k] = row
@@ -213,6 +345,7 @@ if QAFTER > 0 and next(SOUND) ~= nil and redis.call('EXISTS', WH, P .. 'quar') >
     variadic('HDEL', P .. 'quar', ws)
   end
 end
+if HJ[1] then record_history(HJ, HT, HI, HW, NUM[ARGV[15 + nd]], NUM[ARGV[16 + nd]]) end
 commit()
 if not ROWS then out[1] = table.concat(codes) end
 return out

@@ -39,6 +39,9 @@ void add_store_options(po::options_description& options, StoreOptions& v) {
       "is quarantined: it gets no work until --quarantine-cooldown has passed, then one job as a probe; "
       "0 = never")("quarantine-cooldown", po::value(&v.quarantine_cooldown)->default_value(v.quarantine_cooldown),
                    "how long a quarantined worker waits before each probe (30s, 15m, 12h, 7d)")(
+      "timing-history-fields", po::value(&v.timing_history_fields)->default_value(v.timing_history_fields),
+      "the most summaries of test and install durations kept per org for estimates (STATUS's eta_ms); the "
+      "least recently written goes first; 0 = keep none")(
       "key-prefix", po::value(&v.key_prefix)->default_value(v.key_prefix), "prefix of every Redis key")(
       "redis-min-replicas", po::value(&v.redis_min_replicas)->default_value(v.redis_min_replicas),
       "acknowledge a SUBMIT only once Redis's WAIT says this many replicas have it; fewer within "
@@ -138,6 +141,8 @@ StoreSettings StoreOptions::apply() const {
   s.quarantine_after = quarantine_after;
   s.quarantine_cooldown = *duration_option("--quarantine-cooldown", quarantine_cooldown);
   if (s.quarantine_cooldown.count() < 1) throw ConfigError("--quarantine-cooldown must be at least 1ms");
+  if (timing_history_fields > 10'000'000) throw ConfigError("--timing-history-fields must be 0..10000000");
+  s.timing_history_fields = timing_history_fields;
   return s;
 }
 

@@ -78,6 +78,17 @@ void Broker::handle_status(const Incoming& in) {
       reply.missing.push_back(request->job_ids[i]);
     }
   }
+  // Queue places and expected finishes of the jobs not final (qg/scheduler/eta.hpp): bounded
+  // work, the queue ahead of each target read at most once a second. An estimate that fails
+  // leaves them out rather than failing the request.
+  try {
+    auto eta = eta_->estimate(store(), reply.jobs, in.now);
+    reply.etas = std::move(eta.jobs);
+    reply.queued_ahead = eta.queued_ahead;
+    reply.eta_ms = eta.eta_ms;
+  } catch (const StoreError& e) {
+    log_->warn("STATUS: no estimates: {}", e.what());
+  }
   // A missing id created longer ago than the shortest retention in force was most likely
   // deleted by it. Judged from the id alone, so another org's job answers as an unknown id
   // of its age would.

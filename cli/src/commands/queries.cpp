@@ -18,13 +18,31 @@ int run_status(const GlobalConfig& g, const StatusConfig& c, Io io) {
     Client client(context, g.broker, g.curve);
     auto reply = fetch_status(client, c.job_ids, g.request_timeout);
     if (g.json) {
-      io.out << dump_json({{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}, {"expired", reply.expired}})
-             << "\n";
+      Json doc = {{"jobs", jobs_json(reply.jobs)}, {"missing", reply.missing}, {"expired", reply.expired}};
+      Json etas = Json::array();
+      for (const auto& e : reply.etas) {
+        Json one = {{"job_id", e.job_id}, {"queued_ahead", e.queued_ahead}};
+        if (e.eta_ms) one["eta_ms"] = *e.eta_ms;
+        etas.push_back(std::move(one));
+      }
+      doc["etas"] = std::move(etas);
+      if (reply.queued_ahead) doc["queued_ahead"] = *reply.queued_ahead;
+      if (reply.eta_ms) doc["eta_ms"] = *reply.eta_ms;
+      io.out << dump_json(doc) << "\n";
     } else {
       print_jobs(io.out, reply.jobs);
       for (const auto& j : reply.jobs) {
         if (!j.last_error.empty()) io.out << printable(j.id) << ": " << printable_lines(j.last_error) << "\n";
       }
+      // The estimates of the jobs not final, one line each, then for them all.
+      for (const auto& e : reply.etas) {
+        proto::StatusReply one;
+        one.etas = {e};
+        one.queued_ahead = e.queued_ahead;
+        one.eta_ms = e.eta_ms;
+        io.out << printable(e.job_id) << ": " << eta_phrase(one) << "\n";
+      }
+      if (reply.etas.size() > 1) io.out << "all " << reply.etas.size() << " not final: " << eta_phrase(reply) << "\n";
     }
     if (!reply.missing.empty()) {
       print_missing(io.err, reply);

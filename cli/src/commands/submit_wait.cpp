@@ -30,6 +30,7 @@ using proto::JobStatus;
 
 constexpr std::int64_t kRefreshMs = 2000;    // wait's safety-net STATUS
 constexpr std::int64_t kMinRefreshMs = 100;  // at most this often when events ask for one
+constexpr std::int64_t kEtaEveryMs = 10000;  // a changed estimate is printed at most this often
 // Submits refused for a quota or rate are sent this many times at most without --timeout
 // (with it, for as long as the next one starts before it).
 constexpr int kLimitedAttempts = 5;
@@ -86,9 +87,13 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
     return v;
   };
   announce();
+  // The queue place and expected finish, on the first line and again when its words change
+  // (at most every kEtaEveryMs).
+  std::string eta_said = eta_phrase(first);
+  std::int64_t eta_said_ms = steady_ms();
   if (!g.json && !all_final(ordered())) {
     progress << "waiting for " << c.job_ids.size() - announced.size() << " of " << c.job_ids.size()
-             << " job(s): " << summarize(ordered()) << "\n"
+             << " job(s): " << summarize(ordered()) << (eta_said.empty() ? "" : "; " + eta_said) << "\n"
              << std::flush;
   }
 
@@ -121,6 +126,12 @@ int wait_for(const GlobalConfig& g, Client& client, zmq::context_t& context, con
         if (deadline_ms > 0) timeout = std::min(timeout, milliseconds(std::max<std::int64_t>(deadline_ms - now, 1)));
         auto reply = fetch_status(client, open, timeout);
         for (auto& j : reply.jobs) jobs[j.id] = j;
+        if (auto said = eta_phrase(reply); !g.json && !said.empty() && said != eta_said &&
+                                           steady_ms() - eta_said_ms >= kEtaEveryMs && !all_final(ordered())) {
+          progress << said << "\n" << std::flush;
+          eta_said = std::move(said);
+          eta_said_ms = steady_ms();
+        }
         last_contact = steady_ms();
         if (warned) progress << "broker reachable again\n";
         warned = false;

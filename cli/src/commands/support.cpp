@@ -91,10 +91,7 @@ proto::StatusReply fetch_status(Client& client, const std::vector<std::string>& 
     req.rid = client.new_rid();
     req.job_ids.assign(ids.begin() + static_cast<std::ptrdiff_t>(i),
                        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kStatusBatch)));
-    auto reply = client.call<proto::StatusReply>(req, timeout);
-    all.jobs.insert(all.jobs.end(), reply.jobs.begin(), reply.jobs.end());
-    all.missing.insert(all.missing.end(), reply.missing.begin(), reply.missing.end());
-    all.expired.insert(all.expired.end(), reply.expired.begin(), reply.expired.end());
+    join_status(all, client.call<proto::StatusReply>(req, timeout));
   }
   return all;
 }

@@ -139,6 +139,12 @@ class MemoryJobStore final : public JobStore {
   farm::Windows farm_tallies(std::int64_t now_ms) override;
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
+  // timing.cpp: timing history and what estimates read of the queues.
+  std::vector<std::optional<timing::Summary>> timing(std::span<const timing::Key> keys, std::int64_t now_ms) override;
+  std::size_t timing_fields(const std::string& org_id) override;
+  std::vector<ReadyGroup> ready_groups(proto::Target target, std::size_t limit) override;
+  std::vector<std::string> group_queue(const std::string& group_key, std::size_t limit) override;
+  std::vector<std::uint64_t> lease_jobs_left(std::span<const std::string> lease_ids) override;
 
   // registry.cpp: workers and the processes that announce themselves.
   void upsert_worker(const proto::WorkerInfo& worker) override;
@@ -353,6 +359,8 @@ class MemoryJobStore final : public JobStore {
   // farm_stats.cpp
   void record_final(const JobRec& rec, JobStatus status, std::int64_t now_ms);
   void record_run(const JobRec& rec, const proto::Report& report, std::int64_t now_ms);
+  // timing.cpp; mutex_ held: an accepted report's test and install durations into the history.
+  void record_timing(const JobRec& rec, const proto::Report& report, std::int64_t now_ms);
   // health.cpp; mutex_ held. A report accepted from a worker: an infrastructure failure
   // (counted once per lease) or a test it ran. claim_gate: whether it may claim now (nullopt:
   // quarantined) and, for a probe, the one job it may take.
@@ -410,6 +418,8 @@ class MemoryJobStore final : public JobStore {
   // kind -> encoded ProcessInfo (without its expiry) -> expires_at_ms
   std::map<std::string, std::map<std::string, std::int64_t>, std::less<>> announced_;
   farm::Buckets farm_;
+  // Timing history: org -> field -> summary (the Redis store's <p>th:<org>).
+  std::unordered_map<std::string, std::unordered_map<std::string, timing::Summary>> timing_;
 };
 
 }  // namespace qg::sched::memory

@@ -36,6 +36,7 @@ ReportOutcome MemoryJobStore::report(const proto::Report& r, std::int64_t now_ms
   }
   out.accepted = true;
   record_run(rec, r, now_ms);
+  record_timing(rec, r, now_ms);
   note_report_health(r.worker_id, r.lease_id, r.status, now_ms);
   j.exit_code = r.exit_code;
   j.duration_ms = r.duration_ms;

@@ -112,6 +112,12 @@ class RedisJobStore final : public JobStore {
   farm::Windows farm_tallies(std::int64_t now_ms) override;  // farm_stats.cpp
   std::uint64_t queue_depth() override;
   std::map<std::string, std::uint64_t> queued_by_org() override;
+  // timing.cpp: timing history (<p>th:<org>, written by kReport) and the estimates' reads.
+  std::vector<std::optional<timing::Summary>> timing(std::span<const timing::Key> keys, std::int64_t now_ms) override;
+  std::size_t timing_fields(const std::string& org_id) override;
+  std::vector<ReadyGroup> ready_groups(proto::Target target, std::size_t limit) override;
+  std::vector<std::string> group_queue(const std::string& group_key, std::size_t limit) override;
+  std::vector<std::uint64_t> lease_jobs_left(std::span<const std::string> lease_ids) override;
 
   // health.cpp: device health (quarantine), <p>whealth and <p>quar.
   std::map<std::string, std::int64_t> quarantined() override;
@@ -136,6 +142,7 @@ class RedisJobStore final : public JobStore {
   // the batch.
   struct PackedReports {
     std::string keys, rest;
+    std::string history;  // two numbers per report: test and install ms for the timing history, -1: none
     bool repeats = false;
   };
 
@@ -252,6 +259,8 @@ class RedisJobStore final : public JobStore {
   std::string fair_share_arg_ = fair_share_arg(settings_);
   std::string quarantine_after_arg_ = std::to_string(settings_.quarantine_after);
   std::string quarantine_cooldown_arg_ = std::to_string(settings_.quarantine_cooldown.count());
+  std::string timing_fields_arg_ = std::to_string(settings_.timing_history_fields);
+  std::string timing_ttl_arg_ = std::to_string(settings_.retention ? settings_.retention->count() : 0);
   std::string min_replicas_arg_ = std::to_string(settings_.min_replicas);  // WAIT's
   std::string min_replicas_timeout_arg_ = std::to_string(settings_.min_replicas_timeout.count());
   RedisConnection conn_;

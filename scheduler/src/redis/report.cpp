@@ -40,6 +40,14 @@ std::vector<ReportOutcome> RedisJobStore::report_many(std::span<const proto::Rep
   args.push_back(std::move(now_packed));
   args.push_back(quarantine_after_arg_);
   args.push_back(quarantine_cooldown_arg_);
+  // Timing history: the reports' durations, the bound per org and the TTL ('' : none kept).
+  if (settings_.timing_history_fields > 0) {
+    args.push_back(std::move(packed.history));
+    args.push_back(timing_fields_arg_);
+    args.push_back(timing_ttl_arg_);
+  } else {
+    args.emplace_back();
+  }
   // The specs, which never change, are read beside the script in the same round trip, so
   // that the script handles only the small states.
   std::vector<std::vector<std::string>> reads;
@@ -77,6 +85,8 @@ RedisJobStore::PackedReports RedisJobStore::pack_reports(std::span<const proto::
   PackedReports out;
   out.keys.reserve(reports.size() * (prefix_.size() + 32));
   out.rest.reserve(reports.size() * 80);
+  PackTo hto{&out.history};
+  msgpack::packer<PackTo> h(hto);
   PackTo kto{&out.keys};
   msgpack::packer<PackTo> k(kto);
   PackTo to{&out.rest};
@@ -104,6 +114,10 @@ RedisJobStore::PackedReports RedisJobStore::pack_reports(std::span<const proto::
     pack_str(p, outcome);
     pack_str(p, r.worker_id);
     pack_stat_bins(p, r);
+    const bool ran = r.status == proto::JobStatus::passed || r.status == proto::JobStatus::failed ||
+                     r.status == proto::JobStatus::timed_out;
+    h.pack_int64(ran ? std::max<std::int64_t>(0, r.duration_ms) : -1);
+    h.pack_int64(r.install_ms ? std::max<std::int64_t>(0, *r.install_ms) : -1);
   }
   return out;
 }

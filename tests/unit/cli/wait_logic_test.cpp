@@ -102,5 +102,48 @@ TEST(FormatDuration, PicksAReadableUnit) {
   EXPECT_EQ(format_duration(245000), "4m05s");
 }
 
+TEST(WaitLogic, EtaPhraseSaysPlaceAndTimeInWords) {
+  proto::StatusReply reply;
+  EXPECT_EQ(eta_phrase(reply), "");  // every job final, or a broker without estimates
+  reply.etas = {proto::JobEta{"a", 12, 240'000}, proto::JobEta{"b", 13, 250'000}};
+  reply.queued_ahead = 12;
+  reply.eta_ms = 250'000;
+  EXPECT_EQ(eta_phrase(reply), "12 queued ahead, about 4 min");
+  reply.queued_ahead = 0;
+  reply.eta_ms = 40'000;
+  EXPECT_EQ(eta_phrase(reply), "about 40 s left");
+  reply.queued_ahead = 3;
+  reply.eta_ms.reset();
+  EXPECT_EQ(eta_phrase(reply), "3 queued ahead, no estimate (no live worker for the target)");
+  EXPECT_EQ(about(4'000), "under 10 s");
+  EXPECT_EQ(about(89'000), "89 s");
+  EXPECT_EQ(about(95'000), "2 min");
+  EXPECT_EQ(about(125 * 60'000), "2 h 5 min");
+}
+
+TEST(WaitLogic, JoinStatusTakesTheLeastPlaceAndTheLatestFinishAcrossBatches) {
+  auto batch = [](std::vector<proto::JobEta> etas, std::optional<std::uint64_t> ahead,
+                  std::optional<std::int64_t> eta) {
+    proto::StatusReply r;
+    r.etas = std::move(etas);
+    r.queued_ahead = ahead;
+    r.eta_ms = eta;
+    return r;
+  };
+  proto::StatusReply all;
+  join_status(all, batch({{"a", 5, 10'000}}, 5, 10'000));
+  join_status(all, batch({}, std::nullopt, std::nullopt));  // a batch of final jobs
+  join_status(all, batch({{"b", 2, 30'000}}, 2, 30'000));
+  EXPECT_EQ(all.etas.size(), 2u);
+  EXPECT_EQ(all.queued_ahead, 2u);
+  EXPECT_EQ(all.eta_ms, 30'000);
+  // One batch without a time: the whole has none.
+  join_status(all, batch({{"c", 1, std::nullopt}}, 1, std::nullopt));
+  EXPECT_EQ(all.queued_ahead, 1u);
+  EXPECT_FALSE(all.eta_ms.has_value());
+  join_status(all, batch({{"d", 0, 5'000}}, 0, 5'000));
+  EXPECT_FALSE(all.eta_ms.has_value());
+}
+
 }  // namespace
 }  // namespace qg::cli

@@ -104,7 +104,7 @@ TEST(ProtoEncoding, NestedJobFieldsSurvive) {
 TEST(ProtoEncoding, EnumsAreWrittenAsLowerCaseNames) {
   Job job;
   job.status = JobStatus::timed_out;
-  const std::string body = encode(StatusReply{"", {job}, {}, {}});
+  const std::string body = encode(StatusReply{"", {job}, {}, {}, {}, {}, {}});
   EXPECT_NE(body.find("timed_out"), std::string::npos);
   EXPECT_NE(body.find("emulator"), std::string::npos);
   EXPECT_NE(body.find("medium"), std::string::npos);

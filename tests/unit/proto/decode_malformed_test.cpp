@@ -133,7 +133,7 @@ TYPED_TEST(ProtoDecodeMalformed, DecodeTreatsNilAsAbsent) {
 
 // The encoding of one Job record, cut out of a StatusReply.
 std::string job_record(const Job& job) {
-  for (const auto& [key, value] : test::entries_of(encode(StatusReply{"", {job}, {}, {}}))) {
+  for (const auto& [key, value] : test::entries_of(encode(StatusReply{"", {job}, {}, {}, {}, {}, {}}))) {
     if (key == "jobs") return value.substr(1);  // drop the array header 0x91
   }
   return {};

@@ -81,7 +81,10 @@ inline StatusReply sample<StatusReply>() {
   return StatusReply{"r-status-1",
                      {sample_job("01J0JOB0000000000000000001")},
                      {"01J0JOB0000000000000000002"},
-                     {"01J0JOB0000000000000000002"}};
+                     {"01J0JOB0000000000000000002"},
+                     {JobEta{"01J0JOB0000000000000000001", 12, 240'000}, JobEta{"01J0JOB0000000000000000003", 0, {}}},
+                     0,
+                     240'000};
 }
 template <>
 inline ListRequest sample<ListRequest>() {

@@ -74,7 +74,7 @@ std::vector<Example> examples() {
   job.last_error = "";
   job.log_tail = "1 passed";
   job.flaky = false;
-  out.push_back(example("status_reply", StatusReply{"r2", {job}, {}, {}}));
+  out.push_back(example("status_reply", StatusReply{"r2", {job}, {}, {}, {}, {}, {}}));
 
   out.push_back(example("pull", Pull{"p7", "pixel7-a:0", {Target::device}, {"acme/v1.2.2"}, 5000}));
   Assign assign;

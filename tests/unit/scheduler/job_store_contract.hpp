@@ -24,6 +24,7 @@
 #include "contract_retry_group.hpp"
 #include "contract_submit.hpp"
 #include "contract_time.hpp"
+#include "contract_timing.hpp"
 
 namespace qg::sched::contract {
 
@@ -64,6 +65,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     WorkerFailingInstallsInARowIsQuarantinedThenProbed, QuarantineOffNeverQuarantines,
     GroupWithRequirementsIsClaimedOnlyByAMatchingWorker, SameRequirementsShareAGroupAndOthersDoNot,
     RankOrderHoldsAcrossRequirementSetsAndRequeuesStayInTheirSet, FairShareAlternatesAcrossRequirementSets,
-    SubmitAndClaimHandsAGroupWithRequirementsOnlyToAMatchingWorker);
+    SubmitAndClaimHandsAGroupWithRequirementsOnlyToAMatchingWorker,
+    TimingHistoryRecordsTestsAndInstallsOfAcceptedReports, TimingHistoryKeepsAtMostItsBoundPerOrgDroppingTheOldest,
+    TimingHistoryExpiresWithTheRetentionOfFinishedJobs, EstimatesPlaceQueuedJobsBehindTheGroupsAhead,
+    EstimatesGiveATestNeverSeenTheMedianOfItsOrgsTests, EstimatesGiveQueuePlaceButNoTimeWithoutALiveWorker);
 
 }  // namespace qg::sched::contract

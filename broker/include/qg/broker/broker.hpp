@@ -37,6 +37,7 @@
 #include "qg/common/clock.hpp"
 #include "qg/common/ids.hpp"
 #include "qg/proto/codec.hpp"
+#include "qg/scheduler/eta.hpp"
 #include "qg/scheduler/events.hpp"
 #include "qg/scheduler/job_store.hpp"
 #include "qg/scheduler/scheduler.hpp"
@@ -431,6 +432,7 @@ class Broker {
   std::unique_ptr<ConnectionTable> connections_;
   std::unique_ptr<FarmView> farm_;              // live targets, lost workers, announcements
   std::unique_ptr<FarmStatsCache> farm_stats_;  // STATS' farm records, kept settings_.farm_stats_ttl
+  std::unique_ptr<sched::EtaEstimator> eta_;  // STATUS's queue places and expected finishes
   proto::ProcessInfo self_;                     // this broker, as it announces itself
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;

@@ -33,6 +33,16 @@ int wait_exit_code(const std::vector<proto::Job>& jobs, bool gave_up);
 // "3 passed, 1 failed, 1 running" in a fixed status order.
 std::string summarize(const std::vector<proto::Job>& jobs);
 
+// STATUS's estimates of the jobs not final as words: "12 queued ahead, about 4 min", "about
+// 40 s left" (none queued ahead), "3 queued ahead, no estimate (no live worker for the
+// target)". Empty when the reply has none (every job final, or a broker without estimates).
+std::string eta_phrase(const proto::StatusReply& reply);
+// A duration as eta_phrase writes it: "under 10 s", "40 s", "4 min", "2 h 5 min".
+std::string about(std::int64_t ms);
+// The STATUS replies of several batches as one: jobs, missing, expired and etas joined; the
+// least queued_ahead; the latest eta_ms when every batch had one for its open jobs.
+void join_status(proto::StatusReply& all, proto::StatusReply&& batch);
+
 // Per-source sequence numbers of events. observe() returns true when events were missed
 // since the last one seen from that source (the first event of a source is never a gap); it
 // is truthful only for a subscriber to everything the source publishes (`job.` and

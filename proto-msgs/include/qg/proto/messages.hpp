@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "qg/proto/eta_messages.hpp"
 #include "qg/proto/events_topic_messages.hpp"
 #include "qg/proto/expected.hpp"
 #include "qg/proto/registry_messages.hpp"
@@ -141,6 +142,11 @@ struct StatusReply {
   // Those of `missing` that retention most likely deleted: ids of ours created longer ago
   // than the shortest retention in force (a job finishes after it is created).
   std::vector<std::string> expired;
+  // Place and expected finish (eta_messages.hpp) of each job of `jobs` not final; the least
+  // queued_ahead and the latest eta_ms among them (absent when none, or no eta is known).
+  std::vector<JobEta> etas;
+  std::optional<std::uint64_t> queued_ahead;
+  std::optional<std::int64_t> eta_ms;
 };
 
 struct ListRequest {

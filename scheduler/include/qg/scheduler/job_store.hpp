@@ -24,6 +24,7 @@
 
 #include "qg/proto/messages.hpp"
 #include "qg/scheduler/farm_stats.hpp"
+#include "qg/scheduler/timing_history.hpp"
 
 namespace spdlog {
 class logger;
@@ -92,6 +93,10 @@ struct StoreSettings {
   // nullopt: kept for ever. The scheduler's sweep_retention() deletes them.
   std::optional<std::chrono::milliseconds> retention = std::chrono::hours(24 * 7);
   std::optional<std::chrono::milliseconds> dead_retention = std::chrono::hours(24 * 30);
+  // Timing history (qg/scheduler/timing_history.hpp): at most this many summaries per org
+  // (tests, installs and their per-target fallbacks); they expire with `retention`. 0 = keep
+  // none.
+  std::uint32_t timing_history_fields = 10000;
 };
 
 // A submit request after validation, with ids chosen by the broker.
@@ -337,6 +342,28 @@ class JobStore {
   // org), kept by every transition into or out of queued; orgs with none are absent. One
   // read of a counter, for the broker's quotas (which sample it, never per submit).
   virtual std::map<std::string, std::uint64_t> queued_by_org() = 0;
+
+  // Timing history (qg/scheduler/timing_history.hpp), written by report() and report_many():
+  // one entry per key, empty when the org has no such summary or it is older than the
+  // retention of finished jobs.
+  virtual std::vector<std::optional<timing::Summary>> timing(std::span<const timing::Key> keys,
+                                                             std::int64_t now_ms) = 0;
+  // The summaries an org's history holds now, expired ones not yet evicted included (at most
+  // StoreSettings::timing_history_fields).
+  virtual std::size_t timing_fields(const std::string& org_id) = 0;
+  // For estimates (qg/scheduler/eta.hpp): a target's claimable groups, best rank first, the
+  // first `limit`, each with its queued jobs.
+  struct ReadyGroup {
+    std::string key;  // "<org_id>/<app_version_id>/<target>"
+    std::uint64_t queued = 0;
+  };
+  virtual std::vector<ReadyGroup> ready_groups(proto::Target target, std::size_t limit) = 0;
+  // Up to `limit` ids of a group's queued jobs in the order claims take them (priority band,
+  // high first, then oldest first); empty for a group with none. Redis may list a job
+  // cancelled while queued among them (its entry stays until a claim drops it).
+  virtual std::vector<std::string> group_queue(const std::string& group_key, std::size_t limit) = 0;
+  // The jobs each lease still holds (0 for a lease that has ended), one entry per id.
+  virtual std::vector<std::uint64_t> lease_jobs_left(std::span<const std::string> lease_ids) = 0;
 
   // Device health (StoreSettings::quarantine_after): the workers quarantined now, each with
   // the time (unix ms) from which it may claim a probe job.

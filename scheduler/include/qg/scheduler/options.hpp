@@ -27,6 +27,7 @@ struct StoreOptions {
   std::string fair_share_slack = "10m";
   unsigned quarantine_after = 3;
   std::string quarantine_cooldown = "10m";
+  unsigned timing_history_fields = 10000;  // per org; 0 = no timing history
   std::string key_prefix = "qg:";
   unsigned redis_min_replicas = 0;
   std::string redis_min_replicas_timeout = "1s";
