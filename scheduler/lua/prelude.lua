@@ -16,16 +16,14 @@
 -- lease counts and the wakeup PUBLISH are applied once per call by commit().
 --
 -- Common ARGV of every script: [1] key prefix, [2] now (unix ms), [3] group_max, [4]
--- group_window ms; script-specific arguments start at ARGV[5]. Scripts build their keys from
--- the prefix rather than declaring KEYS: fine on one Redis (and with Sentinel), not Redis Cluster compatible.
---
--- Keys (<p>: the key prefix, ARGV[1]): the prelude's helpers touch, for the scripts that call
--- them: <p>j:<id> and <p>st:<id> (load, commit), <p>q:<g>:<band>, <p>gx:<g>, <p>ready:<target>,
--- <p>ready:<target>:<org>, <p>rorg:<target>, <p>reqsets:<target> (org_ready), <p>pending (placing a group),
--- <p>lease:<lease id> and <p>leases (open_lease, commit), <p>delayed and <p>dead
--- (requeue_later, make_dead), <p>rdue:<g>:<attempt> (retry_due), <p>quar (claim_gate,
--- probe_claimed), <p>orgrun (open_lease, lease_ended), <p>counts, <p>qprio, <p>orgq,
--- <p>fin:<unix second>, <p>done, <p>retention (GET), <p>fs:m:<minute>, <p>fs:f:<five minutes> and
+-- group_window ms; its own from ARGV[5]. Keys are built from the prefix, not declared as KEYS:
+-- fine on one Redis and with Sentinel, not on Redis Cluster. The prelude's helpers touch, for
+-- the scripts that call them: <p>j:<id>, <p>st:<id> (load, commit); <p>q:<g>:<band>, <p>gx:<g>,
+-- <p>ready:<target>[:<org>], <p>rorg:<target>, <p>reqsets:<target>, <p>pending (placing a
+-- group, org_ready); <p>lease:<lease id>, <p>leases (open_lease, commit); <p>delayed, <p>dead
+-- (requeue_later, make_dead); <p>rdue:<g>:<attempt> (retry_due); <p>quar (claim_gate,
+-- probe_claimed); <p>orgrun (open_lease, lease_ended); <p>counts, <p>qprio, <p>orgq,
+-- <p>fin:<unix second>, <p>done, <p>retention (GET), <p>fs:m:<minute>, <p>fs:f:<five minutes>,
 -- <p>wakeup (commit). Running alone (at load) it touches no key.
 
 -- Globals are read into locals once, by the first call (each use of a global is a table

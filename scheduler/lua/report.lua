@@ -158,6 +158,7 @@ local function record_history(ids, tms, ims, workers, cap, ttl)
       local spec = specs[q - s + 1]
       if spec then
         local _, org, app, target, _, path = cmsgpack.unpack_limit(spec, 5, 1)
+        target = string.match(target, '^[^?]+')  -- the placement's target: history is per target
         if tms[q] >= 0 then
           note(org, 't|' .. target .. '|' .. path, tms[q])
           note(org, 'T|' .. target, tms[q])

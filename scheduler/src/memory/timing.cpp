@@ -69,7 +69,7 @@ std::size_t MemoryJobStore::timing_fields(const std::string& org_id) {
 std::vector<JobStore::ReadyGroup> MemoryJobStore::ready_groups(proto::Target target, std::size_t limit) {
   std::lock_guard lock(mutex_);
   std::vector<ReadyGroup> out;
-  for (const auto& [rank, g] : ready_[target_index(target)].order()) {
+  for (const auto& [rank, g] : plain_ready_[target_index(target)].groups.order()) {
     if (out.size() >= limit) break;
     auto it = groups_.find(g);
     out.push_back({g, it == groups_.end() ? 0 : it->second.size()});
