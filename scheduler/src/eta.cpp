@@ -45,7 +45,7 @@ const EtaEstimator::TargetView& EtaEstimator::target_view(JobStore& store, proto
   if (!again && view.read_at_ms != 0 && now_ms - view.read_at_ms < fresh_for && now_ms >= view.read_at_ms) {
     return view;
   }
-  if (!workers_read_ || now_ms - workers_read_at_ms_ >= fresh_for || now_ms < workers_read_at_ms_) {
+  if (again || !workers_read_ || now_ms - workers_read_at_ms_ >= fresh_for || now_ms < workers_read_at_ms_) {
     workers_ = store.workers();
     std::erase_if(workers_, [&](const proto::WorkerInfo& w) {
       return now_ms - w.last_seen_ms > settings_.lost_after.count() || w.state == "draining";

@@ -69,7 +69,8 @@ TEST(EndToEndEta, StatusAndWaitTellQueuePlaceAndExpectedFinishFromTheHistory) {
   // At least b2's two jobs not yet claimed are ahead (three when the worker has not claimed).
   EXPECT_GE(e0["queued_ahead"].get<std::int64_t>(), 2) << status.output;
   EXPECT_EQ(e1["queued_ahead"].get<std::int64_t>(), e0["queued_ahead"].get<std::int64_t>() + 1) << status.output;
-  ASSERT_TRUE(e0.contains("eta_ms") && e1.contains("eta_ms")) << status.output;
+  ASSERT_TRUE(e0.contains("eta_ms") && e1.contains("eta_ms"))
+      << status.output << cluster.qgjob({"workers", "--json"}).output << cluster.log("broker-0");
   // b2's unseen 2 s tests count at the org's median (about 0.3 s), each; the second job of b3
   // comes one test (its org's mean) after the first.
   const auto eta0 = e0["eta_ms"].get<std::int64_t>(), eta1 = e1["eta_ms"].get<std::int64_t>();

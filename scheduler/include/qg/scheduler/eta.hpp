@@ -19,9 +19,10 @@
 //   - a claimed job: its expected duration (plus an install while assigned or installing) less
 //     the time it has been running, never below 0.
 //
-// Bounded work per call: each target's ranked groups and their expected work are read at most
-// once per EtaSettings::cache_for (the first groups_max groups; beyond them nothing is counted),
-// and once more within it when a job's group is not among them (it may have come since),
+// Bounded work per call: each target's ranked groups and their expected work (and the worker
+// registry with them) are read at most once per EtaSettings::cache_for (the first groups_max
+// groups; beyond them nothing is counted), and once more within it when a job's group is not
+// among them (it may have come since),
 // a group's own queue (its ids, their jobs and their tests' history) at most once per call and
 // to group_jobs_max entries; and one pipelined history read per call. Not thread-safe: one
 // estimator per broker loop.
