@@ -112,11 +112,10 @@ struct SubmitRequest {
   std::vector<std::string> tests;  // required, 1..10000 paths, each 1..1024 chars, no ".."
   Priority priority = Priority::medium;
   Target target = Target::emulator;
-  std::string idempotency_key;     // optional; same key + org => same job ids
-  std::uint32_t retries = 0;       // optional; reruns after a test failure (0..10)
-  std::uint32_t max_attempts = 0;  // optional; 0 = broker default (3)
-  // optional, wire "requires": worker labels the jobs need (check_requirements); empty = none
-  std::optional<std::map<std::string, std::string>> requirements{};
+  std::string idempotency_key;                                       // optional; same key + org => same job ids
+  std::uint32_t retries = 0;                                         // optional; reruns after a test failure (0..10)
+  std::uint32_t max_attempts = 0;                                    // optional; 0 = broker default (3)
+  std::optional<std::map<std::string, std::string>> requirements{};  // wire "requires": labels needed
 };
 struct SubmitReply {
   static constexpr std::string_view command = "SUBMIT";
@@ -139,8 +138,8 @@ struct StatusReply {
   std::string rid;
   std::vector<Job> jobs;             // the jobs found, in request order
   std::vector<std::string> missing;  // ids with no job
-  // Those of `missing` that retention most likely deleted: ids of ours created longer ago
-  // than the shortest retention in force (a job finishes after it is created).
+  // Those of `missing` that retention most likely deleted: ids created longer ago than the
+  // shortest retention in force (a job finishes after it is created).
   std::vector<std::string> expired;
   // Place and expected finish (eta_messages.hpp) of each job of `jobs` not final; the least
   // queued_ahead and the latest eta_ms among them (absent when none, or no eta is known).
