@@ -432,7 +432,7 @@ class Broker {
   std::unique_ptr<ConnectionTable> connections_;
   std::unique_ptr<FarmView> farm_;              // live targets, lost workers, announcements
   std::unique_ptr<FarmStatsCache> farm_stats_;  // STATS' farm records, kept settings_.farm_stats_ttl
-  std::unique_ptr<sched::EtaEstimator> eta_;  // STATUS's queue places and expected finishes
+  std::unique_ptr<sched::EtaEstimator> eta_;    // STATUS's queue places and expected finishes
   proto::ProcessInfo self_;                     // this broker, as it announces itself
   // Declared after the sockets it watches: destroyed (and its thread joined) before them.
   std::unique_ptr<AcceptMonitor> accept_monitor_;
